@@ -1,0 +1,121 @@
+// swift-tools-version:6.0
+// MedTransfer — transfer learning and domain-shift analysis for medical scans.
+// Module layout and dependency direction: see DESIGN.md (shared/DESIGN.md).
+import PackageDescription
+
+// Language mode. The numeric modules (kernels over raw pointers shared across
+// `concurrentPerform` workers, C handles owned by classes) use Swift 5 mode:
+// strict Sendable checking in Swift 6 mode rejects exactly the disjoint-range
+// pointer sharing those kernels are built on, and wrapping every buffer in
+// `@unchecked Sendable` boxes would add noise without adding safety. The
+// orchestration modules (Studies, Reports) have no such kernels and use Swift 6
+// mode; the CLI stays in 5 because it drives the numeric types directly.
+let numeric: [SwiftSetting] = []
+let v5 = SwiftLanguageMode.v5
+
+let package = Package(
+  name: "MedTransfer",
+  platforms: [.macOS(.v14)],
+  products: [
+    .executable(name: "medtransfer", targets: ["MedTransferCLI"]),
+  ],
+  dependencies: [
+    .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+    .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+    .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
+    .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
+  ],
+  targets: [
+    // MARK: - C libraries (each imported by exactly one Swift module)
+    .systemLibrary(
+      name: "CBLAS", path: "Sources/CBLAS",
+      providers: [.apt(["libopenblas-dev"])]),
+    .systemLibrary(
+      name: "CPNG", path: "Sources/CPNG",
+      providers: [.apt(["libpng-dev"])]),
+    .systemLibrary(
+      name: "COpenJPEG", path: "Sources/COpenJPEG",
+      providers: [.apt(["libopenjp2-7-dev"])]),
+    .target(
+      name: "CDCMTK", path: "Sources/CDCMTK",
+      cxxSettings: [
+        .unsafeFlags(["-I/usr/include/dcmtk"]),
+        .define("HAVE_CONFIG_H"),
+      ],
+      linkerSettings: [
+        // Debian's dcmtk.pc requires sndfile.pc, so pkg-config is not used:
+        // the libraries are named explicitly, codec libraries first.
+        .linkedLibrary("dcmjpls"), .linkedLibrary("dcmtkcharls"),
+        .linkedLibrary("dcmjpeg"), .linkedLibrary("ijg8"), .linkedLibrary("ijg12"),
+        .linkedLibrary("ijg16"), .linkedLibrary("dcmimage"), .linkedLibrary("dcmimgle"),
+        .linkedLibrary("dcmdata"), .linkedLibrary("oflog"), .linkedLibrary("ofstd"),
+        .linkedLibrary("z"), .linkedLibrary("stdc++"),
+      ]),
+
+    // MARK: - Swift modules (dependencies point down only)
+    // LinearAlgebra owns CBLAS (BLAS + LAPACK from OpenBLAS) so that both Neural
+    // and Metrics can use GEMM/eigen-decomposition while Metrics stays free of
+    // the training engine. DESIGN.md had Metrics import CBLAS directly, which
+    // contradicts "each C module is imported by exactly one Swift module".
+    .target(
+      name: "LinearAlgebra", dependencies: ["CBLAS"],
+      swiftSettings: numeric),
+    .target(
+      name: "ScanIO", dependencies: ["CDCMTK", "COpenJPEG", "CPNG"],
+      swiftSettings: numeric),
+    .target(
+      name: "Neural", dependencies: ["LinearAlgebra"],
+      swiftSettings: numeric),
+    .target(
+      name: "Backbones",
+      dependencies: ["Neural", .product(name: "Crypto", package: "swift-crypto")],
+      swiftSettings: numeric),
+    .target(
+      name: "Datasets",
+      dependencies: [
+        "ScanIO", "Neural", "Yams", .product(name: "Crypto", package: "swift-crypto"),
+      ],
+      swiftSettings: numeric),
+    .target(
+      name: "Metrics", dependencies: ["LinearAlgebra"],
+      swiftSettings: numeric),
+    .target(
+      name: "Adaptation", dependencies: ["Backbones", "Datasets", "Metrics"],
+      swiftSettings: numeric),
+    .target(
+      name: "Studies",
+      dependencies: ["Adaptation", "Yams", .product(name: "GRDB", package: "GRDB.swift")]),
+    .target(
+      name: "Reports", dependencies: ["Studies", "Metrics"]),
+    .executableTarget(
+      name: "MedTransferCLI",
+      dependencies: [
+        "ScanIO", "Neural", "Backbones", "Datasets", "Metrics", "Adaptation", "Studies",
+        "Reports", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+      ],
+      swiftSettings: numeric),
+
+    // MARK: - Tests
+    .target(name: "TestSupport", path: "Tests/TestSupport"),
+    .testTarget(name: "LinearAlgebraTests", dependencies: ["LinearAlgebra", "TestSupport"]),
+    .testTarget(name: "ScanIOTests", dependencies: ["ScanIO", "TestSupport"]),
+    .testTarget(name: "NeuralTests", dependencies: ["Neural", "TestSupport"]),
+    .testTarget(name: "BackbonesTests", dependencies: ["Backbones", "TestSupport"]),
+    .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "TestSupport"]),
+    .testTarget(name: "MetricsTests", dependencies: ["Metrics", "TestSupport"]),
+    .testTarget(name: "AdaptationTests", dependencies: ["Adaptation", "TestSupport"]),
+    .testTarget(name: "StudiesTests", dependencies: ["Studies", "TestSupport"]),
+    .testTarget(name: "ReportsTests", dependencies: ["Reports", "TestSupport"]),
+    .testTarget(name: "CLITests", dependencies: ["TestSupport"]),
+  ],
+  swiftLanguageModes: [.v6]
+)
+
+// The numeric modules opt into Swift 5 mode (see the comment at the top).
+for target in package.targets
+where ["LinearAlgebra", "ScanIO", "Neural", "Backbones", "Datasets", "Metrics", "Adaptation",
+  "MedTransferCLI", "TestSupport"].contains(target.name) || target.type == .test {
+  var settings = target.swiftSettings ?? []
+  settings.append(.swiftLanguageMode(v5))
+  target.swiftSettings = settings
+}

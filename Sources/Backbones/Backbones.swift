@@ -1,0 +1,4 @@
+import Neural
+
+/// Pretrained backbones (EfficientNet-Lite) and PyTorch checkpoint import.
+public enum BackboneCatalog {}

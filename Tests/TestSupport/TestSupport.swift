@@ -1,0 +1,107 @@
+import Foundation
+import XCTest
+
+/// Asserts that two float sequences agree elementwise within `atol + rtol * |expected|`,
+/// and returns the maximum absolute difference (for parity tests to print).
+@discardableResult
+public func assertClose<A: Collection, B: Collection>(
+  _ actual: A, _ expected: B, rtol: Double = 1e-5, atol: Double = 1e-6,
+  _ message: String = "", file: StaticString = #filePath, line: UInt = #line
+) -> Double where A.Element: BinaryFloatingPoint, B.Element: BinaryFloatingPoint {
+  XCTAssertEqual(actual.count, expected.count, "count mismatch \(message)", file: file, line: line)
+  var maxDiff = 0.0
+  var failures = 0
+  for (index, (a, e)) in zip(actual, expected).enumerated() {
+    let a = Double(a)
+    let e = Double(e)
+    let diff = abs(a - e)
+    if !diff.isFinite && !(a.isNaN && e.isNaN) && a != e { maxDiff = .infinity }
+    maxDiff = max(maxDiff, diff.isNaN ? (a.isNaN && e.isNaN ? 0 : .infinity) : diff)
+    if !(diff <= atol + rtol * abs(e)) && !(a.isNaN && e.isNaN) {
+      failures += 1
+      if failures <= 5 {
+        XCTFail("element \(index): \(a) vs expected \(e) (diff \(diff)) \(message)", file: file, line: line)
+      }
+    }
+  }
+  if failures > 5 { XCTFail("\(failures) elements differ in total \(message)", file: file, line: line) }
+  return maxDiff
+}
+
+/// The package root (the folder holding Package.swift).
+public let packageRoot: URL = {
+  var url = URL(fileURLWithPath: #filePath)
+  while url.path != "/" {
+    url.deleteLastPathComponent()
+    if FileManager.default.fileExists(atPath: url.appendingPathComponent("Package.swift").path) {
+      return url
+    }
+  }
+  fatalError("Package.swift not found above \(#filePath).")
+}()
+
+/// The built `medtransfer` executable next to the running test bundle.
+public func medtransferExecutable() -> URL {
+  if let override = ProcessInfo.processInfo.environment["MEDTRANSFER_BIN"] {
+    return URL(fileURLWithPath: override)
+  }
+  // The xctest bundle lives in the same products folder (.build/<config>/) as the executable.
+  let bundle = Bundle.main.bundleURL
+  for dir in [bundle, bundle.deletingLastPathComponent()] {
+    let candidate = dir.appendingPathComponent("medtransfer")
+    if FileManager.default.isExecutableFile(atPath: candidate.path) { return candidate }
+  }
+  for config in ["release", "debug"] {
+    let candidate = packageRoot.appendingPathComponent(".build/\(config)/medtransfer")
+    if FileManager.default.isExecutableFile(atPath: candidate.path) { return candidate }
+  }
+  fatalError("medtransfer executable not found; build it with `swift build` first.")
+}
+
+/// The result of running the real `medtransfer` binary.
+public struct CommandResult {
+  public var status: Int32
+  public var stdout: String
+  public var stderr: String
+}
+
+/// Runs `medtransfer` with `arguments` and waits for it.
+public func runMedtransfer(_ arguments: [String], environment: [String: String] = [:]) throws
+  -> CommandResult
+{
+  let process = Process()
+  process.executableURL = medtransferExecutable()
+  process.arguments = arguments
+  var env = ProcessInfo.processInfo.environment
+  for (k, v) in environment { env[k] = v }
+  process.environment = env
+  let out = Pipe()
+  let err = Pipe()
+  process.standardOutput = out
+  process.standardError = err
+  try process.run()
+  // Read both pipes concurrently so a chatty child cannot block on a full pipe.
+  final class Box: @unchecked Sendable { var data = Data() }
+  let errBox = Box()
+  let group = DispatchGroup()
+  group.enter()
+  DispatchQueue.global().async {
+    errBox.data = err.fileHandleForReading.readDataToEndOfFile()
+    group.leave()
+  }
+  let outData = out.fileHandleForReading.readDataToEndOfFile()
+  group.wait()
+  let errData = errBox.data
+  process.waitUntilExit()
+  return CommandResult(
+    status: process.terminationStatus, stdout: String(decoding: outData, as: UTF8.self),
+    stderr: String(decoding: errData, as: UTF8.self))
+}
+
+/// A fresh temporary directory, removed by the caller (or left for inspection on failure).
+public func makeTemporaryDirectory(_ prefix: String = "medtransfer-test") throws -> URL {
+  let url = FileManager.default.temporaryDirectory.appendingPathComponent(
+    "\(prefix)-\(UUID().uuidString)")
+  try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+  return url
+}
