@@ -1,0 +1,2 @@
+// Tests for the Adaptation module live in this target.
+import Adaptation

@@ -1,0 +1,2 @@
+// Tests for the Backbones module live in this target.
+import Backbones

@@ -1,0 +1,2 @@
+// Tests for the Datasets module live in this target.
+import Datasets

@@ -1,0 +1,2 @@
+// Tests for the Metrics module live in this target.
+import Metrics

@@ -1,0 +1,2 @@
+// Tests for the Neural module live in this target.
+import Neural

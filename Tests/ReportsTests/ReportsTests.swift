@@ -1,0 +1,2 @@
+// Tests for the Reports module live in this target.
+import Reports

@@ -1,0 +1,2 @@
+// Tests for the Studies module live in this target.
+import Studies
