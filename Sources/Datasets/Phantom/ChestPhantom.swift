@@ -277,7 +277,7 @@ struct ChestPhantom {
 
     // Pass 2: vessels (branching trees from each hilum, plus end-on dots), only inside lung.
     let vesselHU = 40.0
-    var segments: [(x0: Double, y0: Double, x1: Double, y1: Double, r: Double)] = []
+    var segments: [(x0: Double, y0: Double, x1: Double, y1: Double, r: Double, w: Double)] = []
     for side in [-1.0, 1.0] {
       let lung = side < 0 ? g.rightLung : g.leftLung
       let hx = lung.cx - side * 0.55 * lung.a
@@ -289,7 +289,7 @@ struct ChestPhantom {
           + rng.uniform(-0.2, 0.2)
         grow(
           &segments, &rng, x: hx, y: hy, angle: angle, length: 0.30 * lung.a * 1.6,
-          radius: 3.2, depth: spec.anatomy.vesselDepth)
+          radius: 2.6, depth: spec.anatomy.vesselDepth)
       }
     }
     for s in segments {
@@ -304,7 +304,7 @@ struct ChestPhantom {
         guard cover > 0 else { return nil }
         let lc = g.lungCoverage(x, y)
         guard lc > 0 else { return nil }
-        return old + (Float(vesselHU) - old) * Float(cover * lc)
+        return old + (Float(vesselHU) - old) * Float(cover * lc * s.w)
       }
     }
     let dots = rng.integer(spec.anatomy.vesselDots[0]...spec.anatomy.vesselDots[1])
@@ -365,20 +365,21 @@ struct ChestPhantom {
 
   /// Adds a vessel tree: a segment then two children, recursively.
   static func grow(
-    _ segments: inout [(x0: Double, y0: Double, x1: Double, y1: Double, r: Double)],
+    _ segments: inout [(x0: Double, y0: Double, x1: Double, y1: Double, r: Double, w: Double)],
     _ rng: inout SeededGenerator, x: Double, y: Double, angle: Double, length: Double,
     radius: Double, depth: Int
   ) {
     let len = length * rng.uniform(0.75, 1.2)
     let x1 = x + len * _cos(angle)
     let y1 = y + len * _sin(angle)
-    segments.append((x0: x, y0: y, x1: x1, y1: y1, r: radius))
-    guard depth > 0 else { return }
+    // Oblique vessels cross the slice only partly (partial volume): a per-segment weight.
+    segments.append((x0: x, y0: y, x1: x1, y1: y1, r: radius, w: rng.uniform(0.35, 1)))
+    guard depth > 0, radius * 0.68 >= 0.6 else { return }
     let spread = rng.uniform(0.3, 0.7)
     for sign in [-1.0, 1.0] {
       grow(
         &segments, &rng, x: x1, y: y1, angle: angle + sign * spread + rng.uniform(-0.15, 0.15),
-        length: length * 0.72, radius: max(radius * 0.72, 0.5), depth: depth - 1)
+        length: length * 0.72, radius: radius * 0.68, depth: depth - 1)
     }
   }
 
