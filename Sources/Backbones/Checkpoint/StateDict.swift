@@ -133,7 +133,8 @@ public struct StateDict: Sendable {
       guard let range = zip.ranges[prefix + "data/" + key] else {
         throw BackbonesError.corruptCheckpoint(path: path, detail: "zip lacks \(prefix)data/\(key)")
       }
-      guard range.count >= storage.count * (try elementSize(storage.type, path: path)) else {
+      let size = try elementSize(storage.type, path: path)
+      guard range.count >= storage.count * size else {
         throw BackbonesError.corruptCheckpoint(path: path, detail: "storage \(key) is truncated")
       }
       raw[key] = bytes[range]

@@ -22,8 +22,14 @@ struct ZipEntries {
       guard at >= 0, at + 2 <= bytes.count else { throw corrupt("header past the end at \(at)") }
       return Int(bytes[at]) | Int(bytes[at + 1]) << 8
     }
-    func u32(_ at: Int) throws -> Int { try u16(at) | try u16(at + 2) << 16 }
-    func u64(_ at: Int) throws -> Int { try u32(at) | try u32(at + 4) << 32 }
+    func u32(_ at: Int) throws -> Int {
+      let low = try u16(at), high = try u16(at + 2)
+      return low | high << 16
+    }
+    func u64(_ at: Int) throws -> Int {
+      let low = try u32(at), high = try u32(at + 4)
+      return low | high << 32
+    }
 
     // End of central directory: the last 0x06054b50 within the final 64 KiB + 22 bytes.
     var eocd = -1
@@ -75,7 +81,8 @@ struct ZipEntries {
           path: path, reason: "zip member \(name) is compressed (method \(method)); torch stores members uncompressed")
       }
       guard try u32(localOffset) == 0x0403_4B50 else { throw corrupt("bad local header for \(name)") }
-      let start = localOffset + 30 + (try u16(localOffset + 26)) + (try u16(localOffset + 28))
+      let localName = try u16(localOffset + 26), localExtra = try u16(localOffset + 28)
+      let start = localOffset + 30 + localName + localExtra
       guard start + size <= bytes.count else { throw corrupt("member \(name) runs past the end") }
       ranges[name] = start..<(start + size)
       names.append(name)
