@@ -84,7 +84,10 @@ let package = Package(
       swiftSettings: numeric),
     .target(
       name: "Studies",
-      dependencies: ["Adaptation", "Yams", .product(name: "GRDB", package: "GRDB.swift")]),
+      dependencies: [
+        "Adaptation", "Yams", .product(name: "GRDB", package: "GRDB.swift"),
+        .product(name: "Crypto", package: "swift-crypto"),
+      ]),
     .target(
       name: "Reports", dependencies: ["Studies", "Metrics"]),
     .executableTarget(

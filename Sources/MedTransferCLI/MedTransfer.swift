@@ -12,7 +12,7 @@ struct MedTransfer: ParsableCommand {
       from scratch. See README.md.
       """,
     version: MedTransferVersion.string,
-    subcommands: [DatasetCommand.self])
+    subcommands: [DatasetCommand.self, StudyCommand.self, ReportCommand.self])
 }
 
 /// The version printed by `medtransfer --version`.

@@ -1,0 +1,109 @@
+import ArgumentParser
+import Foundation
+import Reports
+import Studies
+
+/// `medtransfer study …`: run study specs.
+struct StudyCommand: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "study",
+    abstract: "Run a study spec (arms × label budgets × seeds) into a results database and report.",
+    subcommands: [StudyRunCommand.self])
+}
+
+/// `medtransfer study run SPEC`: expands the spec, runs what is not finished, writes the report.
+struct StudyRunCommand: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "run",
+    abstract: "Run (or resume) a study and write its report.",
+    discussion: """
+      Expands arms × targets × label budgets × seeds into runs keyed by the SHA-256 of their \
+      full config, skips runs already finished in STUDY_DIR/study.sqlite, runs the rest \
+      (each result committed in one transaction), and writes index.html, report.json and csv/ \
+      into the study folder. Killed at any moment, the same command resumes: finished runs are \
+      kept, the interrupted run is redone. The study folder defaults to Reports/<name> under \
+      the current directory (spec key report.output, or --out).
+      """)
+
+  @Argument(help: "The study spec (YAML), e.g. studies/quickstart.yaml.")
+  var spec: String
+
+  @Option(name: .long, help: "Study folder (database, checkpoints, report). Default: Reports/<name>.")
+  var out: String?
+
+  @Flag(name: .long, help: "Also redo runs that failed in an earlier invocation.")
+  var retryFailed = false
+
+  @Flag(name: .long, help: "Do not write the report at the end.")
+  var noReport = false
+
+  func run() throws {
+    do {
+      let spec = try StudySpec.load(file: self.spec)
+      let folder = out ?? spec.report.output ?? "Reports/\(spec.name)"
+      let studyDirectory = URL(fileURLWithPath: folder).standardizedFileURL
+      let specDirectory = URL(fileURLWithPath: self.spec).deletingLastPathComponent()
+        .standardizedFileURL
+      let cache = ProcessInfo.processInfo.environment["MEDTRANSFER_CACHE"].map {
+        URL(fileURLWithPath: $0)
+      } ?? FileManager.default.homeDirectoryForCurrentUser.appendingPathComponent(
+        ".cache/medtransfer")
+      let context = StudyContext(
+        studyDirectory: studyDirectory, specDirectory: specDirectory, cacheDirectory: cache)
+      // The Adaptation executor joins this list at integration; arms no executor can run are
+      // rejected before anything runs.
+      let executor = RoutingExecutor([BaselineExecutor()])
+      try StudyRunner.checkArms(spec, executor: executor)
+      let store = try StudyStore(directory: studyDirectory)
+      let runner = StudyRunner(spec: spec, store: store, context: context, executor: executor)
+      try store.saveEnvironment(["medtransfer.version": MedTransferVersion.string])
+      let command = (["medtransfer"] + CommandLine.arguments.dropFirst()).joined(separator: " ")
+      let summary = try runner.run(retryFailed: retryFailed, command: command)
+      if !noReport {
+        let files = try ReportWriter.write(store: store, outputDirectory: studyDirectory)
+        FileHandle.standardError.write(Data("report: \(files.html.path)\n".utf8))
+      }
+      if summary.failed > 0 {
+        throw CLIError(
+          "\(self.spec): \(summary.failed) run(s) failed (listed in the report under "
+            + "Reproducibility); fix the cause and rerun with --retry-failed.")
+      }
+    } catch let error as StudiesError {
+      throw CLIError(error.description)
+    } catch let error as ReportsError {
+      throw CLIError(error.description)
+    }
+  }
+}
+
+/// `medtransfer report STUDY_DIR`: regenerates the report from the database alone.
+struct ReportCommand: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "report",
+    abstract: "Regenerate a study's report (index.html, report.json, csv/) from its database.")
+
+  @Argument(help: "The study folder holding study.sqlite (e.g. Reports/quickstart).")
+  var studyDir: String
+
+  @Option(name: .long, help: "Write the report here instead of into the study folder.")
+  var out: String?
+
+  @Flag(name: .long, help: "Print report.json on stdout.")
+  var json = false
+
+  func run() throws {
+    do {
+      let files = try ReportWriter.write(
+        studyDirectory: URL(fileURLWithPath: studyDir),
+        outputDirectory: out.map { URL(fileURLWithPath: $0) })
+      if json {
+        FileHandle.standardOutput.write(try Data(contentsOf: files.json))
+      }
+      FileHandle.standardError.write(Data("report: \(files.html.path)\n".utf8))
+    } catch let error as StudiesError {
+      throw CLIError(error.description)
+    } catch let error as ReportsError {
+      throw CLIError(error.description)
+    }
+  }
+}

@@ -1,0 +1,323 @@
+import Foundation
+import Studies
+
+extension StudyReport {
+  /// Computes the report from the store alone (no dataset, no network, no spec file).
+  public static func build(from store: StudyStore) throws -> StudyReport {
+    guard let stored = try store.loadStudy() else {
+      throw ReportsError.emptyStudy(directory: store.directory.path)
+    }
+    let spec = stored.spec
+    let metric = spec.report.metric
+    let confidence = spec.report.confidence
+    let runs = try store.runs()
+    let finished = runs.filter { $0.status == .finished && $0.result != nil }
+    let targets = spec.targets.map(\.label)
+    let arms = spec.arms
+    let budgets = spec.budgets
+
+    func results(_ target: String, _ arm: String, _ budget: LabelBudget) -> [Int: RunResult] {
+      var out: [Int: RunResult] = [:]
+      for run in finished
+      where run.config.target.label == target && run.config.arm.name == arm
+        && run.config.budget == budget
+      {
+        out[run.config.seed] = run.result!
+      }
+      return out
+    }
+    func interval(_ values: [Double]) -> Interval? {
+      ReportStatistics.meanInterval(values, confidence: confidence)
+    }
+    /// Largest budget with at least one finished run (where per-arm details are shown).
+    func detailBudget(_ target: String) -> LabelBudget? {
+      budgets.reversed().first { b in
+        finished.contains { $0.config.target.label == target && $0.config.budget == b }
+      }
+    }
+
+    // MARK: Headline
+    var headline: [HeadlineRow] = []
+    var labelsToMatch: [LabelsToMatchRow] = []
+    let scratchArm = arms.first { $0.isScratch }
+    for target in targets {
+      guard let scratch = scratchArm else { break }
+      for arm in arms where arm.isTransfer {
+        for budget in budgets {
+          let t = results(target, arm.name, budget)
+          let s = results(target, scratch.name, budget)
+          let seeds = Set(t.keys).intersection(s.keys).sorted()
+          let tv = seeds.compactMap { t[$0]!.target.value(metric) }
+          let sv = seeds.compactMap { s[$0]!.target.value(metric) }
+          guard !t.isEmpty || !s.isEmpty else { continue }
+          headline.append(
+            HeadlineRow(
+              target: target, arm: arm.name, budget: budget.description,
+              transfer: interval(t.values.compactMap { $0.target.value(metric) }),
+              scratch: interval(s.values.compactMap { $0.target.value(metric) }),
+              difference: tv.count == sv.count && !tv.isEmpty
+                ? ReportStatistics.pairedTest(tv, sv, confidence: confidence) : nil))
+        }
+      }
+    }
+
+    // MARK: Learning curves (x for `all` = labelled images per class actually used)
+    var curves: [CurveSeries] = []
+    for target in targets {
+      for arm in arms {
+        var points: [CurvePoint] = []
+        for budget in budgets {
+          let r = Array(results(target, arm.name, budget).values)
+          guard let value = interval(r.compactMap { $0.target.value(metric) }) else { continue }
+          let x: Double
+          if let n = budget.count {
+            x = Double(n)
+          } else {
+            let perClass = r.map { Double($0.trainImages) / Double(max(1, $0.target.classNames.count)) }
+            x = perClass.reduce(0, +) / Double(max(1, perClass.count))
+          }
+          points.append(CurvePoint(budget: budget.description, labelsPerClass: x, value: value))
+        }
+        if !points.isEmpty { curves.append(CurveSeries(target: target, arm: arm.name, points: points)) }
+      }
+    }
+
+    // Labels scratch needs to match each transfer arm.
+    for target in targets {
+      guard let scratch = scratchArm,
+        let scratchCurve = curves.first(where: { $0.target == target && $0.arm == scratch.name }),
+        !scratchCurve.points.isEmpty
+      else { continue }
+      for arm in arms where arm.isTransfer {
+        guard let curve = curves.first(where: { $0.target == target && $0.arm == arm.name })
+        else { continue }
+        for point in curve.points where point.budget != "all" {
+          let goal = point.value.mean
+          let (needed, note) = crossing(scratchCurve.points, goal: goal)
+          labelsToMatch.append(
+            LabelsToMatchRow(
+              target: target, arm: arm.name, budget: point.budget, transferMean: goal,
+              scratchLabelsNeeded: needed, note: note))
+        }
+      }
+    }
+
+    // MARK: Training curves and time to target (at the largest budget with results)
+    var trainingCurves: [TrainingCurveSeries] = []
+    var timeToTarget: [TimeToTargetRow] = []
+    for target in targets {
+      guard let budget = detailBudget(target) else { continue }
+      let bestFinal = arms.compactMap { arm in
+        interval(results(target, arm.name, budget).values.compactMap { $0.target.value(metric) })?.mean
+      }.max()
+      guard let goal = spec.report.targetValue ?? bestFinal.map({ 0.95 * $0 }) else { continue }
+      for arm in arms {
+        let r = results(target, arm.name, budget).sorted { $0.key < $1.key }.map(\.value)
+        let withEpochs = r.filter { !$0.epochs.isEmpty }
+        if !withEpochs.isEmpty {
+          let maxEpoch = withEpochs.map { $0.epochs.map(\.epoch).max() ?? 0 }.max() ?? 0
+          var points: [TrainingPoint] = []
+          for e in 1...max(1, maxEpoch) {
+            let records = withEpochs.compactMap { $0.epochs.first { $0.epoch == e } }
+            guard !records.isEmpty else { continue }
+            let vals = records.compactMap(\.valMetric).filter(\.isFinite)
+            let losses = records.compactMap(\.trainLoss).filter(\.isFinite)
+            points.append(
+              TrainingPoint(
+                epoch: e, wallSeconds: records.map(\.wallSeconds).reduce(0, +) / Double(records.count),
+                valMetric: vals.isEmpty ? nil : vals.reduce(0, +) / Double(vals.count),
+                trainLoss: losses.isEmpty ? nil : losses.reduce(0, +) / Double(losses.count),
+                runs: records.count))
+          }
+          trainingCurves.append(
+            TrainingCurveSeries(target: target, arm: arm.name, budget: budget.description, points: points))
+        }
+        guard !r.isEmpty else { continue }
+        let times = withEpochs.compactMap { res in
+          res.epochs.first { ($0.valMetric ?? -.infinity) >= goal }?.wallSeconds
+        }.sorted()
+        timeToTarget.append(
+          TimeToTargetRow(
+            target: target, arm: arm.name, budget: budget.description, targetValue: goal,
+            medianSeconds: times.isEmpty ? nil
+              : (times.count % 2 == 1 ? times[times.count / 2]
+                : (times[times.count / 2 - 1] + times[times.count / 2]) / 2),
+            reached: times.count, runs: r.count))
+      }
+    }
+
+    // MARK: Forgetting, AdaBN, weight distances, calibration, subgroups (largest budget)
+    var forgetting: [ForgettingRow] = []
+    var adaBN: [AdaBNRow] = []
+    var distances: [WeightDistanceRow] = []
+    var calibration: [CalibrationRow] = []
+    var subgroups: [SubgroupRow] = []
+    for target in targets {
+      for budget in budgets {
+        for arm in arms {
+          let r = results(target, arm.name, budget).sorted { $0.key < $1.key }.map(\.value)
+          let f = r.compactMap(\.forgetting)
+          guard !f.isEmpty else { continue }
+          let after = r.compactMap { $0.target.value(metric) }
+          forgetting.append(
+            ForgettingRow(
+              target: target, arm: arm.name, budget: budget.description,
+              l2spAlpha: arm.l2sp?.alpha ?? (arm.strategy == .full ? 0 : nil),
+              sourceBefore: interval(f.compactMap(\.sourceBefore)),
+              sourceAfter: interval(f.compactMap(\.sourceAfter)),
+              forgetting: interval(f.compactMap(\.forgetting)),
+              targetBefore: interval(f.compactMap(\.targetBefore)),
+              targetAfter: interval(after),
+              targetGain: interval(r.compactMap { res in
+                guard let b = res.forgetting?.targetBefore, let a = res.target.value(metric) else { return nil }
+                return a - b
+              })))
+        }
+      }
+      guard let budget = detailBudget(target) else { continue }
+      for arm in arms where arm.adaBN {
+        var plain = arm
+        plain.adaBN = false
+        plain.name = plain.canonicalName
+        let a = results(target, arm.name, budget)
+        if arm.strategy != .untrained, arms.contains(where: { $0.name == plain.name }) {
+          let b = results(target, plain.name, budget)
+          let seeds = Set(a.keys).intersection(b.keys).sorted()
+          adaBN.append(
+            AdaBNRow(
+              target: target, budget: budget.description, arm: arm.name, baseline: plain.name,
+              withAdaBN: interval(a.values.compactMap { $0.target.value(metric) }),
+              without: interval(b.values.compactMap { $0.target.value(metric) }),
+              difference: seeds.isEmpty ? nil : ReportStatistics.pairedTest(
+                seeds.compactMap { a[$0]!.target.value(metric) },
+                seeds.compactMap { b[$0]!.target.value(metric) }, confidence: confidence)))
+        } else {
+          let pairs = a.values.compactMap { res -> (Double, Double)? in
+            guard let before = res.forgetting?.targetBefore, let after = res.target.value(metric) else { return nil }
+            return (after, before)
+          }
+          adaBN.append(
+            AdaBNRow(
+              target: target, budget: budget.description, arm: arm.name,
+              baseline: "source model, no adaptation",
+              withAdaBN: interval(pairs.map(\.0)), without: interval(pairs.map(\.1)),
+              difference: pairs.isEmpty ? nil : ReportStatistics.pairedTest(
+                pairs.map(\.0), pairs.map(\.1), confidence: confidence)))
+        }
+      }
+      for arm in arms {
+        let r = results(target, arm.name, budget).sorted { $0.key < $1.key }.map(\.value)
+        guard !r.isEmpty else { continue }
+        var stages: [String] = []
+        for res in r { for d in res.forgetting?.stageDistances ?? [] where !stages.contains(d.stage) { stages.append(d.stage) } }
+        for stage in stages {
+          let v = r.compactMap { $0.forgetting?.stageDistances.first { $0.stage == stage }?.distance }
+          if let i = interval(v) {
+            distances.append(
+              WeightDistanceRow(target: target, arm: arm.name, budget: budget.description, stage: stage, distance: i))
+          }
+        }
+        calibration.append(
+          CalibrationRow(
+            target: target, arm: arm.name, budget: budget.description,
+            ece: interval(r.compactMap(\.target.ece)), bins: pool(r.map(\.target.reliability))))
+        var keys: [(String, String)] = []
+        for res in r {
+          for s in res.target.subgroups where !keys.contains(where: { $0 == (s.attribute, s.value) }) {
+            keys.append((s.attribute, s.value))
+          }
+        }
+        for (attribute, value) in keys {
+          let s = r.compactMap { $0.target.subgroups.first { $0.attribute == attribute && $0.value == value } }
+          if let i = interval(s.map(\.accuracy)) {
+            subgroups.append(
+              SubgroupRow(
+                target: target, arm: arm.name, budget: budget.description, attribute: attribute,
+                value: value, count: s.map(\.count).max() ?? 0, accuracy: i))
+          }
+        }
+      }
+    }
+
+    let runRows = runs.map { run in
+      RunRow(
+        hash: run.hash, arm: run.config.arm.name, source: run.config.source.label,
+        target: run.config.target.label, budget: run.config.budget.description,
+        seed: run.config.seed, status: run.status.rawValue, error: run.error,
+        attempts: run.attempts, result: run.result)
+    }
+    let compute = try store.totalComputeSeconds()
+
+    return StudyReport(
+      generatedAt: ISO8601DateFormatter().string(from: Date()),
+      study: StudyInfo(
+        name: spec.name, description: spec.description, specFile: spec.file,
+        specYAML: spec.yaml, createdAt: stored.createdAt, updatedAt: stored.updatedAt,
+        source: spec.source.label, targets: targets, arms: arms.map(\.name),
+        budgets: budgets.map(\.description), seeds: spec.seeds, backbone: spec.backbone,
+        inputSize: spec.inputSize),
+      environment: try store.environment(),
+      commands: try store.commands().map { CommandInfo(at: $0.at, command: $0.command) },
+      metric: metric, confidence: confidence, runs: runRows, headline: headline,
+      labelsToMatch: labelsToMatch, timeToTarget: timeToTarget, learningCurves: curves,
+      trainingCurves: trainingCurves, forgetting: forgetting, adaBN: adaBN,
+      weightDistances: distances, calibration: calibration, subgroups: subgroups,
+      shift: try store.shiftResults(),
+      failedRuns: runRows.filter { $0.status == "failed" },
+      staleRuns: try store.staleRunCount(), totalComputeSeconds: compute)
+  }
+
+  /// Where scratch's mean curve (log-linear between budgets) first reaches `goal`.
+  static func crossing(_ points: [CurvePoint], goal: Double) -> (Double?, String) {
+    let sorted = points.sorted { $0.labelsPerClass < $1.labelsPerClass }
+    guard let first = sorted.first else { return (nil, "no scratch results") }
+    if first.value.mean >= goal { return (first.labelsPerClass, "at or below the smallest budget") }
+    for (a, b) in zip(sorted, sorted.dropFirst()) where b.value.mean >= goal {
+      let fraction = (goal - a.value.mean) / (b.value.mean - a.value.mean)
+      let x = exp(log(a.labelsPerClass) + fraction * (log(b.labelsPerClass) - log(a.labelsPerClass)))
+      return (x, "reached")
+    }
+    return (nil, "not reached within the budgets run")
+  }
+
+  /// Count-weighted pooling of reliability bins with equal edges.
+  static func pool(_ sets: [[ReliabilityBin]]) -> [ReliabilityBin] {
+    var byEdge: [String: ReliabilityBin] = [:]
+    var order: [String] = []
+    for bins in sets {
+      for bin in bins where bin.count > 0 {
+        let key = String(format: "%.6f-%.6f", bin.lower, bin.upper)
+        if var existing = byEdge[key] {
+          let n = Double(existing.count + bin.count)
+          existing.meanConfidence = (existing.meanConfidence * Double(existing.count)
+            + bin.meanConfidence * Double(bin.count)) / n
+          existing.accuracy = (existing.accuracy * Double(existing.count)
+            + bin.accuracy * Double(bin.count)) / n
+          existing.count += bin.count
+          byEdge[key] = existing
+        } else {
+          byEdge[key] = bin
+          order.append(key)
+        }
+      }
+    }
+    return order.map { byEdge[$0]! }.sorted { $0.lower < $1.lower }
+  }
+}
+
+/// Errors of the Reports module.
+public enum ReportsError: Error, CustomStringConvertible, Sendable {
+  /// The store has no study row.
+  case emptyStudy(directory: String)
+  /// An output file could not be written.
+  case write(path: String, cause: String)
+
+  public var description: String {
+    switch self {
+    case .emptyStudy(let directory):
+      return "\(directory): the study database holds no study yet; run `medtransfer study run SPEC`."
+    case .write(let path, let cause):
+      return "\(path): cannot write the report (\(cause)); check the folder's permissions."
+    }
+  }
+}

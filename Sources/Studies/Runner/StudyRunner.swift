@@ -1,0 +1,214 @@
+import Foundation
+
+/// Runs a study: expands the spec, skips finished runs (by config hash), runs the rest through
+/// the executor, commits each result in one transaction, runs missing shift analyses.
+public final class StudyRunner {
+  public let spec: StudySpec
+  public let store: StudyStore
+  public let context: StudyContext
+  private let executor: any RunExecutor
+  private let shiftAnalyzer: (any ShiftAnalyzer)?
+  private let progress: ProgressPrinter
+
+  /// What a `run()` did.
+  public struct Summary: Sendable, Equatable {
+    /// Runs in the current spec.
+    public var total: Int
+    /// Runs already finished before this invocation (skipped).
+    public var skipped: Int
+    /// Runs finished by this invocation.
+    public var finished: Int
+    /// Runs that failed in this invocation (recorded with their error).
+    public var failed: Int
+    /// Failed runs from earlier invocations left alone (use `retryFailed`).
+    public var previouslyFailed: Int
+    /// Shift analyses computed by this invocation.
+    public var shiftAnalyses: Int
+  }
+
+  public init(
+    spec: StudySpec, store: StudyStore, context: StudyContext, executor: any RunExecutor,
+    shiftAnalyzer: (any ShiftAnalyzer)? = nil, progress: ProgressPrinter = ProgressPrinter()
+  ) {
+    self.spec = spec
+    self.store = store
+    self.context = context
+    self.executor = executor
+    self.shiftAnalyzer = shiftAnalyzer
+    self.progress = progress
+  }
+
+  /// Throws before running anything if an arm has no executor.
+  public func checkArms() throws {
+    try Self.checkArms(spec, executor: executor)
+  }
+
+  /// Throws (one line naming the spec and the arm) if `executor` cannot run an arm of `spec`.
+  public static func checkArms(_ spec: StudySpec, executor: any RunExecutor) throws {
+    for arm in spec.arms where !executor.canExecute(arm) {
+      throw StudiesError.unsupportedArm(
+        file: spec.file, arm: arm.name,
+        reason: arm.isBaseline
+          ? "no baseline executor"
+          : "training arms need the Adaptation trainer, which this build does not include yet; "
+            + "use baseline:majority-class arms or a build with Adaptation")
+    }
+  }
+
+  /// The runs of the spec with dataset content hashes filled in from `preparation`.
+  public func expand(with preparation: StudyPreparation) -> [RunConfig] {
+    spec.expand().map { config in
+      var c = config
+      c.source.contentHash = preparation.datasetHashes[c.source.key]
+      c.target.contentHash = preparation.datasetHashes[c.target.key]
+      return c
+    }
+  }
+
+  /// Runs everything not yet finished. `retryFailed` also redoes runs that failed before.
+  @discardableResult
+  public func run(retryFailed: Bool = false, command: String? = nil) throws -> Summary {
+    try checkArms()
+    try store.saveStudy(spec)
+    if let command { try store.recordCommand(command) }
+    let preparation = try executor.prepare(spec, context: context)
+    var env = EnvironmentProbe.current()
+    env.merge(preparation.environment) { _, new in new }
+    for (key, hash) in preparation.datasetHashes { env["dataset.\(key).sha256"] = hash }
+    try store.saveEnvironment(env)
+
+    let configs = expand(with: preparation)
+    try store.register(configs)
+    let stored = try store.runs()
+    let byHash = Dictionary(stored.map { ($0.hash, $0) }, uniquingKeysWith: { a, _ in a })
+    var summary = Summary(
+      total: configs.count, skipped: 0, finished: 0, failed: 0, previouslyFailed: 0,
+      shiftAnalyses: 0)
+    var todo: [(RunConfig, StoredRun)] = []
+    for config in configs {
+      guard let run = byHash[config.hash] else { continue }
+      switch run.status {
+      case .finished: summary.skipped += 1
+      case .failed where !retryFailed: summary.previouslyFailed += 1
+      default: todo.append((config, run))
+      }
+    }
+    progress.start(
+      total: configs.count, alreadyDone: summary.skipped + summary.previouslyFailed,
+      toRun: todo.count)
+
+    summary.shiftAnalyses = try runShiftAnalyses(preparation: preparation)
+
+    for (config, stored) in todo {
+      let hash = config.hash
+      try store.markRunning(hash: hash)
+      let checkpoints = context.studyDirectory.appendingPathComponent(
+        "checkpoints/\(hash.prefix(16))")
+      let runContext = RunContext(
+        study: context, checkpointDirectory: checkpoints, attempt: stored.attempts + 1,
+        reportEpoch: { [progress] epoch in progress.epoch(config, epoch, of: config.training.epochs) },
+        log: { [progress] line in progress.log(line) })
+      let start = Date()
+      do {
+        var result = try executor.execute(config, context: runContext)
+        if result.failure == nil, let problem = Self.nonFinite(result) {
+          result.failure = problem
+        }
+        try store.recordResult(hash: hash, result: result)
+        if let failure = result.failure {
+          summary.failed += 1
+          progress.runFailed(config, error: failure, seconds: result.wallSeconds)
+        } else {
+          summary.finished += 1
+          progress.runFinished(
+            config, result: result, metric: spec.report.metric, seconds: result.wallSeconds)
+        }
+      } catch let error as StudiesError {
+        if case .store = error { throw error }  // the store itself is broken: stop
+        let seconds = Date().timeIntervalSince(start)
+        try store.recordFailure(hash: hash, error: error.description, wallSeconds: seconds)
+        summary.failed += 1
+        progress.runFailed(config, error: error.description, seconds: seconds)
+      } catch {
+        let seconds = Date().timeIntervalSince(start)
+        let text = String(describing: error)
+        try store.recordFailure(hash: hash, error: text, wallSeconds: seconds)
+        summary.failed += 1
+        progress.runFailed(config, error: text, seconds: seconds)
+      }
+    }
+    progress.finish(summary)
+    return summary
+  }
+
+  /// Identity of a shift analysis: the pair, their content hashes and the settings.
+  public static func shiftKey(source: DatasetRef, target: DatasetRef, settings: ShiftSettings)
+    -> String
+  {
+    struct Key: Encodable {
+      var source: DatasetRef
+      var target: DatasetRef
+      var settings: ShiftSettings
+    }
+    let data = (try? StudyJSON.canonicalEncoder.encode(
+      Key(source: source, target: target, settings: settings))) ?? Data()
+    return sha256Hex(data)
+  }
+
+  private func runShiftAnalyses(preparation: StudyPreparation) throws -> Int {
+    guard !spec.shift.analyses.isEmpty else {
+      try store.setCurrentShiftKeys([])
+      return 0
+    }
+    var source = spec.source
+    source.contentHash = preparation.datasetHashes[source.key]
+    var keys: [String] = []
+    var done = 0
+    let existing = try store.shiftKeys()
+    for t in spec.targets {
+      var target = t
+      target.contentHash = preparation.datasetHashes[target.key]
+      let key = Self.shiftKey(source: source, target: target, settings: spec.shift)
+      keys.append(key)
+      if existing.contains(key) { continue }
+      guard let analyzer = shiftAnalyzer else {
+        progress.log(
+          "shift analysis \(source.label) → \(target.label) skipped: this build has no shift "
+            + "analyzer (Metrics integration)")
+        continue
+      }
+      let start = Date()
+      do {
+        let record = try analyzer.analyze(
+          source: source, target: target, settings: spec.shift, context: context)
+        try store.saveShift(key: key, record)
+        done += 1
+        progress.log(
+          String(
+            format: "shift analysis %@ → %@ done in %.1f s", source.label, target.label,
+            Date().timeIntervalSince(start)))
+      } catch let error as StudiesError {
+        if case .store = error { throw error }
+        progress.log("shift analysis \(source.label) → \(target.label) failed: \(error)")
+      } catch {
+        progress.log("shift analysis \(source.label) → \(target.label) failed: \(error)")
+      }
+    }
+    try store.setCurrentShiftKeys(keys)
+    return done
+  }
+
+  /// A description of the first non-finite headline number, if any (recorded as a failure).
+  static func nonFinite(_ result: RunResult) -> String? {
+    let values: [(String, Double)] = [
+      ("target accuracy", result.target.accuracy),
+      ("target balanced accuracy", result.target.balancedAccuracy),
+      ("target macro-F1", result.target.macroF1),
+    ]
+    for (name, v) in values where !v.isFinite { return "\(name) is \(v) (not a number)" }
+    if let loss = result.epochs.last?.trainLoss, !loss.isFinite {
+      return "train loss is \(loss) at epoch \(result.epochs.last!.epoch)"
+    }
+    return nil
+  }
+}

@@ -1,0 +1,227 @@
+import Foundation
+
+/// A parsed, validated study spec (`studies/*.yaml`): what to compare on which data.
+///
+/// Every field a researcher would not care about has a default; see `StudySpec.parse`.
+public struct StudySpec: Codable, Sendable, Equatable {
+  /// Study name (default: the spec file's name without extension); names the report folder.
+  public var name: String
+  /// Free text shown at the top of the report.
+  public var description: String
+  /// The domain the model is first trained on (and forgetting is measured on).
+  public var source: DatasetRef
+  /// The domains adapted to; each is a separate set of runs.
+  public var targets: [DatasetRef]
+  /// Backbone name (default `efficientnet-lite0`).
+  public var backbone: String
+  /// Square input size in pixels (default 128).
+  public var inputSize: Int
+  /// The arms compared, in spec order.
+  public var arms: [ArmSpec]
+  /// Target labels per class, ascending, `all` last.
+  public var budgets: [LabelBudget]
+  /// Per-arm budget subsets (arm name → budgets), for arms written as
+  /// `{arm: full+l2sp(1), budgets: [50]}`; other arms run at every budget.
+  public var armBudgets: [String: [LabelBudget]] = [:]
+  /// Seeds; every arm × target × budget runs once per seed (paired across arms).
+  public var seeds: [Int]
+  public var training: TrainingSettings
+  public var shift: ShiftSettings
+  public var report: ReportSettings
+  /// The original YAML text (stored with the study and shown in the report).
+  public var yaml: String
+  /// The spec path as given on the command line (not part of any run's hash).
+  public var file: String
+
+  /// Expands arms × targets × budgets × seeds into runs, in a stable order
+  /// (target, budget, seed, arm: arms of one seed run next to each other, so a study stopped
+  /// early still has paired comparisons).
+  public func expand() -> [RunConfig] {
+    var runs: [RunConfig] = []
+    for target in targets {
+      for budget in budgets {
+        for seed in seeds {
+          for arm in arms where armBudgets[arm.name]?.contains(budget) ?? true {
+            runs.append(
+              RunConfig(
+                arm: arm, source: source, target: target, budget: budget, seed: seed,
+                backbone: backbone, inputSize: inputSize, training: training))
+          }
+        }
+      }
+    }
+    return runs
+  }
+}
+
+/// A dataset named by a spec: a manifest CSV or a phantom-generator spec, plus a site/domain.
+public struct DatasetRef: Codable, Sendable, Hashable, CustomStringConvertible {
+  public enum Kind: String, Codable, Sendable, Hashable {
+    /// A manifest CSV (`path,label[,domain][,patient][,split]`).
+    case manifest
+    /// A phantom generator spec (`datasets/*.yaml`) rendered for one site.
+    case generator
+  }
+  public var kind: Kind
+  /// The path as written in the spec, resolved against the spec file's folder at run time.
+  public var path: String
+  /// Generator site, or the manifest's `domain` value to keep (nil: all rows).
+  public var site: String?
+  /// Generator seed (nil: the generator's default).
+  public var seed: Int?
+  /// SHA-256 of the data as prepared (manifest bytes, or the generated manifest); filled in by
+  /// the executor's `prepare` so a changed dataset changes every run's hash.
+  public var contentHash: String?
+
+  public init(
+    kind: Kind, path: String, site: String? = nil, seed: Int? = nil, contentHash: String? = nil
+  ) {
+    self.kind = kind
+    self.path = path
+    self.site = site
+    self.seed = seed
+    self.contentHash = contentHash
+  }
+
+  /// Short label for reports: the site, or the manifest file name.
+  public var label: String {
+    site ?? URL(fileURLWithPath: path).deletingPathExtension().lastPathComponent
+  }
+
+  /// Identity without the content hash (used to look hashes up).
+  public var key: String { "\(kind.rawValue):\(path)#\(site ?? "*")@\(seed.map(String.init) ?? "-")" }
+
+  public var description: String { "\(kind.rawValue) \(path)\(site.map { " site \($0)" } ?? "")" }
+}
+
+/// Target labels per class for one run.
+public enum LabelBudget: Codable, Sendable, Hashable, Comparable, CustomStringConvertible {
+  case perClass(Int)
+  case all
+
+  public var description: String {
+    switch self {
+    case .perClass(let n): return String(n)
+    case .all: return "all"
+    }
+  }
+
+  /// Labels per class, nil for `all`.
+  public var count: Int? {
+    if case .perClass(let n) = self { return n }
+    return nil
+  }
+
+  public static func < (a: LabelBudget, b: LabelBudget) -> Bool {
+    switch (a, b) {
+    case (.perClass(let x), .perClass(let y)): return x < y
+    case (.perClass, .all): return true
+    default: return false
+    }
+  }
+
+  public init(from decoder: Decoder) throws {
+    let container = try decoder.singleValueContainer()
+    if let n = try? container.decode(Int.self) {
+      self = .perClass(n)
+    } else if try container.decode(String.self) == "all" {
+      self = .all
+    } else {
+      throw DecodingError.dataCorruptedError(
+        in: container, debugDescription: "a label budget is a positive integer or \"all\"")
+    }
+  }
+
+  public func encode(to encoder: Encoder) throws {
+    var container = encoder.singleValueContainer()
+    switch self {
+    case .perClass(let n): try container.encode(n)
+    case .all: try container.encode("all")
+    }
+  }
+}
+
+/// The validation metric used for early stopping and curves, and the report's headline metric.
+public enum MetricName: String, Codable, Sendable, Hashable, CaseIterable {
+  case accuracy
+  case balancedAccuracy = "balanced_accuracy"
+  case macroF1 = "macro_f1"
+  case auroc
+
+  /// Human label for tables and axes.
+  public var title: String {
+    switch self {
+    case .accuracy: return "accuracy"
+    case .balancedAccuracy: return "balanced accuracy"
+    case .macroF1: return "macro-F1"
+    case .auroc: return "AUROC"
+    }
+  }
+}
+
+/// Training settings shared by every trained arm (part of every run's hash).
+public struct TrainingSettings: Codable, Sendable, Hashable {
+  /// Maximum epochs (default 30).
+  public var epochs: Int = 30
+  /// Stop after this many epochs without improvement of `monitor` (default 5; 0 = never).
+  public var patience: Int = 5
+  /// Validation metric for early stopping and the best checkpoint (default balanced accuracy).
+  public var monitor: MetricName = .balancedAccuracy
+  public var batchSize: Int = 32
+  /// Optimizer: `sgd` (momentum 0.9) or `adamw` (default `sgd`).
+  public var optimizer: String = "sgd"
+  /// Learning rate for the head (nil: the strategy's default, chosen by Adaptation).
+  public var learningRate: Double?
+  /// Backbone learning rate as a fraction of the head's (default 0.1).
+  public var backboneLearningRateScale: Double = 0.1
+  /// Weight decay (default 1e-4; L2-SP arms replace it on the shared weights).
+  public var weightDecay: Double = 1e-4
+  /// Seeded augmentation (flips, small affine, intensity) on/off (default on).
+  public var augment: Bool = true
+  /// Epochs on the source domain before target adaptation (default: same as `epochs`).
+  public var sourceEpochs: Int?
+  /// Free-form options passed to the executor verbatim (hashed like everything else).
+  public var options: [String: String] = [:]
+
+  public init() {}
+}
+
+/// Which domain-shift analyses to run between the source and each target.
+public enum ShiftAnalysisKind: String, Codable, Sendable, Hashable, CaseIterable {
+  case mmd
+  case proxyADistance = "proxy-a-distance"
+  case frechet
+  case coral
+  case intensity
+  case headers
+  case embedding
+  case logme
+}
+
+/// Settings for the shift analyses (source vs each target).
+public struct ShiftSettings: Codable, Sendable, Hashable {
+  /// Analyses to run (default all; `[]` to skip).
+  public var analyses: [ShiftAnalysisKind] = ShiftAnalysisKind.allCases
+  /// Permutations for permutation p-values (default 1000).
+  public var permutations: Int = 1000
+  /// Bootstrap resamples for CIs (default 1000).
+  public var bootstrap: Int = 1000
+  /// At most this many images per domain enter the feature-based analyses (default 500).
+  public var maxImages: Int = 500
+
+  public init() {}
+}
+
+/// Report settings (not part of any run's hash).
+public struct ReportSettings: Codable, Sendable, Hashable {
+  /// The headline metric on the target test set (default balanced accuracy).
+  public var metric: MetricName = .balancedAccuracy
+  /// Validation metric value for "time to target" (nil: 95 % of the best arm's final mean).
+  public var targetValue: Double?
+  /// Confidence level of every interval (default 0.95).
+  public var confidence: Double = 0.95
+  /// Output folder (nil: `Reports/<name>` under the current directory).
+  public var output: String?
+
+  public init() {}
+}

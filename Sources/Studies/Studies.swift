@@ -1,4 +1,0 @@
-import Adaptation
-
-/// Study specs, arm expansion, the resumable runner and the SQLite results store.
-public enum StudyCatalog {}

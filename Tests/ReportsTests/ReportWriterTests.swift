@@ -1,0 +1,130 @@
+import Foundation
+import TestSupport
+import XCTest
+
+@testable import Reports
+@testable import Studies
+
+/// The report written from a fixture database: sections, numbers, JSON/DB agreement, rendering.
+final class ReportWriterTests: XCTestCase {
+  var dir: URL!
+
+  override func setUpWithError() throws {
+    dir = try makeTemporaryDirectory("report-writer")
+  }
+
+  override func tearDownWithError() throws {
+    try? FileManager.default.removeItem(at: dir)
+  }
+
+  func testHTMLHasEverySectionWithTheExpectedNumbers() throws {
+    try ReportFixture.make(in: dir)
+    let files = try ReportWriter.write(studyDirectory: dir)
+    let html = try String(contentsOf: files.html, encoding: .utf8)
+    for title in ["1. Headline", "2. Learning curves", "3. Training curves", "4. Domain shift",
+                  "5. Adaptation and forgetting", "6. Calibration and subgroups", "7. Reproducibility"] {
+      XCTAssertTrue(html.contains(title), "missing section \(title)")
+    }
+    // Headline: full − scratch at 10 labels/class, paired over the 3 seeds.
+    let d = (0..<3).map { ReportFixture.value("full", 10, seed: $0) - ReportFixture.value("scratch", 10, seed: $0) }
+    let test = try XCTUnwrap(ReportStatistics.pairedTest(d, [0, 0, 0], confidence: 0.95))
+    XCTAssertTrue(html.contains("+\(fmt(test.difference, 3))</span> <span class=\"small\">[\(fmt(test.lower!, 3)), \(fmt(test.upper!, 3))]"), "headline cell missing")
+    XCTAssertTrue(html.contains(test.pValue! < 0.001 ? "p &lt; 0.001" : "p = \(fmt(test.pValue!, 3))"))
+    // The failed run is listed with its error; the shift table and header table are there.
+    XCTAssertTrue(html.contains("train loss is nan at epoch 4"))
+    XCTAssertTrue(html.contains("MMD² (RBF, median heuristic)"))
+    XCTAssertTrue(html.contains("B70f (sharp)"))
+    XCTAssertTrue(html.contains("L2-SP trade-off"))
+    XCTAssertTrue(html.contains("reliability"))
+    // Self-contained: inline SVG, no script, no external resource.
+    XCTAssertGreaterThanOrEqual(html.components(separatedBy: "<svg").count - 1, 8)
+    XCTAssertFalse(html.contains("<script"))
+    XCTAssertFalse(html.replacingOccurrences(of: "xmlns=\"http://www.w3.org/2000/svg\"", with: "").contains("http"))
+    XCTAssertFalse(html.contains("nan</td>"))
+    // CSV tables.
+    XCTAssertEqual(Set(files.csv.map(\.lastPathComponent)),
+                   ["runs.csv", "headline.csv", "learning_curves.csv", "epochs.csv", "forgetting.csv", "shift.csv"])
+    let runsCSV = try String(contentsOf: files.csv.first { $0.lastPathComponent == "runs.csv" }!, encoding: .utf8)
+    XCTAssertEqual(runsCSV.split(separator: "\n").count, 1 + 4 * 5 * 3 + 4 * 3)
+  }
+
+  func testReportJSONMatchesTheDatabase() throws {
+    let store = try ReportFixture.make(in: dir)
+    let files = try ReportWriter.write(studyDirectory: dir)
+    let report = try StudyJSON.decoder.decode(StudyReport.self, from: Data(contentsOf: files.json))
+    let rows = try store.query(
+      """
+      SELECT r.configHash AS hash, r.status AS status, f.metric AS metric, f.value AS value
+      FROM run r LEFT JOIN finalMetric f ON f.runId = r.id AND f.dataset = 'target'
+      WHERE r.isCurrent = 1
+      """)
+    XCTAssertEqual(Set(rows.compactMap { $0["hash"] ?? nil }).count, report.runs.count)
+    var checked = 0
+    for row in rows {
+      guard let hash = row["hash"] ?? nil, let run = report.runs.first(where: { $0.hash == hash }) else {
+        XCTFail("run \(String(describing: row["hash"])) missing from report.json")
+        continue
+      }
+      XCTAssertEqual(run.status, row["status"] ?? nil)
+      guard let metric = row["metric"] ?? nil, let value = (row["value"] ?? nil).flatMap(Double.init),
+        let result = run.result
+      else { continue }
+      let expected: Double? = switch metric {
+      case "accuracy": result.target.accuracy
+      case "balanced_accuracy": result.target.balancedAccuracy
+      case "macro_f1": result.target.macroF1
+      case "auroc": result.target.auroc?.value
+      case "ece": result.target.ece
+      case "count": Double(result.target.count)
+      default: nil
+      }
+      XCTAssertEqual(expected ?? .nan, value, accuracy: 1e-12, "\(metric) of \(hash)")
+      checked += 1
+    }
+    XCTAssertEqual(checked, (report.runs.count - 1) * 6)
+    XCTAssertEqual(report.failedRuns.count, 1)
+    XCTAssertEqual(report.shift.first, ReportFixture.shift)
+    XCTAssertEqual(report.totalComputeSeconds, try store.totalComputeSeconds(), accuracy: 1e-9)
+    // The headline row for full at 25 labels has 2 pairs (seed 2 failed).
+    XCTAssertEqual(report.headline.first { $0.arm == "full" && $0.budget == "25" }?.difference?.n, 2)
+  }
+
+  /// Renders the fixture report in headless Chromium (Debian `chromium`, installed by
+  /// scripts/bootstrap) and keeps the screenshot in .build/report-screenshots/ for a human look.
+  func testChromiumRendersTheReport() throws {
+    guard let chromium = ["/usr/bin/chromium", "/usr/bin/chromium-browser"].first(where: {
+      FileManager.default.isExecutableFile(atPath: $0)
+    }) else {
+      throw XCTSkip("chromium is not installed; run scripts/bootstrap")
+    }
+    try ReportFixture.make(in: dir)
+    let files = try ReportWriter.write(studyDirectory: dir)
+    let out = packageRoot.appendingPathComponent(".build/report-screenshots")
+    try FileManager.default.createDirectory(at: out, withIntermediateDirectories: true)
+    let png = out.appendingPathComponent("fixture.png")
+    try? FileManager.default.removeItem(at: png)
+    let result = try runProcess(chromium, [
+      "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
+      "--user-data-dir=\(dir.appendingPathComponent("chromium").path)",
+      "--screenshot=\(png.path)", "--window-size=1280,4000", files.html.absoluteString,
+    ])
+    XCTAssertEqual(result.status, 0, result.output)
+    let data = try Data(contentsOf: png)
+    XCTAssertEqual(Array(data.prefix(4)), [0x89, 0x50, 0x4E, 0x47], "not a PNG")
+    XCTAssertGreaterThan(data.count, 50_000, "the page rendered (nearly) empty")
+  }
+}
+
+/// Runs a process and returns its status and combined output.
+func runProcess(_ executable: String, _ arguments: [String]) throws -> (status: Int32, output: String) {
+  let process = Process()
+  process.executableURL = URL(fileURLWithPath: executable)
+  process.arguments = arguments
+  let pipe = Pipe()
+  process.standardOutput = pipe
+  process.standardError = pipe
+  try process.run()
+  let data = pipe.fileHandleForReading.readDataToEndOfFile()
+  process.waitUntilExit()
+  return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+}

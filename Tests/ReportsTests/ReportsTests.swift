@@ -1,2 +1,0 @@
-// Tests for the Reports module live in this target.
-import Reports

@@ -1,2 +1,0 @@
-// Tests for the Studies module live in this target.
-import Studies

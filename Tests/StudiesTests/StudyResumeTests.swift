@@ -1,0 +1,77 @@
+import Foundation
+import TestSupport
+import XCTest
+
+@testable import Studies
+
+/// The real `medtransfer study run`, killed with SIGKILL mid-study and rerun: every run ends up
+/// with exactly one result; finished runs are not redone.
+final class StudyResumeTests: XCTestCase {
+  func testKillNineMidStudyThenRerunGivesExactlyOneResultPerRun() throws {
+    let dir = try makeTemporaryDirectory("studies-resume")
+    defer { try? FileManager.default.removeItem(at: dir) }
+    // 2 targets × 12 budgets × 40 seeds = 960 majority-class runs on a 3000-row manifest.
+    var rows = ["path,label,domain,split"]
+    for i in 0..<3000 {
+      let domain = ["A", "B", "C"][i % 3]
+      let label = ["normal", "nodule", "ground-glass"][(i / 3) % 3]
+      rows.append("\(domain)/\(i).dcm,\(label),\(domain),\(i % 5 == 0 ? "test" : "train")")
+    }
+    try rows.joined(separator: "\n").write(
+      to: dir.appendingPathComponent("sites.csv"), atomically: true, encoding: .utf8)
+    let spec = dir.appendingPathComponent("resume.yaml")
+    try """
+      name: resume
+      data:
+        source: {manifest: sites.csv, domain: A}
+        targets: [{manifest: sites.csv, domain: B}, {manifest: sites.csv, domain: C}]
+      arms: [baseline:majority-class]
+      budgets: [1, 2, 3, 5, 8, 13, 21, 34, 55, 89, 144, all]
+      seeds: 40
+      shift: {analyses: []}
+      """.write(to: spec, atomically: true, encoding: .utf8)
+    let studyDir = dir.appendingPathComponent("study")
+    let total = 2 * 12 * 40
+
+    // Start, wait for some finished-run lines, kill -9.
+    let process = Process()
+    process.executableURL = medtransferExecutable()
+    process.arguments = ["study", "run", spec.path, "--out", studyDir.path, "--no-report"]
+    let err = Pipe()
+    process.standardError = err
+    process.standardOutput = FileHandle.nullDevice
+    try process.run()
+    var seen = ""
+    while process.isRunning {
+      let chunk = err.fileHandleForReading.availableData
+      if chunk.isEmpty { break }
+      seen += String(decoding: chunk, as: UTF8.self)
+      if seen.components(separatedBy: "target balanced accuracy").count > 40 { break }
+    }
+    kill(process.processIdentifier, SIGKILL)
+    process.waitUntilExit()
+    XCTAssertEqual(process.terminationReason, .uncaughtSignal, "the study finished before the kill; make it bigger")
+
+    let store = try StudyStore(directory: studyDir, create: false)
+    let finishedBefore = try store.runs().filter { $0.status == .finished }.count
+    XCTAssertGreaterThan(finishedBefore, 0)
+    XCTAssertLessThan(finishedBefore, total)
+
+    let rerun = try runMedtransfer(["study", "run", spec.path, "--out", studyDir.path])
+    XCTAssertEqual(rerun.status, 0, rerun.stderr)
+    XCTAssertTrue(rerun.stderr.contains("\(finishedBefore) already in the store"), rerun.stderr)
+    XCTAssertTrue(rerun.stderr.contains("\(total - finishedBefore) finished"), rerun.stderr)
+
+    let runs = try store.runs()
+    XCTAssertEqual(runs.count, total)
+    XCTAssertEqual(Set(runs.map(\.hash)).count, total)
+    XCTAssertTrue(runs.allSatisfy { $0.status == .finished && $0.result != nil })
+    let perRun = try store.query(
+      "SELECT runId, COUNT(*) AS n FROM finalMetric WHERE dataset = 'target' GROUP BY runId")
+    XCTAssertEqual(perRun.count, total)
+    XCTAssertTrue(perRun.allSatisfy { $0["n"] == "6" })
+    // Runs finished before the kill were not redone (one attempt each).
+    XCTAssertEqual(runs.filter { $0.attempts == 1 }.count, total - runs.filter { $0.attempts > 1 }.count)
+    XCTAssertLessThanOrEqual(runs.filter { $0.attempts > 1 }.count, 1)
+  }
+}
