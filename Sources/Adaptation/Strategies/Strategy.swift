@@ -1,3 +1,5 @@
+import Foundation
+
 /// How much of a pretrained (or freshly initialised) backbone is trained.
 ///
 /// Every strategy keeps the same architecture, so comparisons between arms are fair; only the
@@ -67,8 +69,6 @@ public enum Strategy: Equatable, Hashable, Sendable, CustomStringConvertible {
     }
   }
 }
-
-import Foundation
 
 extension Strategy: Codable {
   public init(from decoder: Decoder) throws {
