@@ -1,2 +1,0 @@
-// Tests for the Metrics module live in this target.
-import Metrics
