@@ -1,4 +1,5 @@
 import Foundation
+import Metrics
 import Neural
 
 /// The splits one run uses, already preprocessed (and budgeted: `train` holds only the labels
@@ -102,11 +103,22 @@ public enum Runner {
                                     data: RunData) throws -> RunSummary {
     let started = Date()
     let train = model.extractFeatures(data.train)
-    let fit = LogisticProbe.fit(train, l2: configuration.logisticL2)
+    let fit: LogisticRegression
+    do {
+      fit = try LogisticRegression.fit(
+        features: try FeatureMatrix(rows: train.count, columns: train.dimension,
+                                    values: train.features),
+        labels: train.labels, classCount: train.classes.count,
+        options: .init(l2: configuration.logisticL2))
+    } catch {
+      throw AdaptationError.badLabels(reason: "features+logreg could not fit: \(error)")
+    }
     var test: EvaluationReport?
     if let t = data.test {
       let f = model.extractFeatures(t)
-      test = Evaluator.report(probabilities: fit.probabilities(f), labels: f.labels,
+      let p = fit.predictProbabilities(
+        try FeatureMatrix(rows: f.count, columns: f.dimension, values: f.features)).map(Float.init)
+      test = Evaluator.report(probabilities: p, labels: f.labels,
                               classes: f.classes, domains: f.domains, subgroups: f.subgroups,
                               seed: UInt64(configuration.seed))
     }

@@ -115,7 +115,7 @@ public struct TrainingConfiguration: Codable, Hashable, Sendable {
   /// The seed of initialisation, splits, budgets, augmentation and dropout.
   public var seed: Int = 0
   /// L2 strength of `features+logreg`'s logistic regression.
-  public var logisticL2: Double = 1e-3
+  public var logisticL2: Double = 1e-2
 
   /// The default configuration.
   public init() {}
