@@ -1,0 +1,115 @@
+import Foundation
+
+/// A value with a 95% confidence interval.
+public struct IntervalEstimate: Codable, Equatable, Sendable {
+  /// The point estimate.
+  public var value: Double
+  /// Lower bound of the interval (nil when it cannot be computed, e.g. one class present).
+  public var lower: Double?
+  /// Upper bound of the interval.
+  public var upper: Double?
+  /// How the interval was computed (`delong`, `bootstrap`, `wilson`).
+  public var method: String?
+
+  /// Creates an estimate.
+  public init(value: Double, lower: Double? = nil, upper: Double? = nil, method: String? = nil) {
+    self.value = value
+    self.lower = lower
+    self.upper = upper
+    self.method = method
+  }
+}
+
+/// Classification results on one set of images.
+public struct ClassificationReport: Codable, Equatable, Sendable {
+  /// Number of images.
+  public var count: Int
+  /// Class names, in label-index order.
+  public var classes: [String]
+  /// Top-1 accuracy with a Wilson 95% interval.
+  public var accuracy: IntervalEstimate
+  /// Mean per-class recall (classes present in the labels).
+  public var balancedAccuracy: Double
+  /// Unweighted mean of per-class F1.
+  public var macroF1: Double
+  /// One-vs-rest AUROC per class (nil value when a class is absent or alone).
+  public var perClassAUROC: [String: IntervalEstimate]
+  /// Mean of the per-class AUROCs, with a bootstrap interval.
+  public var macroAUROC: IntervalEstimate?
+  /// Expected calibration error, 15 equal-width bins of the top-1 confidence.
+  public var ece: Double
+  /// confusion[true][predicted] counts.
+  public var confusion: [[Int]]
+  /// Mean cross-entropy of the predicted probabilities.
+  public var loss: Double
+  /// Reliability diagram: the 15 equal-width confidence bins behind `ece`.
+  public var reliability: [CalibrationBin]
+
+  /// Creates a report.
+  public init(count: Int, classes: [String], accuracy: IntervalEstimate, balancedAccuracy: Double,
+              macroF1: Double, perClassAUROC: [String: IntervalEstimate],
+              macroAUROC: IntervalEstimate?, ece: Double, confusion: [[Int]], loss: Double,
+              reliability: [CalibrationBin] = []) {
+    self.reliability = reliability
+    self.count = count
+    self.classes = classes
+    self.accuracy = accuracy
+    self.balancedAccuracy = balancedAccuracy
+    self.macroF1 = macroF1
+    self.perClassAUROC = perClassAUROC
+    self.macroAUROC = macroAUROC
+    self.ece = ece
+    self.confusion = confusion
+    self.loss = loss
+  }
+
+  /// The value of `metric` (for early stopping and summaries).
+  public func value(of metric: SelectionMetric) -> Double {
+    switch metric {
+    case .accuracy: return accuracy.value
+    case .balancedAccuracy: return balancedAccuracy
+    case .macroF1: return macroF1
+    case .macroAUROC: return macroAUROC?.value ?? .nan
+    }
+  }
+}
+
+/// One bin of a reliability diagram (top-1 confidence in (lower, upper]).
+public struct CalibrationBin: Codable, Equatable, Sendable {
+  public var lower: Double
+  public var upper: Double
+  /// Images in the bin.
+  public var count: Int
+  /// Mean top-1 confidence of those images (nan when empty).
+  public var meanConfidence: Double
+  /// Their accuracy (nan when empty).
+  public var accuracy: Double
+
+  /// Creates a bin.
+  public init(lower: Double, upper: Double, count: Int, meanConfidence: Double,
+              accuracy: Double) {
+    self.lower = lower
+    self.upper = upper
+    self.count = count
+    self.meanConfidence = meanConfidence
+    self.accuracy = accuracy
+  }
+}
+
+/// An evaluation with its per-domain and per-subgroup breakdowns.
+public struct EvaluationReport: Codable, Equatable, Sendable {
+  /// All images together.
+  public var overall: ClassificationReport
+  /// Per domain (site/scanner), when the data has domains.
+  public var perDomain: [String: ClassificationReport]
+  /// Per subgroup: keys like `sex=F`, `age=40-59`, when the headers have them.
+  public var perSubgroup: [String: ClassificationReport]
+
+  /// Creates a report.
+  public init(overall: ClassificationReport, perDomain: [String: ClassificationReport] = [:],
+              perSubgroup: [String: ClassificationReport] = [:]) {
+    self.overall = overall
+    self.perDomain = perDomain
+    self.perSubgroup = perSubgroup
+  }
+}

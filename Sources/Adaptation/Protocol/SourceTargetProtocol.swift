@@ -1,0 +1,178 @@
+import Foundation
+import Neural
+
+/// The source → target experiment: (optionally) train on the source domain and evaluate on
+/// both; adapt (AdaBN and/or fine-tune on a target label budget, with or without L2-SP);
+/// evaluate on both again.
+///
+/// Without a source phase the model starts from the factory (ImageNet weights or scratch) and
+/// the protocol is a plain target run; source metrics are then reported after adaptation only
+/// when the source test set shares the target's classes.
+public struct SourceTargetConfiguration: Codable, Hashable, Sendable {
+  /// Training on the source domain (all its labels); nil: start from the factory's weights.
+  public var source: TrainingConfiguration?
+  /// Re-estimate BatchNorm statistics on unlabelled target images before fine-tuning.
+  public var adaBN: Bool
+  /// Fine-tuning on the target label budget (nil: no fine-tuning). Its `regularizer` anchors
+  /// L2-SP at the weights it starts from (source-trained, or ImageNet).
+  public var fineTune: TrainingConfiguration?
+
+  /// Creates a protocol configuration.
+  public init(source: TrainingConfiguration?, adaBN: Bool, fineTune: TrainingConfiguration?) {
+    self.source = source
+    self.adaBN = adaBN
+    self.fineTune = fineTune
+  }
+}
+
+/// The splits of both domains.
+public struct SourceTargetData {
+  /// Source train/validation/test (train unused without a source phase).
+  public var source: RunData?
+  /// Target train (budgeted)/validation/test, and unlabelled target images for AdaBN/CORAL.
+  public var target: RunData
+
+  /// Creates the data.
+  public init(source: RunData?, target: RunData) {
+    self.source = source
+    self.target = target
+  }
+}
+
+/// Source and target evaluations at one point of the protocol.
+public struct DomainPair: Codable, Equatable, Sendable {
+  /// On the held-out source test set (nil when there is none).
+  public var source: EvaluationReport?
+  /// On the held-out target test set.
+  public var target: EvaluationReport
+}
+
+/// Wall seconds of one phase (`source-training`, `adabn`, `target-training`, `evaluation`).
+public struct PhaseTiming: Codable, Equatable, Sendable {
+  public var phase: String
+  public var seconds: Double
+}
+
+/// What the protocol measured.
+public struct SourceTargetResult: Codable, Equatable, Sendable {
+  /// The configuration run.
+  public var configuration: SourceTargetConfiguration
+  /// Source training (nil without a source phase).
+  public var sourceTraining: RunSummary?
+  /// Before any target adaptation (after source training, or the factory's model).
+  public var beforeAdaptation: DomainPair
+  /// After AdaBN (when asked).
+  public var afterAdaBN: DomainPair?
+  /// Target fine-tuning (when asked), with its epoch logs.
+  public var fineTuning: RunSummary?
+  public var fineTuningEpochs: [EpochLog]
+  /// After all adaptation steps.
+  public var afterAdaptation: DomainPair
+  /// Source accuracy before − after adaptation (nil without a source test set).
+  public var forgettingAccuracy: Double?
+  /// Source balanced accuracy before − after adaptation.
+  public var forgettingBalancedAccuracy: Double?
+  /// Target accuracy after − before adaptation.
+  public var targetGainAccuracy: Double
+  /// ‖w − w⁰‖ per stage against the weights adaptation started from.
+  public var driftFromAdaptationStart: [StageDrift]
+  /// ‖w − w⁰‖ per stage against the factory's initial weights (ImageNet for pretrained).
+  public var driftFromInitial: [StageDrift]
+  /// Wall seconds per phase.
+  public var timings: [PhaseTiming]
+}
+
+/// Runs the source → target protocol.
+public enum SourceTargetProtocol {
+  /// Runs it; `directory` (optional) gets `source/` and `target/` run folders, and a resumed
+  /// call continues the target phase from its last checkpoint.
+  public static func run(_ configuration: SourceTargetConfiguration, data: SourceTargetData,
+                         factory: ModelFactory, directory: URL? = nil, resume: Bool = false,
+                         progress: ((String, TrainingProgress) -> Void)? = nil,
+                         augmentation: ((Tensor, UInt64) -> Void)? = nil) throws
+    -> SourceTargetResult
+  {
+    guard let targetTest = data.target.test else { throw AdaptationError.emptySplit("target test") }
+    let first = configuration.source ?? configuration.fineTune ?? TrainingConfiguration()
+    let seed = UInt64(first.seed)
+    var timings: [PhaseTiming] = []
+    func timed<T>(_ phase: String, _ body: () throws -> T) rethrows -> T {
+      let start = Date()
+      defer { timings.append(PhaseTiming(phase: phase, seconds: Date().timeIntervalSince(start))) }
+      return try body()
+    }
+    let sourceTest = data.source?.test
+    let classes = data.target.train.classes.count
+    let channels = data.target.train.images.shape[3]
+    func evaluate(_ model: TransferModel) -> DomainPair {
+      timed("evaluation") {
+        DomainPair(source: sourceTest.flatMap {
+                     $0.classes == data.target.train.classes
+                       ? Runner.evaluate(model, on: $0, seed: seed) : nil
+                   },
+                   target: Runner.evaluate(model, on: targetTest, seed: seed))
+      }
+    }
+    let model: TransferModel
+    let initial: [String: [Float]]
+    var sourceSummary: RunSummary?
+    if var sourceConfig = configuration.source {
+      guard let sourceData = data.source else { throw AdaptationError.emptySplit("source train") }
+      sourceConfig.adaBN = false
+      model = try factory(sourceConfig, classes, channels)
+      initial = model.snapshot()
+      try model.apply(sourceConfig.strategy)
+      let sourceDir = try directory.map { try RunDirectory($0.appendingPathComponent("source")) }
+      sourceSummary = try timed("source-training") {
+        try Runner.train(model: model, configuration: sourceConfig, data: sourceData,
+                         reference: initial, directory: sourceDir, resume: resume,
+                         progress: progress.map { p in { p("source", $0) } },
+                         augmentation: augmentation)
+      }
+    } else {
+      model = try factory(first, classes, channels)
+      initial = model.snapshot()
+    }
+    let before = evaluate(model)
+    var afterAdaBN: DomainPair?
+    if configuration.adaBN {
+      let unlabelled = data.target.unlabelledTarget ?? data.target.train
+      timed("adabn") { _ = AdaBN.adapt(model, on: unlabelled, batchSize: first.batchSize) }
+      afterAdaBN = evaluate(model)
+    }
+    let start = model.snapshot()
+    var fineTuning: RunSummary?
+    var epochs: [EpochLog] = []
+    if var tune = configuration.fineTune {
+      tune.adaBN = false
+      try model.apply(tune.strategy)
+      let targetDir = try directory.map { try RunDirectory($0.appendingPathComponent("target")) }
+      fineTuning = try timed("target-training") {
+        try Runner.train(model: model, configuration: tune, data: data.target, reference: start,
+                         directory: targetDir, resume: resume,
+                         progress: progress.map { p in { p("target", $0) } },
+                         augmentation: augmentation)
+      }
+      epochs = fineTuning?.epochs ?? []
+    }
+    let after = evaluate(model)
+    let forgetting = zip2(before.source, after.source).map {
+      ($0.overall.accuracy.value - $1.overall.accuracy.value,
+       $0.overall.balancedAccuracy - $1.overall.balancedAccuracy)
+    }
+    return SourceTargetResult(
+      configuration: configuration, sourceTraining: sourceSummary, beforeAdaptation: before,
+      afterAdaBN: afterAdaBN, fineTuning: fineTuning, fineTuningEpochs: epochs,
+      afterAdaptation: after, forgettingAccuracy: forgetting?.0,
+      forgettingBalancedAccuracy: forgetting?.1,
+      targetGainAccuracy: after.target.overall.accuracy.value
+        - before.target.overall.accuracy.value,
+      driftFromAdaptationStart: model.drift(from: start), driftFromInitial: model.drift(from: initial),
+      timings: timings)
+  }
+}
+
+private func zip2<A, B>(_ a: A?, _ b: B?) -> (A, B)? {
+  guard let a, let b else { return nil }
+  return (a, b)
+}

@@ -1,0 +1,103 @@
+import Foundation
+
+/// The files of one run folder (`runs/NAME`): `config.json`, `metrics.jsonl`, checkpoints and
+/// `summary.json`.
+///
+/// Files are replaced atomically (written to a temporary name, then renamed) so a run killed
+/// at any moment leaves either the old or the new version, never half of one.
+public struct RunDirectory: Sendable {
+  /// The folder.
+  public let url: URL
+
+  /// Creates (if needed) the folder at `url`.
+  public init(_ url: URL) throws {
+    self.url = url
+    do {
+      try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+    } catch {
+      throw AdaptationError.checkpointUnreadable(path: url.path, reason: "cannot create: \(error)")
+    }
+  }
+
+  /// `config.json`.
+  public var configURL: URL { url.appendingPathComponent("config.json") }
+  /// `metrics.jsonl`.
+  public var metricsURL: URL { url.appendingPathComponent("metrics.jsonl") }
+  /// `summary.json`.
+  public var summaryURL: URL { url.appendingPathComponent("summary.json") }
+  /// The best checkpoint (safetensors): what `evaluate` loads.
+  public var bestCheckpointURL: URL { url.appendingPathComponent("model.safetensors") }
+  /// The last checkpoint (safetensors) plus `resume.json`: what a resumed run continues from.
+  public var lastCheckpointURL: URL { url.appendingPathComponent("last.safetensors") }
+  /// Trainer state next to the last checkpoint (epoch, early-stopping state, optimizer step).
+  public var resumeStateURL: URL { url.appendingPathComponent("resume.json") }
+
+  static let encoder: JSONEncoder = {
+    let e = JSONEncoder()
+    e.outputFormatting = [.prettyPrinted, .sortedKeys]
+    e.nonConformingFloatEncodingStrategy = .convertToString(
+      positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+    return e
+  }()
+
+  static let lineEncoder: JSONEncoder = {
+    let e = JSONEncoder()
+    e.outputFormatting = [.sortedKeys]
+    e.nonConformingFloatEncodingStrategy = .convertToString(
+      positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+    return e
+  }()
+
+  static let decoder: JSONDecoder = {
+    let d = JSONDecoder()
+    d.nonConformingFloatDecodingStrategy = .convertFromString(
+      positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+    return d
+  }()
+
+  /// Writes `value` as pretty JSON to `url`, atomically.
+  public static func writeJSON<T: Encodable>(_ value: T, to url: URL) throws {
+    let data = try encoder.encode(value)
+    try data.write(to: url, options: .atomic)
+  }
+
+  /// Reads JSON from `url`.
+  public static func readJSON<T: Decodable>(_ type: T.Type, from url: URL) throws -> T {
+    do {
+      return try decoder.decode(type, from: Data(contentsOf: url))
+    } catch {
+      throw AdaptationError.checkpointUnreadable(path: url.path, reason: "\(error)")
+    }
+  }
+
+  /// Appends one JSON line to `metrics.jsonl`.
+  public func appendMetrics(_ record: EpochLog) throws {
+    var line = try RunDirectory.lineEncoder.encode(record)
+    line.append(0x0A)
+    if let handle = try? FileHandle(forWritingTo: metricsURL) {
+      defer { try? handle.close() }
+      try handle.seekToEnd()
+      try handle.write(contentsOf: line)
+    } else {
+      try line.write(to: metricsURL)
+    }
+  }
+
+  /// The epoch records written so far (a torn last line from a kill is dropped).
+  public func readMetrics() -> [EpochLog] {
+    guard let data = try? Data(contentsOf: metricsURL) else { return [] }
+    return data.split(separator: 0x0A).compactMap {
+      try? RunDirectory.decoder.decode(EpochLog.self, from: Data($0))
+    }
+  }
+
+  /// Rewrites `metrics.jsonl` to hold exactly `records` (used when resuming).
+  public func rewriteMetrics(_ records: [EpochLog]) throws {
+    var data = Data()
+    for r in records {
+      data.append(try RunDirectory.lineEncoder.encode(r))
+      data.append(0x0A)
+    }
+    try data.write(to: metricsURL, options: .atomic)
+  }
+}

@@ -1,0 +1,307 @@
+import Foundation
+import Neural
+
+/// What the trainer reports while it runs (the CLI draws a progress bar from it).
+public struct TrainingProgress: Sendable {
+  /// 1-based epoch and the maximum.
+  public var epoch: Int, epochs: Int
+  /// 1-based step within the epoch and the epoch's steps.
+  public var step: Int, steps: Int
+  /// Running mean training loss this epoch.
+  public var loss: Double
+  /// Training images per second this epoch.
+  public var imagesPerSecond: Double
+  /// The selection metric of the last finished epoch.
+  public var validationValue: Double?
+}
+
+/// The outcome of `Trainer.fit`: the summary (test left empty) and the epoch records.
+public struct TrainingOutcome {
+  /// What `summary.json` holds (without the test evaluation).
+  public var summary: RunSummary
+  /// One record per epoch.
+  public var epochs: [EpochLog]
+}
+
+/// Trains a `TransferModel`: cross-entropy + weight penalty (+ CORAL), optimizer step on a
+/// warmup-cosine schedule, validation each epoch, early stopping with the best weights kept,
+/// NaN/inf detection, and resumable checkpoints.
+///
+/// With a frozen backbone (linear probe, `partial:0`) features are extracted once and the head
+/// trains on the cached features, which makes those arms cheap (no augmentation then: the
+/// features are fixed by design).
+public final class Trainer {
+  /// The model (strategy already applied, see `TransferModel.apply`).
+  public let model: TransferModel
+  /// The configuration.
+  public let configuration: TrainingConfiguration
+  /// The weight penalty (L2-SP); build it right after loading the starting weights.
+  public let penalty: WeightPenalty
+  /// Progress callback (called after every step).
+  public var onProgress: ((TrainingProgress) -> Void)?
+  /// Where checkpoints and `metrics.jsonl` go (nil: in memory only).
+  public var runDirectory: RunDirectory?
+  /// In-place augmentation of a training batch (N, H, W, C), seeded per step (from Datasets).
+  public var augmentation: ((Tensor, UInt64) -> Void)?
+
+  /// Creates a trainer.
+  public init(model: TransferModel, configuration: TrainingConfiguration, penalty: WeightPenalty) {
+    self.model = model
+    self.configuration = configuration
+    self.penalty = penalty
+  }
+
+  struct ResumeState: Codable {
+    var epoch: Int
+    var stopping: EarlyStopping
+    var optimizerSteps: Int
+    var startedAt: Double
+  }
+
+  /// Trains on `train`, selects on `validation` (or the last epoch without one), optionally
+  /// aligning features to `unlabelledTarget` with CORAL. Leaves the best weights in the model.
+  ///
+  /// Never throws for a training failure: a NaN/inf loss ends the run with `status == .failed`
+  /// and the error in the summary, and the model keeps the best weights seen before it.
+  public func fit(train: ImageSet, validation: ImageSet?, unlabelledTarget: ImageSet? = nil,
+                  resume: Bool = false) throws -> TrainingOutcome {
+    guard train.count > 0 else { throw AdaptationError.emptySplit("train") }
+    let config = configuration
+    let frozenBackbone = model.backboneParameters.allSatisfy { $0.parameter.frozen }
+    let started = Date()
+    // Cached features for a frozen backbone.
+    let trainFeatures = frozenBackbone ? model.extractFeatures(train) : nil
+    let validationFeatures = frozenBackbone ? validation.map { model.extractFeatures($0) } : nil
+
+    let optimizer = GroupOptimizer(
+      kind: config.optimizer,
+      groups: model.parameterGroups(backboneScale: config.backboneLearningRateScale),
+      weightDecay: config.weightDecay, momentum: config.momentum)
+    let stepsPerEpoch = train.batchIndices(size: config.batchSize, shuffleSeed: 0, dropLast: true).count
+    let schedule = CosineSchedule(peak: config.learningRate,
+                                  warmupSteps: config.warmupEpochs * stepsPerEpoch,
+                                  totalSteps: config.epochs * stepsPerEpoch)
+    var stopping = EarlyStopping(patience: config.patience)
+    var records: [EpochLog] = []
+    var firstEpoch = 1
+    var globalStep = 0
+    var elapsedBefore = 0.0
+    var best: [String: [Float]] = stateSnapshot()
+
+    if resume, let dir = runDirectory,
+       FileManager.default.fileExists(atPath: dir.resumeStateURL.path) {
+      let state = try RunDirectory.readJSON(ResumeState.self, from: dir.resumeStateURL)
+      try Checkpoint.load(try Checkpoint.read(dir.lastCheckpointURL).tensors, into: model,
+                          path: dir.lastCheckpointURL.path)
+      if FileManager.default.fileExists(atPath: dir.bestCheckpointURL.path) {
+        best = try Checkpoint.read(dir.bestCheckpointURL).tensors.mapValues(\.array)
+      }
+      records = Array(dir.readMetrics().prefix(state.epoch))
+      try dir.rewriteMetrics(records)
+      stopping = state.stopping
+      firstEpoch = state.epoch + 1
+      globalStep = state.optimizerSteps
+      elapsedBefore = state.startedAt
+    } else if let dir = runDirectory {
+      try? FileManager.default.removeItem(at: dir.metricsURL)
+    }
+
+    var failure: String?
+    var epoch = firstEpoch - 1
+    var totalImages = records.reduce(0.0) { $0 + $1.imagesPerSecond * $1.seconds }
+    var totalTrainSeconds = records.reduce(0.0) { $0 + $1.seconds }
+    training: while epoch < config.epochs && !stopping.shouldStop {
+      epoch += 1
+      let epochStart = Date()
+      let batches = train.batchIndices(size: config.batchSize,
+                                       shuffleSeed: UInt64(config.seed) &* 1_000_003 &+ UInt64(epoch),
+                                       dropLast: true)
+      model.head.reseedDropout(UInt64(config.seed) &* 7_919 &+ UInt64(epoch))
+      var lossSum = 0.0
+      var ceSum = 0.0
+      var images = 0
+      var targetOrder = unlabelledTarget?.batchIndices(
+        size: config.batchSize, shuffleSeed: UInt64(config.seed) &+ UInt64(epoch) &* 31) ?? []
+      for (stepIndex, indices) in batches.enumerated() {
+        model.zeroGrad()
+        let labels = indices.map { train.labels[$0] }
+        let lr = schedule.learningRate(at: globalStep)
+        var stepLoss: Double
+        if let cached = trainFeatures {
+          let logits = model.head.forward(cached.batch(indices), mode: .training)
+          let ce = HeadLoss.compute(logits: logits, labels: labels)
+          _ = model.head.backward(ce.gradient)
+          stepLoss = ce.loss
+          ceSum += ce.loss
+        } else {
+          let batch = train.batch(indices)
+          if let augment = augmentation {
+            augment(batch, UInt64(config.seed) &* 104_729 &+ UInt64(globalStep))
+          }
+          var input = batch
+          var targetRows = 0
+          if let weight = config.coralWeight, weight > 0, let target = unlabelledTarget {
+            if targetOrder.isEmpty {
+              targetOrder = target.batchIndices(size: config.batchSize,
+                                                shuffleSeed: UInt64(globalStep) &+ 17)
+            }
+            let t = targetOrder.removeFirst()
+            if t.count >= 2 {
+              input = concatenate(batch, target.batch(t))
+              targetRows = t.count
+            }
+          }
+          let features = model.backbone.forward(input, mode: .training)
+          let n = indices.count
+          let d = model.featureDimension
+          let sourceFeatures = targetRows > 0 ? rows(features, 0, n) : features
+          let logits = model.head.forward(sourceFeatures, mode: .training)
+          let ce = HeadLoss.compute(logits: logits, labels: labels)
+          let dSource = model.head.backward(ce.gradient)
+          stepLoss = ce.loss
+          ceSum += ce.loss
+          let dFeatures: Tensor
+          if targetRows > 0, let weight = config.coralWeight {
+            let f = features.array
+            let coral = CORALLoss.compute(
+              source: Array(f[0..<(n * d)]), sourceCount: n,
+              target: Array(f[(n * d)...]), targetCount: targetRows, dimension: d)
+            stepLoss += weight * coral.loss
+            dFeatures = Tensor(shape: [n + targetRows, d])
+            let w = Float(weight)
+            for i in 0..<(n * d) { dFeatures[i] = dSource[i] + w * coral.sourceGradient[i] }
+            for i in 0..<(targetRows * d) { dFeatures[n * d + i] = w * coral.targetGradient[i] }
+          } else {
+            dFeatures = dSource
+          }
+          _ = model.backbone.backward(dFeatures)
+        }
+        stepLoss += penalty.value()
+        penalty.accumulateGradients()
+        guard stepLoss.isFinite else {
+          failure = AdaptationError.nonFiniteLoss(epoch: epoch, step: stepIndex + 1,
+                                                  value: Float(stepLoss)).description
+          break training
+        }
+        optimizer.step(learningRate: lr)
+        globalStep += 1
+        lossSum += stepLoss
+        images += indices.count
+        let seconds = Date().timeIntervalSince(epochStart)
+        onProgress?(TrainingProgress(
+          epoch: epoch, epochs: config.epochs, step: stepIndex + 1, steps: batches.count,
+          loss: lossSum / Double(stepIndex + 1),
+          imagesPerSecond: Double(images) / max(seconds, 1e-9),
+          validationValue: records.last?.validation?.value(of: config.selectionMetric)))
+      }
+      let trainSeconds = Date().timeIntervalSince(epochStart)
+      totalImages += Double(images)
+      totalTrainSeconds += trainSeconds
+      var validationMetrics: ValidationMetrics?
+      if let validation {
+        let p = validationFeatures.map { predictFeatures($0) } ?? predict(validation)
+        validationMetrics = Evaluator.validation(probabilities: p, labels: validation.labels,
+                                                 classes: validation.classes.count)
+      }
+      let value = validationMetrics?.value(of: config.selectionMetric) ?? -lossSum
+      let isBest = stopping.record(value, epoch: epoch)
+      if isBest { best = stateSnapshot() }
+      let record = EpochLog(
+        epoch: epoch, trainLoss: lossSum / Double(max(batches.count, 1)),
+        trainCrossEntropy: ceSum / Double(max(batches.count, 1)), validation: validationMetrics,
+        learningRate: schedule.learningRate(at: max(globalStep - 1, 0)),
+        seconds: Date().timeIntervalSince(epochStart),
+        elapsedSeconds: elapsedBefore + Date().timeIntervalSince(started),
+        imagesPerSecond: Double(images) / max(trainSeconds, 1e-9), isBest: isBest)
+      records.append(record)
+      if let dir = runDirectory {
+        try dir.appendMetrics(record)
+        if isBest { try Checkpoint.write(model.stateTensors, to: dir.bestCheckpointURL) }
+        try Checkpoint.write(model.stateTensors, to: dir.lastCheckpointURL)
+        try RunDirectory.writeJSON(
+          ResumeState(epoch: epoch, stopping: stopping, optimizerSteps: globalStep,
+                      startedAt: record.elapsedSeconds), to: dir.resumeStateURL)
+      }
+    }
+    restore(best)
+    if let dir = runDirectory, stopping.bestEpoch == 0 || failure != nil,
+       !FileManager.default.fileExists(atPath: dir.bestCheckpointURL.path) {
+      try Checkpoint.write(model.stateTensors, to: dir.bestCheckpointURL)
+    }
+    let status: RunStatus = failure != nil ? .failed
+      : (epoch < config.epochs ? .stoppedEarly : .completed)
+    let summary = RunSummary(
+      status: status, error: failure, epochsRun: epoch, bestEpoch: stopping.bestEpoch,
+      bestValidationValue: stopping.bestEpoch > 0 && validation != nil ? stopping.best : nil,
+      selectionMetric: config.selectionMetric, trainImages: train.count,
+      seconds: elapsedBefore + Date().timeIntervalSince(started),
+      imagesPerSecond: totalImages / max(totalTrainSeconds, 1e-9), test: nil, drift: [])
+    return TrainingOutcome(summary: summary, epochs: records)
+  }
+
+  /// Class probabilities (N × K, row-major) for `set` in inference mode.
+  public func predict(_ set: ImageSet) -> [Float] { Trainer.predict(model, set) }
+
+  /// Class probabilities of the head on cached features.
+  public func predictFeatures(_ set: FeatureSet) -> [Float] {
+    var out: [Float] = []
+    for indices in batchesOf(set.count, 256) {
+      let logits = model.head.forward(set.batch(indices), mode: .inference)
+      out += HeadLoss.probabilities(logits.array, rows: indices.count,
+                                               classes: model.head.classes)
+    }
+    return out
+  }
+
+  /// Class probabilities (N × K) of `model` on `set`, inference mode.
+  public static func predict(_ model: TransferModel, _ set: ImageSet, batchSize: Int = 64)
+    -> [Float]
+  {
+    var out: [Float] = []
+    out.reserveCapacity(set.count * model.head.classes)
+    for indices in set.batchIndices(size: batchSize, shuffleSeed: nil) {
+      let logits = model.logits(set.batch(indices), mode: .inference)
+      out += HeadLoss.probabilities(logits.array, rows: indices.count,
+                                               classes: model.head.classes)
+    }
+    return out
+  }
+
+  // MARK: - Helpers
+
+  private func stateSnapshot() -> [String: [Float]] {
+    Dictionary(model.stateTensors.map { ($0.name, $0.tensor.array) }, uniquingKeysWith: { a, _ in a })
+  }
+
+  private func restore(_ snapshot: [String: [Float]]) {
+    for (name, t) in model.stateTensors {
+      if let v = snapshot[name], v.count == t.count {
+        v.withUnsafeBufferPointer { t.data.update(from: $0.baseAddress!, count: t.count) }
+      }
+    }
+  }
+
+  private func batchesOf(_ n: Int, _ size: Int) -> [[Int]] {
+    stride(from: 0, to: n, by: size).map { Array($0..<min($0 + size, n)) }
+  }
+}
+
+/// (a; b) along the batch axis.
+func concatenate(_ a: Tensor, _ b: Tensor) -> Tensor {
+  precondition(Array(a.shape.dropFirst()) == Array(b.shape.dropFirst()),
+               "Cannot stack batches of shapes \(a.shape) and \(b.shape).")
+  var shape = a.shape
+  shape[0] += b.shape[0]
+  let t = Tensor(shape: shape)
+  t.data.update(from: a.data, count: a.count)
+  (t.data + a.count).update(from: b.data, count: b.count)
+  return t
+}
+
+/// Rows start..<start+count of an (N, D) tensor.
+func rows(_ x: Tensor, _ start: Int, _ count: Int) -> Tensor {
+  let d = x.shape[1]
+  let t = Tensor(shape: [count, d])
+  t.data.update(from: x.data + start * d, count: count * d)
+  return t
+}

@@ -1,2 +1,0 @@
-// Tests for the Adaptation module live in this target.
-import Adaptation

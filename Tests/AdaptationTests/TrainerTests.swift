@@ -1,0 +1,138 @@
+import Foundation
+import Neural
+import TestSupport
+import XCTest
+
+@testable import Adaptation
+
+final class TrainerTests: XCTestCase {
+  private func config(_ strategy: Strategy = .full, epochs: Int = 3) -> TrainingConfiguration {
+    var c = TrainingConfiguration()
+    c.strategy = strategy
+    c.epochs = epochs
+    c.batchSize = 8
+    c.learningRate = 1e-2
+    c.patience = nil
+    c.dropout = 0
+    return c
+  }
+
+  /// A NaN in the data stops the run with the error in its summary, not a crash.
+  func testNonFiniteLossFailsTheRunWithAClearError() throws {
+    let data = makeTinyImages(16)
+    data.images[5] = .nan
+    let model = makeTinyModel()
+    try model.apply(.full)
+    let trainer = Trainer(model: model, configuration: config(), penalty: WeightPenalty(terms: []))
+    let outcome = try trainer.fit(train: data, validation: nil)
+    XCTAssertEqual(outcome.summary.status, .failed)
+    XCTAssertTrue(outcome.summary.error?.contains("training loss became nan") ?? false,
+                  outcome.summary.error ?? "no error")
+    // The weights kept are finite (the best before the failure, here the initial ones).
+    XCTAssertTrue(model.allParameters.allSatisfy { $0.parameter.value.array.allSatisfy(\.isFinite) })
+  }
+
+  /// The run learns the toy task, writes its files, and a resumed run continues where the
+  /// last checkpoint left off with one metrics line per epoch.
+  func testRunFolderAndResume() throws {
+    let dir = try makeTemporaryDirectory("adaptation-run")
+    defer { try? FileManager.default.removeItem(at: dir) }
+    let runDir = try RunDirectory(dir)
+    var c = config(epochs: 2)
+    let data = RunData(train: makeTinyImages(36), validation: makeTinyImages(18, seed: 11),
+                       test: makeTinyImages(30, seed: 12))
+    let first = try Runner.run(configuration: c, data: data, factory: tinyFactory, directory: runDir)
+    XCTAssertEqual(runDir.readMetrics().map(\.epoch), [1, 2])
+    XCTAssertNotNil(first.summary.test)
+    for url in [runDir.bestCheckpointURL, runDir.lastCheckpointURL, runDir.summaryURL] {
+      XCTAssertTrue(FileManager.default.fileExists(atPath: url.path), url.lastPathComponent)
+    }
+    // "Kill" after epoch 2 and continue to epoch 5.
+    c.epochs = 5
+    let model = try tinyFactory(c, 3, 1)
+    try model.apply(c.strategy)
+    let trainer = Trainer(model: model, configuration: c, penalty: WeightPenalty(terms: []))
+    trainer.runDirectory = runDir
+    let resumed = try trainer.fit(train: data.train, validation: data.validation, resume: true)
+    XCTAssertEqual(resumed.epochs.map(\.epoch), [1, 2, 3, 4, 5])
+    XCTAssertEqual(runDir.readMetrics().map(\.epoch), [1, 2, 3, 4, 5])
+    XCTAssertEqual(resumed.summary.epochsRun, 5)
+    // The resumed run learned the task.
+    let p = trainer.predict(data.test!)
+    let report = Evaluator.classification(probabilities: p, labels: data.test!.labels,
+                                          classes: data.test!.classes)
+    XCTAssertGreaterThan(report.accuracy.value, 0.6)
+  }
+
+  /// Early stopping ends the run and the best epoch's weights are kept.
+  func testEarlyStoppingKeepsTheBestEpoch() throws {
+    var c = config(epochs: 30)
+    c.patience = 2
+    c.learningRate = 0.3  // noisy on purpose so validation stops improving
+    let model = makeTinyModel()
+    try model.apply(.full)
+    let trainer = Trainer(model: model, configuration: c, penalty: WeightPenalty(terms: []))
+    let out = try trainer.fit(train: makeTinyImages(24), validation: makeTinyImages(12, seed: 5))
+    XCTAssertEqual(out.summary.status, .stoppedEarly)
+    XCTAssertEqual(out.summary.epochsRun, out.summary.bestEpoch + 2)
+    let best = out.epochs.first { $0.epoch == out.summary.bestEpoch }!
+    let p = trainer.predict(makeTinyImages(12, seed: 5))
+    let now = Evaluator.validation(probabilities: p, labels: makeTinyImages(12, seed: 5).labels,
+                                   classes: 3)
+    XCTAssertEqual(now.balancedAccuracy, best.validation!.balancedAccuracy, accuracy: 1e-9)
+  }
+
+  /// CORAL with unlabelled target batches trains (finite loss) and reports its contribution.
+  func testCORALTrainingRuns() throws {
+    var c = config(epochs: 2)
+    c.coralWeight = 1
+    let model = makeTinyModel()
+    try model.apply(.full)
+    let trainer = Trainer(model: model, configuration: c, penalty: WeightPenalty(terms: []))
+    let out = try trainer.fit(train: makeTinyImages(24), validation: nil,
+                              unlabelledTarget: makeTinyImages(24, seed: 8, shift: 1))
+    XCTAssertEqual(out.summary.status, .completed)
+    XCTAssertTrue(out.epochs.allSatisfy { $0.trainLoss > $0.trainCrossEntropy })
+  }
+
+  /// features+logreg fits a separate logistic regression on frozen features.
+  func testFeaturesLogisticRegression() throws {
+    var c = config(.featuresLogReg)
+    c.logisticL2 = 1e-3
+    let data = RunData(train: makeTinyImages(60), test: makeTinyImages(30, seed: 21))
+    let (summary, _) = try Runner.run(configuration: c, data: data, factory: tinyFactory)
+    XCTAssertEqual(summary.status, .completed)
+    XCTAssertGreaterThan(summary.test!.overall.accuracy.value, 0.5)
+    XCTAssertTrue(summary.drift.allSatisfy { $0.distance == 0 })
+  }
+
+  /// Source → target: AdaBN + L2-SP fine-tune; forgetting is measured and drift recorded.
+  func testSourceTargetProtocol() throws {
+    var source = config(epochs: 2)
+    source.strategy = .scratch
+    var tune = config(epochs: 2)
+    tune.regularizer = .l2sp()
+    tune.labelsPerClass = 4
+    let data = SourceTargetData(
+      source: RunData(train: makeTinyImages(36, domain: "A"), validation: makeTinyImages(12, seed: 2, domain: "A"),
+                      test: makeTinyImages(18, seed: 3, domain: "A")),
+      target: RunData(train: makeTinyImages(12, seed: 4, shift: 1, domain: "B"),
+                      validation: makeTinyImages(12, seed: 5, shift: 1, domain: "B"),
+                      test: makeTinyImages(18, seed: 6, shift: 1, domain: "B"),
+                      unlabelledTarget: makeTinyImages(24, seed: 7, shift: 1, domain: "B")))
+    let result = try SourceTargetProtocol.run(
+      SourceTargetConfiguration(source: source, adaBN: true, fineTune: tune), data: data,
+      factory: tinyFactory)
+    XCTAssertNotNil(result.afterAdaBN)
+    XCTAssertNotNil(result.fineTuning)
+    XCTAssertEqual(result.forgettingAccuracy!,
+                   result.beforeAdaptation.source!.overall.accuracy.value
+                     - result.afterAdaptation.source!.overall.accuracy.value, accuracy: 1e-12)
+    XCTAssertGreaterThan(result.driftFromAdaptationStart.first { $0.name == "head" }!.distance, 0)
+    XCTAssertEqual(result.fineTuningEpochs.count, 2)
+    // Round-trips as JSON (the Studies module stores it).
+    let data2 = try JSONEncoder().encode(result)
+    XCTAssertEqual(try JSONDecoder().decode(SourceTargetResult.self, from: data2).configuration,
+                   result.configuration)
+  }
+}
