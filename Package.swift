@@ -102,7 +102,8 @@ let package = Package(
     .testTarget(name: "NeuralTests", dependencies: ["Neural", "TestSupport"]),
     .testTarget(name: "BackbonesTests", dependencies: ["Backbones", "TestSupport"]),
     .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "TestSupport"]),
-    .testTarget(name: "MetricsTests", dependencies: ["Metrics", "TestSupport"]),
+    .testTarget(
+      name: "MetricsTests", dependencies: ["Metrics", "TestSupport"], exclude: ["Fixtures"]),
     .testTarget(name: "AdaptationTests", dependencies: ["Adaptation", "TestSupport"]),
     .testTarget(name: "StudiesTests", dependencies: ["Studies", "TestSupport"]),
     .testTarget(name: "ReportsTests", dependencies: ["Reports", "TestSupport"]),
