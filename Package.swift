@@ -106,7 +106,8 @@ let package = Package(
     .testTarget(
       name: "BackbonesTests", dependencies: ["Backbones", "TestSupport"], exclude: ["Fixtures"]),
     .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "TestSupport"]),
-    .testTarget(name: "MetricsTests", dependencies: ["Metrics", "TestSupport"]),
+    .testTarget(
+      name: "MetricsTests", dependencies: ["Metrics", "TestSupport"], exclude: ["Fixtures"]),
     .testTarget(name: "AdaptationTests", dependencies: ["Adaptation", "TestSupport"]),
     .testTarget(name: "StudiesTests", dependencies: ["Studies", "TestSupport"]),
     .testTarget(name: "ReportsTests", dependencies: ["Reports", "TestSupport"]),

@@ -13,7 +13,7 @@ public enum GaussianDistances {
   /// covariances that n < d features produce. When min(n₁, n₂) < d it is computed in sample
   /// space: with Σᵢ = AᵢᵀAᵢ (Aᵢ the centred rows / √(nᵢ−1)), the eigenvalues of
   /// Σ₁^{1/2} Σ₂ Σ₁^{1/2} are the squared singular values of A₂A₁ᵀ, an n₂×n₁ matrix — exact,
-  /// and much cheaper than two d×d decompositions.
+  /// and much cheaper than two d×d decompositions. The result is clamped at 0 against rounding.
   public static func frechet(source: FeatureMatrix, target: FeatureMatrix) throws -> Double {
     let (a, b) = try centeredFactors(source, target, name: "Fréchet distance")
     return try frechet(a, b)
@@ -38,7 +38,7 @@ public enum GaussianDistances {
     for j in 0..<d { meanTerm += (mean1[j] - mean2[j]) * (mean1[j] - mean2[j]) }
     var trace = 0.0
     for j in 0..<d { trace += covariance1[j * d + j] + covariance2[j * d + j] }
-    return meanTerm + trace - 2 * (try traceSqrtProduct(covariance1, covariance2, d: d))
+    return max(meanTerm + trace - 2 * (try traceSqrtProduct(covariance1, covariance2, d: d)), 0)
   }
 
   /// CORAL distance (Sun & Saenko 2016): ‖C_S − C_T‖²_F / (4d²).
@@ -101,7 +101,8 @@ public enum GaussianDistances {
     } else {
       nuclear = try traceSqrtProduct(f1.covariance(), f2.covariance(), d: d)
     }
-    return meanTerm + f1.trace + f2.trace - 2 * nuclear
+    // The distance is ≥ 0 exactly; rounding in the eigenvalues can leave −1e-9·trace.
+    return max(meanTerm + f1.trace + f2.trace - 2 * nuclear, 0)
   }
 
   static func coral(_ f1: Factor, _ f2: Factor) -> Double {

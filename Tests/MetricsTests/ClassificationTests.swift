@@ -1,0 +1,52 @@
+import Metrics
+import TestSupport
+import XCTest
+
+final class ClassificationTests: XCTestCase {
+  /// Hand example: labels (0,0,0,1,1,2), predictions (0,1,0,1,2,2).
+  /// Confusion [[2,1,0],[0,1,1],[0,0,1]]; accuracy 4/6; recalls 2/3, 1/2, 1 → balanced 13/18;
+  /// F1: class 0 = 2·2/(3+2) = 0.8, class 1 = 2·1/(2+2) = 0.5, class 2 = 2·1/(1+2) = 2/3.
+  func testConfusionAccuracyBalancedF1() throws {
+    let m = try ConfusionMatrix(labels: [0, 0, 0, 1, 1, 2], predictions: [0, 1, 0, 1, 2, 2], classCount: 3)
+    XCTAssertEqual(m.counts, [[2, 1, 0], [0, 1, 1], [0, 0, 1]])
+    XCTAssertEqual(m.accuracy, 4.0 / 6, accuracy: 1e-15)
+    XCTAssertEqual(m.balancedAccuracy, 13.0 / 18, accuracy: 1e-15)
+    assertClose(m.f1Scores, [0.8, 0.5, 2.0 / 3], rtol: 0, atol: 1e-15)
+    XCTAssertEqual(m.macroF1, (0.8 + 0.5 + 2.0 / 3) / 3, accuracy: 1e-15)
+    XCTAssertThrowsError(try ConfusionMatrix(labels: [3], predictions: [0], classCount: 3))
+  }
+
+  /// ECE hand example, 15 bins: confidences 0.95 (correct), 0.95 (wrong), 0.55 (correct),
+  /// 0.6 (correct). 0.95 → bin (14/15, 1]: |0.5 − 0.95| · 2/4; 0.55 → bin (8/15, 9/15];
+  /// 0.6 → bin (8/15, 9/15] too (0.6 = 9/15 is its upper, inclusive edge):
+  /// |1 − 0.575| · 2/4. ECE = 0.225 + 0.2125.
+  func testExpectedCalibrationError() throws {
+    let p: [[Double]] = [[0.05, 0.95], [0.95, 0.05], [0.45, 0.55], [0.6, 0.4]]
+    let labels = [1, 1, 1, 0]
+    let r = try Calibration.expectedCalibrationError(probabilities: p, labels: labels)
+    XCTAssertEqual(r.bins.count, 15)
+    XCTAssertEqual(r.expectedCalibrationError, 0.225 + 0.2125, accuracy: 1e-12)
+    XCTAssertEqual(r.bins[14].count, 2)
+    XCTAssertEqual(r.bins[8].count, 2)
+    XCTAssertNil(r.bins[0].accuracy)
+    XCTAssertEqual(r.maximumCalibrationError, 0.45, accuracy: 1e-12)
+  }
+
+  func testReportIsConsistentAndEncodes() throws {
+    var g = SeededGenerator(seed: 30)
+    let labels = (0..<120).map { $0 % 2 }
+    let probabilities: [[Double]] = labels.map { y in
+      let s = 1 / (1 + exp(-(Double(y) * 2 - 1 + g.nextGaussian())))
+      return [1 - s, s]
+    }
+    let r = try Classification.report(
+      probabilities: probabilities, labels: labels, bootstrap: .init(replicates: 200, seed: 4))
+    XCTAssertEqual(r.count, 120)
+    XCTAssertEqual(r.accuracy.value, r.confusion.accuracy)
+    XCTAssertNotNil(r.auroc?.bootstrapInterval)
+    XCTAssertNil(r.multiclassAUROC)
+    let json = try MetricsJSON.encoder().encode(r)
+    let back = try MetricsJSON.decoder().decode(ClassificationReport.self, from: json)
+    XCTAssertEqual(back, r)
+  }
+}
