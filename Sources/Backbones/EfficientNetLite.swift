@@ -169,8 +169,8 @@ public final class EfficientNetLite: Layer {
     blocks = built
     headConv = Conv2d(inputChannels: channels, outputChannels: 1280, kernelSize: 1)
     headNorm = norm(1280, .relu6)
-    features = Sequential([])
-    head = Sequential([])
+    features = Sequential([(String, Layer)]())
+    head = Sequential([(String, Layer)]())
     features = makeFeatures()
     head = Sequential([
       ("_dropout", Dropout(probability: configuration.dropout, seed: seed)),
@@ -414,5 +414,29 @@ final class ChannelReplicate {
       for c in 0..<copies { dst[i * copies + c] = v }
     }
     return y
+  }
+}
+
+// MARK: - Cost
+
+extension EfficientNetLite.Configuration {
+  /// Multiply-accumulates of one forward pass on a `resolution`² image (convolutions and the
+  /// 1000-way classifier; BatchNorm and activations excluded): 385 M for Lite0 at 224.
+  public func multiplyAccumulates(resolution r: Int, classes: Int = 1000) -> Int {
+    func out(_ size: Int, _ stride: Int) -> Int { (size + stride - 1) / stride }
+    var h = out(r, 2)
+    var macs = h * h * 32 * 3 * 9
+    var channels = 32
+    for s in stages {
+      for i in 0..<s.repeats {
+        let stride = i == 0 ? s.stride : 1
+        let hidden = channels * s.expand
+        if s.expand != 1 { macs += h * h * channels * hidden }
+        h = out(h, stride)
+        macs += h * h * hidden * s.kernel * s.kernel + h * h * hidden * s.filters
+        channels = s.filters
+      }
+    }
+    return macs + h * h * channels * 1280 + 1280 * classes
   }
 }

@@ -12,7 +12,10 @@ struct MedTransfer: ParsableCommand {
       from scratch. See README.md.
       """,
     version: MedTransferVersion.string,
-    subcommands: [DatasetCommand.self, StudyCommand.self, ReportCommand.self])
+    subcommands: [
+      BackboneCommand.self, DatasetCommand.self, StudyCommand.self, ReportCommand.self,
+      BenchCommand.self,
+    ])
 }
 
 /// The version printed by `medtransfer --version`.
