@@ -44,7 +44,7 @@ struct HTMLReport {
     table{border-collapse:collapse;margin:8px 0 14px;font-size:13px}th,td{border:1px solid #ccc;padding:4px 8px;text-align:right;vertical-align:top}
     th{background:#f3f6f9;text-align:center}td.l,th.l{text-align:left}
     .good{color:#007a4d;font-weight:bold}.bad{color:#b3261e;font-weight:bold}.muted{color:#777}.small{font-size:12px}
-    .charts{display:flex;flex-wrap:wrap;gap:14px}.charts figure{margin:0}figcaption{font-size:12px;color:#555;max-width:620px}
+    .charts{display:flex;flex-wrap:wrap;gap:14px}.charts figure{margin:0}figcaption{font-size:12px;color:#555;max-width:590px}
     pre{background:#f6f6f6;padding:10px;overflow-x:auto;font-size:12px;max-height:420px}
     .note{background:#fff8e1;border-left:4px solid #E69F00;padding:6px 10px;font-size:13px}
     footer{margin-top:40px;color:#777;font-size:12px;border-top:1px solid #ddd;padding-top:8px}
@@ -106,7 +106,9 @@ struct HTMLReport {
       if let first = ttt.first {
         html += "<p><b>Time to reach validation \(escape(r.metric.title == "balanced accuracy" ? "metric" : r.metric.title)) ≥ \(fmt(first.targetValue, 3))</b> at \(escape(first.budget)) labels/class (median wall-clock over runs that reached it):</p><table><tr><th class=\"l\">arm</th><th>median time</th><th>runs reaching it</th></tr>"
         for row in ttt {
-          html += "<tr><td class=\"l\">\(escape(row.arm))</td><td>\(row.medianSeconds.map { ProgressPrinter.duration($0) } ?? "—")</td><td>\(row.reached)/\(row.runs)</td></tr>"
+          let time = row.medianSeconds.map { ProgressPrinter.duration($0) }
+            ?? (row.runs == 0 ? "<span class=\"muted\">no training epochs</span>" : "not reached")
+          html += "<tr><td class=\"l\">\(escape(row.arm))</td><td>\(time)</td><td>\(row.runs == 0 ? "—" : "\(row.reached)/\(row.runs)")</td></tr>"
         }
         html += "</table>"
       }

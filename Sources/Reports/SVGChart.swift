@@ -34,7 +34,7 @@ struct SVGChart {
   var diagonal = false
   /// A horizontal reference line (value, label).
   var horizontalLine: (Double, String)? = nil
-  var width = 620.0
+  var width = 590.0
   var height = 360.0
 
   static let palette = [
@@ -44,7 +44,9 @@ struct SVGChart {
   static let dashes = ["", "6 3", "2 2", "8 3 2 3", "", "6 3", "2 2", "8 3 2 3", "", "4 4"]
 
   func render() -> String {
-    let legendWidth = series.count > 1 || !(series.first?.name.isEmpty ?? true) ? 175.0 : 0
+    let longest = series.map { min($0.name.count, 24) }.max() ?? 0
+    let legendWidth = series.count > 1 || !(series.first?.name.isEmpty ?? true)
+      ? Double(longest) * 6.6 + 40 : 0
     let left = 62.0
     let right = 16.0 + legendWidth
     let top = 34.0

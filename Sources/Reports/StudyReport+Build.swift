@@ -49,7 +49,7 @@ extension StudyReport {
           let seeds = Set(t.keys).intersection(s.keys).sorted()
           let tv = seeds.compactMap { t[$0]!.target.value(metric) }
           let sv = seeds.compactMap { s[$0]!.target.value(metric) }
-          guard !t.isEmpty || !s.isEmpty else { continue }
+          guard !t.isEmpty else { continue }
           headline.append(
             HeadlineRow(
               target: target, arm: arm.name, budget: budget.description,
@@ -142,7 +142,7 @@ extension StudyReport {
             medianSeconds: times.isEmpty ? nil
               : (times.count % 2 == 1 ? times[times.count / 2]
                 : (times[times.count / 2 - 1] + times[times.count / 2]) / 2),
-            reached: times.count, runs: r.count))
+            reached: times.count, runs: withEpochs.count))
       }
     }
 

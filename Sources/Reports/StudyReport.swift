@@ -93,6 +93,7 @@ public struct StudyReport: Codable, Sendable {
     /// Median over the runs that reached it.
     public var medianSeconds: Double?
     public var reached: Int
+    /// Runs with per-epoch curves (0: the arm does not train by epochs).
     public var runs: Int
   }
 

@@ -106,7 +106,7 @@ final class ReportWriterTests: XCTestCase {
     let result = try runProcess(chromium, [
       "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
       "--user-data-dir=\(dir.appendingPathComponent("chromium").path)",
-      "--screenshot=\(png.path)", "--window-size=1280,4000", files.html.absoluteString,
+      "--screenshot=\(png.path)", "--window-size=1280,9000", files.html.absoluteString,
     ])
     XCTAssertEqual(result.status, 0, result.output)
     let data = try Data(contentsOf: png)

@@ -84,9 +84,10 @@ final class StudyRunnerTests: XCTestCase {
       XCTAssertEqual(r.target.macroF1, (2 * 0.75 / 1.75) / 2, accuracy: 1e-12)
       XCTAssertEqual(r.target.confusion ?? [], [[15, 0], [5, 0]])
       XCTAssertEqual(r.source?.accuracy ?? -1, 8.0 / 20, accuracy: 1e-12)
-      let prior = run.config.budget == .all ? 20.0 / 26 : 0.5
-      XCTAssertEqual(r.target.ece ?? -1, abs(prior - 0.75), accuracy: 1e-12)
-      XCTAssertEqual(r.trainImages, run.config.budget == .all ? 26 : 2 * run.config.budget.count!)
+      // Training counts after the budget cap: 5 → (5, 5), 10 → (6, 10), all → (6, 20).
+      let (normal, nodule) = [LabelBudget.perClass(5): (5.0, 5.0), .perClass(10): (6, 10), .all: (6, 20)][run.config.budget]!
+      XCTAssertEqual(r.target.ece ?? -1, abs(nodule / (normal + nodule) - 0.75), accuracy: 1e-12)
+      XCTAssertEqual(r.trainImages, Int(normal + nodule))
     }
     // Progress: one line per finished run plus a bar with an ETA.
     XCTAssertEqual(lines.text.components(separatedBy: "\n").filter { $0.hasPrefix("[") && $0.contains("target balanced accuracy") }.count, 6)
