@@ -100,7 +100,8 @@ let package = Package(
     .testTarget(name: "LinearAlgebraTests", dependencies: ["LinearAlgebra", "TestSupport"]),
     .testTarget(name: "ScanIOTests", dependencies: ["ScanIO", "TestSupport"]),
     .testTarget(name: "NeuralTests", dependencies: ["Neural", "TestSupport"]),
-    .testTarget(name: "BackbonesTests", dependencies: ["Backbones", "TestSupport"]),
+    .testTarget(
+      name: "BackbonesTests", dependencies: ["Backbones", "TestSupport"], exclude: ["Fixtures"]),
     .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "TestSupport"]),
     .testTarget(name: "MetricsTests", dependencies: ["Metrics", "TestSupport"]),
     .testTarget(name: "AdaptationTests", dependencies: ["Adaptation", "TestSupport"]),

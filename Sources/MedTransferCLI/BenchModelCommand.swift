@@ -1,0 +1,166 @@
+import ArgumentParser
+import Backbones
+import Foundation
+import Neural
+
+#if canImport(Glibc)
+  import Glibc
+#endif
+
+/// `medtransfer bench train|infer|probe`: EfficientNet-Lite throughput on random data.
+enum BenchModelCommand {
+  /// The model benchmarks, for the `bench` group.
+  static let subcommands: [ParsableCommand.Type] = [BenchTrain.self, BenchInfer.self, BenchProbe.self]
+}
+
+/// What a model benchmark measures.
+enum BenchMode: String {
+  /// forward (BN batch statistics) + cross-entropy + backward + SGD momentum step.
+  case train
+  /// forward in inference mode.
+  case infer
+  /// frozen backbone in inference mode, the classifier trained (linear probe).
+  case probe
+}
+
+/// The options shared by the three model benchmarks.
+struct BenchModelOptions: ParsableArguments {
+  @Option(help: "Backbone (scratch weights of this architecture; no download needed).")
+  var model = "efficientnet-lite0"
+  @Option(help: "Images per batch.") var batch = 32
+  @Option(help: "Square input size in pixels.") var size = 224
+  @Option(help: "Timed iterations (after the warm-up).") var iterations = 5
+  @Option(help: "Untimed warm-up iterations (buffers are allocated here).") var warmup = 2
+  @Flag(help: "Print one JSON document on stdout.") var json = false
+  @Flag(help: "Print a per-layer time profile on stderr (adds a little overhead).") var profile = false
+
+  func validate() throws {
+    guard batch >= 1, size >= 32, iterations >= 1, warmup >= 0 else {
+      throw ValidationError("--batch ≥ 1, --size ≥ 32, --iterations ≥ 1 and --warmup ≥ 0 are required")
+    }
+  }
+}
+
+struct BenchResult: Encodable {
+  var mode: String
+  var model: String
+  var batch: Int
+  var size: Int
+  var iterations: Int
+  var threads: Int
+  var images_per_second: Double
+  var seconds_per_iteration: Double
+  var peak_rss_bytes: Int
+  var gflop_per_second: Double
+  var mmacs_per_image: Double
+}
+
+/// Peak resident set size of this process (Linux reports kilobytes).
+func peakResidentBytes() -> Int {
+  var usage = rusage()
+  getrusage(RUSAGE_SELF, &usage)
+  return Int(usage.ru_maxrss) * 1024
+}
+
+func runModelBenchmark(_ mode: BenchMode, _ o: BenchModelOptions) throws {
+  let weights: PretrainedWeights
+  do { weights = try PretrainedRegistry.weights(named: o.model) } catch { throw cliError(error) }
+  let network = EfficientNetLite(weights.configuration, seed: 1)
+  let x = Tensor(shape: [o.batch, o.size, o.size, 3])
+  var g = SeededGenerator(seed: 42)
+  for i in 0..<x.count { x[i] = g.uniform(-1, 1) }
+  let labels = (0..<o.batch).map { _ in Int(g.next() % 1000) }
+  let loss = SoftmaxCrossEntropy()
+  let trainable = mode == .probe ? network.head.parameters : network.parameters
+  let optimizer = SGD(parameters: trainable, learningRate: 0.01, momentum: 0.9)
+
+  func step() {
+    switch mode {
+    case .infer:
+      _ = network.forward(x, mode: .inference)
+    case .train:
+      optimizer.zeroGrad()
+      let logits = network.forward(x, mode: .training)
+      _ = loss.forward(logits: logits, labels: labels)
+      _ = network.backward(loss.backward())
+      optimizer.step()
+    case .probe:
+      optimizer.zeroGrad()
+      let features = network.extractFeatures(x, mode: .inference)
+      let logits = network.head.forward(features, mode: .training)
+      _ = loss.forward(logits: logits, labels: labels)
+      _ = network.head.backward(loss.backward())
+      optimizer.step()
+    }
+  }
+
+  for _ in 0..<o.warmup { step() }
+  if o.profile {
+    Profiler.reset()
+    Profiler.enabled = true
+  }
+  let start = DispatchTime.now().uptimeNanoseconds
+  for _ in 0..<o.iterations { step() }
+  let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+  Profiler.enabled = false
+
+  let macs = Double(weights.configuration.multiplyAccumulates(resolution: o.size))
+  // Training costs ~3 forward passes (forward, input gradients, weight gradients); the probe
+  // and inference one (the probe's head is negligible).
+  let passes = mode == .train ? 3.0 : 1.0
+  let imagesPerSecond = Double(o.batch * o.iterations) / seconds
+  let result = BenchResult(
+    mode: mode.rawValue, model: weights.name, batch: o.batch, size: o.size,
+    iterations: o.iterations, threads: Parallel.workers,
+    images_per_second: imagesPerSecond, seconds_per_iteration: seconds / Double(o.iterations),
+    peak_rss_bytes: peakResidentBytes(),
+    gflop_per_second: imagesPerSecond * macs * 2 * passes / 1e9, mmacs_per_image: macs / 1e6)
+  if o.profile { printProfile(totalSeconds: seconds) }
+  if o.json {
+    print(try jsonLine(result))
+  } else {
+    print("\(mode.rawValue) \(weights.name) batch \(o.batch) size \(o.size): "
+      + String(format: "%.1f images/s, %.1f GFLOP/s, peak RSS %.2f GB", imagesPerSecond,
+        result.gflop_per_second, Double(result.peak_rss_bytes) / 1e9))
+  }
+}
+
+/// Per-layer-kind and slowest-layer tables on stderr.
+func printProfile(totalSeconds: Double) {
+  logLine("profile: leaf layers by kind (forward s, backward s, share of wall time)")
+  for row in Profiler.summary() {
+    let share = (row.forwardSeconds + row.backwardSeconds) / totalSeconds * 100
+    logLine("  " + row.kind.padding(toLength: 28, withPad: " ", startingAt: 0)
+      + String(format: " %8.3f %8.3f %6.1f%%", row.forwardSeconds, row.backwardSeconds, share))
+  }
+  logLine("profile: 15 slowest layers")
+  let leaves = Profiler.entries.filter { !$0.isContainer }
+    .sorted { $0.forwardSeconds + $0.backwardSeconds > $1.forwardSeconds + $1.backwardSeconds }
+  for e in leaves.prefix(15) {
+    logLine("  " + e.path.padding(toLength: 40, withPad: " ", startingAt: 0) + " "
+      + e.kind.padding(toLength: 24, withPad: " ", startingAt: 0)
+      + String(format: " %8.3f %8.3f", e.forwardSeconds, e.backwardSeconds))
+  }
+}
+
+struct BenchTrain: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "train",
+    abstract: "Full fine-tuning step: forward (BN training) + cross-entropy + backward + SGD momentum.")
+  @OptionGroup var options: BenchModelOptions
+  func run() throws { try runModelBenchmark(.train, options) }
+}
+
+struct BenchInfer: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "infer", abstract: "Inference: forward pass in eval mode.")
+  @OptionGroup var options: BenchModelOptions
+  func run() throws { try runModelBenchmark(.infer, options) }
+}
+
+struct BenchProbe: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "probe", abstract: "Linear probe: frozen backbone (eval), classifier trained.")
+  @OptionGroup var options: BenchModelOptions
+  func run() throws { try runModelBenchmark(.probe, options) }
+}

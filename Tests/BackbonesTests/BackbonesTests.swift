@@ -1,2 +1,0 @@
-// Tests for the Backbones module live in this target.
-import Backbones
