@@ -12,11 +12,15 @@
 #include "dcmtk/config/osconfig.h"
 #include "dcmtk/dcmdata/dcdeftag.h"
 #include "dcmtk/dcmdata/dcfilefo.h"
+#include "dcmtk/dcmdata/dcmetinf.h"
 #include "dcmtk/dcmdata/dcpixel.h"
+#include "dcmtk/dcmdata/dcpixseq.h"
+#include "dcmtk/dcmdata/dcpxitem.h"
 #include "dcmtk/dcmdata/dcrledrg.h"
 #include "dcmtk/dcmdata/dcrleerg.h"
 #include "dcmtk/dcmdata/dcuid.h"
 #include "dcmtk/dcmdata/dcxfer.h"
+#include "dcmtk/dcmdata/dctag.h"
 #include "dcmtk/dcmjpeg/djdecode.h"
 #include "dcmtk/dcmjpeg/djencode.h"
 #include "dcmtk/dcmjpls/djdecode.h"
@@ -26,6 +30,7 @@
 struct mtdcm_file {
   DcmFileFormat format;
   bool decompressed = false;
+  DcmPixelSequence *fragments = nullptr;  // owned by `format`
 };
 
 namespace {
@@ -36,6 +41,29 @@ void put(char *message, size_t len, const std::string &text) {
 }
 
 std::once_flag codecsOnce;
+
+DcmTagKey key(uint32_t tag) {
+  return DcmTagKey(static_cast<Uint16>(tag >> 16), static_cast<Uint16>(tag & 0xFFFF));
+}
+
+// The item addressed by (seq_tag, item): the dataset itself when seq_tag == 0.
+DcmItem *itemFor(mtdcm_file *file, uint32_t seqTag, unsigned long item) {
+  if (file == nullptr) return nullptr;
+  DcmDataset *dataset = file->format.getDataset();
+  if (seqTag == 0) return dataset;
+  DcmItem *found = nullptr;
+  if (dataset->findAndGetSequenceItem(key(seqTag), found, static_cast<signed long>(item)).bad())
+    return nullptr;
+  return found;
+}
+
+DcmElement *elementFor(mtdcm_file *file, uint32_t seqTag, unsigned long item, uint32_t tag) {
+  DcmItem *container = itemFor(file, seqTag, item);
+  if (container == nullptr) return nullptr;
+  DcmElement *element = nullptr;
+  if (container->findAndGetElement(key(tag), element).bad()) return nullptr;
+  return element;
+}
 
 }  // namespace
 
@@ -62,6 +90,8 @@ const char *mtdcm_version(void) { return OFFIS_DCMTK_VERSION_STRING; }
 void mtdcm_register_codecs(void) {
   try {
     std::call_once(codecsOnce, [] {
+      // Quiet by default: DCMTK otherwise prints warnings for every odd file to stderr.
+      OFLog::getLogger("dcmtk").setLogLevel(OFLogger::FATAL_LOG_LEVEL);
       DcmRLEDecoderRegistration::registerCodecs();
       DcmRLEEncoderRegistration::registerCodecs();
       DJDecoderRegistration::registerCodecs();
@@ -75,6 +105,7 @@ void mtdcm_register_codecs(void) {
 
 void mtdcm_set_log_level(int level) {
   try {
+    mtdcm_register_codecs();
     OFLogger root = OFLog::getLogger("dcmtk");
     switch (level) {
       case 0: root.setLogLevel(OFLogger::FATAL_LOG_LEVEL); break;
@@ -85,21 +116,27 @@ void mtdcm_set_log_level(int level) {
   }
 }
 
-int mtdcm_open(const char *path, mtdcm_file **out, char *message, size_t message_len) {
+namespace {
+int openFile(const char *path, mtdcm_file **out, char *message, size_t message_len,
+             Uint32 maxReadLength) {
   MTDCM_GUARD_BEGIN
   if (path == nullptr || out == nullptr) return MTDCM_INVALID_ARGUMENT;
   *out = nullptr;
   mtdcm_register_codecs();
   auto *file = new mtdcm_file();
-  OFCondition status = file->format.loadFile(path);
+  // Read every value now (no lazy loading) so that a truncated file fails here, not later.
+  OFCondition status = file->format.loadFile(path, EXS_Unknown, EGL_noChange, maxReadLength,
+                                             ERM_autoDetect);
   if (status.bad()) {
     std::string text = status.text();
     delete file;
     put(message, message_len, text);
     if (status == EC_InvalidStream || status == EC_FileMetaInfoHeaderMissing ||
-        status == EC_InvalidTag)
+        status == EC_InvalidTag || status == EC_UnknownVR || status == EC_CorruptedData ||
+        status == EC_InvalidVR)
       return MTDCM_NOT_DICOM;
     if (status == EC_StreamNotifyClient || status == EC_ItemEnd ||
+        status == EC_PrematureSequDelimitationItem || status == EC_SequEnd ||
         text.find("end of file") != std::string::npos ||
         text.find("Premature") != std::string::npos)
       return MTDCM_TRUNCATED;
@@ -109,6 +146,15 @@ int mtdcm_open(const char *path, mtdcm_file **out, char *message, size_t message
   return MTDCM_OK;
   MTDCM_GUARD_END(message, message_len)
 }
+}  // namespace
+
+int mtdcm_open(const char *path, mtdcm_file **out, char *message, size_t message_len) {
+  return openFile(path, out, message, message_len, 0xFFFFFFFFu);
+}
+
+int mtdcm_open_header(const char *path, mtdcm_file **out, char *message, size_t message_len) {
+  return openFile(path, out, message, message_len, 4096);
+}
 
 void mtdcm_close(mtdcm_file *file) {
   try {
@@ -117,26 +163,127 @@ void mtdcm_close(mtdcm_file *file) {
   }
 }
 
-int mtdcm_get_string(mtdcm_file *file, uint16_t group, uint16_t element, unsigned long index,
-                     char *buffer, size_t buffer_len) {
+int mtdcm_get_string(mtdcm_file *file, uint32_t seq_tag, unsigned long item, uint32_t tag,
+                     unsigned long index, char *buffer, size_t buffer_len) {
   MTDCM_GUARD_BEGIN
-  if (file == nullptr) return MTDCM_INVALID_ARGUMENT;
+  DcmElement *element = elementFor(file, seq_tag, item, tag);
+  if (element == nullptr) return MTDCM_MISSING_ATTRIBUTE;
   OFString value;
-  DcmDataset *dataset = file->format.getDataset();
-  if (dataset->findAndGetOFString(DcmTagKey(group, element), value, index).bad())
-    return MTDCM_MISSING_ATTRIBUTE;
+  if (element->getOFString(value, index).bad()) return MTDCM_MISSING_ATTRIBUTE;
   put(buffer, buffer_len, value.c_str());
   return MTDCM_OK;
   MTDCM_GUARD_END(buffer, buffer_len)
 }
 
-int mtdcm_get_uint16(mtdcm_file *file, uint16_t group, uint16_t element, uint16_t *value) {
+int mtdcm_get_string_all(mtdcm_file *file, uint32_t seq_tag, unsigned long item, uint32_t tag,
+                         char *buffer, size_t buffer_len) {
+  MTDCM_GUARD_BEGIN
+  DcmElement *element = elementFor(file, seq_tag, item, tag);
+  if (element == nullptr) return MTDCM_MISSING_ATTRIBUTE;
+  OFString value;
+  if (element->getOFStringArray(value).bad()) return MTDCM_MISSING_ATTRIBUTE;
+  put(buffer, buffer_len, value.c_str());
+  return MTDCM_OK;
+  MTDCM_GUARD_END(buffer, buffer_len)
+}
+
+int mtdcm_get_number(mtdcm_file *file, uint32_t seq_tag, unsigned long item, uint32_t tag,
+                     unsigned long index, double *value) {
   try {
-    if (file == nullptr || value == nullptr) return MTDCM_INVALID_ARGUMENT;
-    Uint16 v = 0;
-    if (file->format.getDataset()->findAndGetUint16(DcmTagKey(group, element), v).bad())
-      return MTDCM_MISSING_ATTRIBUTE;
-    *value = v;
+    if (value == nullptr) return MTDCM_INVALID_ARGUMENT;
+    DcmElement *element = elementFor(file, seq_tag, item, tag);
+    if (element == nullptr || element->getVM() <= index) return MTDCM_MISSING_ATTRIBUTE;
+    switch (element->ident()) {
+      case EVR_US: { Uint16 v; if (element->getUint16(v, index).good()) { *value = v; return 0; } break; }
+      case EVR_SS: { Sint16 v; if (element->getSint16(v, index).good()) { *value = v; return 0; } break; }
+      case EVR_UL: { Uint32 v; if (element->getUint32(v, index).good()) { *value = v; return 0; } break; }
+      case EVR_SL: { Sint32 v; if (element->getSint32(v, index).good()) { *value = v; return 0; } break; }
+      case EVR_FL: { Float32 v; if (element->getFloat32(v, index).good()) { *value = v; return 0; } break; }
+      case EVR_FD: { Float64 v; if (element->getFloat64(v, index).good()) { *value = v; return 0; } break; }
+      case EVR_DS: { Float64 v; if (element->getFloat64(v, index).good()) { *value = v; return 0; } break; }
+      case EVR_IS: { Sint32 v; if (element->getSint32(v, index).good()) { *value = v; return 0; } break; }
+      default: break;
+    }
+    OFString text;
+    if (element->getOFString(text, index).good()) {
+      char *end = nullptr;
+      double parsed = std::strtod(text.c_str(), &end);
+      if (end != text.c_str()) { *value = parsed; return MTDCM_OK; }
+    }
+    return MTDCM_MISSING_ATTRIBUTE;
+  } catch (...) {
+    return MTDCM_INTERNAL;
+  }
+}
+
+unsigned long mtdcm_value_count(mtdcm_file *file, uint32_t seq_tag, unsigned long item,
+                                uint32_t tag) {
+  try {
+    DcmElement *element = elementFor(file, seq_tag, item, tag);
+    return element == nullptr ? 0 : element->getVM();
+  } catch (...) {
+    return 0;
+  }
+}
+
+unsigned long mtdcm_item_count(mtdcm_file *file, uint32_t seq_tag) {
+  try {
+    if (file == nullptr) return 0;
+    DcmSequenceOfItems *sequence = nullptr;
+    if (file->format.getDataset()->findAndGetSequence(key(seq_tag), sequence).bad() ||
+        sequence == nullptr)
+      return 0;
+    return sequence->card();
+  } catch (...) {
+    return 0;
+  }
+}
+
+int mtdcm_has_tag(mtdcm_file *file, uint32_t tag) {
+  try {
+    if (file == nullptr) return 0;
+    return file->format.getDataset()->tagExists(key(tag)) ? 1 : 0;
+  } catch (...) {
+    return 0;
+  }
+}
+
+int mtdcm_get_words(mtdcm_file *file, uint32_t seq_tag, unsigned long item, uint32_t tag,
+                    const uint16_t **words, size_t *count) {
+  try {
+    if (words == nullptr || count == nullptr) return MTDCM_INVALID_ARGUMENT;
+    DcmElement *element = elementFor(file, seq_tag, item, tag);
+    if (element == nullptr) return MTDCM_MISSING_ATTRIBUTE;
+    Uint16 *u = nullptr;
+    if (element->getUint16Array(u).good() && u != nullptr) {
+      *words = u;
+      *count = element->getLength() / 2;
+      return MTDCM_OK;
+    }
+    Sint16 *s = nullptr;
+    if (element->getSint16Array(s).good() && s != nullptr) {
+      *words = reinterpret_cast<const uint16_t *>(s);
+      *count = element->getLength() / 2;
+      return MTDCM_OK;
+    }
+    Uint8 *b = nullptr;
+    if (element->getUint8Array(b).good() && b != nullptr) {  // OB-encoded LUT data
+      *words = reinterpret_cast<const uint16_t *>(b);
+      *count = element->getLength() / 2;
+      return MTDCM_OK;
+    }
+    return MTDCM_MISSING_ATTRIBUTE;
+  } catch (...) {
+    return MTDCM_INTERNAL;
+  }
+}
+
+int mtdcm_tag_for_keyword(const char *keyword, uint32_t *tag) {
+  try {
+    if (keyword == nullptr || tag == nullptr) return MTDCM_INVALID_ARGUMENT;
+    DcmTag found;
+    if (DcmTag::findTagFromName(keyword, found).bad()) return MTDCM_MISSING_ATTRIBUTE;
+    *tag = (static_cast<uint32_t>(found.getGTag()) << 16) | found.getETag();
     return MTDCM_OK;
   } catch (...) {
     return MTDCM_INTERNAL;
@@ -146,10 +293,40 @@ int mtdcm_get_uint16(mtdcm_file *file, uint16_t group, uint16_t element, uint16_
 int mtdcm_transfer_syntax(mtdcm_file *file, char *buffer, size_t buffer_len) {
   MTDCM_GUARD_BEGIN
   if (file == nullptr) return MTDCM_INVALID_ARGUMENT;
+  // The meta header's UID is the truth (it survives unknown syntaxes DCMTK cannot name).
+  OFString uid;
+  if (file->format.getMetaInfo()->findAndGetOFString(DCM_TransferSyntaxUID, uid).good() &&
+      !uid.empty()) {
+    put(buffer, buffer_len, uid.c_str());
+    return MTDCM_OK;
+  }
   DcmXfer xfer(file->format.getDataset()->getOriginalXfer());
   put(buffer, buffer_len, xfer.getXferID());
   return MTDCM_OK;
   MTDCM_GUARD_END(buffer, buffer_len)
+}
+
+int mtdcm_transfer_syntax_info(mtdcm_file *file, int *encapsulated, int *known, char *name,
+                               size_t name_len) {
+  MTDCM_GUARD_BEGIN
+  if (file == nullptr || encapsulated == nullptr || known == nullptr)
+    return MTDCM_INVALID_ARGUMENT;
+  DcmXfer xfer(file->format.getDataset()->getOriginalXfer());
+  *encapsulated = xfer.isEncapsulated() ? 1 : 0;
+  *known = xfer.getXfer() == EXS_Unknown ? 0 : 1;
+  put(name, name_len, xfer.getXferName());
+  return MTDCM_OK;
+  MTDCM_GUARD_END(name, name_len)
+}
+
+int mtdcm_is_big_endian(mtdcm_file *file) {
+  try {
+    if (file == nullptr) return 0;
+    DcmXfer xfer(file->format.getDataset()->getOriginalXfer());
+    return xfer.getByteOrder() == EBO_BigEndian ? 1 : 0;
+  } catch (...) {
+    return 0;
+  }
 }
 
 int mtdcm_pixel_data(mtdcm_file *file, const uint8_t **bytes, size_t *length, char *message,
@@ -169,7 +346,8 @@ int mtdcm_pixel_data(mtdcm_file *file, const uint8_t **bytes, size_t *length, ch
         put(message, message_len,
             std::string("DCMTK cannot decode transfer syntax ") + original.getXferName() +
                 (status.bad() ? std::string(": ") + status.text() : std::string()));
-        return MTDCM_UNSUPPORTED_SYNTAX;
+        return status.bad() && status != EC_CannotChangeRepresentation ? MTDCM_DECODE_FAILED
+                                                                        : MTDCM_UNSUPPORTED_SYNTAX;
       }
     }
     file->decompressed = true;
@@ -180,16 +358,25 @@ int mtdcm_pixel_data(mtdcm_file *file, const uint8_t **bytes, size_t *length, ch
     return MTDCM_NO_PIXEL_DATA;
   }
   Uint8 *data = nullptr;
-  OFCondition status = element->getUint8Array(data);
+  OFCondition status = EC_IllegalCall;
+  if (element->getVR() == EVR_OB) status = element->getUint8Array(data);
   if (status.bad() || data == nullptr) {
-    // 16-bit pixel data is stored as OW; take its bytes through the word view.
+    // OW pixel data: take its bytes through the word view (host byte order).
     Uint16 *words = nullptr;
     status = element->getUint16Array(words);
     if (status.bad() || words == nullptr) {
-      put(message, message_len, std::string("cannot read Pixel Data: ") + status.text());
-      return MTDCM_DECODE_FAILED;
+      status = element->getUint8Array(data);
+      if (status.bad() || data == nullptr) {
+        if (element->getLength() == 0) {
+          put(message, message_len, "Pixel Data (7FE0,0010) is empty");
+          return MTDCM_NO_PIXEL_DATA;
+        }
+        put(message, message_len, std::string("cannot read Pixel Data: ") + status.text());
+        return MTDCM_DECODE_FAILED;
+      }
+    } else {
+      data = reinterpret_cast<Uint8 *>(words);
     }
-    data = reinterpret_cast<Uint8 *>(words);
   }
   *bytes = data;
   *length = element->getLength();
@@ -197,53 +384,120 @@ int mtdcm_pixel_data(mtdcm_file *file, const uint8_t **bytes, size_t *length, ch
   MTDCM_GUARD_END(message, message_len)
 }
 
-int mtdcm_write_mono16(const char *path, uint16_t rows, uint16_t columns, const uint16_t *pixels,
-                       int is_signed, double rescale_slope, double rescale_intercept,
-                       const char *transfer_syntax_uid, const uint32_t *attribute_tags,
-                       const char *const *attribute_values, size_t count, char *message,
-                       size_t message_len) {
+int mtdcm_fragment_count(mtdcm_file *file, size_t *count, char *message, size_t message_len) {
   MTDCM_GUARD_BEGIN
-  if (path == nullptr || pixels == nullptr || rows == 0 || columns == 0)
+  if (file == nullptr || count == nullptr) return MTDCM_INVALID_ARGUMENT;
+  DcmDataset *dataset = file->format.getDataset();
+  DcmElement *element = nullptr;
+  if (dataset->findAndGetElement(DCM_PixelData, element).bad() || element == nullptr) {
+    put(message, message_len, "the dataset has no Pixel Data (7FE0,0010)");
+    return MTDCM_NO_PIXEL_DATA;
+  }
+  auto *pixelData = dynamic_cast<DcmPixelData *>(element);
+  if (pixelData == nullptr) {
+    put(message, message_len, "Pixel Data is not a DCMTK pixel data element");
+    return MTDCM_DECODE_FAILED;
+  }
+  E_TransferSyntax type = EXS_Unknown;
+  const DcmRepresentationParameter *parameter = nullptr;
+  pixelData->getOriginalRepresentationKey(type, parameter);
+  DcmPixelSequence *sequence = nullptr;
+  OFCondition status = pixelData->getEncapsulatedRepresentation(type, parameter, sequence);
+  if (status.bad() || sequence == nullptr) {
+    put(message, message_len, std::string("no encapsulated pixel data: ") + status.text());
+    return MTDCM_DECODE_FAILED;
+  }
+  file->fragments = sequence;
+  *count = sequence->card();
+  return MTDCM_OK;
+  MTDCM_GUARD_END(message, message_len)
+}
+
+int mtdcm_fragment(mtdcm_file *file, size_t index, const uint8_t **bytes, size_t *length) {
+  try {
+    if (file == nullptr || file->fragments == nullptr || bytes == nullptr || length == nullptr)
+      return MTDCM_INVALID_ARGUMENT;
+    DcmPixelItem *item = nullptr;
+    if (file->fragments->getItem(item, static_cast<unsigned long>(index)).bad() || item == nullptr)
+      return MTDCM_MISSING_ATTRIBUTE;
+    *length = item->getLength();
+    Uint8 *data = nullptr;
+    if (*length == 0) {
+      *bytes = nullptr;
+      return MTDCM_OK;
+    }
+    if (item->getUint8Array(data).bad() || data == nullptr) return MTDCM_DECODE_FAILED;
+    *bytes = data;
+    return MTDCM_OK;
+  } catch (...) {
+    return MTDCM_INTERNAL;
+  }
+}
+
+int mtdcm_write_image(const char *path, const mtdcm_image_spec *spec, char *message,
+                      size_t message_len) {
+  MTDCM_GUARD_BEGIN
+  if (path == nullptr || spec == nullptr || spec->pixels == nullptr || spec->rows == 0 ||
+      spec->columns == 0 || (spec->bits_allocated != 8 && spec->bits_allocated != 16) ||
+      spec->bits_stored == 0 || spec->bits_stored > spec->bits_allocated) {
+    put(message, message_len, "invalid image spec (size, bits allocated or bits stored)");
     return MTDCM_INVALID_ARGUMENT;
+  }
   mtdcm_register_codecs();
   DcmFileFormat format;
   DcmDataset *ds = format.getDataset();
   char uid[100];
-  ds->putAndInsertString(DCM_SOPClassUID, UID_CTImageStorage);
-  ds->putAndInsertString(DCM_SOPInstanceUID, dcmGenerateUniqueIdentifier(uid, SITE_INSTANCE_UID_ROOT));
-  ds->putAndInsertString(DCM_StudyInstanceUID, dcmGenerateUniqueIdentifier(uid, SITE_STUDY_UID_ROOT));
-  ds->putAndInsertString(DCM_SeriesInstanceUID, dcmGenerateUniqueIdentifier(uid, SITE_SERIES_UID_ROOT));
+  ds->putAndInsertString(DCM_SOPClassUID,
+                         spec->sop_class_uid ? spec->sop_class_uid : UID_CTImageStorage);
+  ds->putAndInsertString(DCM_SOPInstanceUID,
+                         dcmGenerateUniqueIdentifier(uid, SITE_INSTANCE_UID_ROOT));
+  ds->putAndInsertString(DCM_StudyInstanceUID,
+                         dcmGenerateUniqueIdentifier(uid, SITE_STUDY_UID_ROOT));
+  ds->putAndInsertString(DCM_SeriesInstanceUID,
+                         dcmGenerateUniqueIdentifier(uid, SITE_SERIES_UID_ROOT));
   ds->putAndInsertString(DCM_Modality, "CT");
   ds->putAndInsertUint16(DCM_SamplesPerPixel, 1);
-  ds->putAndInsertString(DCM_PhotometricInterpretation, "MONOCHROME2");
-  ds->putAndInsertUint16(DCM_Rows, rows);
-  ds->putAndInsertUint16(DCM_Columns, columns);
-  ds->putAndInsertUint16(DCM_BitsAllocated, 16);
-  ds->putAndInsertUint16(DCM_BitsStored, 16);
-  ds->putAndInsertUint16(DCM_HighBit, 15);
-  ds->putAndInsertUint16(DCM_PixelRepresentation, is_signed ? 1 : 0);
-  char number[64];
-  std::snprintf(number, sizeof number, "%.10g", rescale_slope);
-  ds->putAndInsertString(DCM_RescaleSlope, number);
-  std::snprintf(number, sizeof number, "%.10g", rescale_intercept);
-  ds->putAndInsertString(DCM_RescaleIntercept, number);
-  for (size_t i = 0; i < count; ++i) {
-    DcmTagKey key(static_cast<Uint16>(attribute_tags[i] >> 16),
-                  static_cast<Uint16>(attribute_tags[i] & 0xFFFF));
-    OFCondition status = ds->putAndInsertString(key, attribute_values[i]);
+  ds->putAndInsertString(DCM_PhotometricInterpretation,
+                         spec->photometric ? spec->photometric : "MONOCHROME2");
+  ds->putAndInsertUint16(DCM_Rows, spec->rows);
+  ds->putAndInsertUint16(DCM_Columns, spec->columns);
+  ds->putAndInsertUint16(DCM_BitsAllocated, spec->bits_allocated);
+  ds->putAndInsertUint16(DCM_BitsStored, spec->bits_stored);
+  ds->putAndInsertUint16(DCM_HighBit, spec->bits_stored - 1);
+  ds->putAndInsertUint16(DCM_PixelRepresentation, spec->pixel_representation ? 1 : 0);
+  if (spec->has_rescale) {
+    char number[64];
+    std::snprintf(number, sizeof number, "%.10g", spec->rescale_slope);
+    ds->putAndInsertString(DCM_RescaleSlope, number);
+    std::snprintf(number, sizeof number, "%.10g", spec->rescale_intercept);
+    ds->putAndInsertString(DCM_RescaleIntercept, number);
+    ds->putAndInsertString(DCM_RescaleType, "HU");
+  }
+  for (size_t i = 0; i < spec->attribute_count; ++i) {
+    OFCondition status =
+        ds->putAndInsertString(key(spec->attribute_tags[i]), spec->attribute_values[i]);
     if (status.bad()) {
-      put(message, message_len, std::string("cannot set attribute: ") + status.text());
+      char tagText[32];
+      std::snprintf(tagText, sizeof tagText, "(%04X,%04X)", spec->attribute_tags[i] >> 16,
+                    spec->attribute_tags[i] & 0xFFFF);
+      put(message, message_len,
+          std::string("cannot set attribute ") + tagText + ": " + status.text());
       return MTDCM_INVALID_ARGUMENT;
     }
   }
-  ds->putAndInsertUint16Array(DCM_PixelData, pixels, static_cast<unsigned long>(rows) * columns);
+  unsigned long count = static_cast<unsigned long>(spec->rows) * spec->columns;
+  if (spec->bits_allocated == 16)
+    ds->putAndInsertUint16Array(DCM_PixelData, static_cast<const Uint16 *>(spec->pixels), count);
+  else
+    ds->putAndInsertUint8Array(DCM_PixelData, static_cast<const Uint8 *>(spec->pixels), count);
 
   E_TransferSyntax xfer = EXS_LittleEndianExplicit;
-  if (transfer_syntax_uid != nullptr && transfer_syntax_uid[0] != '\0') {
-    DcmXfer requested(transfer_syntax_uid);
+  if (spec->transfer_syntax_uid != nullptr && spec->transfer_syntax_uid[0] != '\0') {
+    DcmXfer requested(spec->transfer_syntax_uid);
     xfer = requested.getXfer();
     if (xfer == EXS_Unknown) {
-      put(message, message_len, std::string("unknown transfer syntax UID ") + transfer_syntax_uid);
+      put(message, message_len,
+          std::string("unknown transfer syntax UID ") + spec->transfer_syntax_uid);
       return MTDCM_UNSUPPORTED_SYNTAX;
     }
   }

@@ -12,7 +12,7 @@ struct MedTransfer: ParsableCommand {
       from scratch. See README.md.
       """,
     version: MedTransferVersion.string,
-    subcommands: [BackboneCommand.self, BenchCommand.self])
+    subcommands: [BackboneCommand.self, BenchCommand.self, DatasetCommand.self])
 }
 
 /// The version printed by `medtransfer --version`.

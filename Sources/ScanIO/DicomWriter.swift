@@ -1,5 +1,56 @@
 import CDCMTK
 
+#if canImport(Glibc)
+  import Glibc
+#endif
+
+/// What `DicomWriter.write` writes: one monochrome frame of stored values plus attributes.
+///
+/// Everything that defines a domain (manufacturer, kernel, kVp, ...) goes into `attributes`.
+/// Give `StudyInstanceUID`, `SeriesInstanceUID` and `SOPInstanceUID` to make the file
+/// byte-identical across runs (DCMTK adds no timestamps); otherwise fresh UIDs are generated.
+public struct DicomImageSpec: Sendable {
+  /// Image height in pixels (1...65535).
+  public var rows: Int
+  /// Image width in pixels (1...65535).
+  public var columns: Int
+  /// `rows * columns` stored values, row-major, in the range BitsStored/signedness allows.
+  public var storedValues: [Int32]
+  /// `.monochrome1` or `.monochrome2`.
+  public var photometric: Photometric = .monochrome2
+  /// 8 or 16.
+  public var bitsAllocated: Int = 16
+  /// 1...bitsAllocated (typically 12 or 16).
+  public var bitsStored: Int = 16
+  /// Two's-complement stored values (PixelRepresentation 1).
+  public var isSigned: Bool = false
+  /// Rescale slope and intercept; nil writes no Rescale attributes.
+  public var rescale: (slope: Double, intercept: Double)? = (1, 0)
+  /// The encoding of the pixel data.
+  public var transferSyntax: DicomWriter.TransferSyntax = .explicitLittleEndian
+  /// SOP Class UID (default CT Image Storage).
+  public var sopClassUID: String = "1.2.840.10008.5.1.4.1.1.2"
+  /// Further attributes as DICOM strings (multi-valued ones backslash-separated), set after
+  /// the defaults so they may override Modality and the UIDs.
+  public var attributes: [DicomTag: String] = [:]
+
+  /// A spec with the given stored values and defaults elsewhere (16-bit unsigned MONOCHROME2,
+  /// explicit VR little endian, CT, slope 1 intercept 0).
+  public init(rows: Int, columns: Int, storedValues: [Int32]) {
+    self.rows = rows
+    self.columns = columns
+    self.storedValues = storedValues
+  }
+
+  /// Sets an attribute by keyword ("ConvolutionKernel") or tag text ("0018,1210").
+  public mutating func set(_ keyword: String, _ value: String) {
+    guard let tag = DicomTag(keyword: keyword) else {
+      preconditionFailure("DicomImageSpec.set: '\(keyword)' is not a DICOM keyword or tag.")
+    }
+    attributes[tag] = value
+  }
+}
+
 /// Writes DICOM files through DCMTK.
 public enum DicomWriter {
   /// Well-known transfer syntaxes the writer can encode.
@@ -11,10 +62,82 @@ public enum DicomWriter {
     case jpegLSLossless = "1.2.840.10008.1.2.4.80"
   }
 
-  /// Writes a single-frame 16-bit MONOCHROME2 image.
+  /// Writes a single-frame monochrome image described by `spec` to `path`.
+  public static func write(_ spec: DicomImageSpec, to path: String) throws {
+    guard spec.rows > 0, spec.columns > 0, spec.rows <= 65535, spec.columns <= 65535,
+      spec.storedValues.count == spec.rows * spec.columns
+    else {
+      throw ScanIOError.invalidArgument(
+        path: path,
+        cause: "image must be 1...65535 pixels on a side with rows*columns values "
+          + "(got \(spec.rows)x\(spec.columns), \(spec.storedValues.count) values)")
+    }
+    guard spec.bitsAllocated == 8 || spec.bitsAllocated == 16,
+      (1...spec.bitsAllocated).contains(spec.bitsStored)
+    else {
+      throw ScanIOError.invalidArgument(
+        path: path,
+        cause: "bits allocated must be 8 or 16 and bits stored 1...allocated "
+          + "(got \(spec.bitsAllocated)/\(spec.bitsStored))")
+    }
+    guard spec.photometric == .monochrome1 || spec.photometric == .monochrome2 else {
+      throw ScanIOError.invalidArgument(
+        path: path, cause: "the writer only writes MONOCHROME1/MONOCHROME2 images")
+    }
+    let lo: Int32 = spec.isSigned ? -(1 << (spec.bitsStored - 1)) : 0
+    let hi: Int32 = spec.isSigned ? (1 << (spec.bitsStored - 1)) - 1 : (1 << spec.bitsStored) - 1
+    if let bad = spec.storedValues.first(where: { $0 < lo || $0 > hi }) {
+      throw ScanIOError.invalidArgument(
+        path: path,
+        cause: "stored value \(bad) outside \(lo)...\(hi) for \(spec.bitsStored) bits "
+          + (spec.isSigned ? "signed" : "unsigned"))
+    }
+    // Two's complement in the allocated width (sign-extended above the high bit).
+    let words: [UInt16] = spec.storedValues.map { UInt16(truncatingIfNeeded: $0) }
+    let bytes: [UInt8] = spec.bitsAllocated == 8 ? words.map { UInt8(truncatingIfNeeded: $0) } : []
+
+    let sorted = spec.attributes.sorted { $0.key < $1.key }
+    let tags = sorted.map(\.key.raw)
+    let values = sorted.map { strdup($0.value) }
+    defer { values.forEach { free($0) } }
+    var message = [CChar](repeating: 0, count: 1024)
+    let status: Int32 = values.map { UnsafePointer<CChar>($0) }.withUnsafeBufferPointer {
+      valuePointers in
+      spec.photometric.rawValue.withCString { photometric in
+        spec.sopClassUID.withCString { sopClass in
+          spec.transferSyntax.rawValue.withCString { syntax in
+            tags.withUnsafeBufferPointer { tagPointer in
+              let write = { (pixels: UnsafeRawPointer) -> Int32 in
+                var c = mtdcm_image_spec(
+                  rows: UInt16(spec.rows), columns: UInt16(spec.columns),
+                  bits_allocated: UInt16(spec.bitsAllocated),
+                  bits_stored: UInt16(spec.bitsStored),
+                  pixel_representation: spec.isSigned ? 1 : 0, photometric: photometric,
+                  pixels: pixels, has_rescale: spec.rescale == nil ? 0 : 1,
+                  rescale_slope: spec.rescale?.slope ?? 1,
+                  rescale_intercept: spec.rescale?.intercept ?? 0, sop_class_uid: sopClass,
+                  transfer_syntax_uid: syntax, attribute_tags: tagPointer.baseAddress,
+                  attribute_values: valuePointers.baseAddress, attribute_count: tags.count)
+                return mtdcm_write_image(path, &c, &message, message.count)
+              }
+              if spec.bitsAllocated == 8 {
+                return bytes.withUnsafeBytes { write($0.baseAddress!) }
+              }
+              return words.withUnsafeBytes { write($0.baseAddress!) }
+            }
+          }
+        }
+      }
+    }
+    guard status == MTDCM_OK.rawValue32 else {
+      throw ScanIOError.from(status: status, path: path, message: String(cString: message))
+    }
+  }
+
+  /// Writes a single-frame 16-bit MONOCHROME2 image (kept for the foundation tests).
   ///
   /// - Parameters:
-  ///   - pixels: `rows * columns` stored values, row-major.
+  ///   - pixels: `rows * columns` stored values, row-major (bit patterns when `signed`).
   ///   - attributes: extra attributes as `(tag 0xGGGGEEEE, value)`.
   public static func writeMono16(
     path: String, rows: Int, columns: Int, pixels: [UInt16], signed: Bool = false,
@@ -22,30 +145,13 @@ public enum DicomWriter {
     transferSyntax: TransferSyntax = .explicitLittleEndian,
     attributes: [(tag: UInt32, value: String)] = []
   ) throws {
-    guard rows > 0, columns > 0, rows <= 65535, columns <= 65535,
-      pixels.count == rows * columns
-    else {
-      throw ScanIOError.invalidArgument(
-        path: path,
-        cause: "image must be 1...65535 pixels on a side with rows*columns values "
-          + "(got \(rows)x\(columns), \(pixels.count) values)")
-    }
-    var message = [CChar](repeating: 0, count: 1024)
-    let tags = attributes.map(\.tag)
-    let values = attributes.map { strdup($0.value) }
-    defer { values.forEach { free($0) } }
-    let status = values.map { UnsafePointer<CChar>($0) }.withUnsafeBufferPointer { valuePtrs in
-      mtdcm_write_mono16(
-        path, UInt16(rows), UInt16(columns), pixels, signed ? 1 : 0, rescaleSlope,
-        rescaleIntercept, transferSyntax.rawValue, tags, valuePtrs.baseAddress, tags.count,
-        &message, message.count)
-    }
-    guard status == MTDCM_OK.rawValue32 else {
-      throw ScanIOError.from(status: status, path: path, message: String(cString: message))
-    }
+    var spec = DicomImageSpec(
+      rows: rows, columns: columns,
+      storedValues: pixels.map { signed ? Int32(Int16(bitPattern: $0)) : Int32($0) })
+    spec.isSigned = signed
+    spec.rescale = (rescaleSlope, rescaleIntercept)
+    spec.transferSyntax = transferSyntax
+    for (tag, value) in attributes { spec.attributes[DicomTag(tag)] = value }
+    try write(spec, to: path)
   }
 }
-
-#if canImport(Glibc)
-  import Glibc
-#endif

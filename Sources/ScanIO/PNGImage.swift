@@ -1,6 +1,6 @@
 import CPNG
 
-/// An 8-bit PNG image in memory (gray or RGB, interleaved, row-major).
+/// An 8-bit PNG image in memory (gray or RGB, interleaved, row-major); see `PNGImage16`.
 public struct PNGImage: Equatable, Sendable {
   /// Pixel layout.
   public enum Channels: Int, Sendable { case gray = 1, rgb = 3 }
@@ -60,7 +60,7 @@ public struct PNGImage: Equatable, Sendable {
     }
   }
 
-  private static func message(of image: png_image) -> String {
+  static func message(of image: png_image) -> String {
     var copy = image.message
     return withUnsafeBytes(of: &copy) { raw in
       String(decoding: raw.prefix(while: { $0 != 0 }), as: UTF8.self)

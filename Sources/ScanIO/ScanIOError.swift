@@ -1,16 +1,36 @@
 import CDCMTK
 
 /// Everything that can go wrong reading or writing a scan, with the file and the cause.
+///
+/// `code` is stable (other tools match on it in `--json` output); `description` is one line
+/// naming the file, the reason and, where known, the fix. No patient-identifying value is
+/// ever part of a message.
 public enum ScanIOError: Error, CustomStringConvertible, Equatable {
+  /// The file is not DICOM (no preamble and no parse) or is empty.
   case notDICOM(path: String, cause: String)
+  /// The file ends early, or its pixel data is shorter than the header declares.
   case truncated(path: String, cause: String)
+  /// The file cannot be read (permissions, missing, a directory).
   case io(path: String, cause: String)
+  /// A required attribute is absent or invalid.
   case missingAttribute(path: String, attribute: String)
+  /// The transfer syntax cannot be decoded.
   case unsupportedTransferSyntax(uid: String, name: String, path: String)
+  /// The object has no Pixel Data.
   case noPixelData(path: String)
+  /// The object is not an image (SR, RT plan, waveform, DICOMDIR); skipped with this reason.
+  case notAnImage(path: String, reason: String)
+  /// The pixel layout (bits, samples, photometric) is not one ScanIO decodes.
+  case unsupportedPixelFormat(path: String, cause: String)
+  /// A codec failed on the pixel data.
   case decodeFailed(path: String, cause: String)
+  /// A directory holds no readable DICOM image.
+  case noImages(directory: String, skipped: Int)
+  /// A caller passed an invalid value (bad frame index, bad image spec).
   case invalidArgument(path: String, cause: String)
+  /// libpng failed.
   case png(path: String, cause: String)
+  /// DCMTK failed internally (exception caught in the shim).
   case `internal`(path: String, cause: String)
 
   /// A stable machine-readable code (used in `--json` output).
@@ -22,13 +42,17 @@ public enum ScanIOError: Error, CustomStringConvertible, Equatable {
     case .missingAttribute: return "missingAttribute"
     case .unsupportedTransferSyntax: return "unsupportedTransferSyntax"
     case .noPixelData: return "noPixelData"
+    case .notAnImage: return "notAnImage"
+    case .unsupportedPixelFormat: return "unsupportedPixelFormat"
     case .decodeFailed: return "decodeFailed"
+    case .noImages: return "noImages"
     case .invalidArgument: return "invalidArgument"
     case .png: return "png"
     case .internal: return "internal"
     }
   }
 
+  /// One line: the file, the reason, and the fix where one is known.
   public var description: String {
     switch self {
     case .notDICOM(let path, let cause):
@@ -38,14 +62,21 @@ public enum ScanIOError: Error, CustomStringConvertible, Equatable {
     case .io(let path, let cause):
       return "\(path): cannot read file (\(cause))"
     case .missingAttribute(let path, let attribute):
-      return "\(path): required attribute \(attribute) is missing"
+      return "\(path): required attribute \(attribute) is missing or invalid"
     case .unsupportedTransferSyntax(let uid, let name, let path):
       return "\(path): transfer syntax \(name) (\(uid)) is not supported; convert it with "
         + "`dcmconv +te` or `dcmdjpeg`"
     case .noPixelData(let path):
       return "\(path): the file has no pixel data (not an image object)"
+    case .notAnImage(let path, let reason):
+      return "\(path): not an image object (\(reason)); skipped"
+    case .unsupportedPixelFormat(let path, let cause):
+      return "\(path): unsupported pixel format (\(cause))"
     case .decodeFailed(let path, let cause):
       return "\(path): pixel data cannot be decoded (\(cause))"
+    case .noImages(let directory, let skipped):
+      return "\(directory): no readable DICOM image found (\(skipped) files skipped); "
+        + "check the path or pass --recursive"
     case .invalidArgument(let path, let cause):
       return "\(path): \(cause)"
     case .png(let path, let cause):

@@ -1,0 +1,170 @@
+import Foundation
+
+#if canImport(Glibc)
+  import Glibc
+#endif
+
+/// A preprocessed image held in a memory-mapped cache file (read-only).
+public final class MappedImage: @unchecked Sendable {
+  /// Height, width, channels.
+  public let height: Int
+  public let width: Int
+  public let channels: Int
+  /// H×W×C Float32 values, channels-last.
+  public let values: UnsafePointer<Float>
+  private let base: UnsafeMutableRawPointer
+  private let length: Int
+
+  init(base: UnsafeMutableRawPointer, length: Int, height: Int, width: Int, channels: Int) {
+    self.base = base
+    self.length = length
+    self.height = height
+    self.width = width
+    self.channels = channels
+    values = UnsafePointer(base.advanced(by: TensorCache.headerBytes).assumingMemoryBound(to: Float.self))
+  }
+
+  deinit { munmap(base, length) }
+
+  /// Number of values (H·W·C).
+  public var count: Int { height * width * channels }
+
+  /// The values as an array (copies).
+  public var array: [Float] { Array(UnsafeBufferPointer(start: values, count: count)) }
+}
+
+/// Decodes and preprocesses each image once into a memory-mappable cache file.
+///
+/// An entry's file is `<root>/<preprocessing hash prefix>/<ab>/<content sha256>.f32`: a
+/// 32-byte header (magic, version, H, W, C) followed by H·W·C little-endian Float32. The key
+/// is the SHA-256 of the image file's bytes plus the preprocessing hash, so editing a file or
+/// changing a setting misses exactly the affected entries; nothing needs invalidating by hand.
+/// Writes go to a temporary file renamed into place, so concurrent processes never read a
+/// half-written entry.
+public final class TensorCache: @unchecked Sendable {
+  static let headerBytes = 32
+  static let magic: UInt32 = 0x3154_544D  // "MTT1"
+
+  /// The preprocessing applied to every entry.
+  public let preprocessing: Preprocessing
+  /// The folder holding this preprocessing's entries.
+  public let directory: String
+  private let lock = NSLock()
+  private var counters = (hits: 0, misses: 0)
+
+  /// The default root: `${MEDTRANSFER_CACHE:-~/.cache/medtransfer}/tensors`.
+  public static var defaultRoot: String {
+    let env = ProcessInfo.processInfo.environment
+    let base = env["MEDTRANSFER_CACHE"].flatMap { $0.isEmpty ? nil : $0 }
+      ?? (NSHomeDirectory() as NSString).appendingPathComponent(".cache/medtransfer")
+    return (base as NSString).appendingPathComponent("tensors")
+  }
+
+  /// Opens (creating) the cache for `preprocessing` under `root` (default: `defaultRoot`).
+  public init(preprocessing: Preprocessing, root: String? = nil) throws {
+    self.preprocessing = preprocessing
+    let root = root ?? TensorCache.defaultRoot
+    directory = (root as NSString).appendingPathComponent(String(preprocessing.hash.prefix(16)))
+    do {
+      try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+      let description = (directory as NSString).appendingPathComponent("preprocessing.json")
+      if !FileManager.default.fileExists(atPath: description) {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        try encoder.encode(preprocessing).write(to: URL(fileURLWithPath: description), options: .atomic)
+      }
+    } catch {
+      throw DatasetsError.cache(path: directory, cause: error.localizedDescription)
+    }
+  }
+
+  /// (hits, misses) since the cache was opened.
+  public var statistics: (hits: Int, misses: Int) {
+    lock.lock()
+    defer { lock.unlock() }
+    return counters
+  }
+
+  /// The cache file path for an image whose bytes hash to `contentHash`.
+  public func entryPath(contentHash: String) -> String {
+    "\(directory)/\(contentHash.prefix(2))/\(contentHash).f32"
+  }
+
+  /// The preprocessed image for the file at `path`, decoding it on a miss. Thread-safe.
+  public func image(path: String) throws -> MappedImage {
+    let bytes: Data
+    do { bytes = try Data(contentsOf: URL(fileURLWithPath: path)) } catch {
+      throw DatasetsError.decode(path: path, cause: "cannot read file (\(error.localizedDescription))")
+    }
+    let key = sha256Hex(bytes)
+    let entry = entryPath(contentHash: key)
+    if let mapped = map(entry) {
+      bump(hit: true)
+      return mapped
+    }
+    let scan = try ScanLoader.load(path: path)
+    let values = preprocessing.apply(scan)
+    try write(values, to: entry)
+    bump(hit: false)
+    guard let mapped = map(entry) else {
+      throw DatasetsError.cache(path: entry, cause: "the entry just written cannot be mapped")
+    }
+    return mapped
+  }
+
+  private func bump(hit: Bool) {
+    lock.lock()
+    if hit { counters.hits += 1 } else { counters.misses += 1 }
+    lock.unlock()
+  }
+
+  private func write(_ values: [Float], to entry: String) throws {
+    let p = preprocessing
+    var header = [UInt32](repeating: 0, count: TensorCache.headerBytes / 4)
+    header[0] = TensorCache.magic
+    header[1] = UInt32(p.version)
+    header[2] = UInt32(p.size)
+    header[3] = UInt32(p.size)
+    header[4] = UInt32(p.channels)
+    var data = Data()
+    header.withUnsafeBytes { data.append(contentsOf: $0) }
+    values.withUnsafeBytes { data.append(contentsOf: $0) }
+    let dir = (entry as NSString).deletingLastPathComponent
+    let temp = entry + ".tmp\(getpid())-\(UInt64.random(in: 0...UInt64.max))"
+    do {
+      try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+      try data.write(to: URL(fileURLWithPath: temp))
+      guard rename(temp, entry) == 0 else {
+        throw DatasetsError.cache(path: entry, cause: "rename failed (errno \(errno))")
+      }
+    } catch let e as DatasetsError {
+      throw e
+    } catch {
+      throw DatasetsError.cache(path: entry, cause: error.localizedDescription)
+    }
+  }
+
+  /// Maps an entry if it exists and its header matches; nil otherwise (a corrupt entry is a miss).
+  private func map(_ entry: String) -> MappedImage? {
+    let fd = open(entry, O_RDONLY)
+    guard fd >= 0 else { return nil }
+    defer { close(fd) }
+    var st = stat()
+    guard fstat(fd, &st) == 0 else { return nil }
+    let length = Int(st.st_size)
+    let p = preprocessing
+    let expected = TensorCache.headerBytes + p.valuesPerImage * 4
+    guard length == expected else { return nil }
+    guard let base = mmap(nil, length, PROT_READ, MAP_PRIVATE, fd, 0), base != MAP_FAILED else {
+      return nil
+    }
+    let h = base.assumingMemoryBound(to: UInt32.self)
+    guard h[0] == TensorCache.magic, h[1] == UInt32(p.version), h[2] == UInt32(p.size),
+      h[4] == UInt32(p.channels)
+    else {
+      munmap(base, length)
+      return nil
+    }
+    return MappedImage(base: base, length: length, height: p.size, width: p.size, channels: p.channels)
+  }
+}

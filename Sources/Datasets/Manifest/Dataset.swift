@@ -1,0 +1,115 @@
+import Foundation
+
+/// One labelled image of a dataset.
+public struct DatasetEntry: Codable, Hashable, Sendable {
+  /// Absolute (resolved) path of the image file.
+  public var path: String
+  /// The path as written in the manifest (relative to its folder), used as the stable key.
+  public var key: String
+  /// The class label.
+  public var label: String
+  /// The domain (site, scanner), from a column or from header attributes; nil when unknown.
+  public var domain: String?
+  /// A one-way hash of the patient identifier (never the identifier itself); nil when unknown.
+  public var patient: String?
+  /// A split given by hand in the manifest (`train`, `val`, `test`, …), if any.
+  public var split: String?
+  /// The source row (1-based CSV line, or position in a discovered tree).
+  public var row: Int
+
+  public init(
+    path: String, key: String, label: String, domain: String? = nil, patient: String? = nil,
+    split: String? = nil, row: Int
+  ) {
+    self.path = path
+    self.key = key
+    self.label = label
+    self.domain = domain
+    self.patient = patient
+    self.split = split
+    self.row = row
+  }
+
+  /// The patient key, or a per-image key when the patient is unknown (each image its own group).
+  public var group: String { patient ?? "image:" + key }
+}
+
+/// A loaded dataset: valid entries, the class list, and the rows that were skipped.
+public struct Dataset: Sendable {
+  /// Where it was loaded from (a CSV file or a folder).
+  public var source: String
+  /// The valid entries in source order.
+  public var entries: [DatasetEntry]
+  /// Class names in index order (sorted unless given explicitly).
+  public var labels: [String]
+  /// Rows rejected under `--on-bad skip`.
+  public var skipped: [BadRow]
+
+  public init(source: String, entries: [DatasetEntry], labels: [String], skipped: [BadRow] = []) {
+    self.source = source
+    self.entries = entries
+    self.labels = labels
+    self.skipped = skipped
+  }
+
+  /// The class index of each entry.
+  public var labelIndices: [Int] {
+    let index = Dictionary(uniqueKeysWithValues: labels.enumerated().map { ($1, $0) })
+    return entries.map { index[$0.label]! }
+  }
+
+  /// Distinct domains in first-seen order ("-" for entries without one).
+  public var domains: [String] {
+    var seen = Set<String>()
+    var out: [String] = []
+    for e in entries where seen.insert(e.domain ?? "-").inserted { out.append(e.domain ?? "-") }
+    return out
+  }
+
+  /// The entries of one domain.
+  public func filtered(domain: String) -> Dataset {
+    var d = self
+    d.entries = entries.filter { ($0.domain ?? "-") == domain }
+    return d
+  }
+}
+
+/// How to treat bad rows.
+public enum OnBad: String, Codable, Sendable, CaseIterable {
+  /// Stop with an error listing every bad row (default).
+  case fail
+  /// Drop bad rows and list them in `Dataset.skipped`.
+  case skip
+}
+
+/// How to load a dataset source.
+public struct DatasetLoadOptions: Sendable {
+  /// Bad-row policy.
+  public var onBad: OnBad = .fail
+  /// Header attributes whose values (joined by " / ") define the domain, e.g.
+  /// `["Manufacturer", "ManufacturerModelName"]`. Overrides a `domain` column.
+  public var domainBy: [String] = []
+  /// Allowed labels; rows with other labels are bad. Nil accepts any non-empty label.
+  public var labels: [String]? = nil
+  /// Decode every image while loading so undecodable files become bad rows.
+  public var validateImages: Bool = false
+  /// For a DICOM tree: a CSV whose first column is a header attribute (`SOPInstanceUID`,
+  /// `AccessionNumber`, …) and whose `label` column gives the label.
+  public var labelsCSV: String? = nil
+
+  public init(
+    onBad: OnBad = .fail, domainBy: [String] = [], labels: [String]? = nil,
+    validateImages: Bool = false, labelsCSV: String? = nil
+  ) {
+    self.onBad = onBad
+    self.domainBy = domainBy
+    self.labels = labels
+    self.validateImages = validateImages
+    self.labelsCSV = labelsCSV
+  }
+}
+
+/// A one-way key for a patient identifier so that no identifier is kept, saved or printed.
+public func patientKey(_ identifier: String) -> String {
+  "p" + String(sha256Hex(Data(("medtransfer-patient:" + identifier).utf8)).prefix(16))
+}

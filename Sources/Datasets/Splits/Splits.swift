@@ -1,0 +1,196 @@
+import Foundation
+
+/// Split assignment for a dataset: stratified by label, grouped by patient, seeded.
+///
+/// Saved next to a run (`splits.json`) so that evaluation, re-runs and reviewers see exactly
+/// which image went where. Entries are identified by their manifest key (relative path).
+public struct SplitAssignment: Codable, Equatable, Sendable {
+  /// Split names and target fractions, in order (e.g. train 0.7, val 0.15, test 0.15).
+  public var fractions: [NamedFraction]
+  /// The seed that drew the assignment.
+  public var seed: UInt64
+  /// The method, for the record.
+  public var method: String = "stratified-by-label, grouped-by-patient"
+  /// Split of every entry, by manifest key.
+  public var splitOf: [String: String]
+
+  /// A split name with its target fraction.
+  public struct NamedFraction: Codable, Equatable, Sendable {
+    public var name: String
+    public var fraction: Double
+    public init(name: String, fraction: Double) {
+      self.name = name
+      self.fraction = fraction
+    }
+  }
+
+  /// Indices of `dataset.entries` in split `name`, in dataset order.
+  public func indices(of name: String, in dataset: Dataset) -> [Int] {
+    dataset.entries.indices.filter { splitOf[dataset.entries[$0].key] == name }
+  }
+
+  /// Writes the assignment as JSON (sorted keys, so the file is stable).
+  public func save(to path: String) throws {
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+    do { try encoder.encode(self).write(to: URL(fileURLWithPath: path)) } catch {
+      throw DatasetsError.io(path: path, cause: error.localizedDescription)
+    }
+  }
+
+  /// Reads an assignment written by `save`.
+  public static func load(from path: String) throws -> SplitAssignment {
+    do {
+      return try JSONDecoder().decode(SplitAssignment.self, from: Data(contentsOf: URL(fileURLWithPath: path)))
+    } catch {
+      throw DatasetsError.invalidManifest(path: path, cause: "not a splits file (\(error.localizedDescription))")
+    }
+  }
+}
+
+/// Draws patient-grouped, label-stratified splits and nested label budgets.
+public enum Splitter {
+  /// Assigns every entry to a split.
+  ///
+  /// Entries with a hand-given `split` keep it (and pin their patient to it). The remaining
+  /// patients are grouped by their majority label; within each label the patients are
+  /// shuffled with `seed` and each goes to the split furthest below its target image count for
+  /// that label. No patient ever spans two splits.
+  public static func split(
+    _ dataset: Dataset, fractions: [SplitAssignment.NamedFraction], seed: UInt64
+  ) throws -> SplitAssignment {
+    guard !fractions.isEmpty, fractions.allSatisfy({ $0.fraction >= 0 }),
+      Set(fractions.map(\.name)).count == fractions.count
+    else { throw DatasetsError.invalidSplit(cause: "fractions must be non-negative with distinct names") }
+    let total = fractions.reduce(0) { $0 + $1.fraction }
+    guard total > 0 else { throw DatasetsError.invalidSplit(cause: "fractions sum to zero") }
+    var splitOf: [String: String] = [:]
+    // Hand-given splits pin their patients.
+    var pinned: [String: String] = [:]
+    for e in dataset.entries {
+      if let s = e.split { pinned[e.group] = s }
+    }
+    // Groups (patients) not pinned, with their images and majority label.
+    var groups: [String: [DatasetEntry]] = [:]
+    for e in dataset.entries {
+      if let s = pinned[e.group] {
+        splitOf[e.key] = s
+      } else {
+        groups[e.group, default: []].append(e)
+      }
+    }
+    var byLabel: [String: [(key: String, entries: [DatasetEntry])]] = [:]
+    for (key, entries) in groups {
+      var counts: [String: Int] = [:]
+      for e in entries { counts[e.label, default: 0] += 1 }
+      let majority = counts.max { a, b in a.value < b.value || (a.value == b.value && a.key > b.key) }!.key
+      byLabel[majority, default: []].append((key, entries))
+    }
+    for label in byLabel.keys.sorted() {
+      var list = byLabel[label]!.sorted { $0.key < $1.key }
+      var rng = SeededGenerator(seed: seed, name: "split:" + label)
+      rng.shuffle(&list)
+      let images = Double(list.reduce(0) { $0 + $1.entries.count })
+      var assigned = [Double](repeating: 0, count: fractions.count)
+      for group in list {
+        // The split with the largest relative deficit for this label takes the patient.
+        var best = 0
+        var bestDeficit = -Double.infinity
+        for (k, f) in fractions.enumerated() where f.fraction > 0 {
+          let target = images * f.fraction / total
+          let deficit = (target - assigned[k]) / max(target, 1e-9)
+          if deficit > bestDeficit {
+            bestDeficit = deficit
+            best = k
+          }
+        }
+        assigned[best] += Double(group.entries.count)
+        for e in group.entries { splitOf[e.key] = fractions[best].name }
+      }
+    }
+    return SplitAssignment(fractions: fractions, seed: seed, splitOf: splitOf)
+  }
+
+  /// Parses "train=0.7,val=0.15,test=0.15".
+  public static func parseFractions(_ text: String) throws -> [SplitAssignment.NamedFraction] {
+    try text.split(separator: ",").map { part in
+      let kv = part.split(separator: "=")
+      guard kv.count == 2, let f = Double(kv[1].trimmingCharacters(in: .whitespaces)) else {
+        throw DatasetsError.invalidSplit(cause: "'\(part)' is not name=fraction (e.g. train=0.7,val=0.15,test=0.15)")
+      }
+      return .init(name: kv[0].trimmingCharacters(in: .whitespaces), fraction: f)
+    }
+  }
+}
+
+/// How many labelled images to use per class.
+public enum LabelBudget: Codable, Equatable, Sendable, CustomStringConvertible {
+  /// N images per class (all if a class has fewer).
+  case perClass(Int)
+  /// A fraction of each class (at least one image).
+  case fraction(Double)
+  /// Every image.
+  case all
+
+  public var description: String {
+    switch self {
+    case .perClass(let n): return "\(n)/class"
+    case .fraction(let f): return "\(f * 100)%"
+    case .all: return "all"
+    }
+  }
+
+  /// Selects a budget subset of `indices` (into `dataset.entries`), nested across budgets:
+  /// with the same seed, the subset for a smaller budget is contained in the one for a larger.
+  ///
+  /// Per class, patients are shuffled with `seed` and images taken round-robin across patients
+  /// (one image of each patient before a second of any), so small budgets cover many patients.
+  /// The order never depends on the budget; a budget takes a prefix of it.
+  public func select(from indices: [Int], in dataset: Dataset, seed: UInt64) -> [Int] {
+    var byLabel: [String: [Int]] = [:]
+    for i in indices { byLabel[dataset.entries[i].label, default: []].append(i) }
+    var chosen: [Int] = []
+    for label in byLabel.keys.sorted() {
+      let order = LabelBudget.order(byLabel[label]!, in: dataset, seed: seed, label: label)
+      let n: Int
+      switch self {
+      case .perClass(let k): n = min(max(k, 0), order.count)
+      case .fraction(let f): n = min(max(Int((f * Double(order.count)).rounded()), 1), order.count)
+      case .all: n = order.count
+      }
+      chosen.append(contentsOf: order.prefix(n))
+    }
+    return chosen.sorted()
+  }
+
+  static func order(_ indices: [Int], in dataset: Dataset, seed: UInt64, label: String) -> [Int] {
+    var byPatient: [String: [Int]] = [:]
+    for i in indices { byPatient[dataset.entries[i].group, default: []].append(i) }
+    var rng = SeededGenerator(seed: seed, name: "budget:" + label)
+    var patients = byPatient.keys.sorted()
+    rng.shuffle(&patients)
+    var lists = patients.map { p -> [Int] in
+      var l = byPatient[p]!.sorted { dataset.entries[$0].key < dataset.entries[$1].key }
+      rng.shuffle(&l)
+      return l
+    }
+    var order: [Int] = []
+    var round = 0
+    while order.count < indices.count {
+      for k in lists.indices where round < lists[k].count { order.append(lists[k][round]) }
+      round += 1
+    }
+    lists.removeAll()
+    return order
+  }
+
+  /// Parses "50" (per class), "10%" or "0.1" (fraction) or "all".
+  public static func parse(_ text: String) throws -> LabelBudget {
+    let t = text.trimmingCharacters(in: .whitespaces)
+    if t == "all" { return .all }
+    if t.hasSuffix("%"), let p = Double(t.dropLast()), p > 0, p <= 100 { return .fraction(p / 100) }
+    if let n = Int(t), n > 0 { return .perClass(n) }
+    if let f = Double(t), f > 0, f <= 1 { return .fraction(f) }
+    throw DatasetsError.invalidSplit(cause: "budget '\(text)' is not N, N%, a fraction in (0,1] or 'all'")
+  }
+}

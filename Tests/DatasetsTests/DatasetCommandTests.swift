@@ -1,0 +1,69 @@
+import Foundation
+import TestSupport
+import XCTest
+
+/// End-to-end: the real `medtransfer` binary on tiny generated data.
+final class DatasetCommandTests: XCTestCase {
+  func testGenerateThenSummary() throws {
+    let dir = try makeTemporaryDirectory("cli-generate").path
+    defer { try? FileManager.default.removeItem(atPath: dir) }
+    let spec = packageRoot.appendingPathComponent("datasets/chest-ct-sites.yaml").path
+    let gen = try runMedtransfer([
+      "dataset", "generate", spec, "--out", dir, "--per-class", "3", "--size", "48", "--seed", "5",
+      "--json",
+    ])
+    XCTAssertEqual(gen.status, 0, gen.stderr)
+    let result = try JSONSerialization.jsonObject(with: Data(gen.stdout.utf8)) as! [String: Any]
+    let images = result["images"] as! Int
+    XCTAssertGreaterThanOrEqual(images, 3 * 4 * 3)
+    XCTAssertTrue(FileManager.default.fileExists(atPath: dir + "/manifest.csv"))
+
+    let sum = try runMedtransfer(["dataset", "summary", dir, "--json"])
+    XCTAssertEqual(sum.status, 0, sum.stderr)
+    let summary = try JSONSerialization.jsonObject(with: Data(sum.stdout.utf8)) as! [String: Any]
+    XCTAssertEqual(summary["images"] as? Int, images)
+    XCTAssertEqual(summary["domains"] as? [String], ["site-a", "site-b", "site-c"])
+    let counts = summary["counts"] as! [[String: Any]]
+    XCTAssertEqual(counts.reduce(0) { $0 + ($1["images"] as! Int) }, images)
+    let perDomain = summary["perDomain"] as! [[String: Any]]
+    let spacing = perDomain.map { (($0["pixelSpacingMM"] as! [String: Any])["mean"] as! Double) }
+    XCTAssertEqual(Set(spacing.map { ($0 * 1000).rounded() }).count, 3, "sites differ in FOV")
+    let headers = perDomain.map { $0["headers"] as! [String: [String: Int]] }
+    XCTAssertEqual(headers[1]["PhotometricInterpretation"], ["MONOCHROME1": perDomain[1]["images"] as! Int])
+
+    // Domains from headers instead of the manifest column.
+    let byHeader = try runMedtransfer([
+      "dataset", "summary", dir + "/manifest.csv", "--domain-by", "Manufacturer,ManufacturerModelName",
+      "--json",
+    ])
+    XCTAssertEqual(byHeader.status, 0, byHeader.stderr)
+    let s2 = try JSONSerialization.jsonObject(with: Data(byHeader.stdout.utf8)) as! [String: Any]
+    XCTAssertTrue((s2["domains"] as! [String]).contains("Orion Imaging / Stratus 16"))
+
+    // Text mode prints a table.
+    let text = try runMedtransfer(["dataset", "summary", dir])
+    XCTAssertEqual(text.status, 0, text.stderr)
+    XCTAssertTrue(text.stdout.contains("[site-b]"), text.stdout)
+  }
+
+  func testBadManifestFailsWithOneLineAndSkipListsRows() throws {
+    let dir = try makeTemporaryDirectory("cli-bad").path
+    defer { try? FileManager.default.removeItem(atPath: dir) }
+    try Fixtures.writePNG(dir + "/a.png")
+    try Fixtures.write("path,label,patient\na.png,x,PX1\nnope.png,y,PX2\n", to: "m.csv", in: dir)
+    let fail = try runMedtransfer(["dataset", "summary", dir + "/m.csv", "--json"])
+    XCTAssertNotEqual(fail.status, 0)
+    XCTAssertEqual(fail.stdout, "")
+    XCTAssertTrue(fail.stderr.contains("row 3"), fail.stderr)
+    XCTAssertTrue(fail.stderr.contains("missingFile"), fail.stderr)
+    XCTAssertFalse(fail.stderr.contains("PX2"), fail.stderr)
+    XCTAssertFalse(fail.stderr.contains("Fatal"), fail.stderr)
+    let skip = try runMedtransfer(["dataset", "summary", dir + "/m.csv", "--on-bad", "skip", "--json"])
+    XCTAssertEqual(skip.status, 0, skip.stderr)
+    let s = try JSONSerialization.jsonObject(with: Data(skip.stdout.utf8)) as! [String: Any]
+    XCTAssertEqual((s["skipped"] as! [[String: Any]]).first?["row"] as? Int, 3)
+    let missingSpec = try runMedtransfer(["dataset", "generate", dir + "/none.yaml", "--out", dir + "/o"])
+    XCTAssertNotEqual(missingSpec.status, 0)
+    XCTAssertTrue(missingSpec.stderr.contains("none.yaml"), missingSpec.stderr)
+  }
+}

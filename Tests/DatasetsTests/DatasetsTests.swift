@@ -1,2 +1,0 @@
-// Tests for the Datasets module live in this target.
-import Datasets
