@@ -70,7 +70,10 @@ final class PhantomGeneratorTests: XCTestCase {
       XCTAssertEqual(a, b, item.relativePath)
       // Serial rendering gives the same stored values as the parallel writer.
       let stored = PhantomGenerator.storedPixels(spec: Fixtures.spec, item: item, seed: 7, size: 32)
-      let bytes = stored.flatMap { [UInt8($0 & 0xFF), UInt8($0 >> 8)] }
+      let bytes = stored.flatMap { v -> [UInt8] in
+        let w = UInt16(truncatingIfNeeded: v)
+        return [UInt8(w & 0xFF), UInt8(w >> 8)]
+      }
       XCTAssertEqual(a, bytes, item.relativePath)
     }
     // A different seed changes the pixels.

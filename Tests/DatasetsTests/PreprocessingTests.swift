@@ -1,5 +1,6 @@
 import Datasets
 import Foundation
+import ScanIO
 import TestSupport
 import XCTest
 
@@ -40,7 +41,7 @@ final class PreprocessingTests: XCTestCase {
     for v in out { XCTAssertEqual(v, out[0], accuracy: 1e-5) }
     // Downsampling a 0/1 checkerboard by 2 averages to 0.5 (no aliasing).
     let board: [Float] = (0..<64).map { Float(($0 / 8 + $0 % 8) % 2) }
-    let small = Resampler.resize(board, width: 8, height: 8, to: 4, 4)
+    let small = Resampler.resize(board, height: 8, width: 8, newHeight: 4, newWidth: 4)
     for v in small { XCTAssertEqual(v, 0.5, accuracy: 0.13) }
   }
 

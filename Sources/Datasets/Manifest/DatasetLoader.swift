@@ -120,7 +120,7 @@ public enum DatasetLoader {
         path: labelsCSV, cause: "the header must be <DICOM attribute>,label (e.g. SOPInstanceUID,label)")
     }
     let keyName = header.fields[0].trimmingCharacters(in: .whitespaces)
-    guard ScanLoader.tag(named: keyName) != nil else {
+    guard ScanLoader.isKnownAttribute(keyName) else {
       throw DatasetsError.invalidManifest(
         path: labelsCSV, cause: "unknown DICOM attribute '\(keyName)' in the first column; use a keyword such as SOPInstanceUID or GGGG,EEEE")
     }
@@ -147,7 +147,8 @@ public enum DatasetLoader {
     for (i, rel) in files.enumerated() {
       let path = root + "/" + rel
       let attrs: [String: String]
-      do { attrs = try ScanLoader.attributes(path: path, names: [keyName, "PatientID"]) } catch {
+      let patient: String?
+      do { (attrs, patient) = try ScanLoader.attributes(path: path, names: [keyName]) } catch {
         if rel.lowercased().hasSuffix(".dcm") {
           bad.append(BadRow(row: i + 1, path: rel, reason: .undecodable, detail: "\(error)"))
         }
@@ -161,7 +162,7 @@ public enum DatasetLoader {
       used.insert(key)
       candidates.append(
         DatasetEntry(path: path, key: rel, label: entry.label,
-                     patient: attrs["PatientID"].map(patientKey), row: i + 1))
+                     patient: patient.map { "p" + $0.prefix(16) }, row: i + 1))
     }
     for (key, entry) in labelByKey where !used.contains(key) {
       bad.append(BadRow(row: entry.row, path: (labelsCSV as NSString).lastPathComponent,
@@ -220,7 +221,7 @@ public enum DatasetLoader {
           do {
             if validate { _ = try ScanLoader.load(path: entries[i].path) }
             if domainBy.isEmpty { o[i] = .success(nil); return }
-            let attrs = try ScanLoader.attributes(path: entries[i].path, names: domainBy)
+            let attrs = try ScanLoader.attributes(path: entries[i].path, names: domainBy).values
             o[i] = .success(domainBy.map { attrs[$0] ?? "?" }.joined(separator: " / "))
           } catch {
             o[i] = .failure(error)

@@ -81,9 +81,9 @@ public enum PhantomGenerator {
   }
 
   /// Renders one item into stored pixel values (what goes into PixelData).
-  public static func storedPixels(spec: PhantomSpec, item: Item, seed: UInt64, size: Int) -> [UInt16] {
+  public static func storedPixels(spec: PhantomSpec, item: Item, seed: UInt64, size: Int) -> [Int32] {
     let scanner = ScannerModel(site: spec.sites[item.site], size: size)
-    var stored = [UInt16](repeating: 0, count: size * size)
+    var stored = [Int32](repeating: 0, count: size * size)
     var hu = [Float](repeating: 0, count: size * size)
     var scratch = [Float](repeating: 0, count: 3 * size * size)
     render(spec: spec, item: item, seed: seed, scanner: scanner, hu: &hu, scratch: &scratch)
@@ -166,7 +166,7 @@ public enum PhantomGenerator {
       DispatchQueue.concurrentPerform(iterations: chunks) { c in
         var hu = [Float](repeating: 0, count: size * size)
         var scratch = [Float](repeating: 0, count: 3 * size * size)
-        var stored = [UInt16](repeating: 0, count: size * size)
+        var stored = [Int32](repeating: 0, count: size * size)
         for index in (c * chunk)..<min((c + 1) * chunk, items.count) {
           let item = items[index]
           let site = spec.sites[item.site]
@@ -180,34 +180,35 @@ public enum PhantomGenerator {
           }
           let patient = PhantomGenerator.patient(spec: spec, item: item, seed: seed)
           let uids = PhantomGenerator.uids(seed: seed, site: site.name, item: item)
-          let rescale = scanner.writtenRescale
           let sp = formatDS(scanner.spacing)
-          let attributes: [(tag: UInt32, value: String)] = [
-            (0x0008_0008, "ORIGINAL\\PRIMARY\\AXIAL"),
-            (0x0008_0018, uids.sop), (0x0020_000D, uids.study), (0x0020_000E, uids.series),
-            (0x0008_0070, site.manufacturer), (0x0008_1090, site.model),
-            (0x0008_0080, site.name), (0x0008_103E, "phantom chest CT"),
-            (0x0010_0010, "PHANTOM^\(item.patientID)"), (0x0010_0020, item.patientID),
-            (0x0010_0040, patient.female ? "F" : "M"),
-            (0x0010_1010, String(patient.age).leftPadded(to: 3) + "Y"),
-            (0x0018_0050, "1.5"), (0x0018_0060, "120"),
-            (0x0018_1152, String(Int(site.exposureMAs.rounded()))),
-            (0x0018_1210, site.kernelName),
-            (0x0020_0011, "1"), (0x0020_0013, String(item.slice + 1)),
-            (0x0020_1041, formatDS(Double(item.slice) * 1.5)),
-            (0x0028_0004, site.photometric),
-            (0x0028_0030, "\(sp)\\\(sp)"),
-            (0x0028_0101, String(site.bitsStored)), (0x0028_0102, String(site.bitsStored - 1)),
-            (0x0028_1050, formatDS(site.window[0])), (0x0028_1051, formatDS(site.window[1])),
+          var dicom = DicomImageSpec(rows: size, columns: size, storedValues: stored)
+          dicom.photometric = site.photometric == "MONOCHROME1" ? .monochrome1 : .monochrome2
+          dicom.bitsStored = site.bitsStored
+          dicom.isSigned = site.signed
+          dicom.rescale = scanner.writtenRescale
+          dicom.transferSyntax = DicomWriter.TransferSyntax(
+            rawValue: PhantomSpec.transferSyntaxes[site.transferSyntax]!)!
+          let attributes: [(DicomTag, String)] = [
+            (DicomTag(0x0008, 0x0008), "ORIGINAL\\PRIMARY\\AXIAL"),
+            (.sopInstanceUID, uids.sop), (.studyInstanceUID, uids.study),
+            (.seriesInstanceUID, uids.series),
+            (.manufacturer, site.manufacturer), (.manufacturerModelName, site.model),
+            (.institutionName, site.name), (DicomTag(0x0008, 0x103E), "phantom chest CT"),
+            (.patientName, "PHANTOM^\(item.patientID)"), (.patientID, item.patientID),
+            (.patientSex, patient.female ? "F" : "M"),
+            (.patientAge, String(patient.age).leftPadded(to: 3) + "Y"),
+            (.bodyPartExamined, "CHEST"), (.sliceThickness, "1.5"), (.kvp, "120"),
+            (DicomTag(0x0018, 0x1152), String(Int(site.exposureMAs.rounded()))),
+            (.convolutionKernel, site.kernelName),
+            (.seriesNumber, "1"), (.instanceNumber, String(item.slice + 1)),
+            (DicomTag(0x0020, 0x1041), formatDS(Double(item.slice) * 1.5)),
+            (.pixelSpacing, "\(sp)\\\(sp)"),
+            (.windowCenter, formatDS(site.window[0])), (.windowWidth, formatDS(site.window[1])),
           ]
+          for (tag, value) in attributes { dicom.attributes[tag] = value }
           let path = outDirectory + "/" + item.relativePath
           do {
-            try DicomWriter.writeMono16(
-              path: path, rows: size, columns: size, pixels: stored, signed: site.signed,
-              rescaleSlope: rescale.slope, rescaleIntercept: rescale.intercept,
-              transferSyntax: DicomWriter.TransferSyntax(
-                rawValue: PhantomSpec.transferSyntaxes[site.transferSyntax]!)!,
-              attributes: attributes)
+            try DicomWriter.write(dicom, to: path)
           } catch {
             lock.lock()
             if firstError == nil { firstError = error }

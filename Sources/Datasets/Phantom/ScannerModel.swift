@@ -130,7 +130,7 @@ struct ScannerModel {
   /// Converts HU into stored values for the site's representation. For MONOCHROME1 the stored
   /// values are inverted and the rescale slope is negated (see `writtenRescale`), so the
   /// modality LUT of a conforming reader still returns HU.
-  func quantize(_ hu: UnsafeMutableBufferPointer<Float>, into stored: inout [UInt16]) {
+  func quantize(_ hu: UnsafeMutableBufferPointer<Float>, into stored: inout [Int32]) {
     let slope = Float(site.rescaleSlope)
     let intercept = Float(site.rescaleIntercept)
     let invert = site.photometric == "MONOCHROME1"
@@ -141,7 +141,7 @@ struct ScannerModel {
       v = min(max(v, lo), hi)
       var s = Int(v)
       if invert { s = minStored + maxStored - s }
-      stored[i] = UInt16(truncatingIfNeeded: s)
+      stored[i] = Int32(s)
     }
   }
 

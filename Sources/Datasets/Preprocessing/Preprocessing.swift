@@ -1,4 +1,5 @@
 import Foundation
+import ScanIO
 
 /// The preprocessing pipeline, fully described by value: modality LUT → VOI window → resample
 /// to the input size → channels → normalisation `(v/255 − mean)/std`.
@@ -77,7 +78,8 @@ public struct Preprocessing: Codable, Hashable, Sendable {
         unit[i] = invert ? 1 - u : u
       }
     }
-    let resized = Resampler.resize(unit, width: scan.width, height: scan.height, to: size, size)
+    let resized = Resampler.resize(
+      unit, height: scan.height, width: scan.width, newHeight: size, newWidth: size)
     let a = 1 / std
     let b = -mean / std
     let c = channels
@@ -124,50 +126,3 @@ public struct Preprocessing: Codable, Hashable, Sendable {
   }
 }
 
-/// Separable resampling with a triangle (bilinear) kernel widened when downsampling, so that
-/// shrinking averages instead of aliasing (like PIL's BILINEAR resize).
-public enum Resampler {
-  /// Resizes a single-channel `width × height` image to `outWidth × outHeight`.
-  public static func resize(_ x: [Float], width: Int, height: Int, to outWidth: Int, _ outHeight: Int) -> [Float] {
-    if width == outWidth && height == outHeight { return x }
-    let horizontal = weights(input: width, output: outWidth)
-    let vertical = weights(input: height, output: outHeight)
-    var temp = [Float](repeating: 0, count: height * outWidth)
-    for i in 0..<height {
-      for (j, w) in horizontal.enumerated() {
-        var acc: Float = 0
-        for (k, v) in w.weights.enumerated() { acc += v * x[i * width + w.start + k] }
-        temp[i * outWidth + j] = acc
-      }
-    }
-    var out = [Float](repeating: 0, count: outHeight * outWidth)
-    for (i, w) in vertical.enumerated() {
-      for j in 0..<outWidth {
-        var acc: Float = 0
-        for (k, v) in w.weights.enumerated() { acc += v * temp[(w.start + k) * outWidth + j] }
-        out[i * outWidth + j] = acc
-      }
-    }
-    return out
-  }
-
-  static func weights(input: Int, output: Int) -> [(start: Int, weights: [Float])] {
-    let scale = Double(input) / Double(output)
-    let support = max(scale, 1)
-    return (0..<output).map { o in
-      let center = (Double(o) + 0.5) * scale
-      let lo = max(Int((center - support).rounded(.down)), 0)
-      let hi = min(Int((center + support).rounded(.up)), input - 1)
-      var w: [Float] = []
-      var sum: Float = 0
-      for k in lo...hi {
-        let d = abs(Double(k) + 0.5 - center) / support
-        let v = Float(max(1 - d, 0))
-        w.append(v)
-        sum += v
-      }
-      if sum > 0 { for k in w.indices { w[k] /= sum } } else { w = [Float](repeating: 0, count: w.count); w[w.count / 2] = 1 }
-      return (lo, w)
-    }
-  }
-}

@@ -60,15 +60,12 @@ public struct DatasetSummary: Codable, Sendable {
     public var intensity: Intensity
     /// Immerkær's noise estimate (modality units) averaged over images.
     public var noiseStd: MinMeanMax
-    /// Header attribute → value → images.
+    /// Header attribute → value → images (Manufacturer, ManufacturerModelName,
+    /// ConvolutionKernel, PhotometricInterpretation, BitsStored, ModalityLUT, TransferSyntaxUID,
+    /// KVP, PatientSex, …).
     public var headers: [String: [String: Int]]
   }
 
-  /// Attributes tallied per domain.
-  public static let headerAttributes = [
-    "Manufacturer", "ManufacturerModelName", "ConvolutionKernel", "PhotometricInterpretation",
-    "BitsStored", "RescaleSlope", "RescaleIntercept", "KVP", "Exposure", "PatientSex",
-  ]
 
   /// Decodes every image of `dataset` (in parallel) and summarises it. `splits` overrides the
   /// manifest's split column.
@@ -92,8 +89,7 @@ public struct DatasetSummary: Codable, Sendable {
             let d = domainIndex[e.domain ?? "-"]!
             do {
               let scan = try ScanLoader.load(path: e.path)
-              let headers = try ScanLoader.attributes(path: e.path, names: headerAttributes)
-              acc[d].add(scan, headers: headers)
+              acc[d].add(scan, headers: scan.headers)
             } catch {
               bad.append(BadRow(row: e.row, path: e.key, reason: .undecodable, detail: "\(error)"))
             }
