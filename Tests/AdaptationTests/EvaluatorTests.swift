@@ -34,7 +34,8 @@ final class EvaluatorTests: XCTestCase {
     XCTAssertEqual(r.macroF1, 0.5)
     // Bins: 0.6 → (8/15, 9/15], 0.7 → (10/15, 11/15], 0.8 → (11/15, 12/15], 0.9 → (13/15, 14/15];
     // each bin one prediction: ECE = mean |correct − confidence|.
-    let expected = (abs(1 - 0.9) + abs(0 - 0.6) + abs(1 - 0.8) + abs(0 - 0.7)) / 4
+    let gaps: [Double] = [1 - 0.9, 0.6, 1 - 0.8, 0.7]
+    let expected = gaps.reduce(0, +) / 4
     XCTAssertEqual(r.ece, expected, accuracy: 1e-6)
     XCTAssertEqual(r.accuracy.method, "wilson")
   }

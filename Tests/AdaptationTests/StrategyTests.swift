@@ -65,10 +65,12 @@ final class StrategyTests: XCTestCase {
   func testBackboneLearningRateScaleGroups() throws {
     let model = makeTinyModel()
     try model.apply(.partial(stages: 2))
-    let groups = model.parameterGroups(backboneScale: 0.1)
-    XCTAssertEqual(groups.map(\.name), ["backbone", "head"])
-    XCTAssertEqual(groups[0].learningRateScale, 0.1)
+    let groups = model.parameterGroups(learningRate: 1e-3, backboneScale: 0.1, weightDecay: 0)
+    XCTAssertEqual(groups.count, 2)
+    XCTAssertEqual(groups[0].learningRate, 1e-4, accuracy: 1e-12)
+    XCTAssertEqual(groups[1].learningRate, 1e-3)
     XCTAssertTrue(groups[0].parameters.allSatisfy { !$0.name.hasPrefix("stem.") })
+    XCTAssertTrue(groups[1].parameters.allSatisfy { $0.name.hasPrefix("_fc") })
   }
 
   /// L2-SP over a real model covers convolution and linear weights, not BN or biases.

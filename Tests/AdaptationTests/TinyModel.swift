@@ -36,7 +36,7 @@ func makeTinyModel(classes: Int = 3, channels: Int = 1, dropout: Float = 0, seed
     stages: [BackboneStage(name: "stem", prefixes: ["stem."]),
              BackboneStage(name: "stage1", prefixes: ["stage1."]),
              BackboneStage(name: "stage2", prefixes: ["stage2."])],
-    batchNorms: [("stem.bn", stemBN), ("stage1.bn", bn1), ("stage2.bn", bn2)])
+    batchNorms: [("stem.bn", 0, stemBN), ("stage1.bn", 1, bn1), ("stage2.bn", 2, bn2)])
 }
 
 /// n images of 8×8×channels whose class is visible in where the bright blob sits, plus noise.

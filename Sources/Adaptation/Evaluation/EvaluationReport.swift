@@ -42,7 +42,7 @@ public struct ClassificationReport: Codable, Equatable, Sendable {
   public var confusion: [[Int]]
   /// Mean cross-entropy of the predicted probabilities.
   public var loss: Double
-  /// Reliability diagram: the 15 equal-width confidence bins behind `ece`.
+  /// Reliability diagram: the non-empty ones of the 15 equal-width bins behind `ece`.
   public var reliability: [CalibrationBin]
 
   /// Creates a report.
@@ -80,9 +80,9 @@ public struct CalibrationBin: Codable, Equatable, Sendable {
   public var upper: Double
   /// Images in the bin.
   public var count: Int
-  /// Mean top-1 confidence of those images (nan when empty).
+  /// Mean top-1 confidence of those images.
   public var meanConfidence: Double
-  /// Their accuracy (nan when empty).
+  /// Their accuracy.
   public var accuracy: Double
 
   /// Creates a bin.

@@ -167,12 +167,13 @@ public enum Evaluator {
     let r = reliability(probabilities: p, labels: labels, classes: k, bins: bins)
     let n = Double(labels.count)
     guard n > 0 else { return .nan }
-    return r.filter { $0.count > 0 }.reduce(0) {
+    return r.reduce(0) {
       $0 + abs($1.accuracy - $1.meanConfidence) * Double($1.count) / n
     }
   }
 
-  /// The reliability diagram: bins (i/B, (i+1)/B] of top-1 confidence (0 goes to the first).
+  /// The reliability diagram: the non-empty bins (i/B, (i+1)/B] of top-1 confidence (a
+  /// confidence of 0 goes to the first).
   public static func reliability(probabilities p: [Float], labels: [Int], classes k: Int,
                                  bins: Int = 15) -> [CalibrationBin] {
     var count = [Int](repeating: 0, count: bins)
@@ -186,11 +187,10 @@ public enum Evaluator {
       confidence[b] += conf
       if c == y { correct[b] += 1 }
     }
-    return (0..<bins).map { b in
+    return (0..<bins).filter { count[$0] > 0 }.map { b in
       CalibrationBin(lower: Double(b) / Double(bins), upper: Double(b + 1) / Double(bins),
-                     count: count[b],
-                     meanConfidence: count[b] > 0 ? confidence[b] / Double(count[b]) : .nan,
-                     accuracy: count[b] > 0 ? correct[b] / Double(count[b]) : .nan)
+                     count: count[b], meanConfidence: confidence[b] / Double(count[b]),
+                     accuracy: correct[b] / Double(count[b]))
     }
   }
 

@@ -46,14 +46,14 @@ public final class TransferModel {
   public let head: ClassifierHead
   /// The backbone's stages, stem side first.
   public let stages: [BackboneStage]
-  /// Every BatchNorm of the backbone with its state-dict prefix.
-  public let batchNorms: [(name: String, layer: RunningStatistics)]
+  /// Every BatchNorm of the backbone: a name, the index of its stage, the layer.
+  public let batchNorms: [(name: String, stage: Int, layer: RunningStatistics)]
   /// Feature width D.
   public var featureDimension: Int { head.inputFeatures }
 
   /// Creates a model. Every backbone parameter must belong to exactly one stage.
   public init(backbone: Layer, head: ClassifierHead, stages: [BackboneStage],
-              batchNorms: [(name: String, layer: RunningStatistics)]) {
+              batchNorms: [(name: String, stage: Int, layer: RunningStatistics)]) {
     self.backbone = backbone
     self.head = head
     self.stages = stages
@@ -65,9 +65,9 @@ public final class TransferModel {
     }
   }
 
-  /// The stage index of a backbone parameter or BatchNorm prefix (nil: not in the backbone).
+  /// The stage index of a backbone parameter (nil: not in the backbone).
   public func stage(of name: String) -> Int? {
-    stages.firstIndex { $0.owns(name) || $0.owns(name + ".") }
+    stages.firstIndex { $0.owns(name) }
   }
 
   /// Backbone parameters, PyTorch-named.
@@ -78,7 +78,7 @@ public final class TransferModel {
     backbone.parameters + head.parameters
   }
 
-  /// Every tensor a checkpoint holds: parameters and buffers.
+  /// Every tensor a checkpoint holds, in the layers' own layout: parameters and buffers.
   public var stateTensors: [(name: String, tensor: Tensor)] {
     allParameters.map { ($0.name, $0.parameter.value) } + backbone.buffers
   }

@@ -35,9 +35,8 @@ extension TransferModel {
     }
     for (_, p) in head.parameters { p.frozen = false }
     var frozenStats: [String] = []
-    for (name, bn) in batchNorms {
-      let s = stage(of: name)
-      bn.statisticsFrozen = s.map { !trained.contains($0) } ?? true
+    for (name, s, bn) in batchNorms {
+      bn.statisticsFrozen = !trained.contains(s)
       if bn.statisticsFrozen { frozenStats.append(name) }
     }
     return StrategyPlan(strategy: strategy, trainedStages: trained.sorted(),
@@ -45,15 +44,19 @@ extension TransferModel {
                         frozenStatistics: frozenStats)
   }
 
-  /// The optimizer groups: trained backbone parameters at `backboneScale` × the head's rate.
-  public func parameterGroups(backboneScale: Double) -> [ParameterGroup] {
+  /// The optimizer groups (Neural's `ParameterGroup`): trained backbone parameters at
+  /// `backboneScale` × the head's learning rate, then the head.
+  public func parameterGroups(learningRate: Double, backboneScale: Double, weightDecay: Double)
+    -> [ParameterGroup]
+  {
     let trainedBackbone = backbone.parameters.filter { !$0.parameter.frozen }
     var groups: [ParameterGroup] = []
     if !trainedBackbone.isEmpty {
-      groups.append(ParameterGroup(name: "backbone", parameters: trainedBackbone,
-                                   learningRateScale: backboneScale))
+      groups.append(ParameterGroup(trainedBackbone, learningRate: learningRate * backboneScale,
+                                   weightDecay: weightDecay))
     }
-    groups.append(ParameterGroup(name: "head", parameters: head.parameters))
+    groups.append(ParameterGroup(head.parameters, learningRate: learningRate,
+                                 weightDecay: weightDecay))
     return groups
   }
 

@@ -73,14 +73,11 @@ public final class Trainer {
     let trainFeatures = frozenBackbone ? model.extractFeatures(train) : nil
     let validationFeatures = frozenBackbone ? validation.map { model.extractFeatures($0) } : nil
 
-    let optimizer = GroupOptimizer(
-      kind: config.optimizer,
-      groups: model.parameterGroups(backboneScale: config.backboneLearningRateScale),
-      weightDecay: config.weightDecay, momentum: config.momentum)
+    let optimizer = model.makeOptimizer(config)
+    let loss = SoftmaxCrossEntropy()
     let stepsPerEpoch = train.batchIndices(size: config.batchSize, shuffleSeed: 0, dropLast: true).count
-    let schedule = CosineSchedule(peak: config.learningRate,
-                                  warmupSteps: config.warmupEpochs * stepsPerEpoch,
-                                  totalSteps: config.epochs * stepsPerEpoch)
+    let schedule = CosineSchedule(warmupSteps: config.warmupEpochs * stepsPerEpoch,
+                                  totalSteps: max(config.epochs * stepsPerEpoch, 1))
     var stopping = EarlyStopping(patience: config.patience)
     var records: [EpochLog] = []
     var firstEpoch = 1
@@ -91,11 +88,11 @@ public final class Trainer {
     if resume, let dir = runDirectory,
        FileManager.default.fileExists(atPath: dir.resumeStateURL.path) {
       let state = try RunDirectory.readJSON(ResumeState.self, from: dir.resumeStateURL)
-      try Checkpoint.load(try Checkpoint.read(dir.lastCheckpointURL).tensors, into: model,
-                          path: dir.lastCheckpointURL.path)
       if FileManager.default.fileExists(atPath: dir.bestCheckpointURL.path) {
-        best = try Checkpoint.read(dir.bestCheckpointURL).tensors.mapValues(\.array)
+        try Checkpoint.load(dir.bestCheckpointURL, into: model)
+        best = stateSnapshot()
       }
+      try Checkpoint.load(dir.lastCheckpointURL, into: model)
       records = Array(dir.readMetrics().prefix(state.epoch))
       try dir.rewriteMetrics(records)
       stopping = state.stopping
@@ -125,14 +122,14 @@ public final class Trainer {
       for (stepIndex, indices) in batches.enumerated() {
         model.zeroGrad()
         let labels = indices.map { train.labels[$0] }
-        let lr = schedule.learningRate(at: globalStep)
+        optimizer.learningRateFactor = schedule.factor(at: globalStep)
         var stepLoss: Double
         if let cached = trainFeatures {
           let logits = model.head.forward(cached.batch(indices), mode: .training)
-          let ce = HeadLoss.compute(logits: logits, labels: labels)
-          _ = model.head.backward(ce.gradient)
-          stepLoss = ce.loss
-          ceSum += ce.loss
+          let ce = Double(loss.forward(logits: logits, labels: labels))
+          _ = model.head.backward(loss.backward())
+          stepLoss = ce
+          ceSum += ce
         } else {
           let batch = train.batch(indices)
           if let augment = augmentation {
@@ -156,10 +153,10 @@ public final class Trainer {
           let d = model.featureDimension
           let sourceFeatures = targetRows > 0 ? rows(features, 0, n) : features
           let logits = model.head.forward(sourceFeatures, mode: .training)
-          let ce = HeadLoss.compute(logits: logits, labels: labels)
-          let dSource = model.head.backward(ce.gradient)
-          stepLoss = ce.loss
-          ceSum += ce.loss
+          let ce = Double(loss.forward(logits: logits, labels: labels))
+          let dSource = model.head.backward(loss.backward())
+          stepLoss = ce
+          ceSum += ce
           let dFeatures: Tensor
           if targetRows > 0, let weight = config.coralWeight {
             let f = features.array
@@ -183,7 +180,7 @@ public final class Trainer {
                                                   value: Float(stepLoss)).description
           break training
         }
-        optimizer.step(learningRate: lr)
+        optimizer.step()
         globalStep += 1
         lossSum += stepLoss
         images += indices.count
@@ -209,15 +206,15 @@ public final class Trainer {
       let record = EpochLog(
         epoch: epoch, trainLoss: lossSum / Double(max(batches.count, 1)),
         trainCrossEntropy: ceSum / Double(max(batches.count, 1)), validation: validationMetrics,
-        learningRate: schedule.learningRate(at: max(globalStep - 1, 0)),
+        learningRate: config.learningRate * schedule.factor(at: max(globalStep - 1, 0)),
         seconds: Date().timeIntervalSince(epochStart),
         elapsedSeconds: elapsedBefore + Date().timeIntervalSince(started),
         imagesPerSecond: Double(images) / max(trainSeconds, 1e-9), isBest: isBest)
       records.append(record)
       if let dir = runDirectory {
         try dir.appendMetrics(record)
-        if isBest { try Checkpoint.write(model.stateTensors, to: dir.bestCheckpointURL) }
-        try Checkpoint.write(model.stateTensors, to: dir.lastCheckpointURL)
+        if isBest { try Checkpoint.write(model, to: dir.bestCheckpointURL) }
+        try Checkpoint.write(model, to: dir.lastCheckpointURL)
         try RunDirectory.writeJSON(
           ResumeState(epoch: epoch, stopping: stopping, optimizerSteps: globalStep,
                       startedAt: record.elapsedSeconds), to: dir.resumeStateURL)
@@ -226,7 +223,7 @@ public final class Trainer {
     restore(best)
     if let dir = runDirectory, stopping.bestEpoch == 0 || failure != nil,
        !FileManager.default.fileExists(atPath: dir.bestCheckpointURL.path) {
-      try Checkpoint.write(model.stateTensors, to: dir.bestCheckpointURL)
+      try Checkpoint.write(model, to: dir.bestCheckpointURL)
     }
     let status: RunStatus = failure != nil ? .failed
       : (epoch < config.epochs ? .stoppedEarly : .completed)
@@ -247,7 +244,7 @@ public final class Trainer {
     var out: [Float] = []
     for indices in batchesOf(set.count, 256) {
       let logits = model.head.forward(set.batch(indices), mode: .inference)
-      out += HeadLoss.probabilities(logits.array, rows: indices.count,
+      out += Softmax.probabilities(logits.array, rows: indices.count,
                                                classes: model.head.classes)
     }
     return out
@@ -261,7 +258,7 @@ public final class Trainer {
     out.reserveCapacity(set.count * model.head.classes)
     for indices in set.batchIndices(size: batchSize, shuffleSeed: nil) {
       let logits = model.logits(set.batch(indices), mode: .inference)
-      out += HeadLoss.probabilities(logits.array, rows: indices.count,
+      out += Softmax.probabilities(logits.array, rows: indices.count,
                                                classes: model.head.classes)
     }
     return out
