@@ -1,7 +1,8 @@
 // Conv2d: PyTorch nn.Conv2d on channels-last activations, with TensorFlow SAME padding.
 //
 //   Conv2d(inputChannels:outputChannels:kernelSize:stride:padding:groups:bias:)
-//     groups == 1                 1×1/stride 1: one GEMM (N·H·W × Cin)·(Cin × Cout);
+//     groups == 1                 1×1/stride 1: one GEMM (N·H·W × Cin)·(Cin × Cout), rows
+//                                 split over the workers (Gemm.swift);
 //                                 otherwise im2col + one GEMM over the whole batch.
 //     groups == inputChannels     depthwise (== outputChannels), SIMD kernel, no im2col.
 //   Padding: .same (TF SAME), .valid, .symmetric(p), .explicit(top:bottom:left:right:)
@@ -150,9 +151,9 @@ public final class Conv2d: Layer {
         im2col(x.data, col.data, g)
         a = UnsafePointer(col.data)
       }
-      BLAS.sgemm(
-        .none, .none, m: rows, n: outputChannels, k: k, a: a, lda: k,
-        b: weight.value.data, ldb: outputChannels, c: output.data, ldc: outputChannels)
+      gemm(
+        .none, m: rows, n: outputChannels, k: k, a: a, lda: k, b: weight.value.data,
+        ldb: outputChannels, c: output.data, ldc: outputChannels)
       if let b = bias { addRowVector(output.data, rows: rows, cols: outputChannels, b.value.data) }
     }
     input = mode == .training ? x : nil
@@ -185,15 +186,15 @@ public final class Conv2d: Layer {
       let a = g.isPointwise ? UnsafePointer(x.data) : UnsafePointer(col.data)
       if !weight.frozen {
         // dW (K × Cout) += Aᵀ (K × M) · dy (M × Cout)
-        BLAS.sgemm(
-          .transpose, .none, m: k, n: outputChannels, k: rows, a: a, lda: k, b: dy.data,
-          ldb: outputChannels, beta: 1, c: weight.grad.data, ldc: outputChannels)
+        gemmReduceRows(
+          rows: rows, k: k, n: outputChannels, a: a, lda: k, b: dy.data, ldb: outputChannels,
+          c: weight.grad.data, ldc: outputChannels, scratch: scratch)
       }
       if computesInputGradient {
         // dA (M × K) = dy (M × Cout) · Wᵀ (Cout × K)
         let target = g.isPointwise ? inputGradient : col
-        BLAS.sgemm(
-          .none, .transpose, m: rows, n: k, k: outputChannels, a: dy.data, lda: outputChannels,
+        gemm(
+          .transpose, m: rows, n: k, k: outputChannels, a: dy.data, lda: outputChannels,
           b: weight.value.data, ldb: outputChannels, c: target.data, ldc: k)
         if !g.isPointwise { col2im(col.data, inputGradient.data, g) }
       }

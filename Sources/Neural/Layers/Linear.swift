@@ -49,10 +49,9 @@ public final class Linear: Layer {
       "Linear(\(inputFeatures) → \(outputFeatures)) needs an input ending in \(inputFeatures), got \(x.shape).")
     let rows = x.count / inputFeatures
     output.reshape(Array(x.shape.dropLast()) + [outputFeatures])
-    BLAS.sgemm(
-      .none, .transpose, m: rows, n: outputFeatures, k: inputFeatures, a: x.data,
-      lda: inputFeatures, b: weight.value.data, ldb: inputFeatures, c: output.data,
-      ldc: outputFeatures)
+    gemm(
+      .transpose, m: rows, n: outputFeatures, k: inputFeatures, a: x.data, lda: inputFeatures,
+      b: weight.value.data, ldb: inputFeatures, c: output.data, ldc: outputFeatures)
     if let b = bias { addRowVector(output.data, rows: rows, cols: outputFeatures, b.value.data) }
     input = mode == .training ? x : nil
     return output
@@ -66,6 +65,7 @@ public final class Linear: Layer {
     let rows = x.count / inputFeatures
     precondition(dy.count == rows * outputFeatures, "Linear.backward got dy \(dy.shape) for input \(x.shape).")
     if !weight.frozen {
+      Gemm.configureThreads()
       BLAS.sgemm(
         .transpose, .none, m: outputFeatures, n: inputFeatures, k: rows, a: dy.data,
         lda: outputFeatures, b: x.data, ldb: inputFeatures, beta: 1, c: weight.grad.data,
@@ -75,8 +75,8 @@ public final class Linear: Layer {
       addColumnSums(dy.data, rows: rows, cols: outputFeatures, into: b.grad.data, scratch: scratch)
     }
     inputGradient.reshape(x.shape)
-    BLAS.sgemm(
-      .none, .none, m: rows, n: inputFeatures, k: outputFeatures, a: dy.data, lda: outputFeatures,
+    gemm(
+      .none, m: rows, n: inputFeatures, k: outputFeatures, a: dy.data, lda: outputFeatures,
       b: weight.value.data, ldb: inputFeatures, c: inputGradient.data, ldc: inputFeatures)
     return inputGradient
   }
