@@ -94,19 +94,35 @@ public final class Tensor {
   }
 }
 
+/// How a parameter's storage relates to PyTorch's layout of the same tensor.
+///
+/// Layers keep weights in the layout their kernels want; import and export (state dicts,
+/// safetensors checkpoints) go through PyTorch's layout so checkpoints are interchangeable.
+public enum PyTorchLayout: Sendable, Equatable {
+  /// Stored exactly as PyTorch stores it (biases, BatchNorm affine, `Linear` (out, in)).
+  case identity
+  /// Stored (KH, KW, Cin, Cout) so a convolution is `col · W`; PyTorch stores (Cout, Cin, KH, KW).
+  case convolution
+  /// Stored (KH, KW, C) so channels are contiguous; PyTorch stores (C, 1, KH, KW).
+  case depthwise
+}
+
 /// A trainable tensor with its gradient.
 public final class Parameter {
   /// The current value.
   public let value: Tensor
   /// dL/d(value), accumulated (+=) by `backward`, cleared by `zeroGrad()`.
   public let grad: Tensor
-  /// A frozen parameter is skipped by optimizers (its gradient may still be computed).
+  /// A frozen parameter is skipped by optimizers, and layers skip computing its gradient.
   public var frozen: Bool = false
+  /// How `value` is laid out relative to PyTorch (see `Parameter+PyTorch.swift`).
+  public let layout: PyTorchLayout
 
   /// Creates a parameter holding `value`, with a zero gradient.
-  public init(_ value: Tensor) {
+  public init(_ value: Tensor, layout: PyTorchLayout = .identity) {
     self.value = value
     self.grad = Tensor(shape: value.shape)
+    self.layout = layout
   }
 
   /// Clears the accumulated gradient.
@@ -129,10 +145,22 @@ public protocol Layer: AnyObject {
   var parameters: [(name: String, parameter: Parameter)] { get }
   /// Non-trainable state such as BatchNorm running statistics.
   var buffers: [(name: String, tensor: Tensor)] { get }
+  /// A short description for the profiler ("Conv2d 1x1", "BatchNorm2d"); containers say so.
+  var kind: String { get }
+  /// Re-initialises the parameters (PyTorch's default initialisation) from `generator`.
+  func resetParameters(using generator: inout SeededGenerator)
 }
 
 extension Layer {
   public var buffers: [(name: String, tensor: Tensor)] { [] }
+  public var kind: String { String(describing: type(of: self)) }
+  public func resetParameters(using generator: inout SeededGenerator) {}
+
+  /// Re-initialises every parameter deterministically from `seed`.
+  public func resetParameters(seed: UInt64) {
+    var generator = SeededGenerator(seed: seed)
+    resetParameters(using: &generator)
+  }
 
   /// Clears every parameter's gradient.
   public func zeroGrad() {

@@ -1,0 +1,328 @@
+// Convolution kernels on channels-last (NHWC) activations.
+//
+//   ConvGeometry                      input/kernel/stride/padding/output sizes of one call.
+//   im2col / col2im                   patches for k×k convolutions done as one GEMM.
+//   depthwiseForward                  PyTorch F.conv2d(groups=C), SIMD over contiguous channels.
+//   depthwiseBackwardInput / …Weight  its input and weight gradients.
+//
+// Depthwise kernels keep weights as (KH, KW, C), so at every output position the channel loop
+// reads contiguous channels of input, weight and output: no im2col, no transposes.
+
+/// Sizes of one convolution call. Input (N, H, W, C), output (N, P, Q, ·).
+struct ConvGeometry: Equatable {
+  var n: Int, h: Int, w: Int, c: Int
+  var kh: Int, kw: Int, stride: Int
+  var padTop: Int, padLeft: Int
+  var p: Int, q: Int
+
+  /// Rows of the output viewed as a matrix (N·P·Q).
+  var outputRows: Int { n * p * q }
+  /// Whether the convolution is a plain matrix product over channels (1×1, stride 1, no pad).
+  var isPointwise: Bool { kh == 1 && kw == 1 && stride == 1 && padTop == 0 && padLeft == 0 && p == h && q == w }
+}
+
+// MARK: - im2col / col2im
+
+// x: (N, H, W, C) -> col: (N·P·Q, KH·KW·C), row (n,p,q) = the patch in (kh, kw, c) order,
+// zeros where the patch leaves the padded image (torch.nn.functional.unfold, channels-last).
+func im2col(_ x: UnsafePointer<Float>, _ col: UnsafeMutablePointer<Float>, _ g: ConvGeometry) {
+  let rows = g.outputRows
+  let width = g.kh * g.kw * g.c
+  let slices = Parallel.slices(items: rows, work: rows * width)
+  Parallel.forEach(slices) { s in
+    for row in Parallel.range(s, of: slices, total: rows) {
+      let q = row % g.q
+      let np = row / g.q
+      let p = np % g.p
+      let n = np / g.p
+      var dst = col + row * width
+      for kh in 0..<g.kh {
+        let ih = p * g.stride - g.padTop + kh
+        for kw in 0..<g.kw {
+          let iw = q * g.stride - g.padLeft + kw
+          if ih >= 0 && ih < g.h && iw >= 0 && iw < g.w {
+            dst.update(from: x + ((n * g.h + ih) * g.w + iw) * g.c, count: g.c)
+          } else {
+            dst.update(repeating: 0, count: g.c)
+          }
+          dst += g.c
+        }
+      }
+    }
+  }
+}
+
+// dcol: (N·P·Q, KH·KW·C) -> dx: (N, H, W, C), each input pixel gathering every patch entry
+// that read it (col2im / torch.nn.functional.fold). Overwrites dx.
+func col2im(_ dcol: UnsafePointer<Float>, _ dx: UnsafeMutablePointer<Float>, _ g: ConvGeometry) {
+  let rows = g.n * g.h
+  let width = g.kh * g.kw * g.c
+  let slices = Parallel.slices(items: rows, work: rows * g.w * width)
+  Parallel.forEach(slices) { s in
+    for row in Parallel.range(s, of: slices, total: rows) {
+      let n = row / g.h
+      let ih = row % g.h
+      for iw in 0..<g.w {
+        let dst = dx + (row * g.w + iw) * g.c
+        dst.update(repeating: 0, count: g.c)
+        for kh in 0..<g.kh {
+          let t = ih + g.padTop - kh
+          if t < 0 || t % g.stride != 0 { continue }
+          let p = t / g.stride
+          if p >= g.p { continue }
+          for kw in 0..<g.kw {
+            let u = iw + g.padLeft - kw
+            if u < 0 || u % g.stride != 0 { continue }
+            let q = u / g.stride
+            if q >= g.q { continue }
+            let src = dcol + ((n * g.p + p) * g.q + q) * width + (kh * g.kw + kw) * g.c
+            addInPlace(dst, src, g.c)
+          }
+        }
+      }
+    }
+  }
+}
+
+/// dst[i] += src[i] for i in 0..<count.
+@inline(__always)
+func addInPlace(_ dst: UnsafeMutablePointer<Float>, _ src: UnsafePointer<Float>, _ count: Int) {
+  var i = 0
+  while i + 8 <= count {
+    store(load(dst + i) + load(src + i), dst + i)
+    i += 8
+  }
+  while i < count {
+    dst[i] += src[i]
+    i += 1
+  }
+}
+
+// MARK: - Depthwise
+
+/// dst[c] = (bias[c] or 0) + Σ_j src[off[j] + c] · w[woff[j] + c] over contiguous channels.
+@inline(__always)
+func accumulateTaps(
+  _ src: UnsafePointer<Float>, _ w: UnsafePointer<Float>, _ off: UnsafePointer<Int>,
+  _ woff: UnsafePointer<Int>, _ taps: Int, _ bias: UnsafePointer<Float>?,
+  _ dst: UnsafeMutablePointer<Float>, _ channels: Int
+) {
+  var c = 0
+  while c + 16 <= channels {
+    var a0 = Vec()
+    var a1 = Vec()
+    if let b = bias {
+      a0 = load(b + c)
+      a1 = load(b + c + 8)
+    }
+    for j in 0..<taps {
+      let sp = src + off[j] + c
+      let wp = w + woff[j] + c
+      a0 += load(sp) * load(wp)
+      a1 += load(sp + 8) * load(wp + 8)
+    }
+    store(a0, dst + c)
+    store(a1, dst + c + 8)
+    c += 16
+  }
+  while c + 8 <= channels {
+    var a0 = Vec()
+    if let b = bias { a0 = load(b + c) }
+    for j in 0..<taps { a0 += load(src + off[j] + c) * load(w + woff[j] + c) }
+    store(a0, dst + c)
+    c += 8
+  }
+  while c < channels {
+    var a: Float = bias?[c] ?? 0
+    for j in 0..<taps { a += src[off[j] + c] * w[woff[j] + c] }
+    dst[c] = a
+    c += 1
+  }
+}
+
+// x: (N, H, W, C), w: (KH, KW, C) -> y: (N, P, Q, C)
+// PyTorch: F.conv2d(x, weight (C, 1, KH, KW), groups=C, stride, padding) on channels_last.
+func depthwiseForward(
+  _ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>, _ bias: UnsafePointer<Float>?,
+  _ y: UnsafeMutablePointer<Float>, _ g: ConvGeometry
+) {
+  let rows = g.n * g.p
+  let taps = g.kh * g.kw
+  let slices = Parallel.slices(items: rows, work: rows * g.q * g.c * taps)
+  Parallel.forEach(slices) { s in
+    withUnsafeTemporaryAllocation(of: Int.self, capacity: 2 * taps) { scratch in
+      let off = scratch.baseAddress!
+      let woff = off + taps
+      for row in Parallel.range(s, of: slices, total: rows) {
+        let n = row / g.p
+        let p = row % g.p
+        let ih0 = p * g.stride - g.padTop
+        let khlo = Swift.max(0, -ih0)
+        let khhi = Swift.min(g.kh, g.h - ih0)
+        for q in 0..<g.q {
+          let iw0 = q * g.stride - g.padLeft
+          let kwlo = Swift.max(0, -iw0)
+          let kwhi = Swift.min(g.kw, g.w - iw0)
+          var t = 0
+          if khlo < khhi && kwlo < kwhi {
+            for kh in khlo..<khhi {
+              for kw in kwlo..<kwhi {
+                off[t] = ((n * g.h + ih0 + kh) * g.w + iw0 + kw) * g.c
+                woff[t] = (kh * g.kw + kw) * g.c
+                t += 1
+              }
+            }
+          }
+          accumulateTaps(x, w, off, woff, t, bias, y + (row * g.q + q) * g.c, g.c)
+        }
+      }
+    }
+  }
+}
+
+// dy: (N, P, Q, C), w: (KH, KW, C) -> dx: (N, H, W, C) (overwritten)
+// PyTorch: the input gradient of F.conv2d(groups=C), gathered per input pixel.
+func depthwiseBackwardInput(
+  _ dy: UnsafePointer<Float>, _ w: UnsafePointer<Float>, _ dx: UnsafeMutablePointer<Float>,
+  _ g: ConvGeometry
+) {
+  let rows = g.n * g.h
+  let taps = g.kh * g.kw
+  let slices = Parallel.slices(items: rows, work: rows * g.w * g.c * taps)
+  Parallel.forEach(slices) { s in
+    withUnsafeTemporaryAllocation(of: Int.self, capacity: 2 * taps) { scratch in
+      let off = scratch.baseAddress!
+      let woff = off + taps
+      for row in Parallel.range(s, of: slices, total: rows) {
+        let n = row / g.h
+        let ih = row % g.h
+        for iw in 0..<g.w {
+          var t = 0
+          for kh in 0..<g.kh {
+            let a = ih + g.padTop - kh
+            if a < 0 || a % g.stride != 0 { continue }
+            let p = a / g.stride
+            if p >= g.p { continue }
+            for kw in 0..<g.kw {
+              let b = iw + g.padLeft - kw
+              if b < 0 || b % g.stride != 0 { continue }
+              let q = b / g.stride
+              if q >= g.q { continue }
+              off[t] = ((n * g.p + p) * g.q + q) * g.c
+              woff[t] = (kh * g.kw + kw) * g.c
+              t += 1
+            }
+          }
+          accumulateTaps(dy, w, off, woff, t, nil, dx + (row * g.w + iw) * g.c, g.c)
+        }
+      }
+    }
+  }
+}
+
+/// Fixed number of partial sums for weight-gradient reductions: results do not depend on the
+/// worker count.
+let reductionSlices = 8
+
+// x: (N, H, W, C), dy: (N, P, Q, C) -> dw: (KH, KW, C) (accumulated, +=)
+// PyTorch: the weight gradient of F.conv2d(groups=C). `partial` holds
+// min(8, N·P) × KH·KW·C floats of scratch.
+func depthwiseBackwardWeight(
+  _ x: UnsafePointer<Float>, _ dy: UnsafePointer<Float>, _ dw: UnsafeMutablePointer<Float>,
+  _ partial: UnsafeMutablePointer<Float>, _ g: ConvGeometry
+) {
+  let rows = g.n * g.p
+  let size = g.kh * g.kw * g.c
+  let slices = Swift.min(reductionSlices, rows)
+  partial.update(repeating: 0, count: slices * size)
+  Parallel.forEach(slices) { s in
+    let acc = partial + s * size
+    for row in Parallel.range(s, of: slices, total: rows) {
+      let n = row / g.p
+      let p = row % g.p
+      let dyRow = dy + row * g.q * g.c
+      for kh in 0..<g.kh {
+        let ih = p * g.stride - g.padTop + kh
+        if ih < 0 || ih >= g.h { continue }
+        let xRow = x + (n * g.h + ih) * g.w * g.c
+        for kw in 0..<g.kw {
+          // q range whose input column q·s − padLeft + kw lies inside the image.
+          let lastColumn = g.w - 1 + g.padLeft - kw
+          if lastColumn < 0 { continue }
+          let first = Swift.max(0, (g.padLeft - kw + g.stride - 1) / g.stride)
+          let last = Swift.min(g.q - 1, lastColumn / g.stride)
+          if first > last { continue }
+          let xStep = g.stride * g.c
+          let x0 = xRow + (first * g.stride - g.padLeft + kw) * g.c
+          let dy0 = dyRow + first * g.c
+          let out = acc + (kh * g.kw + kw) * g.c
+          var c = 0
+          while c + 16 <= g.c {
+            var a0 = Vec()
+            var a1 = Vec()
+            var xp = x0 + c
+            var dp = dy0 + c
+            for _ in first...last {
+              a0 += load(xp) * load(dp)
+              a1 += load(xp + 8) * load(dp + 8)
+              xp += xStep
+              dp += g.c
+            }
+            store(load(out + c) + a0, out + c)
+            store(load(out + c + 8) + a1, out + c + 8)
+            c += 16
+          }
+          while c + 8 <= g.c {
+            var a0 = Vec()
+            var xp = x0 + c
+            var dp = dy0 + c
+            for _ in first...last {
+              a0 += load(xp) * load(dp)
+              xp += xStep
+              dp += g.c
+            }
+            store(load(out + c) + a0, out + c)
+            c += 8
+          }
+          while c < g.c {
+            var a: Float = 0
+            var xp = x0 + c
+            var dp = dy0 + c
+            for _ in first...last {
+              a += xp.pointee * dp.pointee
+              xp += xStep
+              dp += g.c
+            }
+            out[c] += a
+            c += 1
+          }
+        }
+      }
+    }
+  }
+  for s in 0..<slices { addInPlace(dw, partial + s * size, size) }
+}
+
+// MARK: - Reductions
+
+// src: (rows, cols) -> dst: (cols) += column sums. Fixed slices, added in order.
+func addColumnSums(
+  _ src: UnsafePointer<Float>, rows: Int, cols: Int, into dst: UnsafeMutablePointer<Float>,
+  scratch: Tensor
+) {
+  let slices = Swift.min(reductionSlices, Swift.max(rows, 1))
+  scratch.reshape([slices, cols])
+  let partial = scratch.data
+  partial.update(repeating: 0, count: slices * cols)
+  let work = rows * cols
+  let body: (Int) -> Void = { s in
+    let acc = partial + s * cols
+    for r in Parallel.range(s, of: slices, total: rows) { addInPlace(acc, src + r * cols, cols) }
+  }
+  if work < Parallel.minimumParallelWork {
+    for s in 0..<slices { body(s) }
+  } else {
+    Parallel.forEach(slices, body)
+  }
+  for s in 0..<slices { addInPlace(dst, partial + s * cols, cols) }
+}

@@ -1,0 +1,83 @@
+// Linear: PyTorch nn.Linear, weight (out, in) exactly as PyTorch stores it.
+//
+//   Linear(inputFeatures:outputFeatures:bias:)   y = x·Wᵀ + b over the last axis.
+//   parameters "weight" (out, in), "bias" (out).
+
+import LinearAlgebra
+
+/// Fully connected layer (PyTorch `nn.Linear`).
+public final class Linear: Layer {
+  public let inputFeatures: Int
+  public let outputFeatures: Int
+  /// (out, in), PyTorch "weight".
+  public let weight: Parameter
+  /// (out), PyTorch "bias".
+  public let bias: Parameter?
+
+  private let output = Tensor(shape: [0])
+  private let inputGradient = Tensor(shape: [0])
+  private let scratch = Tensor(shape: [0])
+  private var input: Tensor?
+
+  /// Creates a linear layer with PyTorch's default initialisation.
+  public init(inputFeatures: Int, outputFeatures: Int, bias: Bool = true) {
+    precondition(inputFeatures > 0 && outputFeatures > 0, "Linear needs positive feature counts.")
+    self.inputFeatures = inputFeatures
+    self.outputFeatures = outputFeatures
+    weight = Parameter(Tensor(shape: [outputFeatures, inputFeatures]))
+    self.bias = bias ? Parameter(Tensor(shape: [outputFeatures])) : nil
+    var g = InitialSeeds.next()
+    resetParameters(using: &g)
+  }
+
+  public var parameters: [(name: String, parameter: Parameter)] {
+    var list = [(name: "weight", parameter: weight)]
+    if let b = bias { list.append((name: "bias", parameter: b)) }
+    return list
+  }
+
+  /// PyTorch's default: U(±1/√in) for weight and bias.
+  public func resetParameters(using generator: inout SeededGenerator) {
+    let bound = 1 / Float(inputFeatures).squareRoot()
+    fillUniform(weight.value, bound: bound, using: &generator)
+    if let b = bias { fillUniform(b.value, bound: bound, using: &generator) }
+  }
+
+  // x: (…, in) -> y: (…, out)   PyTorch: F.linear
+  public func forward(_ x: Tensor, mode: Mode) -> Tensor {
+    precondition(x.shape.last == inputFeatures,
+      "Linear(\(inputFeatures) → \(outputFeatures)) needs an input ending in \(inputFeatures), got \(x.shape).")
+    let rows = x.count / inputFeatures
+    output.reshape(Array(x.shape.dropLast()) + [outputFeatures])
+    BLAS.sgemm(
+      .none, .transpose, m: rows, n: outputFeatures, k: inputFeatures, a: x.data,
+      lda: inputFeatures, b: weight.value.data, ldb: inputFeatures, c: output.data,
+      ldc: outputFeatures)
+    if let b = bias { addRowVector(output.data, rows: rows, cols: outputFeatures, b.value.data) }
+    input = mode == .training ? x : nil
+    return output
+  }
+
+  // dy: (…, out) -> dx: (…, in); W.grad += dyᵀ·x, b.grad += Σ dy
+  public func backward(_ dy: Tensor) -> Tensor {
+    guard let x = input else {
+      preconditionFailure("Linear.backward needs a forward pass in .training mode first.")
+    }
+    let rows = x.count / inputFeatures
+    precondition(dy.count == rows * outputFeatures, "Linear.backward got dy \(dy.shape) for input \(x.shape).")
+    if !weight.frozen {
+      BLAS.sgemm(
+        .transpose, .none, m: outputFeatures, n: inputFeatures, k: rows, a: dy.data,
+        lda: outputFeatures, b: x.data, ldb: inputFeatures, beta: 1, c: weight.grad.data,
+        ldc: inputFeatures)
+    }
+    if let b = bias, !b.frozen {
+      addColumnSums(dy.data, rows: rows, cols: outputFeatures, into: b.grad.data, scratch: scratch)
+    }
+    inputGradient.reshape(x.shape)
+    BLAS.sgemm(
+      .none, .none, m: rows, n: inputFeatures, k: outputFeatures, a: dy.data, lda: outputFeatures,
+      b: weight.value.data, ldb: inputFeatures, c: inputGradient.data, ldc: inputFeatures)
+    return inputGradient
+  }
+}

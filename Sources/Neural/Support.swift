@@ -1,0 +1,217 @@
+// Support: the seeded random generator, work splitting over cores (`Parallel`), SIMD load/store
+// helpers and the per-layer profiler.
+//
+//   SeededGenerator(seed:)            SplitMix64; deterministic, `RandomNumberGenerator`.
+//   Parallel.workers                  workers for non-GEMM kernels (default: online cores).
+//   Parallel.forEach(n) { i in … }    runs i in 0..<n across workers (serial if workers == 1).
+//   Parallel.range(i, of: n, total:)  the i-th of n near-equal slices of 0..<total.
+//   Profiler.enabled / .reset() / .entries / .summary()   seconds per layer path and kind.
+
+import Dispatch
+import LinearAlgebra
+
+#if canImport(Glibc)
+  import Glibc
+#endif
+
+// MARK: - Random numbers
+
+/// A small, fast, seedable generator (SplitMix64). Same seed, same sequence, on every platform.
+public struct SeededGenerator: RandomNumberGenerator, Sendable {
+  private var state: UInt64
+
+  /// Creates a generator whose sequence is fixed by `seed`.
+  public init(seed: UInt64) { state = seed }
+
+  /// The next 64 random bits.
+  public mutating func next() -> UInt64 {
+    state &+= 0x9E37_79B9_7F4A_7C15
+    var z = state
+    z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+    z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+    return z ^ (z >> 31)
+  }
+
+  /// A uniform Float in [0, 1) with 24 random bits.
+  public mutating func nextUnitFloat() -> Float {
+    Float(next() >> 40) * (1.0 / 16_777_216.0)
+  }
+
+  /// A uniform Float in [low, high).
+  public mutating func uniform(_ low: Float, _ high: Float) -> Float {
+    low + (high - low) * nextUnitFloat()
+  }
+
+  /// A standard normal sample (Box–Muller).
+  public mutating func normal() -> Float {
+    let u1 = Double(next() >> 11) * (1.0 / 9_007_199_254_740_992.0) + 1e-300
+    let u2 = Double(next() >> 11) * (1.0 / 9_007_199_254_740_992.0)
+    return Float((-2 * log(u1)).squareRoot() * cos(2 * Double.pi * u2))
+  }
+}
+
+/// Seeds for layers constructed without an explicit generator: a process-wide counter, so the
+/// initialisation is deterministic given the construction order. Use
+/// `Layer.resetParameters(seed:)` for an explicit seed.
+enum InitialSeeds {
+  static var counter: UInt64 = 0x5EED
+  static func next() -> SeededGenerator {
+    counter &+= 1
+    return SeededGenerator(seed: counter &* 0x2545_F491_4F6C_DD1D)
+  }
+}
+
+/// Fills `t` with U(-bound, bound), PyTorch's default for conv/linear weights and biases
+/// (`kaiming_uniform_(a=√5)` gives bound = 1/√fan_in).
+func fillUniform(_ t: Tensor, bound: Float, using generator: inout SeededGenerator) {
+  for i in 0..<t.count { t.data[i] = generator.uniform(-bound, bound) }
+}
+
+// MARK: - Parallel work splitting
+
+/// Splits non-GEMM kernels across cores with `DispatchQueue.concurrentPerform`.
+///
+/// Kernels never run while a GEMM runs (layers call them one after the other), so
+/// `Parallel.workers` non-GEMM workers and `BLAS.threads` OpenBLAS threads never compete.
+/// Reductions split their input into a fixed number of slices (independent of `workers`) and
+/// add the partial results in slice order, so results are the same for any worker count.
+public enum Parallel {
+  /// Number of workers for the non-GEMM kernels; 1 runs everything on the calling thread.
+  /// Setting it also sets `BLAS.threads`.
+  public static var workers: Int = {
+    let n = Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))
+    return Swift.max(1, n)
+  }() {
+    didSet {
+      workers = Swift.max(1, workers)
+      BLAS.threads = workers
+    }
+  }
+
+  /// Below this many elements a kernel runs on the calling thread (dispatch costs more).
+  static let minimumParallelWork = 16_384
+
+  /// Runs `body(i)` for every i in 0..<count, spread over the workers.
+  @inline(__always)
+  public static func forEach(_ count: Int, _ body: (Int) -> Void) {
+    if count <= 1 || workers <= 1 {
+      for i in 0..<count { body(i) }
+    } else {
+      DispatchQueue.concurrentPerform(iterations: count, execute: body)
+    }
+  }
+
+  /// Number of slices for an elementwise job over `work` elements made of `items` items.
+  @inline(__always)
+  static func slices(items: Int, work: Int) -> Int {
+    if workers <= 1 || work < minimumParallelWork { return 1 }
+    return Swift.max(1, Swift.min(items, workers * 4))
+  }
+
+  /// The `index`-th of `count` near-equal, contiguous slices of 0..<total.
+  @inline(__always)
+  public static func range(_ index: Int, of count: Int, total: Int) -> Range<Int> {
+    (index * total / count)..<((index + 1) * total / count)
+  }
+}
+
+// MARK: - SIMD helpers
+
+typealias Vec = SIMD8<Float>
+
+@inline(__always) func load(_ p: UnsafePointer<Float>) -> Vec {
+  UnsafeRawPointer(p).loadUnaligned(as: Vec.self)
+}
+
+@inline(__always) func load(_ p: UnsafeMutablePointer<Float>) -> Vec {
+  UnsafeRawPointer(p).loadUnaligned(as: Vec.self)
+}
+
+@inline(__always) func store(_ v: Vec, _ p: UnsafeMutablePointer<Float>) {
+  UnsafeMutableRawPointer(p).storeBytes(of: v, as: Vec.self)
+}
+
+/// Monotonic seconds.
+@inline(__always) func now() -> Double {
+  var ts = timespec()
+  clock_gettime(CLOCK_MONOTONIC, &ts)
+  return Double(ts.tv_sec) + Double(ts.tv_nsec) * 1e-9
+}
+
+// MARK: - Profiler
+
+/// Accumulates wall-clock seconds per layer when enabled (containers record their children).
+///
+/// Paths join the names containers give their children ("_blocks.3._depthwise_conv"). Leaf
+/// entries (not `Sequential`/`Residual`) add up to the time spent in kernels.
+public enum Profiler {
+  /// One layer's accumulated time.
+  public struct Entry: Sendable {
+    /// Joined child names from the outermost container.
+    public var path: String
+    /// The layer's `kind` ("Conv2d 1x1", "BatchNorm2d+ReLU6", …).
+    public var kind: String
+    /// Whether the layer contains other layers (its time includes theirs).
+    public var isContainer: Bool
+    public var forwardSeconds: Double = 0
+    public var backwardSeconds: Double = 0
+    public var forwardCalls: Int = 0
+    public var backwardCalls: Int = 0
+  }
+
+  /// Whether containers time their children. Off by default (no cost when off).
+  public static var enabled = false
+  static var table: [String: Int] = [:]
+  static var list: [Entry] = []
+  static var stack: [String] = []
+
+  /// Forgets everything recorded.
+  public static func reset() {
+    table = [:]
+    list = []
+    stack = []
+  }
+
+  /// Every entry, in first-seen order.
+  public static var entries: [Entry] { list }
+
+  /// Leaf seconds (forward, backward) summed per kind, largest total first.
+  public static func summary() -> [(kind: String, forwardSeconds: Double, backwardSeconds: Double)] {
+    var sums: [String: (Double, Double)] = [:]
+    for e in list where !e.isContainer {
+      let s = sums[e.kind] ?? (0, 0)
+      sums[e.kind] = (s.0 + e.forwardSeconds, s.1 + e.backwardSeconds)
+    }
+    return sums.map { ($0.key, $0.value.0, $0.value.1) }
+      .sorted { $0.1 + $0.2 > $1.1 + $1.2 }
+  }
+
+  @inline(never)
+  static func measure(
+    _ name: String, _ layer: Layer, backward: Bool, _ body: () -> Tensor
+  ) -> Tensor {
+    stack.append(name)
+    let path = stack.filter { !$0.isEmpty }.joined(separator: ".")
+    let t0 = now()
+    let result = body()
+    let dt = now() - t0
+    stack.removeLast()
+    let index: Int
+    if let i = table[path] {
+      index = i
+    } else {
+      index = list.count
+      table[path] = index
+      let container = layer is Sequential || layer is Residual
+      list.append(Entry(path: path, kind: layer.kind, isContainer: container))
+    }
+    if backward {
+      list[index].backwardSeconds += dt
+      list[index].backwardCalls += 1
+    } else {
+      list[index].forwardSeconds += dt
+      list[index].forwardCalls += 1
+    }
+    return result
+  }
+}

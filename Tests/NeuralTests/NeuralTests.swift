@@ -1,2 +1,0 @@
-// Tests for the Neural module live in this target.
-import Neural
