@@ -73,11 +73,11 @@ public enum ShiftAnalysis {
     /// Master seed.
     public var seed: UInt64
 
-    /// Defaults: B = 1000 permutations, 1000 bootstrap replicates (100 for covariance
+    /// Defaults: B = 1000 permutations, 1000 bootstrap replicates (50 for covariance
     /// distances), 95 % intervals, α = 0.05, 5 folds, λ = 1e-2, projection on, seed 0.
     public init(
       permutations: Int = 1000, bootstrapReplicates: Int = 1000,
-      covarianceBootstrapReplicates: Int = 100, level: Double = 0.95, alpha: Double = 0.05,
+      covarianceBootstrapReplicates: Int = 50, level: Double = 0.95, alpha: Double = 0.05,
       folds: Int = 5, domainClassifierL2: Double = 1e-2, projection: Bool = true, seed: UInt64 = 0
     ) {
       self.permutations = permutations
