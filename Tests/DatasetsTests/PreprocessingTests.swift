@@ -15,7 +15,7 @@ final class PreprocessingTests: XCTestCase {
   /// DICOM linear window: y = ((x − (c − 0.5)) / (w − 1) + 0.5) clamped, then (v − 0.5)/0.5.
   func testWindowAndNormalisationClosedForm() {
     let p = Preprocessing(window: .fixed(center: 40, width: 401), size: 2, channels: 1)
-    let out = p.apply(scan([-1000, 40.5, 240.5, 3000], width: 2, height: 2))
+    let out = p.apply(scan([-1000, 39.5, 239.5, 3000], width: 2, height: 2))
     assertClose(out, [-1, 0, 1, 1], atol: 1e-6)
   }
 

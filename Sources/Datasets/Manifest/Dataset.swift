@@ -1,4 +1,5 @@
 import Foundation
+import ScanIO
 
 /// One labelled image of a dataset.
 public struct DatasetEntry: Codable, Hashable, Sendable {
@@ -110,6 +111,13 @@ public struct DatasetLoadOptions: Sendable {
 }
 
 /// A one-way key for a patient identifier so that no identifier is kept, saved or printed.
+///
+/// The same salted SHA-256 as ScanIO's `ScanMetadata.patientHash` (salt from
+/// `MEDTRANSFER_PATIENT_SALT`), so a manifest's patient column and the files' Patient ID give
+/// the same key.
 public func patientKey(_ identifier: String) -> String {
-  "p" + String(sha256Hex(Data(("medtransfer-patient:" + identifier).utf8)).prefix(16))
+  patientKey(hash: sha256Hex(Data((ScanMetadata.defaultSalt + identifier).utf8)))
 }
+
+/// The key for a patient hash computed by ScanIO.
+func patientKey(hash: String) -> String { "p" + String(hash.prefix(16)) }

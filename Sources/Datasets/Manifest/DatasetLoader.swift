@@ -64,7 +64,7 @@ public enum DatasetLoader {
       candidates.append(
         DatasetEntry(
           path: (resolved as NSString).standardizingPath, key: rel, label: field(labelColumn) ?? "",
-          domain: field(domainColumn), patient: field(patientColumn).map(patientKey),
+          domain: field(domainColumn), patient: field(patientColumn).map { patientKey($0) },
           split: field(splitColumn), row: record.line))
     }
     return try finish(source: path, candidates: candidates, bad: bad, options: options)
@@ -162,7 +162,7 @@ public enum DatasetLoader {
       used.insert(key)
       candidates.append(
         DatasetEntry(path: path, key: rel, label: entry.label,
-                     patient: patient.map { "p" + $0.prefix(16) }, row: i + 1))
+                     patient: patient.map { patientKey(hash: $0) }, row: i + 1))
     }
     for (key, entry) in labelByKey where !used.contains(key) {
       bad.append(BadRow(row: entry.row, path: (labelsCSV as NSString).lastPathComponent,

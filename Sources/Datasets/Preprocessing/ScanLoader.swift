@@ -25,6 +25,26 @@ public struct DecodedScan: Sendable {
   public var headers: [String: String] = [:]
   /// A salted hash of the Patient ID (ScanIO's `patientHash`), if the file has one.
   public var patientHash: String? = nil
+
+  /// Creates a decoded image from values (for tests and in-memory sources).
+  public init(
+    width: Int, height: Int, values: [Float], photometric: String = "MONOCHROME2",
+    fileWindow: (center: Double, width: Double)? = nil,
+    pixelSpacing: (row: Double, column: Double)? = nil, bitsStored: Int = 16,
+    transferSyntaxUID: String = "", headers: [String: String] = [:], patientHash: String? = nil
+  ) {
+    precondition(values.count == width * height, "DecodedScan needs width*height values.")
+    self.width = width
+    self.height = height
+    self.values = values
+    self.photometric = photometric
+    self.fileWindow = fileWindow
+    self.pixelSpacing = pixelSpacing
+    self.bitsStored = bitsStored
+    self.transferSyntaxUID = transferSyntaxUID
+    self.headers = headers
+    self.patientHash = patientHash
+  }
 }
 
 /// Decodes DICOM and PNG files for the dataset layer (a thin adapter over ScanIO).
