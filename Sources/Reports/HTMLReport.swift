@@ -320,7 +320,7 @@ struct HTMLReport {
     var figures: [String] = []
     for target in r.study.targets {
       let rows = r.calibration.filter { $0.target == target && !$0.bins.isEmpty }
-      guard let budget = rows.first?.budget else { continue }
+      guard !rows.isEmpty else { continue }
       let chart = SVGChart(
         title: "Target \(target): reliability (each arm at its largest budget)", xLabel: "mean predicted confidence", yLabel: "observed accuracy",
         xDomain: 0...1, yDomain: 0...1,
