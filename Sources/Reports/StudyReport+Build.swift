@@ -170,7 +170,9 @@ extension StudyReport {
           forgetting.append(
             ForgettingRow(
               target: target, arm: arm.name, budget: budget.description,
-              l2spAlpha: arm.l2sp?.alpha ?? (arm.strategy == .full ? 0 : nil),
+              // Only plain full fine-tuning ± L2-SP forms the α sweep (α = 0: plain full).
+              l2spAlpha: arm.strategy == .full && !arm.adaBN && arm.dropout == nil
+                && arm.coral == nil ? (arm.l2sp?.alpha ?? 0) : nil,
               sourceBefore: interval(f.compactMap(\.sourceBefore)),
               sourceAfter: interval(f.compactMap(\.sourceAfter)),
               forgetting: interval(f.compactMap(\.forgetting)),
