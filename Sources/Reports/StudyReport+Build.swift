@@ -29,6 +29,14 @@ extension StudyReport {
     func interval(_ values: [Double]) -> Interval? {
       ReportStatistics.meanInterval(values, confidence: confidence)
     }
+    /// Largest budget at which `arm` has finished runs (where its details are shown).
+    func armBudget(_ target: String, _ arm: String) -> LabelBudget? {
+      budgets.reversed().first { b in
+        finished.contains {
+          $0.config.target.label == target && $0.config.arm.name == arm && $0.config.budget == b
+        }
+      }
+    }
     /// Largest budget with at least one finished run (where per-arm details are shown).
     func detailBudget(_ target: String) -> LabelBudget? {
       budgets.reversed().first { b in
@@ -162,7 +170,9 @@ extension StudyReport {
           forgetting.append(
             ForgettingRow(
               target: target, arm: arm.name, budget: budget.description,
-              l2spAlpha: arm.l2sp?.alpha ?? (arm.strategy == .full ? 0 : nil),
+              // Only plain full fine-tuning ± L2-SP forms the α sweep (α = 0: plain full).
+              l2spAlpha: arm.strategy == .full && !arm.adaBN && arm.dropout == nil
+                && arm.coral == nil ? (arm.l2sp?.alpha ?? 0) : nil,
               sourceBefore: interval(f.compactMap(\.sourceBefore)),
               sourceAfter: interval(f.compactMap(\.sourceAfter)),
               forgetting: interval(f.compactMap(\.forgetting)),
@@ -174,8 +184,8 @@ extension StudyReport {
               })))
         }
       }
-      guard let budget = detailBudget(target) else { continue }
       for arm in arms where arm.adaBN {
+        guard let budget = armBudget(target, arm.name) else { continue }
         var plain = arm
         plain.adaBN = false
         plain.name = plain.canonicalName
@@ -206,6 +216,7 @@ extension StudyReport {
         }
       }
       for arm in arms {
+        guard let budget = armBudget(target, arm.name) else { continue }
         let r = results(target, arm.name, budget).sorted { $0.key < $1.key }.map(\.value)
         guard !r.isEmpty else { continue }
         var stages: [String] = []
