@@ -12,7 +12,10 @@ struct MedTransfer: ParsableCommand {
       from scratch. See README.md.
       """,
     version: MedTransferVersion.string,
-    subcommands: [BackboneCommand.self, BenchCommand.self, DatasetCommand.self])
+    subcommands: [
+      BackboneCommand.self, BenchCommand.self, DatasetCommand.self, TrainCommand.self,
+      EvaluateCommand.self,
+    ])
 }
 
 /// The version printed by `medtransfer --version`.
