@@ -12,7 +12,7 @@ struct MedTransfer: ParsableCommand {
       from scratch. See README.md.
       """,
     version: MedTransferVersion.string,
-    subcommands: [])
+    subcommands: [DicomCommand.self, BenchCommand.self])
 }
 
 /// The version printed by `medtransfer --version`.

@@ -132,6 +132,9 @@ public final class DicomFile {
     return (encapsulated != 0, known != 0, String(cString: buffer))
   }
 
+  /// Whether DCMTK knows the transfer syntax with this UID.
+  static func isKnownSyntax(_ uid: String) -> Bool { mtdcm_syntax_is_known(uid) != 0 }
+
   /// Whether the stored syntax is big endian.
   var isBigEndian: Bool { mtdcm_is_big_endian(handle) != 0 }
 
