@@ -319,6 +319,15 @@ int mtdcm_transfer_syntax_info(mtdcm_file *file, int *encapsulated, int *known, 
   MTDCM_GUARD_END(name, name_len)
 }
 
+int mtdcm_syntax_is_known(const char *uid) {
+  try {
+    if (uid == nullptr || uid[0] == '\0') return 0;
+    return DcmXfer(uid).getXfer() == EXS_Unknown ? 0 : 1;
+  } catch (...) {
+    return 0;
+  }
+}
+
 int mtdcm_is_big_endian(mtdcm_file *file) {
   try {
     if (file == nullptr) return 0;

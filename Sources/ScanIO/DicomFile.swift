@@ -1,5 +1,9 @@
 import CDCMTK
 
+#if canImport(Glibc)
+  import Glibc
+#endif
+
 /// A parsed DICOM file: the low-level attribute view over DCMTK. Owns the DCMTK handle and
 /// releases it in `deinit`. Most callers want `ScanImage` instead.
 public final class DicomFile {
@@ -17,13 +21,29 @@ public final class DicomFile {
       ? mtdcm_open_header(path, &file, &message, message.count)
       : mtdcm_open(path, &file, &message, message.count)
     guard status == MTDCM_OK.rawValue32, let file else {
-      throw ScanIOError.from(status: status, path: path, message: String(cString: message))
+      let error = ScanIOError.from(status: status, path: path, message: String(cString: message))
+      // A short non-DICOM file "ends early" for DCMTK's parser; without the DICM preamble
+      // it is not DICOM rather than truncated.
+      if error.code == "truncated" && !DicomFile.hasPreamble(path) {
+        throw ScanIOError.notDICOM(
+          path: path, cause: "no DICM preamble and no parseable dataset")
+      }
+      throw error
     }
     self.handle = file
     self.path = path
   }
 
   deinit { mtdcm_close(handle) }
+
+  /// Whether bytes 128..<132 of the file are "DICM".
+  static func hasPreamble(_ path: String) -> Bool {
+    guard let f = fopen(path, "rb") else { return false }
+    defer { fclose(f) }
+    var bytes = [UInt8](repeating: 0, count: 132)
+    guard fread(&bytes, 1, 132, f) == 132 else { return false }
+    return bytes[128..<132].elementsEqual(Array("DICM".utf8))
+  }
 
   /// DCMTK's version string, e.g. "3.6.7".
   public static var dcmtkVersion: String { String(cString: mtdcm_version()) }
@@ -131,6 +151,9 @@ public final class DicomFile {
     _ = mtdcm_transfer_syntax_info(handle, &encapsulated, &known, &buffer, buffer.count)
     return (encapsulated != 0, known != 0, String(cString: buffer))
   }
+
+  /// Whether DCMTK knows the transfer syntax with this UID.
+  static func isKnownSyntax(_ uid: String) -> Bool { mtdcm_syntax_is_known(uid) != 0 }
 
   /// Whether the stored syntax is big endian.
   var isBigEndian: Bool { mtdcm_is_big_endian(handle) != 0 }

@@ -84,6 +84,14 @@ public enum DicomWriter {
       throw ScanIOError.invalidArgument(
         path: path, cause: "the writer only writes MONOCHROME1/MONOCHROME2 images")
     }
+    if spec.transferSyntax == .jpegLSLossless && spec.bitsStored < spec.bitsAllocated {
+      // DCMTK 3.6.7's bundled CharLS aborts (assertion) on some 12-bit images; refuse rather
+      // than crash the process.
+      throw ScanIOError.invalidArgument(
+        path: path,
+        cause: "JPEG-LS lossless needs BitsStored == BitsAllocated with DCMTK 3.6.7 "
+          + "(got \(spec.bitsStored)/\(spec.bitsAllocated)); use RLE or JPEG lossless instead")
+    }
     let lo: Int32 = spec.isSigned ? -(1 << (spec.bitsStored - 1)) : 0
     let hi: Int32 = spec.isSigned ? (1 << (spec.bitsStored - 1)) - 1 : (1 << spec.bitsStored) - 1
     if let bad = spec.storedValues.first(where: { $0 < lo || $0 > hi }) {
@@ -92,8 +100,10 @@ public enum DicomWriter {
         cause: "stored value \(bad) outside \(lo)...\(hi) for \(spec.bitsStored) bits "
           + (spec.isSigned ? "signed" : "unsigned"))
     }
-    // Two's complement in the allocated width (sign-extended above the high bit).
-    let words: [UInt16] = spec.storedValues.map { UInt16(truncatingIfNeeded: $0) }
+    // Two's complement in Bits Stored bits, unused high bits zero: JPEG-LS (CharLS) asserts on
+    // samples wider than its precision, and readers sign-extend from the high bit anyway.
+    let mask = UInt16(truncatingIfNeeded: (1 << spec.bitsStored) - 1)
+    let words: [UInt16] = spec.storedValues.map { UInt16(truncatingIfNeeded: $0) & mask }
     let bytes: [UInt8] = spec.bitsAllocated == 8 ? words.map { UInt8(truncatingIfNeeded: $0) } : []
 
     let sorted = spec.attributes.sorted { $0.key < $1.key }

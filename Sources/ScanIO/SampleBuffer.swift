@@ -61,7 +61,7 @@ private func storedSamples<T: FixedWidthInteger>(
       for i in 0..<count { out[i] = Int32(truncatingIfNeeded: p[i]) }
     } else {
       let s = T(truncatingIfNeeded: shift)
-      for i in 0..<count { out[i] = Int32(truncatingIfNeeded: (p[i] << s) >> s) }
+      for i in 0..<count { out[i] = Int32(truncatingIfNeeded: (p[i] &<< s) &>> s) }
     }
     n = count
   }
@@ -78,7 +78,7 @@ private func convertSamples<T: FixedWidthInteger>(
     let s = T(truncatingIfNeeded: shift)
     let tmp = UnsafeMutablePointer<T>.allocate(capacity: count)
     defer { tmp.deallocate() }
-    for i in 0..<count { tmp[i] = (p[i] << s) >> s }
+    for i in 0..<count { tmp[i] = (p[i] &<< s) &>> s }
     convertSamples(UnsafePointer(tmp), count, 0, lut, out)
     return
   }

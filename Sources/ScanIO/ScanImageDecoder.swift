@@ -120,7 +120,7 @@ enum ScanImageDecoder {
       layout.planar = 0
       if photometric == .ybrICT || photometric == .ybrRCT { layout.photometric = .rgb }
     } else {
-      guard info.known else {
+      guard info.known, syntax.isEmpty || DicomFile.isKnownSyntax(syntax) else {
         throw ScanIOError.unsupportedTransferSyntax(
           uid: syntax, name: "unknown transfer syntax", path: path)
       }

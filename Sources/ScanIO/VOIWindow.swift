@@ -37,7 +37,9 @@ extension ScanImage {
   public func displayFrame(_ index: Int, window: WindowChoice = .auto) -> [Float] {
     var values = modalityFrame(index)
     if isColor {
-      let maximum = Float(samples.bytesPerSample == 1 ? 255 : (1 << min(bitsStored, 16)) - 1)
+      let maximum: Float =
+        samples.bytesPerSample == 1
+        ? 255 : (photometric == .paletteColor ? 65535 : Float((1 << min(bitsStored, 16)) - 1))
       let scale = maximum > 255 ? 255 / maximum : 1
       for i in values.indices { values[i] = min(max(values[i] * scale, 0), 255) }
       return values

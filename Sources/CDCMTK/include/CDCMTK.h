@@ -96,6 +96,9 @@ int mtdcm_transfer_syntax(mtdcm_file *file, char *buffer, size_t buffer_len);
 int mtdcm_transfer_syntax_info(mtdcm_file *file, int *encapsulated, int *known, char *name,
                                size_t name_len);
 
+/// Whether DCMTK knows the transfer syntax `uid` (1) or not (0).
+int mtdcm_syntax_is_known(const char *uid);
+
 /// Whether the stored transfer syntax is big endian.
 int mtdcm_is_big_endian(mtdcm_file *file);
 
