@@ -2,7 +2,7 @@
 // helpers and the per-layer profiler.
 //
 //   SeededGenerator(seed:)            SplitMix64; deterministic, `RandomNumberGenerator`.
-//   Parallel.workers                  workers for non-GEMM kernels (default: online cores).
+//   Parallel.workers                  workers for all kernels (default: online cores).
 //   Parallel.forEach(n) { i in … }    runs i in 0..<n across workers (serial if workers == 1).
 //   Parallel.range(i, of: n, total:)  the i-th of n near-equal slices of 0..<total.
 //   Profiler.enabled / .reset() / .entries / .summary()   seconds per layer path and kind.
@@ -71,21 +71,18 @@ func fillUniform(_ t: Tensor, bound: Float, using generator: inout SeededGenerat
 
 /// Splits non-GEMM kernels across cores with `DispatchQueue.concurrentPerform`.
 ///
-/// Kernels never run while a GEMM runs (layers call them one after the other), so
-/// `Parallel.workers` non-GEMM workers and `BLAS.threads` OpenBLAS threads never compete.
+/// Kernels never run while a GEMM runs (layers call them one after the other), and GEMMs are
+/// split over the same workers with single-threaded OpenBLAS (`Gemm`), so nothing competes.
 /// Reductions split their input into a fixed number of slices (independent of `workers`) and
 /// add the partial results in slice order, so results are the same for any worker count.
 public enum Parallel {
-  /// Number of workers for the non-GEMM kernels; 1 runs everything on the calling thread.
-  /// Setting it also sets `BLAS.threads`.
+  /// Number of workers for every kernel (GEMMs too, see `Gemm`); 1 runs everything on the
+  /// calling thread. Results are identical for any value (fixed reduction blocks).
   public static var workers: Int = {
     let n = Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))
     return Swift.max(1, n)
   }() {
-    didSet {
-      workers = Swift.max(1, workers)
-      BLAS.threads = workers
-    }
+    didSet { workers = Swift.max(1, workers) }
   }
 
   /// Below this many elements a kernel runs on the calling thread (dispatch costs more).

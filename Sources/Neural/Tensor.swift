@@ -1,3 +1,14 @@
+// Tensor, Parameter, Mode and the Layer protocol shared by the engine and Backbones.
+//
+//   Tensor(shape:) / Tensor(shape:values:)   Float32, 64-byte aligned, reference type;
+//       reshape(_:) reuses capacity; data, array, buffer, zero(), fill(_:), copy(from:), clone().
+//   Parameter(value, layout:)                value + grad (+= by backward), frozen, PyTorch layout.
+//   Mode                                     .training / .inference.
+//   Layer                                    forward(_:mode:), backward(_:), parameters, buffers,
+//       kind (profiler label), resetParameters(using:), zeroGrad(), resetParameters(seed:).
+//       Layers own their output and input-gradient buffers: a returned tensor is valid until the
+//       layer's next forward/backward, and backward needs the forward's input left unchanged.
+
 import LinearAlgebra
 
 #if canImport(Glibc)
