@@ -12,6 +12,11 @@ import PackageDescription
 // mode; the CLI stays in 5 because it drives the numeric types directly.
 let numeric: [SwiftSetting] = []
 let v5 = SwiftLanguageMode.v5
+#if arch(x86_64)
+  let avx2: [SwiftSetting] = [.unsafeFlags(["-Xcc", "-mavx2", "-Xcc", "-mfma"])]
+#else
+  let avx2: [SwiftSetting] = []
+#endif
 
 let package = Package(
   name: "MedTransfer",
@@ -63,9 +68,12 @@ let package = Package(
     .target(
       name: "ScanIO", dependencies: ["CDCMTK", "COpenJPEG", "CPNG"],
       swiftSettings: numeric),
+    // Neural's kernels (depthwise convolution, BatchNorm, activations) are plain loops that
+    // LLVM vectorises; AVX2 doubles their vector width on x86-64 (every x86 CPU since 2013-15;
+    // the measured machine is an AMD EPYC with AVX2 + FMA).
     .target(
       name: "Neural", dependencies: ["LinearAlgebra"],
-      swiftSettings: numeric),
+      swiftSettings: numeric + avx2),
     .target(
       name: "Backbones",
       dependencies: ["Neural", .product(name: "Crypto", package: "swift-crypto")],

@@ -115,22 +115,6 @@ public enum Parallel {
   }
 }
 
-// MARK: - SIMD helpers
-
-typealias Vec = SIMD8<Float>
-
-@inline(__always) func load(_ p: UnsafePointer<Float>) -> Vec {
-  UnsafeRawPointer(p).loadUnaligned(as: Vec.self)
-}
-
-@inline(__always) func load(_ p: UnsafeMutablePointer<Float>) -> Vec {
-  UnsafeRawPointer(p).loadUnaligned(as: Vec.self)
-}
-
-@inline(__always) func store(_ v: Vec, _ p: UnsafeMutablePointer<Float>) {
-  UnsafeMutableRawPointer(p).storeBytes(of: v, as: Vec.self)
-}
-
 /// Monotonic seconds.
 @inline(__always) func now() -> Double {
   var ts = timespec()

@@ -57,7 +57,9 @@ final class BatchNormTests: XCTestCase {
     for act in [Activation.identity, .relu6, .relu] {
       let bn = BatchNorm2d(channels: 11, eps: 1e-3, activation: act)
       randomized(bn, seed: 20)
-      checkGradients(bn, input: randomTensor([3, 4, 3, 11], seed: 21, low: -2, high: 2), samples: 30)
+      checkGradients(
+        bn, input: randomTensor([3, 4, 3, 11], seed: 21, low: -2, high: 2), eps: 1e-3, samples: 30,
+        kinks: true)
     }
   }
 
@@ -65,7 +67,9 @@ final class BatchNormTests: XCTestCase {
     let bn = BatchNorm2d(channels: 9, eps: 1e-3, activation: .relu6)
     randomized(bn, seed: 30)
     bn.freezeStatistics = true
-    checkGradients(bn, input: randomTensor([2, 3, 3, 9], seed: 31, low: -3, high: 3), samples: 30)
+    checkGradients(
+      bn, input: randomTensor([2, 3, 3, 9], seed: 31, low: -3, high: 3), eps: 1e-3, samples: 30,
+      kinks: true)
   }
 }
 
@@ -142,12 +146,22 @@ final class ContainerTests: XCTestCase {
   }
 
   func testGradientsThroughResidualBlock() {
-    // Frozen BN statistics make the block a fixed smooth-almost-everywhere function of x.
-    let body = block()
-    for (_, layer) in body.layers { (layer as? BatchNorm2d)?.freezeStatistics = true }
-    checkGradients(Residual(body), input: randomTensor([2, 5, 4, 8], seed: 50), samples: 30)
-    // Batch statistics through the whole block.
-    checkGradients(Residual(block()), input: randomTensor([2, 5, 4, 8], seed: 51), samples: 30)
+    // Frozen statistics (a fixed function of x), then batch statistics through the block.
+    // With β = 0 and running mean 0, a depthwise output whose whole receptive field was zeroed
+    // by the ReLU6 before it is exactly 0, on the next ReLU6's kink, where the central
+    // difference is ½ and PyTorch's convention 0: β in [0.2, 1) moves those points off it.
+    let frozen = block()
+    for (i, (_, layer)) in frozen.layers.enumerated() {
+      guard let bn = layer as? BatchNorm2d else { continue }
+      bn.bias.value.copy(from: randomTensor([bn.channels], seed: UInt64(70 + i), low: 0.2, high: 1))
+      bn.freezeStatistics = true
+    }
+    checkGradients(
+      Residual(frozen), input: randomTensor([2, 5, 4, 8], seed: 50), eps: 1e-3, samples: 30,
+      kinks: true)
+    checkGradients(
+      Residual(block()), input: randomTensor([2, 5, 4, 8], seed: 51), eps: 1e-3, samples: 30,
+      kinks: true)
   }
 
   func testDropPath() {

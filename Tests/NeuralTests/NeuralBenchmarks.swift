@@ -46,13 +46,13 @@ func liteNet(classes: Int = 1000) -> Sequential {
 
 func peakRSS() -> Int {
   var usage = rusage()
-  getrusage(RUSAGE_SELF, &usage)
+  getrusage(RUSAGE_SELF.rawValue, &usage)
   return usage.ru_maxrss * 1024
 }
 
 func pageFaults() -> Int {
   var usage = rusage()
-  getrusage(RUSAGE_SELF, &usage)
+  getrusage(RUSAGE_SELF.rawValue, &usage)
   return usage.ru_minflt + usage.ru_majflt
 }
 

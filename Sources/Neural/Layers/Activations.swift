@@ -27,15 +27,8 @@ public class PointwiseActivation: Layer {
     let (xp, yp, n, act) = (UnsafePointer(x.data), output.data, x.count, activation)
     let slices = Parallel.slices(items: n / 8 + 1, work: n)
     Parallel.forEach(slices) { s in
-      let r = Parallel.range(s, of: slices, total: n)
-      var i = r.lowerBound
-      while i + 8 <= r.upperBound {
-        store(activate(load(xp + i), act), yp + i)
-        i += 8
-      }
-      while i < r.upperBound {
-        yp[i] = activateScalar(xp[i], act)
-        i += 1
+      withActivation(act) { act in
+        for i in Parallel.range(s, of: slices, total: n) { yp[i] = activate(xp[i], act) }
       }
     }
     input = mode == .training ? x : nil
@@ -52,15 +45,8 @@ public class PointwiseActivation: Layer {
     let (xp, dp, gp, n, act) = (UnsafePointer(x.data), UnsafePointer(dy.data), inputGradient.data, x.count, activation)
     let slices = Parallel.slices(items: n / 8 + 1, work: n)
     Parallel.forEach(slices) { s in
-      let r = Parallel.range(s, of: slices, total: n)
-      var i = r.lowerBound
-      while i + 8 <= r.upperBound {
-        store(gate(load(dp + i), load(xp + i), act), gp + i)
-        i += 8
-      }
-      while i < r.upperBound {
-        gp[i] = gateScalar(dp[i], xp[i], act)
-        i += 1
+      withActivation(act) { act in
+        for i in Parallel.range(s, of: slices, total: n) { gp[i] = gate(dp[i], xp[i], act) }
       }
     }
     return inputGradient

@@ -155,18 +155,10 @@ public final class BatchNorm2d: Layer {
           f1.update(repeating: 0, count: 2 * c)
           for r in start..<end {
             let xr = x + r * c
-            var i = 0
-            while i + 8 <= c {
-              let d = load(xr + i) - load(x + i)
-              store(load(f1 + i) + d, f1 + i)
-              store(load(f2 + i) + d * d, f2 + i)
-              i += 8
-            }
-            while i < c {
+            for i in 0..<c {
               let d = xr[i] - x[i]
               f1[i] += d
               f2[i] += d * d
-              i += 1
             }
           }
           for i in 0..<c {
@@ -219,22 +211,16 @@ public final class BatchNorm2d: Layer {
         while start < range.upperBound {
           let end = Swift.min(start + 256, range.upperBound)
           f1.update(repeating: 0, count: 2 * c)
-          for r in start..<end {
-            let xr = xp + r * c
-            let dr = dyp + r * c
-            var i = 0
-            while i + 8 <= c {
-              let xv = load(xr + i)
-              let dz = gate(load(dr + i), xv * load(sc + i) + load(sh + i), act)
-              store(load(f1 + i) + dz, f1 + i)
-              store(load(f2 + i) + dz * ((xv - load(mu + i)) * load(rs + i)), f2 + i)
-              i += 8
-            }
-            while i < c {
-              let dz = gateScalar(dr[i], xr[i] * sc[i] + sh[i], act)
-              f1[i] += dz
-              f2[i] += dz * ((xr[i] - mu[i]) * rs[i])
-              i += 1
+          withActivation(act) { act in
+            for r in start..<end {
+              let xr = xp + r * c
+              let dr = dyp + r * c
+              for i in 0..<c {
+                let xv = xr[i]
+                let dz = gate(dr[i], xv * sc[i] + sh[i], act)
+                f1[i] += dz
+                f2[i] += dz * ((xv - mu[i]) * rs[i])
+              }
             }
           }
           for i in 0..<c {
@@ -276,21 +262,16 @@ public final class BatchNorm2d: Layer {
       let dx = inputGradient.data
       let slicesDx = Parallel.slices(items: rows, work: rows * c)
       Parallel.forEach(slicesDx) { s in
-        for r in Parallel.range(s, of: slicesDx, total: rows) {
-          let xr = xp + r * c
-          let dr = dyp + r * c
-          let out = dx + r * c
-          var i = 0
-          while i + 8 <= c {
-            let xv = load(xr + i)
-            let dz = gate(load(dr + i), xv * load(sc + i) + load(sh + i), act)
-            store(dz * load(k1 + i) + xv * load(k2 + i) + load(k3 + i), out + i)
-            i += 8
-          }
-          while i < c {
-            let dz = gateScalar(dr[i], xr[i] * sc[i] + sh[i], act)
-            out[i] = dz * k1[i] + xr[i] * k2[i] + k3[i]
-            i += 1
+        withActivation(act) { act in
+          for r in Parallel.range(s, of: slicesDx, total: rows) {
+            let xr = xp + r * c
+            let dr = dyp + r * c
+            let out = dx + r * c
+            for i in 0..<c {
+              let xv = xr[i]
+              let dz = gate(dr[i], xv * sc[i] + sh[i], act)
+              out[i] = dz * k1[i] + xv * k2[i] + k3[i]
+            }
           }
         }
       }
@@ -300,20 +281,25 @@ public final class BatchNorm2d: Layer {
 }
 
 // MARK: - Pointwise kernels shared with the activation layers
+//
+// Plain scalar loops: LLVM vectorises them (the loop-invariant activation is folded by
+// `withActivation`), and they measured 2–3× faster here than the same code on SIMD8<Float>.
+
+/// Calls `body` with `act` as a compile-time constant in each branch, so the activation's
+/// switch folds out of the inner loops after inlining.
+@inline(__always)
+func withActivation(_ act: Activation, _ body: (Activation) -> Void) {
+  switch act {
+  case .identity: body(.identity)
+  case .relu: body(.relu)
+  case .relu6: body(.relu6)
+  }
+}
 
 /// dy where the activation passes gradient at pre-activation z (PyTorch: relu passes z > 0,
 /// hardtanh(0, 6) passes 0 < z < 6), else 0.
 @inline(__always)
-func gate(_ dy: Vec, _ z: Vec, _ act: Activation) -> Vec {
-  switch act {
-  case .identity: return dy
-  case .relu: return dy.replacing(with: 0, where: z .<= 0)
-  case .relu6: return dy.replacing(with: 0, where: (z .<= 0) .| (z .>= 6))
-  }
-}
-
-@inline(__always)
-func gateScalar(_ dy: Float, _ z: Float, _ act: Activation) -> Float {
+func gate(_ dy: Float, _ z: Float, _ act: Activation) -> Float {
   switch act {
   case .identity: return dy
   case .relu: return z > 0 ? dy : 0
@@ -321,17 +307,9 @@ func gateScalar(_ dy: Float, _ z: Float, _ act: Activation) -> Float {
   }
 }
 
+/// The activation of z.
 @inline(__always)
-func activate(_ z: Vec, _ act: Activation) -> Vec {
-  switch act {
-  case .identity: return z
-  case .relu: return pointwiseMax(z, Vec())
-  case .relu6: return pointwiseMin(pointwiseMax(z, Vec()), Vec(repeating: 6))
-  }
-}
-
-@inline(__always)
-func activateScalar(_ z: Float, _ act: Activation) -> Float {
+func activate(_ z: Float, _ act: Activation) -> Float {
   switch act {
   case .identity: return z
   case .relu: return Swift.max(z, 0)
@@ -346,17 +324,11 @@ func scaleShift(
 ) {
   let slices = Parallel.slices(items: rows, work: rows * c)
   Parallel.forEach(slices) { s in
-    for r in Parallel.range(s, of: slices, total: rows) {
-      let xr = x + r * c
-      let yr = y + r * c
-      var i = 0
-      while i + 8 <= c {
-        store(activate(load(xr + i) * load(scale + i) + load(shift + i), act), yr + i)
-        i += 8
-      }
-      while i < c {
-        yr[i] = activateScalar(xr[i] * scale[i] + shift[i], act)
-        i += 1
+    withActivation(act) { act in
+      for r in Parallel.range(s, of: slices, total: rows) {
+        let xr = x + r * c
+        let yr = y + r * c
+        for i in 0..<c { yr[i] = activate(xr[i] * scale[i] + shift[i], act) }
       }
     }
   }

@@ -138,17 +138,8 @@ public final class Residual: Layer {
     let slices = Parallel.slices(items: n, work: x.count)
     Parallel.forEach(slices) { s in
       for i in Parallel.range(s, of: slices, total: n) {
-        let k = Vec(repeating: scales[i])
-        var j = i * per
-        let end = j + per
-        while j + 8 <= end {
-          store(load(xp + j) + load(bp + j) * k, yp + j)
-          j += 8
-        }
-        while j < end {
-          yp[j] = xp[j] + bp[j] * scales[i]
-          j += 1
-        }
+        let k = scales[i]
+        for j in (i * per)..<((i + 1) * per) { yp[j] = xp[j] + bp[j] * k }
       }
     }
     return output
@@ -175,16 +166,7 @@ public final class Residual: Layer {
     let total = dy.count
     let slices = Parallel.slices(items: total / 8 + 1, work: total)
     Parallel.forEach(slices) { s in
-      let r = Parallel.range(s, of: slices, total: total)
-      var j = r.lowerBound
-      while j + 8 <= r.upperBound {
-        store(load(dp + j) + load(gp + j), out + j)
-        j += 8
-      }
-      while j < r.upperBound {
-        out[j] = dp[j] + gp[j]
-        j += 1
-      }
+      for j in Parallel.range(s, of: slices, total: total) { out[j] = dp[j] + gp[j] }
     }
     return inputGradient
   }
