@@ -53,7 +53,7 @@ extension MetricsBenchmarks {
     let report = try ShiftAnalysis.run(
       source: .init(name: "s", features: s, labels: labels),
       target: .init(name: "t", features: t, labels: labels))
-    lap("ShiftAnalysis.run defaults (B=1000, bootstrap 1000, covariance bootstrap 100)")
+    lap("ShiftAnalysis.run defaults (B=1000, bootstrap 1000, covariance bootstrap 50)")
     print("BENCH report: MMD p \(report.mmd.pValue), PAD \(report.proxyADistance.value), FD \(report.frechetDistance)")
   }
 }

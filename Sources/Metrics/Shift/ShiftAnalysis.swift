@@ -19,9 +19,10 @@ public struct ShiftReport: Codable, Sendable, Equatable {
   public var mmd: MMDResult
   /// Proxy A-distance with its interval.
   public var proxyADistance: ProxyADistanceResult
-  /// Fréchet distance between Gaussian fits, with bootstrap interval.
+  /// Fréchet distance between Gaussian fits, with a basic bootstrap interval (see
+  /// `GaussianDistances.distancesWithIntervals`).
   public var frechetDistance: Estimate
-  /// CORAL distance, with bootstrap interval.
+  /// CORAL distance, with a basic bootstrap interval.
   public var coralDistance: Estimate
   /// Per-image intensity statistics compared (empty without intensity input).
   public var intensity: [IntensityComparison]
@@ -72,11 +73,11 @@ public enum ShiftAnalysis {
     /// Master seed.
     public var seed: UInt64
 
-    /// Defaults: B = 1000 permutations, 1000 bootstrap replicates (100 for covariance
+    /// Defaults: B = 1000 permutations, 1000 bootstrap replicates (50 for covariance
     /// distances), 95 % intervals, α = 0.05, 5 folds, λ = 1e-2, projection on, seed 0.
     public init(
       permutations: Int = 1000, bootstrapReplicates: Int = 1000,
-      covarianceBootstrapReplicates: Int = 100, level: Double = 0.95, alpha: Double = 0.05,
+      covarianceBootstrapReplicates: Int = 50, level: Double = 0.95, alpha: Double = 0.05,
       folds: Int = 5, domainClassifierL2: Double = 1e-2, projection: Bool = true, seed: UInt64 = 0
     ) {
       self.permutations = permutations
@@ -148,20 +149,8 @@ public enum ShiftAnalysis {
         folds: options.folds,
         classifier: LogisticRegression.Options(l2: options.domainClassifierL2, maxIterations: 200),
         seed: options.seed &+ 2, bootstrap: plan(2)))
-    let (fs, ft) = try GaussianDistances.centeredFactors(s, t, name: "Fréchet distance")
-    let covariancePlan = plan(3, options.covarianceBootstrapReplicates)
-    let frechet = try Bootstrap.estimate(counts: s.rows, t.rows, plan: covariancePlan) { i, j in
-      if i.count == s.rows && i == Array(0..<s.rows) && j == Array(0..<t.rows) {
-        return try GaussianDistances.frechet(fs, ft)
-      }
-      return try GaussianDistances.frechet(
-        GaussianDistances.Factor(s.selecting(rows: i)), GaussianDistances.Factor(t.selecting(rows: j)))
-    }
-    let coral = Bootstrap.estimate(counts: s.rows, t.rows, plan: plan(4, options.covarianceBootstrapReplicates)) { i, j in
-      if i == Array(0..<s.rows) && j == Array(0..<t.rows) { return GaussianDistances.coral(fs, ft) }
-      return GaussianDistances.coral(
-        GaussianDistances.Factor(s.selecting(rows: i)), GaussianDistances.Factor(t.selecting(rows: j)))
-    }
+    let covariance = try GaussianDistances.distancesWithIntervals(
+      source: s, target: t, bootstrap: plan(3, options.covarianceBootstrapReplicates))
     var intensity = [IntensityComparison]()
     if !source.intensities.isEmpty && !target.intensities.isEmpty {
       intensity = try IntensityShift.compare(
@@ -205,7 +194,7 @@ public enum ShiftAnalysis {
     return ShiftReport(
       schemaVersion: 1, sourceName: source.name, targetName: target.name, sourceCount: s.rows,
       targetCount: t.rows, featureDimension: s.columns, mmd: mmd, proxyADistance: pad,
-      frechetDistance: frechet, coralDistance: coral, intensity: intensity,
+      frechetDistance: covariance.frechet, coralDistance: covariance.coral, intensity: intensity,
       histograms: histograms, headers: headers, labels: labels, targetLogME: logME, tests: tests,
       alpha: options.alpha, shiftDetected: tests.contains { $0.rejected }, embedding: embedding,
       options: options)
