@@ -58,7 +58,7 @@ struct BenchResult: Encodable {
 /// Peak resident set size of this process (Linux reports kilobytes).
 func peakResidentBytes() -> Int {
   var usage = rusage()
-  getrusage(RUSAGE_SELF, &usage)
+  getrusage(RUSAGE_SELF.rawValue, &usage)
   return Int(usage.ru_maxrss) * 1024
 }
 
