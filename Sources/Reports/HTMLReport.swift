@@ -262,15 +262,18 @@ struct HTMLReport {
       var figures: [String] = []
       for target in r.study.targets {
         let candidates = rows.filter { $0.target == target && $0.l2spAlpha != nil && $0.forgetting != nil && $0.targetGain != nil }
+        // The budget with the most α values (the sweep), the largest on ties.
         let budgets = unique(candidates.map(\.budget))
-        guard let budget = budgets.last else { continue }
+        guard let budget = budgets.reversed().max(by: { a, b in
+          candidates.filter { $0.budget == a }.count < candidates.filter { $0.budget == b }.count
+        }) else { continue }
         let pts = candidates.filter { $0.budget == budget }.sorted { ($0.l2spAlpha ?? 0) < ($1.l2spAlpha ?? 0) }
         guard pts.count >= 2 else { continue }
         let chart = SVGChart(
           title: "Target \(target), \(budget) labels/class: L2-SP trade-off", xLabel: "source forgetting (before − after)", yLabel: "target gain (after − before)",
           series: [SVGChart.Series(
             name: "full fine-tune, L2-SP α", points: pts.map { ($0.forgetting!.mean, $0.targetGain!.mean) },
-            pointLabels: pts.map { "α=\(fmt($0.l2spAlpha!, 3).replacingOccurrences(of: "0.000", with: "0"))" },
+            pointLabels: pts.map { "α=\(compact($0.l2spAlpha!))" },
             errorBars: pts.compactMap { p in p.targetGain!.lower.map { (p.forgetting!.mean, $0, p.targetGain!.upper!) } })], id: nextID())
         figures.append(figure(chart.render(), "Each point: full fine-tuning with L2-SP strength α (α = 0: plain full fine-tuning); bars: \(pct(r.confidence)) CI of the target gain. Up and to the left is better."))
       }
@@ -308,7 +311,7 @@ struct HTMLReport {
     let r = report
     var html = ""
     guard !r.calibration.isEmpty else { return empty("No finished runs yet.") }
-    html += "<p>At the largest label budget with results. ECE: expected calibration error of the top-label confidence (lower is better).</p>"
+    html += "<p>Each arm at its largest label budget with results. ECE: expected calibration error of the top-label confidence (lower is better).</p>"
     html += "<table><tr><th class=\"l\">target</th><th class=\"l\">arm</th><th>labels/class</th><th>ECE</th></tr>"
     for row in r.calibration {
       html += "<tr><td class=\"l\">\(escape(row.target))</td><td class=\"l\">\(escape(row.arm))</td><td>\(escape(row.budget))</td><td>\(interval(row.ece))</td></tr>"
@@ -317,9 +320,9 @@ struct HTMLReport {
     var figures: [String] = []
     for target in r.study.targets {
       let rows = r.calibration.filter { $0.target == target && !$0.bins.isEmpty }
-      guard let budget = rows.first?.budget else { continue }
+      guard !rows.isEmpty else { continue }
       let chart = SVGChart(
-        title: "Target \(target), \(budget) labels/class: reliability", xLabel: "mean predicted confidence", yLabel: "observed accuracy",
+        title: "Target \(target): reliability (each arm at its largest budget)", xLabel: "mean predicted confidence", yLabel: "observed accuracy",
         xDomain: 0...1, yDomain: 0...1,
         series: rows.map { row in SVGChart.Series(name: row.arm, points: row.bins.map { ($0.meanConfidence, $0.accuracy) }) }, diagonal: true, id: nextID())
       figures.append(figure(chart.render(), "Bins pooled over seeds (count-weighted); dashed: perfect calibration."))
@@ -419,6 +422,11 @@ struct HTMLReport {
   }
 
   private func pValue(_ p: Double) -> String { p < 0.001 ? "p &lt; 0.001" : "p = \(fmt(p, 3))" }
+}
+
+/// Shortest decimal spelling of a setting (0.1, 1, 0.01).
+func compact(_ v: Double) -> String {
+  v == v.rounded() ? String(Int(v)) : String(v)
 }
 
 /// Fixed-decimal formatting; "—" for non-finite values.

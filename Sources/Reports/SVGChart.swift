@@ -147,14 +147,18 @@ struct SVGChart {
         }
         svg += "\n"
       }
-      if let labels = s.pointLabels {
-        for (p, label) in zip(s.points, labels) where p.x.isFinite && p.y.isFinite {
-          svg += "<text x=\"\(f(px(p.x) + 6))\" y=\"\(f(py(p.y) - 6))\" font-size=\"11\" fill=\"\(color)\">\(escape(label))</text>"
-        }
-        svg += "\n"
-      }
     }
     svg += "</g>\n"
+    // Point labels outside the clip, turned inwards near the right edge.
+    for (i, s) in series.enumerated() {
+      guard let labels = s.pointLabels else { continue }
+      let color = Self.palette[i % Self.palette.count]
+      for (p, label) in zip(s.points, labels) where p.x.isFinite && p.y.isFinite {
+        let nearRight = px(p.x) > left + plotW * 0.75
+        svg += "<text x=\"\(f(px(p.x) + (nearRight ? -6 : 6)))\" y=\"\(f(py(p.y) - 6))\" font-size=\"11\" fill=\"\(color)\"\(nearRight ? " text-anchor=\"end\"" : "")>\(escape(label))</text>"
+      }
+      svg += "\n"
+    }
     if let (value, label) = horizontalLine, yd.contains(value) {
       svg += "<text x=\"\(f(left + plotW - 4))\" y=\"\(f(py(value) - 4))\" text-anchor=\"end\" font-size=\"11\" fill=\"#555\">\(escape(label))</text>\n"
     }

@@ -29,6 +29,14 @@ extension StudyReport {
     func interval(_ values: [Double]) -> Interval? {
       ReportStatistics.meanInterval(values, confidence: confidence)
     }
+    /// Largest budget at which `arm` has finished runs (where its details are shown).
+    func armBudget(_ target: String, _ arm: String) -> LabelBudget? {
+      budgets.reversed().first { b in
+        finished.contains {
+          $0.config.target.label == target && $0.config.arm.name == arm && $0.config.budget == b
+        }
+      }
+    }
     /// Largest budget with at least one finished run (where per-arm details are shown).
     func detailBudget(_ target: String) -> LabelBudget? {
       budgets.reversed().first { b in
@@ -174,8 +182,8 @@ extension StudyReport {
               })))
         }
       }
-      guard let budget = detailBudget(target) else { continue }
       for arm in arms where arm.adaBN {
+        guard let budget = armBudget(target, arm.name) else { continue }
         var plain = arm
         plain.adaBN = false
         plain.name = plain.canonicalName
@@ -206,6 +214,7 @@ extension StudyReport {
         }
       }
       for arm in arms {
+        guard let budget = armBudget(target, arm.name) else { continue }
         let r = results(target, arm.name, budget).sorted { $0.key < $1.key }.map(\.value)
         guard !r.isEmpty else { continue }
         var stages: [String] = []
