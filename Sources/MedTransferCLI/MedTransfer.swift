@@ -13,8 +13,8 @@ struct MedTransfer: ParsableCommand {
       """,
     version: MedTransferVersion.string,
     subcommands: [
-      BackboneCommand.self, DatasetCommand.self, StudyCommand.self, ReportCommand.self,
-      BenchCommand.self,
+      BackboneCommand.self, DatasetCommand.self, TrainCommand.self,
+      EvaluateCommand.self, StudyCommand.self, ReportCommand.self, BenchCommand.self,
     ])
 }
 

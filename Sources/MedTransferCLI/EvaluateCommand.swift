@@ -1,0 +1,72 @@
+import Adaptation
+import ArgumentParser
+import Foundation
+
+/// `medtransfer evaluate`: a run folder's best checkpoint on a dataset.
+struct EvaluateCommand: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "evaluate",
+    abstract: "Evaluate a trained run on a dataset (accuracy, balanced accuracy, macro-F1, "
+      + "AUROC with 95% CIs, ECE, confusion matrix, per-domain and per-subgroup).")
+
+  @Option(help: "Run folder written by `medtransfer train`.")
+  var checkpoint: String
+
+  @Option(help: "Manifest CSV or image folder to evaluate on (every image; or --split).")
+  var data: String
+
+  @Option(help: "Evaluate only this domain (repeatable).")
+  var domain: [String] = []
+
+  @Option(help: "Only rows of this split (e.g. test); default: every image.")
+  var split: String?
+
+  @Flag(help: "Print the report as one JSON document on stdout.")
+  var json = false
+
+  func run() throws {
+    let dir: RunDirectory
+    let record: RunConfigRecord
+    do {
+      dir = try RunDirectory(URL(fileURLWithPath: checkpoint))
+      guard FileManager.default.fileExists(atPath: dir.configURL.path) else {
+        throw AdaptationError.checkpointUnreadable(path: checkpoint, reason: "no config.json")
+      }
+      record = try RunDirectory.readJSON(RunConfigRecord.self, from: dir.configURL)
+    } catch let error as AdaptationError {
+      throw CLIError(error.description)
+    }
+    let report: EvaluationReport
+    do {
+      let set = try DataPreparation.evaluationSet(
+        source: data, domains: domain, split: split, inputSize: record.configuration.inputSize,
+        classes: record.data.classes, channels: 3)
+      let model = try ModelFactories.standard(record.configuration, set.classes.count,
+                                              set.images.shape[3])
+      try Checkpoint.load(dir.bestCheckpointURL, into: model)
+      report = Runner.evaluate(model, on: set, seed: UInt64(record.configuration.seed))
+    } catch let error as CustomStringConvertible {
+      throw CLIError(error.description)
+    }
+    if json {
+      print(String(decoding: try RunDirectory.prettyJSON(report), as: UTF8.self))
+    } else {
+      let o = report.overall
+      print(String(format: "images %d  accuracy %.3f [%.3f, %.3f]  balanced %.3f  macro-F1 %.3f",
+                   o.count, o.accuracy.value, o.accuracy.lower ?? .nan, o.accuracy.upper ?? .nan,
+                   o.balancedAccuracy, o.macroF1))
+      if let auc = o.macroAUROC {
+        print(String(format: "macro AUROC %.3f [%.3f, %.3f]  ECE %.3f", auc.value,
+                     auc.lower ?? .nan, auc.upper ?? .nan, o.ece))
+      }
+      for (name, r) in report.perDomain.sorted(by: { $0.key < $1.key }) {
+        print(String(format: "  domain %@: n %d accuracy %.3f balanced %.3f", name, r.count,
+                     r.accuracy.value, r.balancedAccuracy))
+      }
+      for (name, r) in report.perSubgroup.sorted(by: { $0.key < $1.key }) {
+        print(String(format: "  %@: n %d accuracy %.3f balanced %.3f", name, r.count,
+                     r.accuracy.value, r.balancedAccuracy))
+      }
+    }
+  }
+}

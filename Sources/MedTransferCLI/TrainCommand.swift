@@ -1,0 +1,236 @@
+import Adaptation
+import ArgumentParser
+import Foundation
+
+#if canImport(Glibc)
+  import Glibc
+#endif
+
+/// `medtransfer train`: one training run, written to a run folder.
+struct TrainCommand: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "train",
+    abstract: "Train (or adapt) a classifier on a dataset and write a run folder.",
+    discussion: """
+      Writes OUT/config.json (everything needed to rerun, with weights and data hashes), \
+      OUT/metrics.jsonl (one line per epoch), OUT/model.safetensors (the best checkpoint), \
+      OUT/last.safetensors + resume.json (to resume) and OUT/summary.json. Progress goes to \
+      stderr; with --json the summary is printed on stdout.
+      """)
+
+  @Option(help: "Manifest CSV (path,label[,domain][,patient][,split]) or an image folder.")
+  var data: String
+
+  @Option(help: "Train on this domain only (repeatable).")
+  var domain: [String] = []
+
+  @Option(name: .customLong("target-domain"),
+          help: "Unlabelled target domain for --adabn / --coral (its images, not its labels).")
+  var targetDomain: String?
+
+  @Option(name: .customLong("init"), help: "pretrained:efficientnet-lite0 | scratch[:NAME].")
+  var initialization: String = "pretrained:efficientnet-lite0"
+
+  @Option(help: "scratch | linear-probe | features+logreg | partial:K | full.")
+  var strategy: String = "full"
+
+  @Option(help: "Weight penalty: none | l2sp:alpha=0.1,beta=0.01[,bn=true] | l2:lambda=L.")
+  var reg: String = "none"
+
+  @Option(help: "Head dropout rate.")
+  var dropout: Double = 0.2
+
+  @Option(help: "Hidden units of an optional head layer (ReLU6).")
+  var hidden: Int?
+
+  @Option(help: "Optimizer: adamw (decoupled weight decay) or sgd (coupled).")
+  var optimizer: String = "adamw"
+
+  @Option(help: "Peak learning rate of the head.")
+  var lr: Double = 1e-3
+
+  @Option(name: .customLong("backbone-lr-scale"), help: "Backbone LR as a fraction of the head's.")
+  var backboneLRScale: Double = 1
+
+  @Option(help: "Optimizer weight decay.")
+  var wd: Double = 1e-4
+
+  @Option(name: .customLong("labels-per-class"), help: "Label budget per class (nested).")
+  var labelsPerClass: Int?
+
+  @Option(help: "Maximum epochs.")
+  var epochs: Int = 20
+
+  @Option(name: .customLong("batch-size"), help: "Mini-batch size.")
+  var batchSize: Int = 32
+
+  @Option(help: "Early-stopping patience in epochs (0: off).")
+  var patience: Int = 5
+
+  @Option(help: "Selection metric: accuracy | balanced-accuracy | macro-f1 | macro-auroc.")
+  var metric: String = "balanced-accuracy"
+
+  @Option(help: "Deep CORAL loss weight (needs --target-domain).")
+  var coral: Double?
+
+  @Flag(help: "Re-estimate BatchNorm statistics on the target domain first (AdaBN).")
+  var adabn = false
+
+  @Flag(name: .customLong("no-augment"), help: "Turn training augmentation off.")
+  var noAugment = false
+
+  @Option(help: "Square input size in pixels.")
+  var size: Int = 128
+
+  @Option(help: "Seed of initialisation, splits, budgets, augmentation and dropout.")
+  var seed: Int = 0
+
+  @Option(help: "Run folder to write.")
+  var out: String
+
+  @Flag(help: "Continue a killed run from its last checkpoint.")
+  var resume = false
+
+  @Flag(help: "Print summary.json on stdout.")
+  var json = false
+
+  func makeConfiguration() throws -> TrainingConfiguration {
+    var c = TrainingConfiguration()
+    do {
+      c.initialization = try Initialization(parsing: initialization)
+      c.strategy = try Strategy(parsing: strategy)
+      c.regularizer = try RegularizerSpec(parsing: reg)
+    } catch let error as AdaptationError {
+      throw CLIError(error.description)
+    }
+    if c.strategy == .scratch { c.initialization = .scratch(c.initialization.architecture) }
+    guard let opt = OptimizerKind(rawValue: optimizer) else {
+      throw CLIError("--optimizer \(optimizer): unknown; use adamw or sgd")
+    }
+    guard let selection = SelectionMetric(rawValue: metric) else {
+      throw CLIError("--metric \(metric): unknown; use "
+        + SelectionMetric.allCases.map(\.rawValue).joined(separator: ", "))
+    }
+    guard dropout >= 0 && dropout < 1 else { throw CLIError("--dropout \(dropout): must be in [0, 1)") }
+    guard epochs >= 1, batchSize >= 2, size >= 16 else {
+      throw CLIError("--epochs ≥ 1, --batch-size ≥ 2 and --size ≥ 16 are required")
+    }
+    if coral != nil && targetDomain == nil || adabn && targetDomain == nil {
+      throw CLIError("--coral/--adabn need --target-domain NAME (the unlabelled target images)")
+    }
+    c.optimizer = opt
+    c.selectionMetric = selection
+    c.dropout = dropout
+    c.hiddenUnits = hidden
+    c.learningRate = lr
+    c.backboneLearningRateScale = backboneLRScale
+    c.weightDecay = wd
+    c.labelsPerClass = labelsPerClass
+    c.epochs = epochs
+    c.batchSize = batchSize
+    c.patience = patience > 0 ? patience : nil
+    c.coralWeight = coral
+    c.adaBN = adabn
+    c.augment = !noAugment
+    c.inputSize = size
+    c.seed = seed
+    return c
+  }
+
+  func run() throws {
+    let configuration = try makeConfiguration()
+    let request = DataRequest(
+      source: data, domains: domain, targetDomain: targetDomain, inputSize: size,
+      labelsPerClass: labelsPerClass, seed: seed)
+    let directory: RunDirectory
+    do { directory = try RunDirectory(URL(fileURLWithPath: out)) } catch {
+      throw CLIError("\(error)")
+    }
+    let prepared: PreparedData
+    do {
+      log("loading \(data) …")
+      prepared = try DataPreparation.prepare(request, channels: 3)
+    } catch let error as CustomStringConvertible {
+      throw CLIError(error.description)
+    }
+    let factory = ModelFactories.standard
+    let record = RunConfigRecord(
+      configuration: configuration, data: prepared.provenance,
+      weights: try? ModelFactories.weightsProvenance(configuration.initialization),
+      command: CommandLine.arguments.joined(separator: " "), version: MedTransferVersion.string)
+    if resume, FileManager.default.fileExists(atPath: directory.configURL.path) {
+      let old = try RunDirectory.readJSON(RunConfigRecord.self, from: directory.configURL)
+      guard old.configuration == configuration else {
+        throw CLIError("\(out): holds a run with a different configuration; drop --resume or use a new --out")
+      }
+    }
+    try RunDirectory.writeJSON(record, to: directory.configURL)
+    let bar = ProgressBar()
+    let summary: RunSummary
+    do {
+      summary = try Runner.run(
+        configuration: configuration, data: prepared.data, factory: factory,
+        directory: directory, resume: resume, progress: { bar.update($0, metric: metric) },
+        augmentation: prepared.augmentation
+      ).summary
+    } catch let error as CustomStringConvertible {
+      bar.finish()
+      throw CLIError(error.description)
+    }
+    bar.finish()
+    if json {
+      print(String(decoding: try RunDirectory.prettyJSON(summary), as: UTF8.self))
+    }
+    let test = summary.test.map {
+      String(format: " test accuracy %.3f balanced %.3f", $0.overall.accuracy.value,
+             $0.overall.balancedAccuracy)
+    } ?? ""
+    log("\(summary.status.rawValue): \(summary.epochsRun) epochs, best epoch \(summary.bestEpoch),"
+        + String(format: " %.1f img/s", summary.imagesPerSecond) + test + " → \(out)")
+    if let error = summary.error {
+      throw CLIError("\(out): \(error)")
+    }
+  }
+}
+
+/// Writes a line to stderr.
+func log(_ message: String) {
+  FileHandle.standardError.write(Data((message + "\n").utf8))
+}
+
+/// A one-line progress bar on stderr (redrawn in place on a terminal, one line per epoch
+/// otherwise).
+final class ProgressBar {
+  private let interactive = isatty(2) == 1
+  private var lastEpoch = 0
+  private var lastLine = ""
+  private var lastDraw = Date.distantPast
+
+  func update(_ p: TrainingProgress, metric: String) {
+    let width = 24
+    let filled = p.steps > 0 ? width * p.step / p.steps : 0
+    let bar = String(repeating: "█", count: filled) + String(repeating: "·", count: width - filled)
+    let val = p.validationValue.map { String(format: " val %@ %.3f", metric, $0) } ?? ""
+    let line = String(format: "epoch %d/%d %@ loss %.4f%@ %.1f img/s", p.epoch, p.epochs, bar,
+                      p.loss, val, p.imagesPerSecond)
+    if interactive {
+      if Date().timeIntervalSince(lastDraw) > 0.1 || p.step == p.steps {
+        FileHandle.standardError.write(Data(("\r\u{1B}[K" + line).utf8))
+        lastDraw = Date()
+      }
+    } else if p.epoch != lastEpoch && lastEpoch != 0 {
+      FileHandle.standardError.write(Data((lastLine + "\n").utf8))
+    }
+    lastEpoch = p.epoch
+    lastLine = line
+  }
+
+  func finish() {
+    if interactive {
+      if !lastLine.isEmpty { FileHandle.standardError.write(Data("\n".utf8)) }
+    } else if !lastLine.isEmpty {
+      FileHandle.standardError.write(Data((lastLine + "\n").utf8))
+    }
+    lastLine = ""
+  }
+}
