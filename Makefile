@@ -14,7 +14,7 @@ build: bootstrap
 	$(SWIFT) build $(SWIFT_TEST_FLAGS)
 
 demo: build
-	$(BIN) --help
+	$(BIN) study run studies/quickstart.yaml
 
 test: build
 	$(SWIFT) test $(SWIFT_TEST_FLAGS)

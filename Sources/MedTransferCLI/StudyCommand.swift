@@ -50,12 +50,20 @@ struct StudyRunCommand: ParsableCommand {
         ".cache/medtransfer")
       let context = StudyContext(
         studyDirectory: studyDirectory, specDirectory: specDirectory, cacheDirectory: cache)
-      // The Adaptation executor joins this list at integration; arms no executor can run are
+      // Baselines first, every network arm through Adaptation; arms no executor can run are
       // rejected before anything runs.
-      let executor = RoutingExecutor([BaselineExecutor()])
+      let executor = RoutingExecutor([
+        BaselineExecutor(manifestResolver: { ref, context in
+          try AdaptationExecutor.manifestURL(ref, options: spec.training.options, context: context)
+        }),
+        AdaptationExecutor(),
+      ])
       try StudyRunner.checkArms(spec, executor: executor)
       let store = try StudyStore(directory: studyDirectory)
-      let runner = StudyRunner(spec: spec, store: store, context: context, executor: executor)
+      let runner = StudyRunner(
+        spec: spec, store: store, context: context, executor: executor,
+        shiftAnalyzer: FeatureShiftAnalyzer(
+          backbone: spec.backbone, inputSize: spec.inputSize, options: spec.training.options))
       try store.saveEnvironment(["medtransfer.version": MedTransferVersion.string])
       let command = (["medtransfer"] + CommandLine.arguments.dropFirst()).joined(separator: " ")
       let summary = try runner.run(retryFailed: retryFailed, command: command)

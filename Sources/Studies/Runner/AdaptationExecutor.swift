@@ -1,0 +1,323 @@
+import Adaptation
+import Backbones
+import Datasets
+import Foundation
+
+/// Runs every network arm (scratch, linear-probe, features+logreg, partial(K), full, with
+/// adabn / l2sp / dropout / coral modifiers) through Adaptation's source → target protocol.
+///
+/// Data: a generator dataset is rendered once (Datasets' phantom generator) into
+/// `<cache>/phantoms/<spec sha>-<per class>x<size>-<seed>/`; `training.options` may set
+/// `phantom_per_class` and `phantom_size` to shrink it. A manifest dataset is used as is. The
+/// spec's `site`/`domain` picks the manifest's `domain` rows (`A` matches `site-a`).
+///
+/// Protocol per run: without `training.source_epochs` the model starts from the factory
+/// (ImageNet weights, or He initialisation for scratch) and is adapted on the target budget;
+/// with it, the model is first trained on all source labels (forgetting is then measured).
+public struct AdaptationExecutor: RunExecutor {
+  public init() {}
+
+  public func canExecute(_ arm: ArmSpec) -> Bool { !arm.isBaseline }
+
+  public func prepare(_ spec: StudySpec, context: StudyContext) throws -> StudyPreparation {
+    var hashes: [String: String] = [:]
+    for ref in [spec.source] + spec.targets {
+      let manifest = try Self.manifestURL(ref, options: spec.training.options, context: context)
+      hashes[ref.key] = try Self.fingerprint(manifest: manifest)
+    }
+    var environment: [String: String] = [:]
+    let weights: PretrainedWeights
+    do { weights = try PretrainedRegistry.weights(named: spec.backbone) } catch {
+      throw StudiesError.runFailed(run: spec.name, reason: "backbone: \(error)")
+    }
+    guard let path = PretrainedRegistry.cachedPath(for: spec.backbone) else {
+      throw StudiesError.runFailed(
+        run: spec.name,
+        reason: "pretrained weights \(weights.fileName) are not in "
+          + "\(PretrainedRegistry.cacheRoot.path)/weights; run scripts/bootstrap")
+    }
+    environment["weights.\(weights.name).file"] = weights.fileName
+    environment["weights.\(weights.name).sha256"] = try sha256Hex(ofFile: URL(fileURLWithPath: path))
+    return StudyPreparation(datasetHashes: hashes, environment: environment)
+  }
+
+  public func execute(_ run: RunConfig, context: RunContext) throws -> RunResult {
+    let started = Date()
+    let options = run.training.options
+    let sourceManifest = try Self.manifestURL(run.source, options: options, context: context.study)
+    let targetManifest = try Self.manifestURL(run.target, options: options, context: context.study)
+    let sourceDomain = try Self.domain(of: run.source, manifest: sourceManifest)
+    let targetDomain = try Self.domain(of: run.target, manifest: targetManifest)
+    let splits = options["splits"] ?? "train=0.6,val=0.2,test=0.2"
+
+    // Data: the target split is budgeted; the source keeps all its labels.
+    let dataStart = Date()
+    let target = try DataPreparation.prepare(
+      DataRequest(
+        source: targetManifest.path, domains: targetDomain.map { [$0] } ?? [],
+        targetDomain: targetDomain, inputSize: run.inputSize, labelsPerClass: run.budget.count,
+        seed: run.seed, splits: splits))
+    let source = try DataPreparation.prepare(
+      DataRequest(
+        source: sourceManifest.path, domains: sourceDomain.map { [$0] } ?? [],
+        inputSize: run.inputSize, labelsPerClass: nil, seed: run.seed, splits: splits))
+    let dataSeconds = Date().timeIntervalSince(dataStart)
+
+    let configuration = Self.protocolConfiguration(run)
+    let directory = context.checkpointDirectory
+    try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+    let resume = context.attempt > 1
+      && FileManager.default.fileExists(atPath: directory.appendingPathComponent("target").path)
+    let trainingStart = Date()
+    let report = context.reportEpoch
+    let result = try SourceTargetProtocol.run(
+      configuration,
+      data: SourceTargetData(source: source.data, target: target.data),
+      factory: ModelFactories.standard, directory: directory, resume: resume,
+      progress: { phase, p in
+        guard phase == "target", p.step == p.steps else { return }
+        report(
+          EpochRecord(
+            epoch: p.epoch, wallSeconds: Date().timeIntervalSince(trainingStart),
+            trainLoss: p.loss, imagesPerSecond: p.imagesPerSecond))
+      },
+      augmentation: target.augmentation)
+
+    let metric = Self.selection(run.training.monitor)
+    let epochs = result.fineTuningEpochs.map { log in
+      EpochRecord(
+        epoch: log.epoch, wallSeconds: log.elapsedSeconds, trainLoss: log.trainLoss,
+        valMetric: log.validation?.value(of: metric), valLoss: log.validation?.loss,
+        imagesPerSecond: log.imagesPerSecond)
+    }
+    var timings = [TimingRecord(phase: "data", seconds: dataSeconds)]
+    var merged: [String: Double] = [:]
+    var order: [String] = []
+    for t in result.timings {
+      if merged[t.phase] == nil { order.append(t.phase) }
+      merged[t.phase, default: 0] += t.seconds
+    }
+    timings += order.map { TimingRecord(phase: $0, seconds: merged[$0]!) }
+
+    let sourceBefore = result.beforeAdaptation.source.map { Self.value($0, run.training.monitor) }
+    let sourceAfter = result.afterAdaptation.source.map { Self.value($0, run.training.monitor) }
+    let forgetting = ForgettingRecord(
+      sourceBefore: configuration.source != nil ? sourceBefore : nil,
+      sourceAfter: configuration.source != nil ? sourceAfter : nil,
+      targetBefore: configuration.source != nil
+        ? Self.value(result.beforeAdaptation.target, run.training.monitor) : nil,
+      stageDistances: result.driftFromAdaptationStart.map {
+        StageDistance(stage: $0.name, distance: $0.distance)
+      })
+    var failure: String?
+    if let tuning = result.fineTuning, tuning.status == .failed {
+      failure = tuning.error ?? "target training failed"
+    }
+    var notes: [String: String] = [
+      "protocol": configuration.source == nil ? "target-only" : "source-then-target",
+      "checkpoint": directory.path,
+      "target.train": String(target.data.train.count),
+      "target.test": String(target.data.test?.count ?? 0),
+      "source.test": String(source.data.test?.count ?? 0),
+      "target.gain.accuracy": String(format: "%.4f", result.targetGainAccuracy),
+    ]
+    if let tune = configuration.fineTune {
+      notes["learning_rate"] = String(tune.learningRate)
+      notes["optimizer"] = tune.optimizer.rawValue
+      if let best = result.fineTuning?.bestEpoch { notes["best_epoch"] = String(best) }
+    }
+    if resume { notes["resumed"] = "true" }
+    return RunResult(
+      target: Self.metrics(result.afterAdaptation.target),
+      source: result.afterAdaptation.source.map(Self.metrics),
+      epochs: epochs, forgetting: forgetting, timings: timings,
+      wallSeconds: Date().timeIntervalSince(started),
+      imagesPerSecond: result.fineTuning?.imagesPerSecond,
+      trainImages: target.data.train.count, failure: failure, notes: notes)
+  }
+
+  // MARK: - Mapping
+
+  /// The Adaptation protocol configuration a study run asks for.
+  static func protocolConfiguration(_ run: RunConfig) -> SourceTargetConfiguration {
+    let s = run.training
+    var c = TrainingConfiguration()
+    let isScratch = run.arm.strategy == .scratch
+    c.initialization = isScratch ? .scratch(run.backbone) : .pretrained(run.backbone)
+    switch run.arm.strategy {
+    case .scratch: c.strategy = .scratch
+    case .linearProbe: c.strategy = .linearProbe
+    case .featuresLogReg: c.strategy = .featuresLogReg
+    case .partial(let k): c.strategy = .partial(stages: k)
+    case .full, .untrained, .baseline: c.strategy = .full
+    }
+    if let l2sp = run.arm.l2sp {
+      c.regularizer = .l2sp(alpha: Float(l2sp.alpha), beta: Float(l2sp.beta))
+    }
+    if let dropout = run.arm.dropout { c.dropout = dropout }
+    c.coralWeight = run.arm.coral
+    c.optimizer = OptimizerKind(rawValue: s.optimizer) ?? .adamw
+    c.learningRate = s.learningRate ?? (c.optimizer == .sgd ? 0.01 : 1e-3)
+    // A scratch backbone has nothing worth protecting with a smaller learning rate.
+    c.backboneLearningRateScale = isScratch ? 1 : s.backboneLearningRateScale
+    c.weightDecay = s.weightDecay
+    c.epochs = s.epochs
+    c.batchSize = s.batchSize
+    c.patience = s.patience > 0 ? s.patience : nil
+    c.selectionMetric = selection(s.monitor)
+    c.augment = s.augment
+    c.inputSize = run.inputSize
+    c.labelsPerClass = run.budget.count
+    c.seed = run.seed
+    if let w = s.options["warmup_epochs"].flatMap(Int.init) { c.warmupEpochs = w }
+    var source: TrainingConfiguration?
+    if let sourceEpochs = s.sourceEpochs {
+      var sc = c
+      sc.strategy = isScratch ? .scratch : .full
+      sc.regularizer = .none
+      sc.coralWeight = nil
+      sc.labelsPerClass = nil
+      sc.epochs = sourceEpochs
+      source = sc
+    }
+    let fineTune: TrainingConfiguration? = run.arm.strategy == .untrained ? nil : c
+    return SourceTargetConfiguration(source: source, adaBN: run.arm.adaBN, fineTune: fineTune)
+  }
+
+  static func selection(_ metric: MetricName) -> SelectionMetric {
+    switch metric {
+    case .accuracy: return .accuracy
+    case .balancedAccuracy: return .balancedAccuracy
+    case .macroF1: return .macroF1
+    case .auroc: return .macroAUROC
+    }
+  }
+
+  static func value(_ report: EvaluationReport, _ metric: MetricName) -> Double {
+    report.overall.value(of: selection(metric))
+  }
+
+  static func metrics(_ report: EvaluationReport) -> EvaluationMetrics {
+    let o = report.overall
+    var subgroups: [SubgroupMetric] = []
+    for (domain, r) in report.perDomain.sorted(by: { $0.key < $1.key }) {
+      subgroups.append(
+        SubgroupMetric(
+          attribute: "domain", value: domain, count: r.count, accuracy: r.accuracy.value,
+          balancedAccuracy: r.balancedAccuracy))
+    }
+    for (key, r) in report.perSubgroup.sorted(by: { $0.key < $1.key }) {
+      let parts = key.split(separator: "=", maxSplits: 1).map(String.init)
+      subgroups.append(
+        SubgroupMetric(
+          attribute: parts.count == 2 ? parts[0] : "group", value: parts.last ?? key,
+          count: r.count, accuracy: r.accuracy.value, balancedAccuracy: r.balancedAccuracy))
+    }
+    return EvaluationMetrics(
+      count: o.count, accuracy: o.accuracy.value, balancedAccuracy: o.balancedAccuracy,
+      macroF1: o.macroF1,
+      auroc: o.macroAUROC.map { Estimate($0.value, lower: $0.lower, upper: $0.upper) },
+      ece: o.ece,
+      reliability: o.reliability.map {
+        ReliabilityBin(
+          lower: $0.lower, upper: $0.upper, count: $0.count, meanConfidence: $0.meanConfidence,
+          accuracy: $0.accuracy)
+      },
+      subgroups: subgroups, classNames: o.classes, confusion: o.confusion)
+  }
+
+  // MARK: - Data
+
+  /// The manifest CSV behind `ref`, rendering generator datasets into the cache first.
+  public static func manifestURL(_ ref: DatasetRef, options: [String: String], context: StudyContext)
+    throws -> URL
+  {
+    let url = context.resolve(ref.path)
+    switch ref.kind {
+    case .manifest:
+      guard FileManager.default.fileExists(atPath: url.path) else {
+        throw StudiesError.manifest(path: url.path, row: nil, reason: "file not found")
+      }
+      return url
+    case .generator:
+      let text: String
+      do { text = try String(contentsOf: url, encoding: .utf8) } catch {
+        throw StudiesError.manifest(
+          path: url.path, row: nil, reason: "cannot read the generator spec (\(error))")
+      }
+      let spec: PhantomSpec
+      do { spec = try PhantomSpec.parse(yaml: text, path: url.path) } catch {
+        throw StudiesError.manifest(path: url.path, row: nil, reason: "\(error)")
+      }
+      let perClass = options["phantom_per_class"].flatMap(Int.init) ?? spec.perClass
+      let size = options["phantom_size"].flatMap(Int.init) ?? spec.imageSize
+      let seed = ref.seed.map(UInt64.init) ?? spec.seed
+      let key = "\(sha256Hex(Data(text.utf8)).prefix(12))-\(perClass)x\(size)-\(seed)"
+      let folder = context.cacheDirectory.appendingPathComponent("phantoms")
+        .appendingPathComponent(key)
+      let manifest = folder.appendingPathComponent("manifest.csv")
+      if FileManager.default.fileExists(atPath: manifest.path) { return manifest }
+      // Render into a temporary folder and rename, so a killed run never leaves half a dataset.
+      let partial = folder.deletingLastPathComponent()
+        .appendingPathComponent(key + ".partial-\(ProcessInfo.processInfo.processIdentifier)")
+      try? FileManager.default.removeItem(at: partial)
+      FileHandle.standardError.write(
+        Data("generating phantom \(spec.name) (\(perClass)/class, \(size) px) → \(folder.path)\n".utf8))
+      do {
+        _ = try PhantomGenerator.generate(
+          spec: spec, specText: text, outDirectory: partial.path, seed: seed,
+          perClass: perClass, size: size)
+        try? FileManager.default.removeItem(at: folder)
+        try FileManager.default.moveItem(at: partial, to: folder)
+      } catch {
+        try? FileManager.default.removeItem(at: partial)
+        throw StudiesError.manifest(path: url.path, row: nil, reason: "generation failed: \(error)")
+      }
+      return manifest
+    }
+  }
+
+  /// The manifest `domain` value the spec's site/domain names (`A` → `site-a`).
+  static func domain(of ref: DatasetRef, manifest: URL) throws -> String? {
+    guard let site = ref.site else { return nil }
+    let text = (try? String(contentsOf: manifest, encoding: .utf8)) ?? ""
+    var domains = Set<String>()
+    let lines = text.split(separator: "\n")
+    if let header = lines.first?.split(separator: ",").map(String.init),
+      let column = header.firstIndex(of: "domain")
+    {
+      for line in lines.dropFirst() {
+        let cells = line.split(separator: ",", omittingEmptySubsequences: false)
+        if column < cells.count { domains.insert(String(cells[column])) }
+      }
+    }
+    for candidate in [site, site.lowercased(), "site-" + site.lowercased()]
+    where domains.contains(candidate) {
+      return candidate
+    }
+    throw StudiesError.manifest(
+      path: manifest.path, row: nil,
+      reason: "no domain '\(site)' (found: \(domains.sorted().joined(separator: ", ")))")
+  }
+
+  /// SHA-256 over the manifest bytes and every listed file's bytes.
+  static func fingerprint(manifest: URL) throws -> String {
+    let text = try String(contentsOf: manifest, encoding: .utf8)
+    var parts = [sha256Hex(Data(text.utf8))]
+    let folder = manifest.deletingLastPathComponent()
+    let lines = text.split(separator: "\n")
+    if let header = lines.first?.split(separator: ",").map(String.init),
+      let column = header.firstIndex(of: "path")
+    {
+      for line in lines.dropFirst() {
+        let cells = line.split(separator: ",", omittingEmptySubsequences: false)
+        guard column < cells.count else { continue }
+        let path = String(cells[column])
+        let url = path.hasPrefix("/") ? URL(fileURLWithPath: path)
+          : folder.appendingPathComponent(path)
+        parts.append(try sha256Hex(ofFile: url))
+      }
+    }
+    return sha256Hex(Data(parts.joined(separator: "\n").utf8))
+  }
+}

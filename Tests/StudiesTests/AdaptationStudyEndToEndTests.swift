@@ -1,0 +1,72 @@
+import Foundation
+import TestSupport
+import XCTest
+
+@testable import Studies
+
+/// The real `medtransfer study run` on a tiny phantom study through the Adaptation executor:
+/// phantom rendered into the cache, real training of two network arms, shift analysis, report.
+final class AdaptationStudyEndToEndTests: XCTestCase {
+  func testTinyPhantomStudyTrainsEveryRunAndWritesTheReport() throws {
+    let generator = packageRoot.appendingPathComponent("datasets/chest-ct-sites.yaml")
+    let cache = ProcessInfo.processInfo.environment["MEDTRANSFER_CACHE"].map {
+      URL(fileURLWithPath: $0)
+    } ?? FileManager.default.homeDirectoryForCurrentUser.appendingPathComponent(".cache/medtransfer")
+    let cached = (try? FileManager.default.contentsOfDirectory(
+      atPath: cache.appendingPathComponent("weights").path)) ?? []
+    try XCTSkipUnless(
+      cached.contains { $0.hasPrefix("efficientnet-lite0-") },
+      "EfficientNet-Lite0 weights not in the cache; run scripts/bootstrap")
+    let dir = try makeTemporaryDirectory("studies-e2e")
+    defer { try? FileManager.default.removeItem(at: dir) }
+    let spec = dir.appendingPathComponent("tiny.yaml")
+    try """
+      name: tiny
+      data:
+        source: {generator: \(generator.path), site: site-a}
+        targets: [{generator: \(generator.path), site: site-b}]
+      backbone: efficientnet-lite0
+      input_size: 32
+      arms: [baseline:majority-class, scratch, full+l2sp(0.1)]
+      budgets: [4]
+      seeds: 1
+      training:
+        epochs: 2
+        patience: 0
+        batch_size: 8
+        optimizer: adamw
+        learning_rate: 0.001
+        options: {phantom_per_class: 10, phantom_size: 48}
+      shift: {analyses: [mmd, headers, embedding], permutations: 50, bootstrap: 50, max_images: 40}
+      """.write(to: spec, atomically: true, encoding: .utf8)
+    let studyDir = dir.appendingPathComponent("study")
+    let run = try runMedtransfer(["study", "run", spec.path, "--out", studyDir.path])
+    XCTAssertEqual(run.status, 0, run.stderr)
+
+    let store = try StudyStore(directory: studyDir, create: false)
+    let runs = try store.runs()
+    XCTAssertEqual(runs.count, 3)
+    for stored in runs {
+      XCTAssertEqual(stored.status, .finished, "\(stored.config.label): \(stored.error ?? "")")
+      let result = try XCTUnwrap(stored.result)
+      XCTAssertGreaterThan(result.target.count, 0)
+      if !stored.config.arm.isBaseline {
+        XCTAssertEqual(result.epochs.count, 2, stored.config.label)
+        XCTAssertEqual(result.trainImages, 16, stored.config.label)  // 4 classes × 4 labels
+        XCTAssertFalse(result.target.reliability.isEmpty)
+        XCTAssertFalse(result.forgetting?.stageDistances.isEmpty ?? true)
+        XCTAssertNotNil(result.source)
+      }
+    }
+    let shift = try store.shiftResults()
+    XCTAssertEqual(shift.count, 1)
+    XCTAssertTrue(shift.first?.metrics.contains { $0.name.hasPrefix("MMD") } ?? false)
+
+    let html = try String(
+      contentsOf: studyDir.appendingPathComponent("index.html"), encoding: .utf8)
+    for section in ["Headline: does transfer beat scratch?", "Learning curves", "Training curves",
+                    "Domain shift", "Calibration and subgroups", "Reproducibility"] {
+      XCTAssertTrue(html.contains(section), "index.html lacks \(section)")
+    }
+  }
+}
