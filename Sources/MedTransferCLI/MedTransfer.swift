@@ -13,11 +13,7 @@ struct MedTransfer: ParsableCommand {
       """,
     version: MedTransferVersion.string,
     subcommands: [
-<<<<<<< HEAD
       DicomCommand.self, BackboneCommand.self, DatasetCommand.self, TrainCommand.self,
-=======
-      BackboneCommand.self, DatasetCommand.self, TrainCommand.self,
->>>>>>> integration
       EvaluateCommand.self, StudyCommand.self, ReportCommand.self, BenchCommand.self,
     ])
 }
