@@ -37,7 +37,8 @@ public struct AdaptationExecutor: RunExecutor {
           + "\(PretrainedRegistry.cacheRoot.path)/weights; run scripts/bootstrap")
     }
     environment["weights.\(weights.name).file"] = weights.fileName
-    environment["weights.\(weights.name).sha256"] = try sha256Hex(ofFile: URL(fileURLWithPath: path))
+    environment["weights.\(weights.name).sha256"] = try Studies.sha256Hex(
+      ofFile: URL(fileURLWithPath: path))
     return StudyPreparation(datasetHashes: hashes, environment: environment)
   }
 
@@ -73,7 +74,8 @@ public struct AdaptationExecutor: RunExecutor {
     let result = try SourceTargetProtocol.run(
       configuration,
       data: SourceTargetData(source: source.data, target: target.data),
-      factory: ModelFactories.standard, directory: directory, resume: resume,
+      factory: { try ModelFactories.efficientNet($0, classes: $1, channels: $2) },
+      directory: directory, resume: resume,
       progress: { phase, p in
         guard phase == "target", p.step == p.steps else { return }
         report(
@@ -216,7 +218,7 @@ public struct AdaptationExecutor: RunExecutor {
     return EvaluationMetrics(
       count: o.count, accuracy: o.accuracy.value, balancedAccuracy: o.balancedAccuracy,
       macroF1: o.macroF1,
-      auroc: o.macroAUROC.map { Estimate($0.value, lower: $0.lower, upper: $0.upper) },
+      auroc: o.macroAUROC.map { Studies.Estimate($0.value, lower: $0.lower, upper: $0.upper) },
       ece: o.ece,
       reliability: o.reliability.map {
         ReliabilityBin(
@@ -252,7 +254,7 @@ public struct AdaptationExecutor: RunExecutor {
       let perClass = options["phantom_per_class"].flatMap(Int.init) ?? spec.perClass
       let size = options["phantom_size"].flatMap(Int.init) ?? spec.imageSize
       let seed = ref.seed.map(UInt64.init) ?? spec.seed
-      let key = "\(sha256Hex(Data(text.utf8)).prefix(12))-\(perClass)x\(size)-\(seed)"
+      let key = "\(Studies.sha256Hex(Data(text.utf8)).prefix(12))-\(perClass)x\(size)-\(seed)"
       let folder = context.cacheDirectory.appendingPathComponent("phantoms")
         .appendingPathComponent(key)
       let manifest = folder.appendingPathComponent("manifest.csv")
@@ -303,7 +305,7 @@ public struct AdaptationExecutor: RunExecutor {
   /// SHA-256 over the manifest bytes and every listed file's bytes.
   static func fingerprint(manifest: URL) throws -> String {
     let text = try String(contentsOf: manifest, encoding: .utf8)
-    var parts = [sha256Hex(Data(text.utf8))]
+    var parts = [Studies.sha256Hex(Data(text.utf8))]
     let folder = manifest.deletingLastPathComponent()
     let lines = text.split(separator: "\n")
     if let header = lines.first?.split(separator: ",").map(String.init),
@@ -315,9 +317,9 @@ public struct AdaptationExecutor: RunExecutor {
         let path = String(cells[column])
         let url = path.hasPrefix("/") ? URL(fileURLWithPath: path)
           : folder.appendingPathComponent(path)
-        parts.append(try sha256Hex(ofFile: url))
+        parts.append(try Studies.sha256Hex(ofFile: url))
       }
     }
-    return sha256Hex(Data(parts.joined(separator: "\n").utf8))
+    return Studies.sha256Hex(Data(parts.joined(separator: "\n").utf8))
   }
 }

@@ -65,9 +65,10 @@ public struct FeatureShiftAnalyzer: ShiftAnalyzer {
         set
       )
     }
-    var (s, sourceSet) = try domain(source, sourceManifest, classes: nil)
-    var (t, targetSet) = try domain(target, targetManifest, classes: sourceSet.classes)
-    let model = try ModelFactories.standard(configuration, sourceSet.classes.count, 3)
+    var (s, sourceSet): (ShiftAnalysis.Domain, ImageSet) = try domain(source, sourceManifest, classes: nil)
+    var (t, targetSet): (ShiftAnalysis.Domain, ImageSet) = try domain(target, targetManifest, classes: sourceSet.classes)
+    let model = try ModelFactories.efficientNet(
+      configuration, classes: sourceSet.classes.count, channels: 3)
     let sf = model.extractFeatures(sourceSet)
     let tf = model.extractFeatures(targetSet)
     s.features = try FeatureMatrix(rows: sf.count, columns: sf.dimension, values: sf.features)
