@@ -22,7 +22,7 @@ final class PhantomGeneratorTests: XCTestCase {
 
   func testBadSpecNamesTheKey() {
     var text = Fixtures.specText
-    text = text.replacingOccurrences(of: "bitsStored: 12", with: "bitsStored: 10")
+    text = text.replacingOccurrences(of: "bitsStored: 16", with: "bitsStored: 10")
     XCTAssertThrowsError(try PhantomSpec.parse(yaml: text, path: "x.yaml")) { error in
       XCTAssertTrue("\(error)".contains("bitsStored"), "\(error)")
       XCTAssertTrue("\(error)".contains("x.yaml"), "\(error)")

@@ -77,7 +77,9 @@ final class StudyCommandEndToEndTests: XCTestCase {
       .write(to: trainer, atomically: true, encoding: .utf8)
     let unsupported = try runMedtransfer(["study", "run", trainer.path, "--out", dir.appendingPathComponent("o2").path])
     XCTAssertNotEqual(unsupported.status, 0)
-    XCTAssertTrue(unsupported.stderr.contains("arm 'scratch' cannot run in this build"), unsupported.stderr)
+    // Training arms run through the Adaptation executor now; the missing manifest is what fails.
+    XCTAssertEqual(unsupported.stderr.trimmingCharacters(in: .whitespacesAndNewlines).split(separator: "\n").count, 1, unsupported.stderr)
+    XCTAssertTrue(unsupported.stderr.contains("a.csv: file not found"), unsupported.stderr)
 
     let missing = try runMedtransfer(["report", dir.appendingPathComponent("nothing").path])
     XCTAssertNotEqual(missing.status, 0)
