@@ -35,11 +35,25 @@ public struct SymmetricEigen: Sendable {
     // Row-major symmetric == column-major symmetric, so `a` can go in as is; the
     // eigenvectors come back column-major and are transposed below.
     var matrix = a
+    let w = try SymmetricEigen.dsyevd(&matrix, n: n, vectors: true)
+    var rowMajor = [Double](repeating: 0, count: n * n)
+    for i in 0..<n {
+      for j in 0..<n { rowMajor[i * n + j] = matrix[j * n + i] }
+    }
+    values = w
+    vectors = rowMajor
+  }
+}
+
+extension SymmetricEigen {
+  /// Runs LAPACK `dsyevd` on the column-major n×n `matrix` (overwritten with the eigenvectors
+  /// when `vectors`), after the workspace-size query, and returns the ascending eigenvalues.
+  static func dsyevd(_ matrix: inout [Double], n: Int, vectors: Bool) throws -> [Double] {
     var w = [Double](repeating: 0, count: n)
     var nn = Int32(n)
     var lda = Int32(n)
     var info: Int32 = 0
-    var jobz = Int8(UInt8(ascii: "V"))
+    var jobz = Int8(UInt8(ascii: vectors ? "V" : "N"))
     var uplo = Int8(UInt8(ascii: "L"))
     var workQuery = 0.0
     var iworkQuery: Int32 = 0
@@ -47,17 +61,12 @@ public struct SymmetricEigen: Sendable {
     var liwork: Int32 = -1
     dsyevd_(&jobz, &uplo, &nn, &matrix, &lda, &w, &workQuery, &lwork, &iworkQuery, &liwork, &info)
     guard info == 0 else { throw LinearAlgebraError.lapack(routine: "dsyevd", info: Int(info)) }
-    lwork = Int32(workQuery)
-    liwork = iworkQuery
+    lwork = max(1, Int32(workQuery))
+    liwork = max(1, iworkQuery)
     var work = [Double](repeating: 0, count: Int(lwork))
     var iwork = [Int32](repeating: 0, count: Int(liwork))
     dsyevd_(&jobz, &uplo, &nn, &matrix, &lda, &w, &work, &lwork, &iwork, &liwork, &info)
     guard info == 0 else { throw LinearAlgebraError.lapack(routine: "dsyevd", info: Int(info)) }
-    var rowMajor = [Double](repeating: 0, count: n * n)
-    for i in 0..<n {
-      for j in 0..<n { rowMajor[i * n + j] = matrix[j * n + i] }
-    }
-    values = w
-    vectors = rowMajor
+    return w
   }
 }
