@@ -25,64 +25,46 @@ extension Parameter {
     guard tensor.shape == expected || (tensor.count == value.count && squeezed(tensor.shape) == squeezed(expected)) else {
       throw NeuralError.shapeMismatch(key: key, expected: expected, actual: tensor.shape)
     }
-    let s = value.shape
     let src = tensor.data
     let dst = value.data
-    switch layout {
-    case .identity:
-      dst.update(from: src, count: value.count)
-    case .convolution:
-      // PyTorch (O, I, KH, KW) -> ours (KH, KW, I, O)
-      let (kh, kw, ci, co) = (s[0], s[1], s[2], s[3])
-      for o in 0..<co {
-        for i in 0..<ci {
-          for a in 0..<kh {
-            for b in 0..<kw {
-              dst[((a * kw + b) * ci + i) * co + o] = src[((o * ci + i) * kh + a) * kw + b]
-            }
-          }
-        }
-      }
-    case .depthwise:
-      // PyTorch (C, 1, KH, KW) -> ours (KH, KW, C)
-      let (kh, kw, c) = (s[0], s[1], s[2])
-      for ch in 0..<c {
-        for a in 0..<kh {
-          for b in 0..<kw { dst[(a * kw + b) * c + ch] = src[(ch * kh + a) * kw + b] }
-        }
-      }
-    }
+    forEachIndexPair { ours, torch in dst[ours] = src[torch] }
   }
 
   /// A copy of `value` in PyTorch's layout and shape.
   public func pytorchTensor() -> Tensor {
     let out = Tensor(shape: pytorchShape)
-    let s = value.shape
     let src = value.data
     let dst = out.data
+    forEachIndexPair { ours, torch in dst[torch] = src[ours] }
+    return out
+  }
+
+  /// Calls `body(ours, torch)` for every element: its flat index in `value` and in PyTorch's
+  /// layout of the same parameter. Loading and exporting are the two directions of this map.
+  private func forEachIndexPair(_ body: (Int, Int) -> Void) {
+    let s = value.shape
     switch layout {
     case .identity:
-      dst.update(from: src, count: value.count)
+      for i in 0..<value.count { body(i, i) }
     case .convolution:
+      // PyTorch (O, I, KH, KW) <-> ours (KH, KW, I, O)
       let (kh, kw, ci, co) = (s[0], s[1], s[2], s[3])
       for o in 0..<co {
         for i in 0..<ci {
           for a in 0..<kh {
-            for b in 0..<kw {
-              dst[((o * ci + i) * kh + a) * kw + b] = src[((a * kw + b) * ci + i) * co + o]
-            }
+            for b in 0..<kw { body(((a * kw + b) * ci + i) * co + o, ((o * ci + i) * kh + a) * kw + b) }
           }
         }
       }
     case .depthwise:
+      // PyTorch (C, 1, KH, KW) <-> ours (KH, KW, C)
       let (kh, kw, c) = (s[0], s[1], s[2])
       for ch in 0..<c {
         for a in 0..<kh {
-          for b in 0..<kw { dst[(ch * kh + a) * kw + b] = src[(a * kw + b) * c + ch] }
+          for b in 0..<kw { body((a * kw + b) * c + ch, (ch * kh + a) * kw + b) }
         }
       }
     }
-    return out
   }
 }
 
