@@ -67,6 +67,10 @@ struct TrainCommand: ParsableCommand {
   @Option(help: "Early-stopping patience in epochs (0: off).")
   var patience: Int = 5
 
+  @Option(name: .customLong("bn-momentum"),
+          help: "BatchNorm running-statistics momentum while training (0: keep the network's).")
+  var bnMomentum: Double = 0.1
+
   @Option(help: "Selection metric: accuracy | balanced-accuracy | macro-f1 | macro-auroc.")
   var metric: String = "balanced-accuracy"
 
@@ -129,6 +133,7 @@ struct TrainCommand: ParsableCommand {
     c.epochs = epochs
     c.batchSize = batchSize
     c.patience = patience > 0 ? patience : nil
+    c.batchNormMomentum = bnMomentum > 0 ? bnMomentum : nil
     c.coralWeight = coral
     c.adaBN = adabn
     c.augment = !noAugment

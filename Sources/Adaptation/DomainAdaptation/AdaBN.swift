@@ -21,40 +21,22 @@ public enum AdaBN {
     // Parameters marked frozen so no layer prepares weight gradients; restored below.
     for (_, p) in model.backbone.parameters { p.frozen = true }
     for bn in norms { bn.statisticsFrozen = false }
-    var meanSums = norms.map { [Double](repeating: 0, count: $0.runningMean.count) }
-    var varSums = norms.map { [Double](repeating: 0, count: $0.runningVariance.count) }
-    var batchCount = 0
+    let savedMomenta = norms.map(\.statisticsMomentum)
+    // Momentum 1/k at the k-th batch makes the running buffers the plain mean of the k batch
+    // statistics (PyTorch's momentum=None), starting from whatever they held before.
     var seen = 0
+    var batchCount = 0
     for images in batches where images.shape[0] >= 2 {
-      // With the running buffers zeroed, one momentum update leaves m·(batch statistic) in
-      // them, which gives each BatchNorm's batch mean and unbiased variance exactly.
-      let savedCounts = norms.map { $0.batchesTracked?.array }
-      for bn in norms {
-        bn.runningMean.zero()
-        bn.runningVariance.zero()
-      }
-      _ = model.backbone.forward(images, mode: .training)
-      for (i, bn) in norms.enumerated() {
-        let m = Double(bn.statisticsMomentum)
-        for c in 0..<bn.runningMean.count {
-          meanSums[i][c] += Double(bn.runningMean[c]) / m
-          varSums[i][c] += Double(bn.runningVariance[c]) / m
-        }
-        if let counter = bn.batchesTracked, let saved = savedCounts[i] {
-          for j in 0..<counter.count { counter[j] = saved[j] }
-        }
-      }
       batchCount += 1
+      for bn in norms { bn.statisticsMomentum = 1 / Float(batchCount) }
+      _ = model.backbone.forward(images, mode: .training)
       seen += images.shape[0]
     }
     for (i, bn) in norms.enumerated() {
-      if batchCount > 0 {
-        for c in 0..<bn.runningMean.count {
-          bn.runningMean[c] = Float(meanSums[i][c] / Double(batchCount))
-          bn.runningVariance[c] = Float(varSums[i][c] / Double(batchCount))
-        }
-        if let counter = bn.batchesTracked, counter.count > 0 { counter[0] = Float(batchCount) }
+      if batchCount > 0, let counter = bn.batchesTracked, counter.count > 0 {
+        counter[0] = Float(batchCount)
       }
+      bn.statisticsMomentum = savedMomenta[i]
       bn.statisticsFrozen = savedFlags[i]
     }
     for ((_, p), f) in zip(model.backbone.parameters, savedFrozen) { p.frozen = f }

@@ -8,5 +8,8 @@ extension BatchNorm2d: RunningStatistics {
     get { freezeStatistics }
     set { freezeStatistics = newValue }
   }
-  public var statisticsMomentum: Float { momentum }
+  public var statisticsMomentum: Float {
+    get { momentum }
+    set { momentum = newValue }
+  }
 }

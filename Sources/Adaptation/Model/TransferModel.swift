@@ -16,7 +16,7 @@ public protocol RunningStatistics: AnyObject {
   /// they are (PyTorch: the BN module in `eval()` inside a model in `train()`).
   var statisticsFrozen: Bool { get set }
   /// The running-average factor m.
-  var statisticsMomentum: Float { get }
+  var statisticsMomentum: Float { get set }
 }
 
 /// One stage of a backbone: a name and the parameter-name prefixes it owns.

@@ -69,6 +69,9 @@ public final class Trainer {
     let config = configuration
     let frozenBackbone = model.backboneParameters.allSatisfy { $0.parameter.frozen }
     let started = Date()
+    if let m = config.batchNormMomentum {
+      for bn in model.batchNorms { bn.layer.statisticsMomentum = Float(m) }
+    }
     // Cached features for a frozen backbone.
     let trainFeatures = frozenBackbone ? model.extractFeatures(train) : nil
     let validationFeatures = frozenBackbone ? validation.map { model.extractFeatures($0) } : nil

@@ -104,6 +104,11 @@ public struct TrainingConfiguration: Codable, Hashable, Sendable {
   public var selectionMetric: SelectionMetric = .balancedAccuracy
   /// Deep CORAL loss weight with unlabelled target batches (nil: off).
   public var coralWeight: Double? = nil
+  /// BatchNorm running-statistics momentum while training (PyTorch convention), nil: keep the
+  /// network's own. EfficientNet-Lite ships 0.01 (TF's 0.99), tuned for ImageNet's millions of
+  /// steps; a fine-tune of a few hundred steps would then evaluate with mostly ImageNet (or, from
+  /// scratch, mostly initial) statistics, so the default is PyTorch's usual 0.1.
+  public var batchNormMomentum: Double? = 0.1
   /// Seeded data augmentation on training batches.
   public var augment: Bool = true
   /// Re-estimate BatchNorm statistics on the target images before training (AdaBN).

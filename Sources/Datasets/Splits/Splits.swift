@@ -1,6 +1,6 @@
 import Foundation
 
-/// Split assignment for a dataset: stratified by label, grouped by patient, seeded.
+/// Split assignment for a dataset: stratified by domain and label, grouped by patient, seeded.
 ///
 /// Saved next to a run (`splits.json`) so that evaluation, re-runs and reviewers see exactly
 /// which image went where. Entries are identified by their manifest key (relative path).
@@ -10,7 +10,7 @@ public struct SplitAssignment: Codable, Equatable, Sendable {
   /// The seed that drew the assignment.
   public var seed: UInt64
   /// The method, for the record.
-  public var method: String = "stratified-by-label, grouped-by-patient"
+  public var method: String = "stratified-by-domain-and-label, grouped-by-patient"
   /// Split of every entry, by manifest key.
   public var splitOf: [String: String]
 
@@ -53,9 +53,9 @@ public enum Splitter {
   /// Assigns every entry to a split.
   ///
   /// Entries with a hand-given `split` keep it (and pin their patient to it). The remaining
-  /// patients are grouped by their majority label; within each label the patients are
-  /// shuffled with `seed` and each goes to the split furthest below its target image count for
-  /// that label. No patient ever spans two splits.
+  /// patients are grouped by their majority (domain, label); within each group the patients
+  /// are shuffled with `seed` and each goes to the split furthest below its target image count
+  /// for that group. No patient ever spans two splits.
   public static func split(
     _ dataset: Dataset, fractions: [SplitAssignment.NamedFraction], seed: UInt64
   ) throws -> SplitAssignment {
@@ -79,16 +79,18 @@ public enum Splitter {
         groups[e.group, default: []].append(e)
       }
     }
-    var byLabel: [String: [(key: String, entries: [DatasetEntry])]] = [:]
+    // Strata: (domain, majority label). Stratifying by label alone let one site's test split
+    // end up with 3 images of a class when the study then filtered to that site.
+    var byStratum: [String: [(key: String, entries: [DatasetEntry])]] = [:]
     for (key, entries) in groups {
-      var counts: [String: Int] = [:]
-      for e in entries { counts[e.label, default: 0] += 1 }
-      let majority = counts.max { a, b in a.value < b.value || (a.value == b.value && a.key > b.key) }!.key
-      byLabel[majority, default: []].append((key, entries))
+      let label = majority(entries.map(\.label))
+      let domains = entries.compactMap(\.domain)
+      let stratum = domains.isEmpty ? label : majority(domains) + "/" + label
+      byStratum[stratum, default: []].append((key, entries))
     }
-    for label in byLabel.keys.sorted() {
-      var list = byLabel[label]!.sorted { $0.key < $1.key }
-      var rng = SeededGenerator(seed: seed, name: "split:" + label)
+    for stratum in byStratum.keys.sorted() {
+      var list = byStratum[stratum]!.sorted { $0.key < $1.key }
+      var rng = SeededGenerator(seed: seed, name: "split:" + stratum)
       rng.shuffle(&list)
       let images = Double(list.reduce(0) { $0 + $1.entries.count })
       var assigned = [Double](repeating: 0, count: fractions.count)
@@ -109,6 +111,13 @@ public enum Splitter {
       }
     }
     return SplitAssignment(fractions: fractions, seed: seed, splitOf: splitOf)
+  }
+
+  /// The most frequent value (ties: the alphabetically first).
+  static func majority(_ values: [String]) -> String {
+    var counts: [String: Int] = [:]
+    for v in values { counts[v, default: 0] += 1 }
+    return counts.max { a, b in a.value < b.value || (a.value == b.value && a.key > b.key) }!.key
   }
 
   /// Parses "train=0.7,val=0.15,test=0.15".

@@ -25,8 +25,10 @@ public enum Activation: Sendable, Equatable {
 public final class BatchNorm2d: Layer {
   public let channels: Int
   public let eps: Float
-  /// PyTorch momentum: running = (1 − momentum)·running + momentum·batch.
-  public let momentum: Float
+  /// PyTorch momentum: running = (1 − momentum)·running + momentum·batch. Mutable: a trainer
+  /// may use a faster average than the pretrained network's (EfficientNet-Lite's 0.01 keeps
+  /// ImageNet statistics for hundreds of steps), and AdaBN uses 1/k for a cumulative mean.
+  public var momentum: Float
   /// Applied after the affine transform (the ReLU6 that follows a BN in EfficientNet-Lite).
   public let activation: Activation
   /// γ (C), PyTorch "weight".
