@@ -180,7 +180,7 @@ struct HTMLReport {
         SVGChart.Series(name: s.arm, points: s.points.compactMap { p in p.trainLoss.map { (Double(p.epoch), $0) } }, markerRadius: 2.2)
       }
       if lossSeries.contains(where: { !$0.points.isEmpty }) {
-        figures.append(figure(SVGChart(title: "Target \(target), \(budget) labels/class: training loss", xLabel: "epoch", yLabel: "training loss", series: lossSeries, id: nextID()).render(), "Mean training loss per epoch."))
+        figures.append(figure(SVGChart(title: "Target \(target), \(budget) labels/class: training cross-entropy", xLabel: "epoch", yLabel: "training cross-entropy", series: lossSeries, id: nextID()).render(), "Mean training cross-entropy per epoch (without the weight penalty, so arms compare)."))
       }
     }
     return figures.isEmpty ? empty("No per-epoch curves: no arm in this study trains by epochs (baselines and features+logreg have none).") : "<div class=\"charts\">\(figures.joined())</div>"

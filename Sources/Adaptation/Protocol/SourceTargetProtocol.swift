@@ -86,8 +86,16 @@ public struct SourceTargetResult: Codable, Equatable, Sendable {
 public enum SourceTargetProtocol {
   /// Runs it; `directory` (optional) gets `source/` and `target/` run folders, and a resumed
   /// call continues the target phase from its last checkpoint.
+  ///
+  /// `sourceModel` (optional) shares the source phase between runs: when the file exists the
+  /// source-trained weights are loaded from it instead of trained again, otherwise they are
+  /// trained and written there (with the source summary beside it, `….summary.json`). The
+  /// caller keys the path by everything the source phase depends on (its configuration, data
+  /// and seed); arms that differ only after it (L2-SP, AdaBN, budgets) then start from the
+  /// same source model, which also makes their forgetting numbers comparable.
   public static func run(_ configuration: SourceTargetConfiguration, data: SourceTargetData,
                          factory: ModelFactory, directory: URL? = nil, resume: Bool = false,
+                         sourceModel: URL? = nil,
                          progress: ((String, TrainingProgress) -> Void)? = nil,
                          augmentation: ((Tensor, UInt64) -> Void)? = nil) throws
     -> SourceTargetResult
@@ -122,12 +130,24 @@ public enum SourceTargetProtocol {
       model = try factory(sourceConfig, classes, channels)
       initial = model.snapshot()
       try model.apply(sourceConfig.strategy)
-      let sourceDir = try directory.map { try RunDirectory($0.appendingPathComponent("source")) }
-      sourceSummary = try timed("source-training") {
-        try Runner.train(model: model, configuration: sourceConfig, data: sourceData,
-                         reference: initial, directory: sourceDir, resume: resume,
-                         progress: progress.map { p in { p("source", $0) } },
-                         augmentation: augmentation)
+      let summaryURL = sourceModel.map { URL(fileURLWithPath: $0.path + ".summary.json") }
+      if let shared = sourceModel, FileManager.default.fileExists(atPath: shared.path) {
+        try timed("source-load") { _ = try Checkpoint.load(shared, into: model) }
+        sourceSummary = summaryURL.flatMap { try? RunDirectory.readJSON(RunSummary.self, from: $0) }
+      } else {
+        let sourceDir = try directory.map { try RunDirectory($0.appendingPathComponent("source")) }
+        sourceSummary = try timed("source-training") {
+          try Runner.train(model: model, configuration: sourceConfig, data: sourceData,
+                           reference: initial, directory: sourceDir, resume: resume,
+                           progress: progress.map { p in { p("source", $0) } },
+                           augmentation: augmentation)
+        }
+        if let shared = sourceModel, let summaryURL, sourceSummary?.status != .failed {
+          try FileManager.default.createDirectory(
+            at: shared.deletingLastPathComponent(), withIntermediateDirectories: true)
+          if let sourceSummary { try RunDirectory.writeJSON(sourceSummary, to: summaryURL) }
+          try Checkpoint.write(model, to: shared)
+        }
       }
     } else {
       model = try factory(first, classes, channels)

@@ -78,7 +78,7 @@ public final class Trainer {
 
     let optimizer = model.makeOptimizer(config)
     let loss = SoftmaxCrossEntropy()
-    let stepsPerEpoch = train.batchIndices(size: config.batchSize, shuffleSeed: 0, dropLast: true).count
+    let stepsPerEpoch = epochBatches(train, epoch: 0).count
     let schedule = CosineSchedule(warmupSteps: config.warmupEpochs * stepsPerEpoch,
                                   totalSteps: max(config.epochs * stepsPerEpoch, 1))
     var stopping = EarlyStopping(patience: config.patience)
@@ -113,9 +113,7 @@ public final class Trainer {
     training: while epoch < config.epochs && !stopping.shouldStop {
       epoch += 1
       let epochStart = Date()
-      let batches = train.batchIndices(size: config.batchSize,
-                                       shuffleSeed: UInt64(config.seed) &* 1_000_003 &+ UInt64(epoch),
-                                       dropLast: true)
+      let batches = epochBatches(train, epoch: epoch)
       model.head.reseedDropout(UInt64(config.seed) &* 7_919 &+ UInt64(epoch))
       var lossSum = 0.0
       var ceSum = 0.0
@@ -268,6 +266,21 @@ public final class Trainer {
   }
 
   // MARK: - Helpers
+
+  /// One epoch's mini-batches: shuffled passes over `train` until there are at least
+  /// `minimumStepsPerEpoch` of them (one pass when that is nil or already reached).
+  func epochBatches(_ train: ImageSet, epoch: Int) -> [[Int]] {
+    let size = min(configuration.batchSize, train.count)
+    let seed = UInt64(configuration.seed) &* 1_000_003 &+ UInt64(epoch)
+    var batches = train.batchIndices(size: size, shuffleSeed: seed, dropLast: true)
+    var pass: UInt64 = 1
+    while batches.count < (configuration.minimumStepsPerEpoch ?? 0) {
+      batches += train.batchIndices(size: size, shuffleSeed: seed &+ pass &* 0x9E37_79B9,
+                                    dropLast: true)
+      pass += 1
+    }
+    return batches
+  }
 
   private func stateSnapshot() -> [String: [Float]] {
     Dictionary(model.stateTensors.map { ($0.name, $0.tensor.array) }, uniquingKeysWith: { a, _ in a })

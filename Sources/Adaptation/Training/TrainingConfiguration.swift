@@ -96,6 +96,10 @@ public struct TrainingConfiguration: Codable, Hashable, Sendable {
   public var epochs: Int = 20
   /// Mini-batch size.
   public var batchSize: Int = 32
+  /// At least this many optimizer steps per epoch: small label budgets pass over their images
+  /// several times per epoch (reshuffled each pass). Without it, 5 labels per class at batch 16
+  /// gave 2 steps an epoch, and no arm learned anything in 12 epochs. nil: one pass.
+  public var minimumStepsPerEpoch: Int? = 10
   /// Linear warmup epochs of the cosine schedule.
   public var warmupEpochs: Int = 1
   /// Early-stopping patience in epochs (nil: run all epochs, still keep the best checkpoint).

@@ -76,6 +76,10 @@ public struct AdaptationExecutor: RunExecutor {
       data: SourceTargetData(source: source.data, target: target.data),
       factory: { try ModelFactories.efficientNet($0, classes: $1, channels: $2) },
       directory: directory, resume: resume,
+      sourceModel: try configuration.source.map {
+        try Self.sharedSourceModel($0, manifest: sourceManifest, domain: sourceDomain,
+                                   splits: splits, context: context.study)
+      },
       progress: { phase, p in
         guard phase == "target", p.step == p.steps else { return }
         report(
@@ -88,7 +92,9 @@ public struct AdaptationExecutor: RunExecutor {
     let metric = Self.selection(run.training.monitor)
     let epochs = result.fineTuningEpochs.map { log in
       EpochRecord(
-        epoch: log.epoch, wallSeconds: log.elapsedSeconds, trainLoss: log.trainLoss,
+        // Cross-entropy, not cross-entropy + weight penalty: the L2-SP term grows as the
+        // weights leave w⁰, which made regularised arms' curves rise and not compare with others.
+        epoch: log.epoch, wallSeconds: log.elapsedSeconds, trainLoss: log.trainCrossEntropy,
         valMetric: log.validation?.value(of: metric), valLoss: log.validation?.loss,
         imagesPerSecond: log.imagesPerSecond)
     }
@@ -140,6 +146,21 @@ public struct AdaptationExecutor: RunExecutor {
 
   // MARK: - Mapping
 
+  /// Where the source phase of `configuration` on `manifest` is kept for every run that needs
+  /// the same one: `<study>/source-models/<sha256 of config, data fingerprint, domain, splits>`.
+  static func sharedSourceModel(_ configuration: TrainingConfiguration, manifest: URL,
+                                domain: String?, splits: String, context: StudyContext) throws
+    -> URL
+  {
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.sortedKeys]
+    let config = String(decoding: try encoder.encode(configuration), as: UTF8.self)
+    let key = [config, try fingerprint(manifest: manifest), domain ?? "-", splits]
+      .joined(separator: "\n")
+    return context.studyDirectory.appendingPathComponent("source-models")
+      .appendingPathComponent(String(Studies.sha256Hex(Data(key.utf8)).prefix(24)) + ".safetensors")
+  }
+
   /// The Adaptation protocol configuration a study run asks for.
   static func protocolConfiguration(_ run: RunConfig) -> SourceTargetConfiguration {
     let s = run.training
@@ -172,6 +193,12 @@ public struct AdaptationExecutor: RunExecutor {
     c.labelsPerClass = run.budget.count
     c.seed = run.seed
     if let w = s.options["warmup_epochs"].flatMap(Int.init) { c.warmupEpochs = w }
+    if let m = s.options["min_steps_per_epoch"].flatMap(Int.init) {
+      c.minimumStepsPerEpoch = m > 0 ? m : nil
+    }
+    if let m = s.options["bn_momentum"].flatMap(Double.init) {
+      c.batchNormMomentum = m > 0 ? m : nil
+    }
     var source: TrainingConfiguration?
     if let sourceEpochs = s.sourceEpochs {
       var sc = c
