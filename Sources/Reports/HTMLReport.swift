@@ -43,7 +43,7 @@ struct HTMLReport {
     .lead{font-size:15px;margin:4px 0}.meta{color:#555;font-size:13px}nav{font-size:13px;margin:8px 0}nav a{margin-right:10px;color:#0072B2}
     table{border-collapse:collapse;margin:8px 0 14px;font-size:13px}th,td{border:1px solid #ccc;padding:4px 8px;text-align:right;vertical-align:top}
     th{background:#f3f6f9;text-align:center}td.l,th.l{text-align:left}
-    .good{color:#007a4d;font-weight:bold}.bad{color:#b3261e;font-weight:bold}.muted{color:#777}.small{font-size:12px}
+    .good{color:#007a4d;font-weight:bold}.bad{color:#b3261e;font-weight:bold}.muted{color:#777}.warn{color:#9a5b00}.small{font-size:12px}
     .charts{display:flex;flex-wrap:wrap;gap:14px}.charts figure{margin:0}figcaption{font-size:12px;color:#555;max-width:590px}
     pre{background:#f6f6f6;padding:10px;overflow-x:auto;font-size:12px;max-height:420px}
     .note{background:#fff8e1;border-left:4px solid #E69F00;padding:6px 10px;font-size:13px}
@@ -410,12 +410,18 @@ struct HTMLReport {
     guard let d else { return "<span class=\"muted\">no paired seeds</span>" }
     let sign = d.difference >= 0 ? "+" : "−"
     var cls = ""
-    if let lo = d.lower, let hi = d.upper, d.n >= 2 {
+    // Colour only from 3 paired seeds up: with 2 the t interval rests on one degree of freedom.
+    if let lo = d.lower, let hi = d.upper, d.n >= 3 {
       cls = lo > 0 ? "good" : (hi < 0 ? "bad" : "")
     }
     var s = "<span class=\"\(cls)\">\(sign)\(fmt(abs(d.difference), 3))</span>"
     if let lo = d.lower, let hi = d.upper { s += " <span class=\"small\">[\(fmt(lo, 3)), \(fmt(hi, 3))]</span>" }
-    if let p = d.pValue { s += "<br><span class=\"small\">\(pValue(p)), n=\(d.n)</span>" } else {
+    if let p = d.pValue, d.n < 3 {
+      s += "<br><span class=\"small warn\">\(pValue(p)), n=\(d.n): too few seeds to trust "
+        + "(1 degree of freedom); run 3 or more</span>"
+    } else if let p = d.pValue {
+      s += "<br><span class=\"small\">\(pValue(p)), n=\(d.n)</span>"
+    } else {
       s += "<br><span class=\"muted small\">\(d.n < 2 ? "n=\(d.n): no test" : "no variance across seeds, n=\(d.n)")</span>"
     }
     return s
