@@ -13,12 +13,16 @@
 #include "dcmtk/dcmdata/dcdeftag.h"
 #include "dcmtk/dcmdata/dcfilefo.h"
 #include "dcmtk/dcmdata/dcmetinf.h"
+#include "dcmtk/dcmdata/dcobject.h"
 #include "dcmtk/dcmdata/dcpixel.h"
 #include "dcmtk/dcmdata/dcpixseq.h"
 #include "dcmtk/dcmdata/dcpxitem.h"
 #include "dcmtk/dcmdata/dcrledrg.h"
 #include "dcmtk/dcmdata/dcrleerg.h"
 #include "dcmtk/dcmdata/dcuid.h"
+#include "dcmtk/dcmdata/dcvrobow.h"
+#include "dcmtk/dcmdata/dcvrss.h"
+#include "dcmtk/dcmdata/dcvrus.h"
 #include "dcmtk/dcmdata/dcxfer.h"
 #include "dcmtk/dcmdata/dctag.h"
 #include "dcmtk/dcmjpeg/djdecode.h"
@@ -65,6 +69,40 @@ DcmElement *elementFor(mtdcm_file *file, uint32_t seqTag, unsigned long item, ui
   return element;
 }
 
+// Appends a one-item LUT sequence (Modality LUT or VOI LUT) to `dataset`.
+OFCondition insertLUT(DcmItem *dataset, const DcmTagKey &sequence, const mtdcm_lut *lut,
+                      const char *typeOrExplanation, const DcmTagKey &typeTag) {
+  if (lut->entries == nullptr || lut->count == 0 || lut->count > 65536 ||
+      lut->bits_per_entry < 8 || lut->bits_per_entry > 16 || lut->first_mapped < -32768 ||
+      lut->first_mapped > 65535 || (lut->first_mapped < 0 && lut->count > 32767))
+    return EC_IllegalParameter;
+  DcmItem *item = nullptr;
+  OFCondition status = dataset->findOrCreateSequenceItem(sequence, item, -2 /* append */);
+  if (status.bad()) return status;
+  const Uint16 count = lut->count == 65536 ? 0 : static_cast<Uint16>(lut->count);
+  DcmElement *descriptor = nullptr;
+  if (lut->first_mapped < 0) {
+    descriptor = new DcmSignedShort(DcmTag(DCM_LUTDescriptor, EVR_SS));
+    const Sint16 values[3] = {static_cast<Sint16>(count), static_cast<Sint16>(lut->first_mapped),
+                              static_cast<Sint16>(lut->bits_per_entry)};
+    status = descriptor->putSint16Array(values, 3);
+  } else {
+    descriptor = new DcmUnsignedShort(DcmTag(DCM_LUTDescriptor, EVR_US));
+    const Uint16 values[3] = {count, static_cast<Uint16>(lut->first_mapped),
+                              lut->bits_per_entry};
+    status = descriptor->putUint16Array(values, 3);
+  }
+  if (status.good()) status = item->insert(descriptor, OFTrue);
+  else delete descriptor;
+  if (status.bad()) return status;
+  auto *data = new DcmOtherByteOtherWord(DcmTag(DCM_LUTData, EVR_OW));
+  status = data->putUint16Array(lut->entries, static_cast<unsigned long>(lut->count));
+  if (status.good()) status = item->insert(data, OFTrue);
+  else delete data;
+  if (status.good()) status = item->putAndInsertString(typeTag, typeOrExplanation);
+  return status;
+}
+
 }  // namespace
 
 #define MTDCM_GUARD_BEGIN try {
@@ -92,6 +130,12 @@ void mtdcm_register_codecs(void) {
     std::call_once(codecsOnce, [] {
       // Quiet by default: DCMTK otherwise prints warnings for every odd file to stderr.
       OFLog::getLogger("dcmtk").setLogLevel(OFLogger::FATAL_LOG_LEVEL);
+      // Some writers (highdicom 0.1.0 in pydicom's SC_rgb_jpeg.dcm) declare an explicit-VR
+      // syntax in the meta header but encode the dataset implicit VR. DCMTK then meets
+      // "VRs" like 0x1A00 and gives up with "Invalid stream"; with this flag it reads such an
+      // element as implicit VR and carries on, keeping the declared syntax for the pixel
+      // data (pydicom does the same). Standard files never reach that branch.
+      dcmAcceptUnexpectedImplicitEncoding.set(OFTrue);
       DcmRLEDecoderRegistration::registerCodecs();
       DcmRLEEncoderRegistration::registerCodecs();
       DJDecoderRegistration::registerCodecs();
@@ -137,6 +181,7 @@ int openFile(const char *path, mtdcm_file **out, char *message, size_t message_l
       return MTDCM_NOT_DICOM;
     if (status == EC_StreamNotifyClient || status == EC_ItemEnd ||
         status == EC_PrematureSequDelimitationItem || status == EC_SequEnd ||
+        status == EC_SequDelimitationItemMissing || status == EC_ItemDelimitationItemMissing ||
         text.find("end of file") != std::string::npos ||
         text.find("Premature") != std::string::npos)
       return MTDCM_TRUNCATED;
@@ -494,6 +539,24 @@ int mtdcm_write_image(const char *path, const mtdcm_image_spec *spec, char *mess
       return MTDCM_INVALID_ARGUMENT;
     }
   }
+  if (spec->modality_lut != nullptr) {
+    OFCondition status = insertLUT(ds, DCM_ModalityLUTSequence, spec->modality_lut, "US",
+                                   DCM_ModalityLUTType);
+    if (status.bad()) {
+      put(message, message_len, std::string("cannot write the Modality LUT Sequence: ") +
+                                    status.text());
+      return MTDCM_INVALID_ARGUMENT;
+    }
+  }
+  if (spec->voi_lut != nullptr) {
+    OFCondition status = insertLUT(ds, DCM_VOILUTSequence, spec->voi_lut, "VOI LUT",
+                                   DCM_LUTExplanation);
+    if (status.bad()) {
+      put(message, message_len, std::string("cannot write the VOI LUT Sequence: ") +
+                                    status.text());
+      return MTDCM_INVALID_ARGUMENT;
+    }
+  }
   unsigned long count = static_cast<unsigned long>(spec->rows) * spec->columns;
   if (spec->bits_allocated == 16)
     ds->putAndInsertUint16Array(DCM_PixelData, static_cast<const Uint16 *>(spec->pixels), count);
@@ -511,7 +574,16 @@ int mtdcm_write_image(const char *path, const mtdcm_image_spec *spec, char *mess
     }
   }
   if (DcmXfer(xfer).isEncapsulated()) {
+    // JPEG-LS codes unsigned samples; signed data is coded as its two's-complement bit
+    // patterns in Bits Stored bits (the writer passes them that way, high bits zero). DCMTK
+    // 3.6.7's encoder instead hands CharLS the sign-extended values for Pixel Representation 1,
+    // and its bundled CharLS aborts (assertion in DoRegular) when Bits Stored < 16. So the
+    // encoder sees the data as unsigned and the true Pixel Representation is restored after:
+    // the codestream is the same one a correct encoder writes for the signed image.
+    const bool jpegLS = xfer == EXS_JPEGLSLossless || xfer == EXS_JPEGLSLossy;
+    if (jpegLS && spec->pixel_representation) ds->putAndInsertUint16(DCM_PixelRepresentation, 0);
     OFCondition status = ds->chooseRepresentation(xfer, nullptr);
+    if (jpegLS && spec->pixel_representation) ds->putAndInsertUint16(DCM_PixelRepresentation, 1);
     if (status.bad() || !ds->canWriteXfer(xfer)) {
       put(message, message_len, std::string("cannot encode with ") + DcmXfer(xfer).getXferName() +
                                     (status.bad() ? std::string(": ") + status.text() : ""));

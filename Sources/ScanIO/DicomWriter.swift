@@ -33,6 +33,10 @@ public struct DicomImageSpec: Sendable {
   /// Further attributes as DICOM strings (multi-valued ones backslash-separated), set after
   /// the defaults so they may override Modality and the UIDs.
   public var attributes: [DicomTag: String] = [:]
+  /// A Modality LUT Sequence item (entries integral, 0...65535); usually with `rescale = nil`.
+  public var modalityLUT: LookupTable? = nil
+  /// A VOI LUT Sequence item (entries integral, 0...65535).
+  public var voiLUT: LookupTable? = nil
 
   /// A spec with the given stored values and defaults elsewhere (16-bit unsigned MONOCHROME2,
   /// explicit VR little endian, CT, slope 1 intercept 0).
@@ -84,14 +88,6 @@ public enum DicomWriter {
       throw ScanIOError.invalidArgument(
         path: path, cause: "the writer only writes MONOCHROME1/MONOCHROME2 images")
     }
-    if spec.transferSyntax == .jpegLSLossless && spec.bitsStored < spec.bitsAllocated {
-      // DCMTK 3.6.7's bundled CharLS aborts (assertion) on some 12-bit images; refuse rather
-      // than crash the process.
-      throw ScanIOError.invalidArgument(
-        path: path,
-        cause: "JPEG-LS lossless needs BitsStored == BitsAllocated with DCMTK 3.6.7 "
-          + "(got \(spec.bitsStored)/\(spec.bitsAllocated)); use RLE or JPEG lossless instead")
-    }
     let lo: Int32 = spec.isSigned ? -(1 << (spec.bitsStored - 1)) : 0
     let hi: Int32 = spec.isSigned ? (1 << (spec.bitsStored - 1)) - 1 : (1 << spec.bitsStored) - 1
     if let bad = spec.storedValues.first(where: { $0 < lo || $0 > hi }) {
@@ -101,11 +97,24 @@ public enum DicomWriter {
           + (spec.isSigned ? "signed" : "unsigned"))
     }
     // Two's complement in Bits Stored bits, unused high bits zero: JPEG-LS (CharLS) asserts on
-    // samples wider than its precision, and readers sign-extend from the high bit anyway.
+    // samples wider than its precision (the shim also keeps DCMTK 3.6.7 from sign-extending
+    // them before CharLS sees them), and readers sign-extend from the high bit anyway.
     let mask = UInt16(truncatingIfNeeded: (1 << spec.bitsStored) - 1)
     let words: [UInt16] = spec.storedValues.map { UInt16(truncatingIfNeeded: $0) & mask }
     let bytes: [UInt8] = spec.bitsAllocated == 8 ? words.map { UInt8(truncatingIfNeeded: $0) } : []
 
+    for (name, table) in [("Modality LUT", spec.modalityLUT), ("VOI LUT", spec.voiLUT)] {
+      guard let table else { continue }
+      guard table.entries.count <= 65536, (8...16).contains(table.bitsPerEntry),
+        (-32768...65535).contains(table.firstMapped),
+        table.entries.allSatisfy({ $0 >= 0 && $0 <= 65535 && $0 == $0.rounded() })
+      else {
+        throw ScanIOError.invalidArgument(
+          path: path,
+          cause: "\(name): at most 65536 integral entries in 0...65535, 8...16 bits per entry "
+            + "and a first mapped value in -32768...65535")
+      }
+    }
     let sorted = spec.attributes.sorted { $0.key < $1.key }
     let tags = sorted.map(\.key.raw)
     let values = sorted.map { strdup($0.value) }
@@ -118,17 +127,22 @@ public enum DicomWriter {
           spec.transferSyntax.rawValue.withCString { syntax in
             tags.withUnsafeBufferPointer { tagPointer in
               let write = { (pixels: UnsafeRawPointer) -> Int32 in
-                var c = mtdcm_image_spec(
-                  rows: UInt16(spec.rows), columns: UInt16(spec.columns),
-                  bits_allocated: UInt16(spec.bitsAllocated),
-                  bits_stored: UInt16(spec.bitsStored),
-                  pixel_representation: spec.isSigned ? 1 : 0, photometric: photometric,
-                  pixels: pixels, has_rescale: spec.rescale == nil ? 0 : 1,
-                  rescale_slope: spec.rescale?.slope ?? 1,
-                  rescale_intercept: spec.rescale?.intercept ?? 0, sop_class_uid: sopClass,
-                  transfer_syntax_uid: syntax, attribute_tags: tagPointer.baseAddress,
-                  attribute_values: valuePointers.baseAddress, attribute_count: tags.count)
-                return mtdcm_write_image(path, &c, &message, message.count)
+                withLUT(spec.modalityLUT) { modalityLUT in
+                  withLUT(spec.voiLUT) { voiLUT in
+                    var c = mtdcm_image_spec(
+                      rows: UInt16(spec.rows), columns: UInt16(spec.columns),
+                      bits_allocated: UInt16(spec.bitsAllocated),
+                      bits_stored: UInt16(spec.bitsStored),
+                      pixel_representation: spec.isSigned ? 1 : 0, photometric: photometric,
+                      pixels: pixels, has_rescale: spec.rescale == nil ? 0 : 1,
+                      rescale_slope: spec.rescale?.slope ?? 1,
+                      rescale_intercept: spec.rescale?.intercept ?? 0, sop_class_uid: sopClass,
+                      transfer_syntax_uid: syntax, attribute_tags: tagPointer.baseAddress,
+                      attribute_values: valuePointers.baseAddress, attribute_count: tags.count,
+                      modality_lut: modalityLUT, voi_lut: voiLUT)
+                    return mtdcm_write_image(path, &c, &message, message.count)
+                  }
+                }
               }
               if spec.bitsAllocated == 8 {
                 return bytes.withUnsafeBytes { write($0.baseAddress!) }
@@ -141,6 +155,20 @@ public enum DicomWriter {
     }
     guard status == MTDCM_OK.rawValue32 else {
       throw ScanIOError.from(status: status, path: path, message: String(cString: message))
+    }
+  }
+
+  /// Calls `body` with a C view of `table` (nil when there is none) valid during the call.
+  private static func withLUT<R>(
+    _ table: LookupTable?, _ body: (UnsafePointer<mtdcm_lut>?) -> R
+  ) -> R {
+    guard let table else { return body(nil) }
+    let entries = table.entries.map { UInt16($0) }
+    return entries.withUnsafeBufferPointer { buffer in
+      var lut = mtdcm_lut(
+        first_mapped: Int32(table.firstMapped), bits_per_entry: UInt16(table.bitsPerEntry),
+        entries: buffer.baseAddress, count: buffer.count)
+      return withUnsafePointer(to: &lut) { body($0) }
     }
   }
 

@@ -130,7 +130,14 @@ enum JPEG2000Frames {
   }
 
   static func decodeCodestream(_ data: [UInt8], path: String) throws -> Image {
+    // OpenJPEG reaches `source` only through the unretained pointer below, which does not keep
+    // it alive on its own: the extended lifetime guarantees it outlives every callback.
     let source = Source(data)
+    return try withExtendedLifetime(source) { try decode(source, path: path) }
+  }
+
+  private static func decode(_ source: Source, path: String) throws -> Image {
+    let data = source.data
     let isJP2 = data.count >= 12 && data[4] == 0x6A && data[5] == 0x50
     guard let codec = opj_create_decompress(isJP2 ? OPJ_CODEC_JP2 : OPJ_CODEC_J2K) else {
       throw ScanIOError.decodeFailed(path: path, cause: "OpenJPEG cannot create a decoder")
@@ -160,7 +167,11 @@ enum JPEG2000Frames {
     opj_stream_set_read_function(stream) { buffer, size, user in
       let source = Unmanaged<Source>.fromOpaque(user!).takeUnretainedValue()
       let remaining = source.data.count - source.offset
-      if remaining <= 0 { return OPJ_SIZE_T.max }
+      // End of stream is (OPJ_SIZE_T)-1. OPJ_SIZE_T is size_t, which Swift imports as Int, so
+      // `OPJ_SIZE_T.max` would be 2^63-1: OpenJPEG took that for a successful read of 2^63
+      // bytes and copied from far past its buffer (segfault in opj_decode on
+      // GDCMJ2K_TextGBR.dcm, whose tile-parts make OpenJPEG read again after the last byte).
+      if remaining <= 0 { return -1 }
       let n = min(Int(size), remaining)
       source.data.withUnsafeBytes { raw in
         buffer!.copyMemory(from: raw.baseAddress! + source.offset, byteCount: n)

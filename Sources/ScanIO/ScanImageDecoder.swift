@@ -173,7 +173,10 @@ enum ScanImageDecoder {
     let descriptor = file.numbers(.lutDescriptor, in: sequence)
     guard descriptor.count == 3, let words = file.words(.lutData, in: sequence), !words.isEmpty
     else { return nil }
-    let count = descriptor[0] == 0 ? 65536 : Int(descriptor[0])
+    // 0 entries means 65536; an SS-encoded descriptor (signed first mapped value) turns
+    // counts above 32767 negative, which pydicom corrects the same way.
+    var count = Int(descriptor[0])
+    if count <= 0 { count += 65536 }
     let bits = Int(descriptor[2])
     var entries: [Float]
     if bits <= 8 && words.count * 2 >= count && words.count < count {

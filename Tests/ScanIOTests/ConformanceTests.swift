@@ -22,14 +22,6 @@ final class ConformanceTests: XCTestCase {
       "a sequence delimiter inside a fragment; OpenJPEG decodes the codestream",
   ]
 
-  /// Files not decoded in this test because the decode crashes the process (known issue,
-  /// see the ScanIO report): OpenJPEG 2.5.0 (Debian 12) segfaults inside opj_decode.
-  static let knownCrashes: Set<String> = ["GDCMJ2K_TextGBR.dcm"]
-
-  /// Files pydicom decodes that ScanIO refuses with a typed error (known gap, see the report):
-  /// DCMTK 3.6.7 reports "Invalid stream" for this JPEG baseline file.
-  static let knownRefusals: Set<String> = ["SC_rgb_jpeg.dcm"]
-
   struct Reference: Decodable {
     struct Entry: Decodable {
       var file: String
@@ -69,16 +61,10 @@ final class ConformanceTests: XCTestCase {
       Reference.self, from: Data(contentsOf: referenceURL))
     var compared = 0, refused = 0, beyond = 0
     for entry in reference.files {
-      if Self.knownCrashes.contains(entry.file) { continue }
       let path = corpus.appendingPathComponent(entry.file).path
       let result = Result { try ScanIO.read(path: path) }
       if entry.decoded == true {
         guard case .success(let image) = result else {
-          if Self.knownRefusals.contains(entry.file), case .failure(let e) = result,
-            e is ScanIOError
-          {
-            continue
-          }
           XCTFail("\(entry.file): pydicom decodes it, ScanIO fails: \(result)")
           continue
         }

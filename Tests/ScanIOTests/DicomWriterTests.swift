@@ -12,8 +12,7 @@ final class DicomWriterTests: XCTestCase {
     let rows = 12, columns = 20
     for syntax in DicomWriter.TransferSyntax.allCases {
       for photometric in [Photometric.monochrome1, .monochrome2] {
-        for (bits, signed) in [(12, false), (12, true), (16, false), (16, true)]
-        where !(syntax == .jpegLSLossless && bits < 16) {
+        for (bits, signed) in [(10, true), (12, false), (12, true), (16, false), (16, true)] {
           let lo = signed ? -(1 << (bits - 1)) : 0
           let span = 1 << bits
           let stored = (0..<(rows * columns)).map { Int32(lo + ($0 * 977 + 13) % span) }

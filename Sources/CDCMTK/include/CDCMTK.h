@@ -113,6 +113,16 @@ int mtdcm_pixel_data(mtdcm_file *file, const uint8_t **bytes, size_t *length, ch
 int mtdcm_fragment_count(mtdcm_file *file, size_t *count, char *message, size_t message_len);
 int mtdcm_fragment(mtdcm_file *file, size_t index, const uint8_t **bytes, size_t *length);
 
+/// A lookup table for the Modality LUT or VOI LUT Sequence (one item): LUT Descriptor
+/// (count, first mapped, bits per entry) and LUT Data, written as OW. A negative first mapped
+/// value is written with an SS descriptor, otherwise US.
+typedef struct mtdcm_lut {
+  int32_t first_mapped;      ///< -32768...65535
+  uint16_t bits_per_entry;   ///< 8...16
+  const uint16_t *entries;   ///< `count` entries
+  size_t count;              ///< 1...65536
+} mtdcm_lut;
+
 /// What `mtdcm_write_image` writes: one frame of monochrome 8- or 16-bit stored values.
 typedef struct mtdcm_image_spec {
   uint16_t rows;
@@ -130,6 +140,8 @@ typedef struct mtdcm_image_spec {
   const uint32_t *attribute_tags;   ///< (tag, value) pairs set after the defaults
   const char *const *attribute_values;
   size_t attribute_count;
+  const mtdcm_lut *modality_lut;    ///< NULL = no Modality LUT Sequence
+  const mtdcm_lut *voi_lut;         ///< NULL = no VOI LUT Sequence
 } mtdcm_image_spec;
 
 /// Writes a single-frame monochrome image with the given transfer syntax (uncompressed LE,
