@@ -122,6 +122,11 @@ public final class EfficientNetLite: Layer {
   public private(set) var head: Sequential
   private var replicate: ChannelReplicate?
   private var replicatedInput = Tensor(shape: [0])
+  /// When true (the default), `.inference` runs the folded path (BatchNorm and ReLU6 folded
+  /// into the convolutions, activations in a reused arena, see `EfficientNetLite+Inference`);
+  /// when false it runs layer by layer like `.training` does. Both compute the same function.
+  public var usesFoldedInference = true
+  private var plan: InferencePlan?
 
   /// Builds the architecture with scratch initialisation (He fan-out for convolutions,
   /// U(±1/√out) for the classifier, as the TF reference and timm) from `seed`.
@@ -205,14 +210,27 @@ public final class EfficientNetLite: Layer {
   /// The penultimate pooled features: (N, H, W, C) → (N, 1280) (after `_bn1` + ReLU6 and the
   /// global average pool, before dropout). The returned tensor is reused by the next call.
   public func extractFeatures(_ x: Tensor, mode: Mode) -> Tensor {
+    var input = x
     if let r = replicate {
       precondition(x.shape.count == 4 && x.shape[3] == 1,
         "EfficientNetLite adapted to grayscale needs (N, H, W, 1) input, got \(x.shape).")
-      return features.forward(r.forward(x, into: replicatedInput), mode: mode)
+      input = r.forward(x, into: replicatedInput)
+    } else {
+      precondition(x.shape.count == 4 && x.shape[3] == inputChannels,
+        "EfficientNetLite needs (N, H, W, \(inputChannels)) input, got \(x.shape).")
     }
-    precondition(x.shape.count == 4 && x.shape[3] == inputChannels,
-      "EfficientNetLite needs (N, H, W, \(inputChannels)) input, got \(x.shape).")
-    return features.forward(x, mode: mode)
+    guard mode == .inference && usesFoldedInference else { return features.forward(input, mode: mode) }
+    let plan = self.plan ?? InferencePlan(
+      stem: stem, stemNorm: stemNorm, blocks: blocks.map { $0.layer }, headConv: headConv,
+      headNorm: headNorm)
+    self.plan = plan
+    let h = plan.run(input)
+    if Profiler.enabled {
+      return Profiler.record(path: "_avg_pooling", kind: pool.kind, multiplyAccumulates: 0) {
+        pool.forward(h, mode: .inference)
+      }
+    }
+    return pool.forward(h, mode: .inference)
   }
 
   /// Back-propagates dL/dlogits through the head and the features. The stem computes no input
@@ -353,6 +371,7 @@ public final class EfficientNetLite: Layer {
       }
       stem = folded
       features = makeFeatures()
+      plan = nil
     }
     inputChannels = 1
   }

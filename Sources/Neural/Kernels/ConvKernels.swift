@@ -30,23 +30,33 @@ func im2col(_ x: UnsafePointer<Float>, _ col: UnsafeMutablePointer<Float>, _ g: 
   let width = g.kh * g.kw * g.c
   let slices = Parallel.slices(items: rows, work: rows * width)
   Parallel.forEach(slices) { s in
-    for row in Parallel.range(s, of: slices, total: rows) {
-      let q = row % g.q
-      let np = row / g.q
-      let p = np % g.p
-      let n = np / g.p
-      var dst = col + row * width
-      for kh in 0..<g.kh {
-        let ih = p * g.stride - g.padTop + kh
-        for kw in 0..<g.kw {
-          let iw = q * g.stride - g.padLeft + kw
-          if ih >= 0 && ih < g.h && iw >= 0 && iw < g.w {
-            dst.update(from: x + ((n * g.h + ih) * g.w + iw) * g.c, count: g.c)
-          } else {
-            dst.update(repeating: 0, count: g.c)
-          }
-          dst += g.c
+    let range = Parallel.range(s, of: slices, total: rows)
+    im2col(x, col + range.lowerBound * width, g, rows: range)
+  }
+}
+
+// x: (N, H, W, C) -> col: (rows.count, KH·KW·C), the im2col rows `rows` only (on the calling
+// thread), written from `col` on.
+func im2col(
+  _ x: UnsafePointer<Float>, _ col: UnsafeMutablePointer<Float>, _ g: ConvGeometry,
+  rows: Range<Int>
+) {
+  var dst = col
+  for row in rows {
+    let q = row % g.q
+    let np = row / g.q
+    let p = np % g.p
+    let n = np / g.p
+    for kh in 0..<g.kh {
+      let ih = p * g.stride - g.padTop + kh
+      for kw in 0..<g.kw {
+        let iw = q * g.stride - g.padLeft + kw
+        if ih >= 0 && ih < g.h && iw >= 0 && iw < g.w {
+          dst.update(from: x + ((n * g.h + ih) * g.w + iw) * g.c, count: g.c)
+        } else {
+          dst.update(repeating: 0, count: g.c)
         }
+        dst += g.c
       }
     }
   }
@@ -114,9 +124,10 @@ func accumulateTaps(
 
 // x: (N, H, W, C), w: (KH, KW, C) -> y: (N, P, Q, C)
 // PyTorch: F.conv2d(x, weight (C, 1, KH, KW), groups=C, stride, padding) on channels_last.
+// With `activation` (the fused inference path) each output pixel is activated while it is in L1.
 func depthwiseForward(
   _ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>, _ bias: UnsafePointer<Float>?,
-  _ y: UnsafeMutablePointer<Float>, _ g: ConvGeometry
+  _ y: UnsafeMutablePointer<Float>, _ g: ConvGeometry, activation: Activation = .identity
 ) {
   let rows = g.n * g.p
   let taps = g.kh * g.kw
@@ -145,10 +156,20 @@ func depthwiseForward(
               }
             }
           }
-          accumulateTaps(x, w, off, woff, t, bias, y + (row * g.q + q) * g.c, g.c)
+          let dst = y + (row * g.q + q) * g.c
+          accumulateTaps(x, w, off, woff, t, bias, dst, g.c)
+          if activation != .identity { activateInPlace(dst, g.c, activation) }
         }
       }
     }
+  }
+}
+
+/// v[i] = act(v[i]) for i in 0..<count.
+@inline(__always)
+func activateInPlace(_ v: UnsafeMutablePointer<Float>, _ count: Int, _ act: Activation) {
+  withActivation(act) { act in
+    for i in 0..<count { v[i] = activate(v[i], act) }
   }
 }
 
