@@ -43,18 +43,19 @@ final class FoldedInferenceTests: XCTestCase {
   }
 
   func testFoldedSeesTrainingBetweenCalls() {
+    // Weights and statistics change between inference calls the way training changes them (a
+    // training-mode forward moves the running statistics, an optimizer moves the weights); the
+    // folded path must follow. (Real SGD steps on a scratch model make it too ill-conditioned,
+    // pre-activations in the thousands against ReLU6's [0, 6], for a 1e-4 comparison.)
     let model = EfficientNetLite(.lite0, classes: 4, seed: 21)
     let x = input([4, 32, 32, 3], seed: 22)
     compare(model, x, "before training")
-    let optimizer = SGD(parameters: model.parameters, learningRate: 0.1, momentum: 0.9)
-    let loss = SoftmaxCrossEntropy()
-    for _ in 0..<2 {
-      optimizer.zeroGrad()
-      _ = loss.forward(logits: model.forward(x, mode: .training), labels: [0, 1, 2, 3])
-      _ = model.backward(loss.backward())
-      optimizer.step()
+    _ = model.forward(x, mode: .training)
+    var g = SeededGenerator(seed: 23)
+    for (_, p) in model.parameters {
+      for i in 0..<p.value.count { p.value[i] *= g.uniform(0.8, 1.2) }
     }
-    compare(model, x, "after two SGD steps (weights and running statistics changed)")
+    compare(model, x, "after new running statistics and weights")
   }
 
   func testFoldedPretrainedAndGrayscale() throws {
@@ -68,3 +69,4 @@ final class FoldedInferenceTests: XCTestCase {
     compare(model, input([2, 40, 40, 1], seed: 32), "pretrained lite0, folded grayscale stem")
   }
 }
+
