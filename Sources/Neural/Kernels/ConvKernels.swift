@@ -104,6 +104,10 @@ func addInPlace(_ dst: UnsafeMutablePointer<Float>, _ src: UnsafePointer<Float>,
 // MARK: - Depthwise
 
 /// dst[c] = (bias[c] or 0) + Σ_j src[off[j] + c] · w[woff[j] + c] over contiguous channels.
+///
+/// Taps go four per channel loop: dst is loaded and stored once per four taps instead of once
+/// per tap, and the vectoriser's overlap checks are paid a quarter as often (both dominated at
+/// 32–96 channels). Swift's SIMD8<Float> versions of this measured 5× slower here.
 @inline(__always)
 func accumulateTaps(
   _ src: UnsafePointer<Float>, _ w: UnsafePointer<Float>, _ off: UnsafePointer<Int>,
@@ -115,10 +119,20 @@ func accumulateTaps(
   } else {
     dst.update(repeating: 0, count: channels)
   }
-  for j in 0..<taps {
+  var j = 0
+  while j + 4 <= taps {
+    let (s0, s1, s2, s3) = (src + off[j], src + off[j + 1], src + off[j + 2], src + off[j + 3])
+    let (w0, w1, w2, w3) = (w + woff[j], w + woff[j + 1], w + woff[j + 2], w + woff[j + 3])
+    for c in 0..<channels {
+      dst[c] += (s0[c] * w0[c] + s1[c] * w1[c]) + (s2[c] * w2[c] + s3[c] * w3[c])
+    }
+    j += 4
+  }
+  while j < taps {
     let sp = src + off[j]
     let wp = w + woff[j]
     for c in 0..<channels { dst[c] += sp[c] * wp[c] }
+    j += 1
   }
 }
 
