@@ -9,6 +9,9 @@
 // Layout: features (stem … global average pool) → head (dropout → _fc, or a replacement).
 // TensorFlow SAME padding, BatchNorm eps 1e-3 / momentum 0.01 (TF's 0.99), ReLU6 fused into
 // the BatchNorm that precedes it.
+//
+// `.inference` runs a folded path (EfficientNetLite+Inference.swift): BatchNorm and ReLU6 folded
+// into the convolutions, four reused activation buffers; `.training` runs layer by layer.
 
 import Neural
 
