@@ -144,6 +144,10 @@ public final class EfficientNetLite: Layer {
       inputChannels: 3, outputChannels: 32, kernelSize: 3, stride: 2, padding: .same)
     stem.computesInputGradient = false
     stemNorm = norm(32, .relu6)
+    // Norms followed by a convolution get dy in that convolution's own gradient buffer, which
+    // nothing reads again: they write dx over it (saves their largest gradient buffers). Not
+    // _bn2, whose dy is a residual block's upstream gradient, read again for the skip.
+    stemNorm.overwritesOutputGradient = true
     var built: [(stage: Int, layer: Layer, norms: [BatchNorm2d])] = []
     var channels = 32
     for (stageIndex, s) in configuration.stages.enumerated() {
@@ -156,6 +160,7 @@ public final class EfficientNetLite: Layer {
           children.append(
             ("_expand_conv", Conv2d(inputChannels: channels, outputChannels: hidden, kernelSize: 1)))
           norms.append(norm(hidden, .relu6))
+          norms.last!.overwritesOutputGradient = true
           children.append(("_bn0", norms.last!))
         }
         children.append(
@@ -163,6 +168,7 @@ public final class EfficientNetLite: Layer {
            Conv2d(inputChannels: hidden, outputChannels: hidden, kernelSize: s.kernel, stride: stride,
                   padding: .same, groups: hidden)))
         norms.append(norm(hidden, .relu6))
+        norms.last!.overwritesOutputGradient = true
         children.append(("_bn1", norms.last!))
         children.append(
           ("_project_conv", Conv2d(inputChannels: hidden, outputChannels: s.filters, kernelSize: 1)))
@@ -177,6 +183,7 @@ public final class EfficientNetLite: Layer {
     blocks = built
     headConv = Conv2d(inputChannels: channels, outputChannels: 1280, kernelSize: 1)
     headNorm = norm(1280, .relu6)
+    headNorm.overwritesOutputGradient = true
     features = Sequential([(String, Layer)]())
     head = Sequential([(String, Layer)]())
     features = makeFeatures()
