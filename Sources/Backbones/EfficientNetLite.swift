@@ -9,6 +9,9 @@
 // Layout: features (stem … global average pool) → head (dropout → _fc, or a replacement).
 // TensorFlow SAME padding, BatchNorm eps 1e-3 / momentum 0.01 (TF's 0.99), ReLU6 fused into
 // the BatchNorm that precedes it.
+//
+// `.inference` runs a folded path (EfficientNetLite+Inference.swift): BatchNorm and ReLU6 folded
+// into the convolutions, four reused activation buffers; `.training` runs layer by layer.
 
 import Neural
 
@@ -122,6 +125,11 @@ public final class EfficientNetLite: Layer {
   public private(set) var head: Sequential
   private var replicate: ChannelReplicate?
   private var replicatedInput = Tensor(shape: [0])
+  /// When true (the default), `.inference` runs the folded path (BatchNorm and ReLU6 folded
+  /// into the convolutions, activations in a reused arena, see `EfficientNetLite+Inference`);
+  /// when false it runs layer by layer like `.training` does. Both compute the same function.
+  public var usesFoldedInference = true
+  private var plan: InferencePlan?
 
   /// Builds the architecture with scratch initialisation (He fan-out for convolutions,
   /// U(±1/√out) for the classifier, as the TF reference and timm) from `seed`.
@@ -136,6 +144,10 @@ public final class EfficientNetLite: Layer {
       inputChannels: 3, outputChannels: 32, kernelSize: 3, stride: 2, padding: .same)
     stem.computesInputGradient = false
     stemNorm = norm(32, .relu6)
+    // Norms followed by a convolution get dy in that convolution's own gradient buffer, which
+    // nothing reads again: they write dx over it (saves their largest gradient buffers). Not
+    // _bn2, whose dy is a residual block's upstream gradient, read again for the skip.
+    stemNorm.overwritesOutputGradient = true
     var built: [(stage: Int, layer: Layer, norms: [BatchNorm2d])] = []
     var channels = 32
     for (stageIndex, s) in configuration.stages.enumerated() {
@@ -148,6 +160,7 @@ public final class EfficientNetLite: Layer {
           children.append(
             ("_expand_conv", Conv2d(inputChannels: channels, outputChannels: hidden, kernelSize: 1)))
           norms.append(norm(hidden, .relu6))
+          norms.last!.overwritesOutputGradient = true
           children.append(("_bn0", norms.last!))
         }
         children.append(
@@ -155,6 +168,7 @@ public final class EfficientNetLite: Layer {
            Conv2d(inputChannels: hidden, outputChannels: hidden, kernelSize: s.kernel, stride: stride,
                   padding: .same, groups: hidden)))
         norms.append(norm(hidden, .relu6))
+        norms.last!.overwritesOutputGradient = true
         children.append(("_bn1", norms.last!))
         children.append(
           ("_project_conv", Conv2d(inputChannels: hidden, outputChannels: s.filters, kernelSize: 1)))
@@ -169,6 +183,7 @@ public final class EfficientNetLite: Layer {
     blocks = built
     headConv = Conv2d(inputChannels: channels, outputChannels: 1280, kernelSize: 1)
     headNorm = norm(1280, .relu6)
+    headNorm.overwritesOutputGradient = true
     features = Sequential([(String, Layer)]())
     head = Sequential([(String, Layer)]())
     features = makeFeatures()
@@ -205,14 +220,27 @@ public final class EfficientNetLite: Layer {
   /// The penultimate pooled features: (N, H, W, C) → (N, 1280) (after `_bn1` + ReLU6 and the
   /// global average pool, before dropout). The returned tensor is reused by the next call.
   public func extractFeatures(_ x: Tensor, mode: Mode) -> Tensor {
+    var input = x
     if let r = replicate {
       precondition(x.shape.count == 4 && x.shape[3] == 1,
         "EfficientNetLite adapted to grayscale needs (N, H, W, 1) input, got \(x.shape).")
-      return features.forward(r.forward(x, into: replicatedInput), mode: mode)
+      input = r.forward(x, into: replicatedInput)
+    } else {
+      precondition(x.shape.count == 4 && x.shape[3] == inputChannels,
+        "EfficientNetLite needs (N, H, W, \(inputChannels)) input, got \(x.shape).")
     }
-    precondition(x.shape.count == 4 && x.shape[3] == inputChannels,
-      "EfficientNetLite needs (N, H, W, \(inputChannels)) input, got \(x.shape).")
-    return features.forward(x, mode: mode)
+    guard mode == .inference && usesFoldedInference else { return features.forward(input, mode: mode) }
+    let plan = self.plan ?? InferencePlan(
+      stem: stem, stemNorm: stemNorm, blocks: blocks.map { $0.layer }, headConv: headConv,
+      headNorm: headNorm)
+    self.plan = plan
+    let h = plan.run(input)
+    if Profiler.enabled {
+      return Profiler.record(path: "_avg_pooling", kind: pool.kind, multiplyAccumulates: 0) {
+        pool.forward(h, mode: .inference)
+      }
+    }
+    return pool.forward(h, mode: .inference)
   }
 
   /// Back-propagates dL/dlogits through the head and the features. The stem computes no input
@@ -353,6 +381,7 @@ public final class EfficientNetLite: Layer {
       }
       stem = folded
       features = makeFeatures()
+      plan = nil
     }
     inputChannels = 1
   }

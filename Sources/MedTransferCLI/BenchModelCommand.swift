@@ -53,6 +53,12 @@ struct BenchResult: Encodable {
   var peak_rss_bytes: Int
   var gflop_per_second: Double
   var mmacs_per_image: Double
+  /// SGEMM rate on 1024² matrices measured just before, same threads and strategy.
+  var sgemm_peak_gflop_per_second: Double
+  /// gflop_per_second / sgemm_peak_gflop_per_second.
+  var fraction_of_sgemm_peak: Double
+  /// 1-minute load average when the benchmark ended (the machine is shared).
+  var load_average: Double
 }
 
 /// Peak resident set size of this process (Linux reports kilobytes).
@@ -104,6 +110,7 @@ func runModelBenchmark(_ mode: BenchMode, _ o: BenchModelOptions) throws {
   let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
   Profiler.enabled = false
 
+  let peak = Gemm.measurePeak()
   let macs = Double(weights.configuration.multiplyAccumulates(resolution: o.size))
   // Training costs ~3 forward passes (forward, input gradients, weight gradients); the probe
   // and inference one (the probe's head is negligible).
@@ -114,32 +121,50 @@ func runModelBenchmark(_ mode: BenchMode, _ o: BenchModelOptions) throws {
     iterations: o.iterations, threads: Parallel.workers,
     images_per_second: imagesPerSecond, seconds_per_iteration: seconds / Double(o.iterations),
     peak_rss_bytes: peakResidentBytes(),
-    gflop_per_second: imagesPerSecond * macs * 2 * passes / 1e9, mmacs_per_image: macs / 1e6)
-  if o.profile { printProfile(totalSeconds: seconds) }
+    gflop_per_second: imagesPerSecond * macs * 2 * passes / 1e9, mmacs_per_image: macs / 1e6,
+    sgemm_peak_gflop_per_second: peak,
+    fraction_of_sgemm_peak: imagesPerSecond * macs * 2 * passes / 1e9 / peak,
+    load_average: loadAverage())
+  if o.profile { printProfile(totalSeconds: seconds, peak: peak) }
   if o.json {
     print(try jsonLine(result))
   } else {
     print("\(mode.rawValue) \(weights.name) batch \(o.batch) size \(o.size): "
-      + String(format: "%.1f images/s, %.1f GFLOP/s, peak RSS %.2f GB", imagesPerSecond,
-        result.gflop_per_second, Double(result.peak_rss_bytes) / 1e9))
+      + String(format: "%.1f images/s, %.1f GFLOP/s (%.0f%% of SGEMM's %.0f), peak RSS %.2f GB, load %.2f",
+        imagesPerSecond, result.gflop_per_second, result.fraction_of_sgemm_peak * 100, peak,
+        Double(result.peak_rss_bytes) / 1e9, result.load_average))
   }
 }
 
-/// Per-layer-kind and slowest-layer tables on stderr.
-func printProfile(totalSeconds: Double) {
-  logLine("profile: leaf layers by kind (forward s, backward s, share of wall time)")
+/// 1-minute load average (0 when unavailable).
+func loadAverage() -> Double {
+  var loads = [Double](repeating: 0, count: 3)
+  return getloadavg(&loads, 3) > 0 ? loads[0] : 0
+}
+
+/// Per-layer-kind and slowest-layer tables on stderr, with achieved GFLOP/s per kind and its
+/// share of the measured SGEMM peak.
+func printProfile(totalSeconds: Double, peak: Double) {
+  logLine(String(format: "profile: leaf layers by kind (SGEMM peak here %.0f GFLOP/s)", peak))
+  logLine("  " + "kind".padding(toLength: 36, withPad: " ", startingAt: 0)
+    + "  forward s backward s   share  GFLOP/s  of peak")
   for row in Profiler.summary() {
     let share = (row.forwardSeconds + row.backwardSeconds) / totalSeconds * 100
-    logLine("  " + row.kind.padding(toLength: 28, withPad: " ", startingAt: 0)
-      + String(format: " %8.3f %8.3f %6.1f%%", row.forwardSeconds, row.backwardSeconds, share))
+    let rate = row.gflopPerSecond
+    logLine("  " + row.kind.padding(toLength: 36, withPad: " ", startingAt: 0)
+      + String(format: " %9.3f %9.3f %6.1f%%", row.forwardSeconds, row.backwardSeconds, share)
+      + (row.multiplyAccumulates > 0 ? String(format: " %8.1f %7.0f%%", rate, rate / peak * 100) : ""))
   }
-  logLine("profile: 15 slowest layers")
+  logLine("profile: 15 slowest layers (forward s, backward s, GFLOP/s)")
   let leaves = Profiler.entries.filter { !$0.isContainer }
     .sorted { $0.forwardSeconds + $0.backwardSeconds > $1.forwardSeconds + $1.backwardSeconds }
   for e in leaves.prefix(15) {
+    let t = e.forwardSeconds + e.backwardSeconds
+    let macs = e.forwardMultiplyAccumulates + e.backwardMultiplyAccumulates
     logLine("  " + e.path.padding(toLength: 40, withPad: " ", startingAt: 0) + " "
-      + e.kind.padding(toLength: 24, withPad: " ", startingAt: 0)
-      + String(format: " %8.3f %8.3f", e.forwardSeconds, e.backwardSeconds))
+      + e.kind.padding(toLength: 36, withPad: " ", startingAt: 0)
+      + String(format: " %8.3f %8.3f", e.forwardSeconds, e.backwardSeconds)
+      + (macs > 0 && t > 0 ? String(format: " %8.1f", 2 * Double(macs) / t / 1e9) : ""))
   }
 }
 

@@ -138,6 +138,10 @@ public enum Profiler {
     public var backwardSeconds: Double = 0
     public var forwardCalls: Int = 0
     public var backwardCalls: Int = 0
+    /// Multiply-accumulates done in the recorded forward calls (convolutions and `Linear`).
+    public var forwardMultiplyAccumulates: Int = 0
+    /// Multiply-accumulates done in the recorded backward calls (input and weight gradients).
+    public var backwardMultiplyAccumulates: Int = 0
   }
 
   /// Whether containers time their children. Off by default (no cost when off).
@@ -156,15 +160,54 @@ public enum Profiler {
   /// Every entry, in first-seen order.
   public static var entries: [Entry] { list }
 
-  /// Leaf seconds (forward, backward) summed per kind, largest total first.
-  public static func summary() -> [(kind: String, forwardSeconds: Double, backwardSeconds: Double)] {
-    var sums: [String: (Double, Double)] = [:]
-    for e in list where !e.isContainer {
-      let s = sums[e.kind] ?? (0, 0)
-      sums[e.kind] = (s.0 + e.forwardSeconds, s.1 + e.backwardSeconds)
+  /// One kind's leaf totals.
+  public struct KindTotal: Sendable {
+    public var kind: String
+    public var forwardSeconds: Double
+    public var backwardSeconds: Double
+    /// Forward + backward multiply-accumulates.
+    public var multiplyAccumulates: Int
+    /// Achieved GFLOP/s (2 FLOPs per multiply-accumulate) over forward + backward time.
+    public var gflopPerSecond: Double {
+      let t = forwardSeconds + backwardSeconds
+      return t > 0 ? 2 * Double(multiplyAccumulates) / t / 1e9 : 0
     }
-    return sums.map { ($0.key, $0.value.0, $0.value.1) }
-      .sorted { $0.1 + $0.2 > $1.1 + $1.2 }
+  }
+
+  /// Leaf totals per kind, largest total time first.
+  public static func summary() -> [KindTotal] {
+    var sums: [String: KindTotal] = [:]
+    for e in list where !e.isContainer {
+      var s = sums[e.kind] ?? KindTotal(kind: e.kind, forwardSeconds: 0, backwardSeconds: 0, multiplyAccumulates: 0)
+      s.forwardSeconds += e.forwardSeconds
+      s.backwardSeconds += e.backwardSeconds
+      s.multiplyAccumulates += e.forwardMultiplyAccumulates + e.backwardMultiplyAccumulates
+      sums[e.kind] = s
+    }
+    return sums.values.sorted { $0.forwardSeconds + $0.backwardSeconds > $1.forwardSeconds + $1.backwardSeconds }
+  }
+
+  /// Times `body` as a forward leaf called `path` (for code that runs kernels outside
+  /// `Sequential`, such as a model's folded inference path).
+  public static func record<T>(
+    path: String, kind: String, multiplyAccumulates: Int, _ body: () -> T
+  ) -> T {
+    let t0 = now()
+    let result = body()
+    let dt = now() - t0
+    let index = entryIndex(path: path, kind: kind, isContainer: false)
+    list[index].forwardSeconds += dt
+    list[index].forwardCalls += 1
+    list[index].forwardMultiplyAccumulates += multiplyAccumulates
+    return result
+  }
+
+  static func entryIndex(path: String, kind: String, isContainer: Bool) -> Int {
+    if let i = table[path] { return i }
+    let index = list.count
+    table[path] = index
+    list.append(Entry(path: path, kind: kind, isContainer: isContainer))
+    return index
   }
 
   @inline(never)
@@ -177,22 +220,23 @@ public enum Profiler {
     let result = body()
     let dt = now() - t0
     stack.removeLast()
-    let index: Int
-    if let i = table[path] {
-      index = i
-    } else {
-      index = list.count
-      table[path] = index
-      let container = layer is Sequential || layer is Residual
-      list.append(Entry(path: path, kind: layer.kind, isContainer: container))
-    }
+    let container = layer is Sequential || layer is Residual
+    let index = entryIndex(path: path, kind: layer.kind, isContainer: container)
+    let macs = (layer as? CostedLayer)?.lastMultiplyAccumulates(backward: backward) ?? 0
     if backward {
       list[index].backwardSeconds += dt
       list[index].backwardCalls += 1
+      list[index].backwardMultiplyAccumulates += macs
     } else {
       list[index].forwardSeconds += dt
       list[index].forwardCalls += 1
+      list[index].forwardMultiplyAccumulates += macs
     }
     return result
   }
+}
+
+/// A layer that can say how many multiply-accumulates its last call did (for the profiler).
+protocol CostedLayer {
+  func lastMultiplyAccumulates(backward: Bool) -> Int
 }

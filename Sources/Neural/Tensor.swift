@@ -8,6 +8,11 @@
 //       kind (profiler label), resetParameters(using:), zeroGrad(), resetParameters(seed:).
 //       Layers own their output and input-gradient buffers: a returned tensor is valid until the
 //       layer's next forward/backward, and backward needs the forward's input left unchanged.
+//   FoldedConv2d(conv, norm)                 inference only: Conv2d + BatchNorm2d (+ ReLU6) folded
+//       into one convolution, refold() after weights change, forward(x, into: y, accumulate:)
+//       writes a caller-owned buffer (models keep a small activation arena, not one per layer).
+//   Gemm.measurePeak()                       this machine's SGEMM GFLOP/s (bench's reference).
+//   Profiler.record(path:kind:multiplyAccumulates:)   times code outside Sequential (folded paths).
 
 import LinearAlgebra
 

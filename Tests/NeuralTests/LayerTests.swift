@@ -63,6 +63,26 @@ final class BatchNormTests: XCTestCase {
     }
   }
 
+  func testOverwritingOutputGradientMatchesOwnBuffer() {
+    for frozen in [false, true] {
+      let bn = BatchNorm2d(channels: 12, eps: 1e-3, activation: .relu6)
+      randomized(bn, seed: 30)
+      bn.freezeStatistics = frozen
+      let x = randomTensor([2, 3, 5, 12], seed: 31, low: -3, high: 8)
+      let dy = randomTensor(x.shape, seed: 32)
+      _ = bn.forward(x, mode: .training)
+      let expected = bn.backward(dy).array
+      let gradients = bn.parameters.map { $0.parameter.grad.array }
+      bn.zeroGrad()
+      bn.overwritesOutputGradient = true
+      _ = bn.forward(x, mode: .training)
+      let dx = bn.backward(dy)
+      XCTAssertTrue(dx === dy, "dx is written over dy")
+      XCTAssertEqual(dx.array, expected)
+      XCTAssertEqual(bn.parameters.map { $0.parameter.grad.array }, gradients)
+    }
+  }
+
   func testGradientsFrozenStatistics() {
     let bn = BatchNorm2d(channels: 9, eps: 1e-3, activation: .relu6)
     randomized(bn, seed: 30)

@@ -93,3 +93,28 @@ func gemmReduceRows(
   }
   for r in 0..<k { addInPlace(c + r * ldc, scratch.data + r * n, n) }
 }
+
+// MARK: - Peak
+
+extension Gemm {
+  /// Measures this machine's SGEMM rate (GFLOP/s) on square `size`² matrices with the current
+  /// strategy and `Parallel.workers` (best of `repeats` products): the ceiling the layers' GEMMs
+  /// are compared with in `medtransfer bench`.
+  public static func measurePeak(size: Int = 1024, repeats: Int = 6) -> Double {
+    let a = Tensor(shape: [size, size])
+    let b = Tensor(shape: [size, size])
+    let c = Tensor(shape: [size, size])
+    var g = SeededGenerator(seed: 1)
+    for i in 0..<a.count {
+      a[i] = g.uniform(-1, 1)
+      b[i] = g.uniform(-1, 1)
+    }
+    var best = Double.infinity
+    for _ in 0..<repeats {
+      let t0 = now()
+      gemm(.none, m: size, n: size, k: size, a: a.data, lda: size, b: b.data, ldb: size, c: c.data, ldc: size)
+      best = Swift.min(best, now() - t0)
+    }
+    return 2 * Double(size * size * size) / best / 1e9
+  }
+}

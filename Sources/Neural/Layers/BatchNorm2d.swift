@@ -41,6 +41,10 @@ public final class BatchNorm2d: Layer {
   public let numBatchesTracked: Tensor
   /// When true, `.training` normalises with the running statistics and does not update them.
   public var freezeStatistics = false
+  /// When true, `backward(dy)` writes dL/dx over `dy` and returns `dy` (no input-gradient buffer
+  /// of its own: at 224 px that is the largest gradient buffers of a model). Only for a norm
+  /// whose caller never reads `dy` again, e.g. not the last layer of a residual body.
+  public var overwritesOutputGradient = false
 
   private let output = Tensor(shape: [0])
   private let inputGradient = Tensor(shape: [0])
@@ -234,7 +238,7 @@ public final class BatchNorm2d: Layer {
       }
     }
     // Per-channel coefficients: dx = dz·k1 + x·k2 + k3.
-    withUnsafeTemporaryAllocation(of: Float.self, capacity: 3 * c) { coefficients in
+    return withUnsafeTemporaryAllocation(of: Float.self, capacity: 3 * c) { coefficients -> Tensor in
       let k1 = coefficients.baseAddress!
       let k2 = k1 + c
       let k3 = k2 + c
@@ -260,25 +264,36 @@ public final class BatchNorm2d: Layer {
           k3[i] = 0
         }
       }
-      inputGradient.reshape(x.shape)
-      let dx = inputGradient.data
+      let result = overwritesOutputGradient ? dy : inputGradient
+      if !overwritesOutputGradient { inputGradient.reshape(x.shape) }
+      let dx = result.data
+      let inPlace = overwritesOutputGradient
       let slicesDx = Parallel.slices(items: rows, work: rows * c)
       Parallel.forEach(slicesDx) { s in
         withActivation(act) { act in
           for r in Parallel.range(s, of: slicesDx, total: rows) {
             let xr = xp + r * c
-            let dr = dyp + r * c
             let out = dx + r * c
-            for i in 0..<c {
-              let xv = xr[i]
-              let dz = gate(dr[i], xv * sc[i] + sh[i], act)
-              out[i] = dz * k1[i] + xv * k2[i] + k3[i]
+            if inPlace {
+              // Reads and writes through one pointer, so the vectoriser sees no overlap.
+              for i in 0..<c {
+                let xv = xr[i]
+                let dz = gate(out[i], xv * sc[i] + sh[i], act)
+                out[i] = dz * k1[i] + xv * k2[i] + k3[i]
+              }
+            } else {
+              let dr = dyp + r * c
+              for i in 0..<c {
+                let xv = xr[i]
+                let dz = gate(dr[i], xv * sc[i] + sh[i], act)
+                out[i] = dz * k1[i] + xv * k2[i] + k3[i]
+              }
             }
           }
         }
       }
+      return result
     }
-    return inputGradient
   }
 }
 

@@ -216,3 +216,12 @@ func addRowVector(_ y: UnsafeMutablePointer<Float>, rows: Int, cols: Int, _ v: U
     for r in Parallel.range(s, of: slices, total: rows) { addInPlace(y + r * cols, v, cols) }
   }
 }
+
+extension Conv2d: CostedLayer {
+  func lastMultiplyAccumulates(backward: Bool) -> Int {
+    guard let g = geometry else { return 0 }
+    let forward = g.outputRows * outputChannels * g.kh * g.kw * (isDepthwise ? 1 : g.c)
+    if !backward { return forward }
+    return forward * ((weight.frozen ? 0 : 1) + (computesInputGradient ? 1 : 0))
+  }
+}

@@ -18,6 +18,7 @@ public final class Linear: Layer {
   private let inputGradient = Tensor(shape: [0])
   private let scratch = Tensor(shape: [0])
   private var input: Tensor?
+  private var lastRows = 0
 
   /// Creates a linear layer with PyTorch's default initialisation.
   public init(inputFeatures: Int, outputFeatures: Int, bias: Bool = true) {
@@ -48,6 +49,7 @@ public final class Linear: Layer {
     precondition(x.shape.last == inputFeatures,
       "Linear(\(inputFeatures) → \(outputFeatures)) needs an input ending in \(inputFeatures), got \(x.shape).")
     let rows = x.count / inputFeatures
+    lastRows = rows
     output.reshape(Array(x.shape.dropLast()) + [outputFeatures])
     gemm(
       .transpose, m: rows, n: outputFeatures, k: inputFeatures, a: x.data, lda: inputFeatures,
@@ -79,5 +81,12 @@ public final class Linear: Layer {
       .none, m: rows, n: inputFeatures, k: outputFeatures, a: dy.data, lda: outputFeatures,
       b: weight.value.data, ldb: inputFeatures, c: inputGradient.data, ldc: inputFeatures)
     return inputGradient
+  }
+}
+
+extension Linear: CostedLayer {
+  func lastMultiplyAccumulates(backward: Bool) -> Int {
+    let forward = lastRows * inputFeatures * outputFeatures
+    return backward ? forward * ((weight.frozen ? 0 : 1) + 1) : forward
   }
 }
