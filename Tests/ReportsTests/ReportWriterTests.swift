@@ -30,8 +30,9 @@ final class ReportWriterTests: XCTestCase {
     let test = try XCTUnwrap(ReportStatistics.pairedTest(d, [0, 0, 0], confidence: 0.95))
     XCTAssertTrue(html.contains("+\(fmt(test.difference, 3))</span> <span class=\"small\">[\(fmt(test.lower!, 3)), \(fmt(test.upper!, 3))]"), "headline cell missing")
     XCTAssertTrue(html.contains(test.pValue! < 0.001 ? "p &lt; 0.001" : "p = \(fmt(test.pValue!, 3))"))
-    // Three paired seeds: no "too few seeds" warning (it appears from n = 2 down).
-    XCTAssertFalse(html.contains("too few seeds"))
+    // The failed run leaves one headline cell with 2 paired seeds: flagged; 3 seeds are not.
+    XCTAssertTrue(html.contains("n=2: too few seeds to trust"))
+    XCTAssertFalse(html.contains("n=3: too few seeds"))
     // The failed run is listed with its error; the shift table and header table are there.
     XCTAssertTrue(html.contains("train loss is nan at epoch 4"))
     XCTAssertTrue(html.contains("MMD² (RBF, median heuristic)"))

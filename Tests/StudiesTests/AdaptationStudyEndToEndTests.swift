@@ -36,7 +36,7 @@ final class AdaptationStudyEndToEndTests: XCTestCase {
         batch_size: 8
         optimizer: adamw
         learning_rate: 0.001
-        options: {phantom_per_class: 10, phantom_size: 48}
+        options: {phantom_per_class: 16, phantom_size: 48}
       shift: {analyses: [mmd, headers, embedding], permutations: 50, bootstrap: 50, max_images: 40}
       """.write(to: spec, atomically: true, encoding: .utf8)
     let studyDir = dir.appendingPathComponent("study")
