@@ -6,12 +6,6 @@ import TestSupport
 import XCTest
 
 final class FoldedConv2dTests: XCTestCase {
-  func randomized(_ bn: BatchNorm2d, seed: UInt64) {
-    bn.weight.value.copy(from: randomTensor([bn.channels], seed: seed, low: 0.5, high: 1.5))
-    bn.bias.value.copy(from: randomTensor([bn.channels], seed: seed + 1, low: -0.5, high: 0.5))
-    bn.runningMean.copy(from: randomTensor([bn.channels], seed: seed + 2, low: -0.3, high: 0.3))
-    bn.runningVar.copy(from: randomTensor([bn.channels], seed: seed + 3, low: 0.05, high: 2))
-  }
 
   /// Folded vs unfolded on one input; prints the max difference.
   func check(
@@ -19,7 +13,7 @@ final class FoldedConv2dTests: XCTestCase {
     accumulate: Bool = false, file: StaticString = #filePath, line: UInt = #line
   ) {
     let bn = BatchNorm2d(channels: conv.outputChannels, eps: 1e-3, activation: activation)
-    randomized(bn, seed: seed)
+    randomizeBatchNorm(bn, seed: seed, varianceLow: 0.05)
     // Inputs in [0, 4] after a ReLU6-like range, so ReLU6 clips at both ends somewhere.
     let x = randomTensor(shape, seed: seed + 10, low: -2, high: 4)
     let expected = bn.forward(conv.forward(x, mode: .inference), mode: .inference).clone()
@@ -69,11 +63,11 @@ final class FoldedConv2dTests: XCTestCase {
   func testRefoldFollowsNewWeightsAndStatistics() {
     let conv = Conv2d(inputChannels: 8, outputChannels: 16, kernelSize: 1)
     let bn = BatchNorm2d(channels: 16, eps: 1e-3, activation: .relu6)
-    randomized(bn, seed: 40)
+    randomizeBatchNorm(bn, seed: 40, varianceLow: 0.05)
     let folded = FoldedConv2d(conv, bn)
     let x = randomTensor([1, 4, 4, 8], seed: 41)
     let y = Tensor(shape: [0])
-    randomized(bn, seed: 50)
+    randomizeBatchNorm(bn, seed: 50, varianceLow: 0.05)
     conv.resetParameters(seed: 51)
     folded.refold()
     folded.forward(x, into: y)

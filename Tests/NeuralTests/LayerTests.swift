@@ -6,12 +6,6 @@ import TestSupport
 import XCTest
 
 final class BatchNormTests: XCTestCase {
-  func randomized(_ bn: BatchNorm2d, seed: UInt64) {
-    bn.weight.value.copy(from: randomTensor([bn.channels], seed: seed, low: 0.5, high: 1.5))
-    bn.bias.value.copy(from: randomTensor([bn.channels], seed: seed + 1, low: -0.5, high: 0.5))
-    bn.runningMean.copy(from: randomTensor([bn.channels], seed: seed + 2, low: -0.3, high: 0.3))
-    bn.runningVar.copy(from: randomTensor([bn.channels], seed: seed + 3, low: 0.5, high: 2))
-  }
 
   func testTrainingStatisticsAndRunningUpdate() {
     let bn = BatchNorm2d(channels: 3, eps: 1e-3, momentum: 0.1)
@@ -35,7 +29,7 @@ final class BatchNormTests: XCTestCase {
 
   func testInferenceAndFrozenUseRunningStatistics() {
     let bn = BatchNorm2d(channels: 4, eps: 1e-3, activation: .relu6)
-    randomized(bn, seed: 10)
+    randomizeBatchNorm(bn, seed: 10, varianceLow: 0.5)
     let x = randomTensor([2, 2, 3, 4], seed: 5, low: -4, high: 9)
     var expected: [Double] = []
     for i in 0..<x.count {
@@ -56,7 +50,7 @@ final class BatchNormTests: XCTestCase {
   func testGradientsBatchStatistics() {
     for act in [Activation.identity, .relu6, .relu] {
       let bn = BatchNorm2d(channels: 11, eps: 1e-3, activation: act)
-      randomized(bn, seed: 20)
+      randomizeBatchNorm(bn, seed: 20, varianceLow: 0.5)
       checkGradients(
         bn, input: randomTensor([3, 4, 3, 11], seed: 21, low: -2, high: 2), eps: 1e-3, samples: 30,
         kinks: true)
@@ -66,7 +60,7 @@ final class BatchNormTests: XCTestCase {
   func testOverwritingOutputGradientMatchesOwnBuffer() {
     for frozen in [false, true] {
       let bn = BatchNorm2d(channels: 12, eps: 1e-3, activation: .relu6)
-      randomized(bn, seed: 30)
+      randomizeBatchNorm(bn, seed: 30, varianceLow: 0.5)
       bn.freezeStatistics = frozen
       let x = randomTensor([2, 3, 5, 12], seed: 31, low: -3, high: 8)
       let dy = randomTensor(x.shape, seed: 32)
@@ -85,7 +79,7 @@ final class BatchNormTests: XCTestCase {
 
   func testGradientsFrozenStatistics() {
     let bn = BatchNorm2d(channels: 9, eps: 1e-3, activation: .relu6)
-    randomized(bn, seed: 30)
+    randomizeBatchNorm(bn, seed: 30, varianceLow: 0.5)
     bn.freezeStatistics = true
     checkGradients(
       bn, input: randomTensor([2, 3, 3, 9], seed: 31, low: -3, high: 3), eps: 1e-3, samples: 30,
