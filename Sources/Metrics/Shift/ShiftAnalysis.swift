@@ -40,10 +40,12 @@ public struct ShiftReport: Codable, Sendable, Equatable {
   public var alpha: Double
   /// Whether any test in the family is rejected after Holm correction.
   public var shiftDetected: Bool
-  /// 2-D PCA picture data, if requested.
+  /// 2-D picture data (PCA or t-SNE), if requested.
   public var embedding: Projection2D?
   /// The settings that produced this report.
   public var options: ShiftAnalysis.Options
+  /// How to read the numbers: what each interval describes and its known limits.
+  public var notes: [String]
 }
 
 /// Measures the domain shift between a source and a target sample in one call.
@@ -68,8 +70,11 @@ public enum ShiftAnalysis {
     public var folds: Int
     /// L2 strength of the proxy A-distance classifier.
     public var domainClassifierL2: Double
-    /// Whether to compute the 2-D PCA projection.
+    /// Whether to compute the 2-D embedding picture.
     public var projection: Bool
+    /// How the embedding is computed: "pca" (default) or "tsne" (exact t-SNE seeded by
+    /// `seed`, O(n²) per iteration).
+    public var embeddingMethod: String
     /// Master seed.
     public var seed: UInt64
 
@@ -78,8 +83,10 @@ public enum ShiftAnalysis {
     public init(
       permutations: Int = 1000, bootstrapReplicates: Int = 1000,
       covarianceBootstrapReplicates: Int = 50, level: Double = 0.95, alpha: Double = 0.05,
-      folds: Int = 5, domainClassifierL2: Double = 1e-2, projection: Bool = true, seed: UInt64 = 0
+      folds: Int = 5, domainClassifierL2: Double = 1e-2, projection: Bool = true,
+      embeddingMethod: String = "pca", seed: UInt64 = 0
     ) {
+      self.embeddingMethod = embeddingMethod
       self.permutations = permutations
       self.bootstrapReplicates = bootstrapReplicates
       self.covarianceBootstrapReplicates = covarianceBootstrapReplicates
@@ -190,14 +197,66 @@ public enum ShiftAnalysis {
       family.append(("KS intensity \(comparison.statistic)", comparison.ks.pValue))
     }
     let tests = MultipleTesting.holm(named: family, alpha: options.alpha)
-    let embedding = options.projection ? try Projection.pca(source: s, target: t) : nil
+    var embedding: Projection2D?
+    if options.projection {
+      switch options.embeddingMethod {
+      case "pca": embedding = try Projection.pca(source: s, target: t)
+      case "tsne":
+        embedding = try TSNE.embed(source: s, target: t, options: TSNE.Options(seed: options.seed))
+      default:
+        throw MetricsError.invalidParameter(
+          name: "embeddingMethod", value: options.embeddingMethod, reason: "must be pca or tsne")
+      }
+    }
     return ShiftReport(
       schemaVersion: 1, sourceName: source.name, targetName: target.name, sourceCount: s.rows,
       targetCount: t.rows, featureDimension: s.columns, mmd: mmd, proxyADistance: pad,
       frechetDistance: covariance.frechet, coralDistance: covariance.coral, intensity: intensity,
       histograms: histograms, headers: headers, labels: labels, targetLogME: logME, tests: tests,
       alpha: options.alpha, shiftDetected: tests.contains { $0.rejected }, embedding: embedding,
-      options: options)
+      options: options,
+      notes: notes(sourceRows: s.rows, targetRows: t.rows, dimension: s.columns, options: options))
+  }
+}
+
+extension ShiftAnalysis {
+  /// The reading notes attached to every report.
+  static func notes(sourceRows n1: Int, targetRows n2: Int, dimension d: Int, options: Options)
+    -> [String]
+  {
+    var notes = [
+      "MMD² is the unbiased U-statistic; its p-value is a permutation test with "
+        + "\(options.permutations) relabellings, (1 + #{≥ observed})/(1 + B); its interval is a "
+        + "percentile bootstrap resampling each side.",
+      "Proxy A-distance = 2(1 − 2ε), ε the balanced \(options.folds)-fold held-out error of an "
+        + "L2 logistic domain classifier; its interval resamples the held-out predictions (the "
+        + "classifiers are not refitted), so it reflects test-set noise only.",
+      "Only the MMD permutation test and the intensity KS tests enter the Holm family; "
+        + "distances without a test are descriptive.",
+    ]
+    let nMin = min(n1, n2)
+    var covariance =
+      "Fréchet and CORAL are plug-in distances between Gaussian fits (covariances over n − 1). "
+      + "They are biased upward by about Tr Σ₁/n₁ + Tr Σ₂/n₂, so two samples of one "
+      + "distribution do not give 0: compare them only between sample pairs of similar sizes "
+      + "(here n = \(n1) vs \(n2), d = \(d))."
+    if options.covarianceBootstrapReplicates > 0 {
+      covariance +=
+        " Their intervals are percentile bootstrap intervals from "
+        + "\(options.covarianceBootstrapReplicates) replicates, shifted by the bootstrap bias "
+        + "(median replicate − estimate) because resamples repeat rows and are more biased "
+        + "than the estimate; they describe sampling variability, not the bias itself, "
+        + "and are not tests."
+    } else {
+      covariance += " No interval was computed (covariance bootstrap disabled)."
+    }
+    if nMin < d {
+      covariance +=
+        " With n < d the covariances are singular (rank ≤ n − 1); the matrix square root "
+        + "is evaluated exactly in the n-dimensional sample space."
+    }
+    notes.append(covariance)
+    return notes
   }
 }
 
