@@ -74,6 +74,9 @@ struct ShiftCommand: ParsableCommand {
   @Flag(name: .customLong("no-logme"), help: "Skip LogME of the other backbones and the random-init baseline.")
   var noLogME = false
 
+  @Option(name: .customLong("logme-images"), help: "LogME on about this many target images (every backbone on the same ones).")
+  var logMEImages: Int = 500
+
   @Option(name: .long, help: "Write an SVG scatter of the 2-D embedding here.")
   var plot: String?
 
@@ -90,6 +93,9 @@ struct ShiftCommand: ParsableCommand {
     }
     guard ["pca", "tsne", "none"].contains(embedding) else {
       throw CLIError("--embedding '\(embedding)': must be pca, tsne or none")
+    }
+    guard logMEImages >= 2 else {
+      throw CLIError("--logme-images \(logMEImages): must be at least 2")
     }
     if let maxImages, maxImages < 2 {
       throw CLIError("--max-images \(maxImages): must be at least 2")
@@ -132,7 +138,8 @@ struct ShiftCommand: ParsableCommand {
         FeatureShiftRun.Request(
           source: s, target: t, sourceSide: (source, sourceDomain, sourceSplit),
           targetSide: (targetPath, targetDomain, targetSplit), model: model,
-          inputSize: inputSize, options: analysis, transferability: !noLogME, seed: seed),
+          inputSize: inputSize, options: analysis, transferability: !noLogME, seed: seed,
+          logMEImages: logMEImages),
         log: log)
       if let plot {
         guard let e = document.analysis.embedding else {

@@ -113,12 +113,18 @@ public enum ShiftAnalysis {
     public var headers: [[String: String]]
     /// Class labels of the rows, if known.
     public var labels: [Int]?
+    /// Patient (or other cluster) of each row, if known: rows of one patient are not
+    /// independent, so the MMD and KS permutations then relabel whole patients and the
+    /// proxy A-distance folds keep patients together.
+    public var clusters: [String]?
 
     /// A domain; only `features` is required.
     public init(
       name: String, features: FeatureMatrix, intensities: [[String: Double]] = [],
-      histogram: IntensityHistogram? = nil, headers: [[String: String]] = [], labels: [Int]? = nil
+      histogram: IntensityHistogram? = nil, headers: [[String: String]] = [], labels: [Int]? = nil,
+      clusters: [String]? = nil
     ) {
+      self.clusters = clusters
       self.name = name
       self.features = features
       self.intensities = intensities
@@ -147,15 +153,29 @@ public enum ShiftAnalysis {
         replicates: replicates ?? options.bootstrapReplicates,
         seed: options.seed &+ stream &* 0x1000_0001, level: options.level)
     }
+    var clusters: (source: [String], target: [String])?
+    if let cs = source.clusters, let ct = target.clusters {
+      guard cs.count == s.rows else {
+        throw MetricsError.sizeMismatch(input: "source clusters", expected: s.rows, actual: cs.count)
+      }
+      guard ct.count == t.rows else {
+        throw MetricsError.sizeMismatch(input: "target clusters", expected: t.rows, actual: ct.count)
+      }
+      // Clustering only helps with at least 2 clusters a side; otherwise rows are the unit.
+      if Set(cs).count >= 2 && Set(ct).count >= 2 { clusters = (cs, ct) }
+    }
     let mmd = try MMD.test(
       source: s, target: t,
-      options: MMD.Options(permutations: options.permutations, seed: options.seed, bootstrap: plan(1)))
+      options: MMD.Options(
+        permutations: options.permutations, seed: options.seed, bootstrap: plan(1),
+        clusters: clusters))
     let pad = try ProxyADistance.compute(
       source: s, target: t,
       options: ProxyADistance.Options(
         folds: options.folds,
         classifier: LogisticRegression.Options(l2: options.domainClassifierL2, maxIterations: 200),
-        seed: options.seed &+ 2, bootstrap: plan(2)))
+        seed: options.seed &+ 2, bootstrap: plan(2)),
+      clusters: clusters)
     let covariance = try GaussianDistances.distancesWithIntervals(
       source: s, target: t, bootstrap: plan(3, options.covarianceBootstrapReplicates))
     var intensity = [IntensityComparison]()
@@ -215,16 +235,24 @@ public enum ShiftAnalysis {
       histograms: histograms, headers: headers, labels: labels, targetLogME: logME, tests: tests,
       alpha: options.alpha, shiftDetected: tests.contains { $0.rejected }, embedding: embedding,
       options: options,
-      notes: notes(sourceRows: s.rows, targetRows: t.rows, dimension: s.columns, options: options))
+      notes: notes(
+        sourceRows: s.rows, targetRows: t.rows, dimension: s.columns, options: options,
+        clustered: clusters != nil))
   }
 }
 
 extension ShiftAnalysis {
   /// The reading notes attached to every report.
-  static func notes(sourceRows n1: Int, targetRows n2: Int, dimension d: Int, options: Options)
-    -> [String]
-  {
+  static func notes(
+    sourceRows n1: Int, targetRows n2: Int, dimension d: Int, options: Options, clustered: Bool
+  ) -> [String] {
     var notes = [
+      clustered
+        ? "Rows were grouped by patient: the MMD and KS permutations relabel whole patients, "
+          + "the MMD bootstrap resamples patients, and the proxy A-distance folds keep each "
+          + "patient's images together (images of one patient are not independent)."
+        : "No patient grouping was given: every test treats images as independent, which "
+          + "overstates the evidence when several images come from one patient.",
       "MMD² is the unbiased U-statistic; its p-value is a permutation test with "
         + "\(options.permutations) relabellings, (1 + #{≥ observed})/(1 + B); its interval is a "
         + "percentile bootstrap resampling each side.",

@@ -87,6 +87,10 @@ public enum FeatureShiftRun {
     public var transferability: Bool
     /// Seed of the random-init baseline.
     public var seed: UInt64
+    /// LogME is computed on at most about this many target images (an even stride over the
+    /// target sample, the same images for every backbone), because each extra backbone costs
+    /// a forward pass per image.
+    public var logMEImages: Int
 
     /// A request with the defaults of `medtransfer shift`.
     public init(
@@ -94,8 +98,10 @@ public enum FeatureShiftRun {
       sourceSide: (dataset: String, domain: String?, split: String?),
       targetSide: (dataset: String, domain: String?, split: String?),
       model: String = "efficientnet-lite0", inputSize: Int = 128,
-      options: ShiftAnalysis.Options = .init(), transferability: Bool = true, seed: UInt64 = 0
+      options: ShiftAnalysis.Options = .init(), transferability: Bool = true, seed: UInt64 = 0,
+      logMEImages: Int = 500
     ) {
+      self.logMEImages = logMEImages
       self.source = source
       self.target = target
       self.sourceSide = sourceSide
@@ -150,28 +156,52 @@ public enum FeatureShiftRun {
         log("\(side): \(done)/\(total) images")
       }
     }
+    // Power-of-two stride (≤ 32, dividing the batch) giving at most ~logMEImages rows.
+    var logMEStride = 1
+    while logMEStride < 32
+      && (request.target.indices.count + logMEStride - 1) / logMEStride > request.logMEImages
+    {
+      logMEStride *= 2
+    }
     let s = try extractor.extract(
       request.source, models: models.map(\.model),
-      skip: models.indices.map { $0 != 0 }, progress: { report("source", $0, $1) })
+      strides: models.indices.map { $0 == 0 ? 1 : nil }, progress: { report("source", $0, $1) })
     let t = try extractor.extract(
-      request.target, models: models.map(\.model), progress: { report("target", $0, $1) })
+      request.target, models: models.map(\.model),
+      strides: models.indices.map { $0 == 0 ? 1 : logMEStride },
+      progress: { report("target", $0, $1) })
     let featureSeconds = Date().timeIntervalSince(clock)
     log(String(format: "decode + features: %.1f s; analysing", featureSeconds))
     let analysisClock = Date()
+    // Patients, when every image has one (a manifest column or the DICOM Patient ID hash).
+    func patients(_ sample: ShiftSample) -> [String]? {
+      let p = sample.indices.map { sample.dataset.entries[$0].patient }
+      return p.allSatisfy { $0 != nil } ? p.map { $0! } : nil
+    }
     let report = try ShiftAnalysis.run(
       source: ShiftAnalysis.Domain(
         name: request.source.name, features: s.features[0]!, intensities: s.intensities,
-        histogram: s.histogram, headers: s.headers, labels: s.labels),
+        histogram: s.histogram, headers: s.headers, labels: s.labels,
+        clusters: patients(request.source)),
       target: ShiftAnalysis.Domain(
         name: request.target.name, features: t.features[0]!, intensities: t.intensities,
-        histogram: t.histogram, headers: t.headers, labels: t.labels),
+        histogram: t.histogram, headers: t.headers, labels: t.labels,
+        clusters: patients(request.target)),
       headerAttributes: ShiftSampleExtractor.headerAttributes, classCount: classes.count,
       options: request.options)
     var transferability: [ShiftDocument.Transferability] = []
     if models.count > 1 {
+      let rows = Array(Swift.stride(from: 0, to: t.labels.count, by: logMEStride))
+      notes.append(
+        "LogME (You et al. 2021) of each backbone's pooled features on the target labels, on "
+          + "the same \(rows.count) target images (every \(logMEStride == 1 ? "" : "\(logMEStride)th ")"
+          + "image of the target sample); the random-init row is the no-transfer baseline. "
+          + "analysis.targetLogME is the compared backbone on all target images.")
+      let labels = rows.map { t.labels[$0] }
       for (k, m) in models.enumerated() {
-        guard let f = t.features[k] else { continue }
-        let score = try LogME.score(features: f, labels: t.labels, classCount: classes.count)
+        guard var f = t.features[k] else { continue }
+        if k == 0 { f = f.selecting(rows: rows) }
+        let score = try LogME.score(features: f, labels: labels, classCount: classes.count)
         transferability.append(
           ShiftDocument.Transferability(
             backbone: m.name, initialization: m.initialization, featureDimension: f.columns,

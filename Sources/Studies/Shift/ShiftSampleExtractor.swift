@@ -34,8 +34,9 @@ public struct ShiftSample: Sendable {
 
 /// What one pass over a sample's files produced.
 public struct ExtractedShiftSample {
-  /// Pooled features of each model, in the order the models were given (nil where a model was
-  /// asked to skip this sample).
+  /// Pooled features of each model, in the order the models were given: every image, or the
+  /// images at positions 0, s, 2s, … for a model run with stride s; nil where a model skipped
+  /// this sample.
   public var features: [FeatureMatrix?]
   /// Per-image intensity summaries after the modality LUT (`IntensityShift.summarize`).
   public var intensities: [[String: Double]]
@@ -77,7 +78,7 @@ public struct ShiftSampleExtractor {
   /// An extractor for `classes` with the training preprocessing at `inputSize`.
   public init(
     inputSize: Int, classes: [String], histogramRange: ClosedRange<Double> = -1024...3072,
-    histogramBins: Int = 256, batchSize: Int = 64
+    histogramBins: Int = 256, batchSize: Int = 32
   ) {
     preprocessing = DataPreparation.preprocessing(inputSize: inputSize, channels: 3)
     self.classes = classes
@@ -92,14 +93,28 @@ public struct ShiftSampleExtractor {
     paths.allSatisfy(ScanLoader.isPNG) ? 0...256 : -1024...3072
   }
 
-  /// Runs the models in `models` over `sample`; `skip[k]` leaves model k out (its features
-  /// are then nil). `progress` receives (done, total) after each batch.
+  /// Runs the models in `models` over `sample`. `strides[k]` chooses model k's rows: 1 (or a
+  /// missing entry) every image, s > 1 the images at positions 0, s, 2s, … of the sample, nil
+  /// none (its features are then nil). `progress` receives (done, total) after each batch.
+  ///
+  /// Each model always sees batches of one shape (the last batch is padded with copies of its
+  /// first image and the padding rows dropped), so the engine keeps one set of buffers per model.
   public func extract(
-    _ sample: ShiftSample, models: [TransferModel], skip: [Bool] = [],
+    _ sample: ShiftSample, models: [TransferModel], strides: [Int?] = [],
     progress: (Int, Int) -> Void = { _, _ in }
   ) throws -> ExtractedShiftSample {
     let n = sample.indices.count
     let p = preprocessing
+    let strides = models.indices.map { k -> Int? in
+      k < strides.count ? strides[k].map { max($0, 1) } : 1
+    }
+    // A small sample gets a batch just large enough (a multiple of the largest stride).
+    let largest = strides.compactMap { $0 }.max() ?? 1
+    let batchSize = min(self.batchSize, (n + largest - 1) / largest * largest)
+    // A stride must divide the batch so that every batch holds the same number of rows.
+    precondition(
+      strides.allSatisfy { $0 == nil || batchSize % $0! == 0 },
+      "ShiftSampleExtractor: every stride must divide the batch size \(batchSize).")
     let classIndex = Dictionary(uniqueKeysWithValues: classes.enumerated().map { ($1, $0) })
     var labels: [Int] = []
     for i in sample.indices {
@@ -111,9 +126,7 @@ public struct ShiftSampleExtractor {
       }
       labels.append(k)
     }
-    var features = models.indices.map { k -> [Float]? in
-      (k < skip.count && skip[k]) ? nil : []
-    }
+    var features = strides.map { $0 == nil ? nil : [Float]() }
     var intensities: [[String: Double]] = []
     var headers: [[String: String]] = []
     var histogram = Metrics.IntensityHistogram(
@@ -123,24 +136,33 @@ public struct ShiftSampleExtractor {
       let end = min(start + batchSize, n)
       let paths = sample.indices[start..<end].map { sample.dataset.entries[$0].path }
       let decoded = try Self.decode(paths, preprocessing: p)
-      let batch = Tensor(shape: [paths.count, p.size, p.size, p.channels])
-      for (row, image) in decoded.enumerated() {
-        image.input.withUnsafeBufferPointer {
-          (batch.data + row * p.valuesPerImage).update(from: $0.baseAddress!, count: p.valuesPerImage)
-        }
+      for image in decoded {
         intensities.append(image.summary)
         headers.append(image.headers)
         histogram.add(image.modalityValues)
       }
-      for (k, model) in models.enumerated() where features[k] != nil {
-        features[k]! += model.backbone.forward(batch, mode: .inference).array
+      for (k, model) in models.enumerated() {
+        guard let stride = strides[k] else { continue }
+        // Rows of this batch at sample positions divisible by the stride (start is a multiple
+        // of the batch size, hence of the stride).
+        let rows = Swift.stride(from: 0, to: decoded.count, by: stride).map { $0 }
+        let batch = Tensor(shape: [batchSize / stride, p.size, p.size, p.channels])
+        for slot in 0..<(batchSize / stride) {
+          let image = decoded[rows[slot < rows.count ? slot : 0]]
+          image.input.withUnsafeBufferPointer {
+            (batch.data + slot * p.valuesPerImage).update(from: $0.baseAddress!, count: p.valuesPerImage)
+          }
+        }
+        let out = model.backbone.forward(batch, mode: .inference).array
+        features[k]! += out.prefix(rows.count * model.featureDimension)
       }
       start = end
       progress(end, n)
     }
-    let matrices = try zip(models, features).map { model, values -> FeatureMatrix? in
-      guard let values else { return nil }
-      return try FeatureMatrix(rows: n, columns: model.featureDimension, values: values)
+    let matrices = try models.indices.map { k -> FeatureMatrix? in
+      guard let values = features[k] else { return nil }
+      let d = models[k].featureDimension
+      return try FeatureMatrix(rows: values.count / d, columns: d, values: values)
     }
     return ExtractedShiftSample(
       features: matrices, intensities: intensities, histogram: histogram, headers: headers,
