@@ -172,7 +172,8 @@ public enum ShiftAnalysis {
     let pad = try ProxyADistance.compute(
       source: s, target: t,
       options: ProxyADistance.Options(
-        folds: options.folds,
+        // Tiny samples (a few images a side) get fewer folds rather than no analysis.
+        folds: max(2, min(options.folds, s.rows, t.rows)),
         classifier: LogisticRegression.Options(l2: options.domainClassifierL2, maxIterations: 200),
         seed: options.seed &+ 2, bootstrap: plan(2)),
       clusters: clusters)
