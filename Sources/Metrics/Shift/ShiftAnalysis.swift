@@ -182,7 +182,8 @@ public enum ShiftAnalysis {
     var intensity = [IntensityComparison]()
     if !source.intensities.isEmpty && !target.intensities.isEmpty {
       intensity = try IntensityShift.compare(
-        source: source.intensities, target: target.intensities, bootstrap: plan(5))
+        source: source.intensities, target: target.intensities, bootstrap: plan(5),
+        clusters: clusters, permutations: options.permutations)
     }
     var histograms: HistogramComparison?
     if let hs = source.histogram, let ht = target.histogram {
