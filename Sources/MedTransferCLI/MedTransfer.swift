@@ -15,6 +15,7 @@ struct MedTransfer: ParsableCommand {
     subcommands: [
       DicomCommand.self, BackboneCommand.self, DatasetCommand.self, TrainCommand.self,
       EvaluateCommand.self, StudyCommand.self, ReportCommand.self, BenchCommand.self,
+      ShiftCommand.self,
     ])
 }
 

@@ -62,28 +62,99 @@ public enum IntensityShift {
   ]
 
   /// Summary statistics of one image's intensities (after the modality LUT): "mean", "std"
-  /// (population) and the percentiles in `percentiles` (type-7 quantiles).
+  /// (population) and the percentiles in `percentiles` (type-7 quantiles). Non-finite values
+  /// are ignored.
+  ///
+  /// The order statistics come from successive quickselects (expected O(n) for all seven)
+  /// instead of a full sort: this runs once per image of both domains.
   public static func summarize(_ pixels: [Float]) -> [String: Double] {
-    let values = pixels.lazy.filter { $0.isFinite }.map(Double.init).sorted()
+    var values = pixels.filter(\.isFinite)
     var out: [String: Double] = [
       "mean": Descriptive.mean(values), "std": Descriptive.standardDeviation(values, ddof: 0),
     ]
-    for (name, p) in percentiles { out[name] = Descriptive.quantile(sorted: values, p) }
+    let n = values.count
+    guard n > 0 else {
+      for (name, _) in percentiles { out[name] = .nan }
+      return out
+    }
+    values.withUnsafeMutableBufferPointer { v in
+      var low = 0  // everything before `low` is ≤ every element from `low` on
+      for (name, p) in percentiles {
+        let h = Double(n - 1) * p
+        let k = Int(h.rounded(.down))
+        let a = Double(select(v, k, from: max(low, 0), to: n))
+        low = k
+        var b = a
+        if k + 1 < n {
+          var m = v[k + 1]
+          for i in (k + 2)..<max(n, k + 2) where v[i] < m { m = v[i] }
+          b = Double(m)
+        }
+        out[name] = a + (h - Double(k)) * (b - a)
+      }
+    }
     return out
+  }
+
+  /// Rearranges v[from..<to] so that v[k] holds the value a sort would put there, smaller or
+  /// equal values before it and larger or equal after (Hoare partition, median-of-three).
+  static func select(_ v: UnsafeMutableBufferPointer<Float>, _ k: Int, from: Int, to: Int) -> Float {
+    var lo = from, hi = to - 1
+    while lo < hi {
+      let mid = lo + (hi - lo) / 2
+      // Median of three as pivot.
+      if v[mid] < v[lo] { v.swapAt(mid, lo) }
+      if v[hi] < v[lo] { v.swapAt(hi, lo) }
+      if v[hi] < v[mid] { v.swapAt(hi, mid) }
+      let pivot = v[mid]
+      var i = lo, j = hi
+      while i <= j {
+        while v[i] < pivot { i += 1 }
+        while v[j] > pivot { j -= 1 }
+        if i <= j {
+          v.swapAt(i, j)
+          i += 1
+          j -= 1
+        }
+      }
+      if k <= j {
+        hi = j
+      } else if k >= i {
+        lo = i
+      } else {
+        return v[k]
+      }
+    }
+    return v[k]
   }
 
   /// Compares each statistic present in both domains with KS and the 1-D Wasserstein distance
   /// (with a percentile bootstrap interval), sorted by statistic name.
+  ///
+  /// With `clusters` (patient per image of each side), the KS p-values come from relabelling
+  /// whole patients (`permutations` times) instead of assuming independent images.
   public static func compare(
-    source: [[String: Double]], target: [[String: Double]], bootstrap: Bootstrap.Plan = .init()
+    source: [[String: Double]], target: [[String: Double]], bootstrap: Bootstrap.Plan = .init(),
+    clusters: (source: [String], target: [String])? = nil, permutations: Int = 1000
   ) throws -> [IntensityComparison] {
     let names = Set(source.flatMap(\.keys)).intersection(target.flatMap(\.keys)).sorted()
     var out = [IntensityComparison]()
     for name in names {
-      let x = source.compactMap { $0[name] }.filter(\.isFinite)
-      let y = target.compactMap { $0[name] }.filter(\.isFinite)
+      let xi = source.indices.filter { source[$0][name]?.isFinite ?? false }
+      let yi = target.indices.filter { target[$0][name]?.isFinite ?? false }
+      let x = xi.map { source[$0][name]! }
+      let y = yi.map { target[$0][name]! }
       guard !x.isEmpty, !y.isEmpty else { continue }
-      let ks = try TwoSample.kolmogorovSmirnov(x, y)
+      let ks: KSResult
+      if let clusters, clusters.source.count == source.count,
+        clusters.target.count == target.count
+      {
+        ks = try TwoSample.kolmogorovSmirnov(
+          x, y, xClusters: xi.map { clusters.source[$0] }, yClusters: yi.map { clusters.target[$0] },
+          permutations: permutations, seed: bootstrap.seed &+ UInt64(out.count))
+      } else {
+        ks = try TwoSample.kolmogorovSmirnov(x, y)
+      }
       let w = try Bootstrap.estimate(counts: x.count, y.count, plan: bootstrap) { i, j in
         try TwoSample.wasserstein1(i.map { x[$0] }, j.map { y[$0] })
       }

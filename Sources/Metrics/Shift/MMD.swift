@@ -17,6 +17,12 @@ public struct MMDResult: Codable, Sendable, Equatable {
   public var sourceCount: Int
   /// Target sample size.
   public var targetCount: Int
+  /// What the permutations and the bootstrap exchange: "image" (rows independent) or
+  /// "cluster" (whole patients).
+  public var permutationUnit: String
+  /// Clusters (patients) in the source and target, when clustered.
+  public var sourceClusters: Int?
+  public var targetClusters: Int?
 }
 
 /// Maximum mean discrepancy (Gretton et al. 2012) with an RBF kernel.
@@ -31,7 +37,7 @@ public struct MMDResult: Codable, Sendable, Equatable {
 /// Memory: 3 (n+m)² doubles (≈ 100 MB at n = m = 2000).
 public enum MMD {
   /// Settings of the MMD test.
-  public struct Options: Codable, Sendable, Equatable {
+  public struct Options: Sendable {
     /// Number of permutations B for the p-value (0 gives p = 1 and no test).
     public var permutations: Int
     /// Seed of the permutation generator.
@@ -40,12 +46,20 @@ public enum MMD {
     public var bandwidth: Double?
     /// Bootstrap plan for the interval of MMD² (replicates 0 disables it).
     public var bootstrap: Bootstrap.Plan
+    /// Cluster (patient) of each source row and each target row, or nil for independent rows.
+    /// With clusters, permutations relabel whole clusters (keeping each side's cluster count)
+    /// and the bootstrap resamples clusters, so slices of one patient — which are not
+    /// independent — never make the test anti-conservative. Clusters of the two sides are
+    /// distinct even if their names coincide.
+    public var clusters: (source: [String], target: [String])?
 
     /// Defaults: B = 1000 permutations, seed 0, median heuristic, 1000 bootstrap replicates.
     public init(
       permutations: Int = 1000, seed: UInt64 = 0, bandwidth: Double? = nil,
-      bootstrap: Bootstrap.Plan = Bootstrap.Plan()
+      bootstrap: Bootstrap.Plan = Bootstrap.Plan(),
+      clusters: (source: [String], target: [String])? = nil
     ) {
+      self.clusters = clusters
       self.permutations = permutations
       self.seed = seed
       self.bandwidth = bandwidth
@@ -78,7 +92,14 @@ public enum MMD {
       // All pairs at distance 0 (e.g. constant features): any bandwidth gives MMD² = 0.
       if !(sigma > 0) { sigma = 1 }
     }
-    let kernel = PooledKernel(distances: distances, sigma: sigma, sourceCount: n)
+    var kernel = PooledKernel(distances: distances, sigma: sigma, sourceCount: n)
+    if let c = options.clusters {
+      guard c.source.count == n, c.target.count == m else {
+        throw MetricsError.sizeMismatch(
+          input: "MMD clusters", expected: n + m, actual: c.source.count + c.target.count)
+      }
+      kernel.clusters = PooledKernel.Clusters(source: c.source, target: c.target)
+    }
     let observed = kernel.mmd2()
     let b = options.permutations
     var exceed = 0
@@ -97,7 +118,9 @@ public enum MMD {
     }
     return MMDResult(
       mmd2: observed, bandwidth: sigma, pValue: Double(1 + exceed) / Double(1 + b),
-      permutations: b, interval: interval, sourceCount: n, targetCount: m)
+      permutations: b, interval: interval, sourceCount: n, targetCount: m,
+      permutationUnit: kernel.clusters == nil ? "image" : "cluster",
+      sourceClusters: kernel.clusters?.sourceCount, targetClusters: kernel.clusters?.targetCount)
   }
 
   /// The unbiased MMD² with a fixed RBF bandwidth σ (no test, no interval).
@@ -125,6 +148,37 @@ struct PooledKernel {
   var rowSums: [Double]
   /// Sum of all of k0.
   var grandSum: Double
+  /// Row clusters, when rows are not independent.
+  var clusters: Clusters?
+
+  /// Rows grouped into clusters: source clusters first, then target clusters.
+  struct Clusters {
+    var rows: [[Int]]
+    var sourceCount: Int
+    var targetCount: Int { rows.count - sourceCount }
+
+    init(source: [String], target: [String]) {
+      var order: [String] = []
+      var index: [String: Int] = [:]
+      var rows: [[Int]] = []
+      for (i, name) in source.enumerated() {
+        if let k = index[name] { rows[k].append(i) } else {
+          index[name] = rows.count
+          order.append(name)
+          rows.append([i])
+        }
+      }
+      sourceCount = rows.count
+      index = [:]
+      for (j, name) in target.enumerated() {
+        if let k = index[name] { rows[k].append(source.count + j) } else {
+          index[name] = rows.count
+          rows.append([source.count + j])
+        }
+      }
+      self.rows = rows
+    }
+  }
 
   init(distances: PooledDistances, sigma: Double, sourceCount: Int) {
     let total = distances.n
@@ -150,9 +204,11 @@ struct PooledKernel {
     grandSum = sums.reduce(0, +)
   }
 
-  /// MMD²ᵤ from the block sums Sxx, Sxy, Syy (ordered pairs, i ≠ j within a block).
-  func combine(sxx: Double, sxy: Double, syy: Double) -> Double {
-    let nd = Double(n), md = Double(m)
+  /// MMD²ᵤ from the block sums Sxx, Sxy, Syy (ordered pairs, i ≠ j within a block), for
+  /// group sizes n and m (default: the actual ones).
+  func combine(sxx: Double, sxy: Double, syy: Double, n: Int? = nil, m: Int? = nil) -> Double {
+    let nd = Double(n ?? self.n), md = Double(m ?? self.m)
+    guard nd >= 2, md >= 2 else { return .nan }
     return sxx / (nd * (nd - 1)) + syy / (md * (md - 1)) - 2 * sxy / (nd * md)
   }
 
@@ -184,14 +240,25 @@ struct PooledKernel {
     let batch = min(count, 256)
     var a = [Double](repeating: 0, count: total * batch)
     var c = [Double](repeating: 0, count: total * batch)
-    var order = Array(0..<total)
+    var order = Array(0..<(clusters?.rows.count ?? total))
+    var sizes = [Int](repeating: n, count: batch)
     var done = 0
     while done < count {
       let width = min(batch, count - done)
       for i in 0..<(total * width) { a[i] = 0 }
       for col in 0..<width {
         order.shuffle(using: &generator)
-        for p in 0..<n { a[order[p] * width + col] = 1 }
+        if let clusters {
+          // Whole clusters change sides; the source keeps its number of clusters.
+          var size = 0
+          for p in 0..<clusters.sourceCount {
+            for row in clusters.rows[order[p]] { a[row * width + col] = 1 }
+            size += clusters.rows[order[p]].count
+          }
+          sizes[col] = size
+        } else {
+          for p in 0..<n { a[order[p] * width + col] = 1 }
+        }
       }
       k0.withUnsafeBufferPointer { kp in
         a.withUnsafeBufferPointer { ap in
@@ -214,7 +281,8 @@ struct PooledKernel {
       for col in 0..<width {
         let sxy = ar[col] - sxx[col]
         let syy = grandSum - 2 * sxy - sxx[col]
-        results.append(combine(sxx: sxx[col], sxy: sxy, syy: syy))
+        results.append(
+          combine(sxx: sxx[col], sxy: sxy, syy: syy, n: sizes[col], m: total - sizes[col]))
       }
       done += width
     }
@@ -241,8 +309,23 @@ struct PooledKernel {
       for i in 0..<(n * width) { wx[i] = 0 }
       for i in 0..<(m * width) { wy[i] = 0 }
       for col in 0..<width {
-        for _ in 0..<n { wx[Int.random(in: 0..<n, using: &generator) * width + col] += 1 }
-        for _ in 0..<m { wy[Int.random(in: 0..<m, using: &generator) * width + col] += 1 }
+        if let clusters {
+          // Resample clusters with replacement within each side.
+          let ks = clusters.sourceCount, kt = clusters.targetCount
+          for _ in 0..<ks {
+            for row in clusters.rows[Int.random(in: 0..<ks, using: &generator)] {
+              wx[row * width + col] += 1
+            }
+          }
+          for _ in 0..<kt {
+            for row in clusters.rows[ks + Int.random(in: 0..<kt, using: &generator)] {
+              wy[(row - n) * width + col] += 1
+            }
+          }
+        } else {
+          for _ in 0..<n { wx[Int.random(in: 0..<n, using: &generator) * width + col] += 1 }
+          for _ in 0..<m { wy[Int.random(in: 0..<m, using: &generator) * width + col] += 1 }
+        }
       }
       k0.withUnsafeBufferPointer { kp in
         wx.withUnsafeBufferPointer { wp in
@@ -261,12 +344,13 @@ struct PooledKernel {
         }
       }
       for col in 0..<width {
-        var sxx = 0.0, sxy = 0.0, syy = 0.0, pairsX = Double(n * n), pairsY = Double(m * m)
+        var sxx = 0.0, sxy = 0.0, syy = 0.0, nd = 0.0, md = 0.0, squaresX = 0.0, squaresY = 0.0
         for i in 0..<n {
           let w = wx[i * width + col]
           if w != 0 {
             sxx += w * cx[i * width + col]
-            pairsX -= w * w
+            nd += w
+            squaresX += w * w
           }
         }
         for i in 0..<m {
@@ -274,10 +358,12 @@ struct PooledKernel {
           if w != 0 {
             sxy += w * cx[(n + i) * width + col]
             syy += w * cy[i * width + col]
-            pairsY -= w * w
+            md += w
+            squaresY += w * w
           }
         }
-        let nd = Double(n), md = Double(m)
+        // Resampled sizes (they vary when clusters are resampled).
+        let pairsX = nd * nd - squaresX, pairsY = md * md - squaresY
         results.append(
           (pairsX > 0 ? sxx / pairsX : .nan) + (pairsY > 0 ? syy / pairsY : .nan) - 2 * sxy
             / (nd * md))

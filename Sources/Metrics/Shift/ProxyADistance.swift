@@ -43,8 +43,13 @@ public enum ProxyADistance {
   }
 
   /// Computes the proxy A-distance between `source` and `target`.
+  ///
+  /// With `clusters` (patient per row of each side), folds are dealt by patient, so no
+  /// patient's slices are both trained on and held out (which would let the classifier
+  /// recognise patients rather than domains).
   public static func compute(
-    source: FeatureMatrix, target: FeatureMatrix, options: Options = Options()
+    source: FeatureMatrix, target: FeatureMatrix, options: Options = Options(),
+    clusters: (source: [String], target: [String])? = nil
   ) throws -> ProxyADistanceResult {
     let k = options.folds
     guard k >= 2 else {
@@ -62,15 +67,29 @@ public enum ProxyADistance {
     // Stratified folds: each domain shuffled and dealt round-robin.
     var generator = SeededGenerator(seed: options.seed, stream: 0xf01d)
     var fold = [Int](repeating: 0, count: total)
-    for range in [0..<n, n..<total] {
-      var indices = Array(range)
-      indices.shuffle(using: &generator)
-      for (position, index) in indices.enumerated() { fold[index] = position % k }
+    if let clusters, clusters.source.count == n, clusters.target.count == total - n {
+      for (offset, names) in [(0, clusters.source), (n, clusters.target)] {
+        var rows: [String: [Int]] = [:]
+        for (i, name) in names.enumerated() { rows[name, default: []].append(offset + i) }
+        var groups = rows.keys.sorted()
+        groups.shuffle(using: &generator)
+        // Largest-first would balance better; round-robin keeps it simple and seeded.
+        for (position, name) in groups.enumerated() {
+          for index in rows[name]! { fold[index] = position % k }
+        }
+      }
+    } else {
+      for range in [0..<n, n..<total] {
+        var indices = Array(range)
+        indices.shuffle(using: &generator)
+        for (position, index) in indices.enumerated() { fold[index] = position % k }
+      }
     }
     var wrong = [Bool](repeating: false, count: total)
     for f in 0..<k {
       let train = (0..<total).filter { fold[$0] != f }
       let test = (0..<total).filter { fold[$0] == f }
+      if test.isEmpty { continue }
       let trainLabels = train.map { labels[$0] }
       let nSource = Double(trainLabels.filter { $0 == 0 }.count)
       let nTarget = Double(trainLabels.count) - nSource

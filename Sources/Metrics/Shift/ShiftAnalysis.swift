@@ -40,10 +40,12 @@ public struct ShiftReport: Codable, Sendable, Equatable {
   public var alpha: Double
   /// Whether any test in the family is rejected after Holm correction.
   public var shiftDetected: Bool
-  /// 2-D PCA picture data, if requested.
+  /// 2-D picture data (PCA or t-SNE), if requested.
   public var embedding: Projection2D?
   /// The settings that produced this report.
   public var options: ShiftAnalysis.Options
+  /// How to read the numbers: what each interval describes and its known limits.
+  public var notes: [String]
 }
 
 /// Measures the domain shift between a source and a target sample in one call.
@@ -68,8 +70,11 @@ public enum ShiftAnalysis {
     public var folds: Int
     /// L2 strength of the proxy A-distance classifier.
     public var domainClassifierL2: Double
-    /// Whether to compute the 2-D PCA projection.
+    /// Whether to compute the 2-D embedding picture.
     public var projection: Bool
+    /// How the embedding is computed: "pca" (default) or "tsne" (exact t-SNE seeded by
+    /// `seed`, O(n²) per iteration).
+    public var embeddingMethod: String
     /// Master seed.
     public var seed: UInt64
 
@@ -78,8 +83,10 @@ public enum ShiftAnalysis {
     public init(
       permutations: Int = 1000, bootstrapReplicates: Int = 1000,
       covarianceBootstrapReplicates: Int = 50, level: Double = 0.95, alpha: Double = 0.05,
-      folds: Int = 5, domainClassifierL2: Double = 1e-2, projection: Bool = true, seed: UInt64 = 0
+      folds: Int = 5, domainClassifierL2: Double = 1e-2, projection: Bool = true,
+      embeddingMethod: String = "pca", seed: UInt64 = 0
     ) {
+      self.embeddingMethod = embeddingMethod
       self.permutations = permutations
       self.bootstrapReplicates = bootstrapReplicates
       self.covarianceBootstrapReplicates = covarianceBootstrapReplicates
@@ -106,12 +113,18 @@ public enum ShiftAnalysis {
     public var headers: [[String: String]]
     /// Class labels of the rows, if known.
     public var labels: [Int]?
+    /// Patient (or other cluster) of each row, if known: rows of one patient are not
+    /// independent, so the MMD and KS permutations then relabel whole patients and the
+    /// proxy A-distance folds keep patients together.
+    public var clusters: [String]?
 
     /// A domain; only `features` is required.
     public init(
       name: String, features: FeatureMatrix, intensities: [[String: Double]] = [],
-      histogram: IntensityHistogram? = nil, headers: [[String: String]] = [], labels: [Int]? = nil
+      histogram: IntensityHistogram? = nil, headers: [[String: String]] = [], labels: [Int]? = nil,
+      clusters: [String]? = nil
     ) {
+      self.clusters = clusters
       self.name = name
       self.features = features
       self.intensities = intensities
@@ -140,21 +153,37 @@ public enum ShiftAnalysis {
         replicates: replicates ?? options.bootstrapReplicates,
         seed: options.seed &+ stream &* 0x1000_0001, level: options.level)
     }
+    var clusters: (source: [String], target: [String])?
+    if let cs = source.clusters, let ct = target.clusters {
+      guard cs.count == s.rows else {
+        throw MetricsError.sizeMismatch(input: "source clusters", expected: s.rows, actual: cs.count)
+      }
+      guard ct.count == t.rows else {
+        throw MetricsError.sizeMismatch(input: "target clusters", expected: t.rows, actual: ct.count)
+      }
+      // Clustering only helps with at least 2 clusters a side; otherwise rows are the unit.
+      if Set(cs).count >= 2 && Set(ct).count >= 2 { clusters = (cs, ct) }
+    }
     let mmd = try MMD.test(
       source: s, target: t,
-      options: MMD.Options(permutations: options.permutations, seed: options.seed, bootstrap: plan(1)))
+      options: MMD.Options(
+        permutations: options.permutations, seed: options.seed, bootstrap: plan(1),
+        clusters: clusters))
     let pad = try ProxyADistance.compute(
       source: s, target: t,
       options: ProxyADistance.Options(
-        folds: options.folds,
+        // Tiny samples (a few images a side) get fewer folds rather than no analysis.
+        folds: max(2, min(options.folds, s.rows, t.rows)),
         classifier: LogisticRegression.Options(l2: options.domainClassifierL2, maxIterations: 200),
-        seed: options.seed &+ 2, bootstrap: plan(2)))
+        seed: options.seed &+ 2, bootstrap: plan(2)),
+      clusters: clusters)
     let covariance = try GaussianDistances.distancesWithIntervals(
       source: s, target: t, bootstrap: plan(3, options.covarianceBootstrapReplicates))
     var intensity = [IntensityComparison]()
     if !source.intensities.isEmpty && !target.intensities.isEmpty {
       intensity = try IntensityShift.compare(
-        source: source.intensities, target: target.intensities, bootstrap: plan(5))
+        source: source.intensities, target: target.intensities, bootstrap: plan(5),
+        clusters: clusters, permutations: options.permutations)
     }
     var histograms: HistogramComparison?
     if let hs = source.histogram, let ht = target.histogram {
@@ -190,14 +219,74 @@ public enum ShiftAnalysis {
       family.append(("KS intensity \(comparison.statistic)", comparison.ks.pValue))
     }
     let tests = MultipleTesting.holm(named: family, alpha: options.alpha)
-    let embedding = options.projection ? try Projection.pca(source: s, target: t) : nil
+    var embedding: Projection2D?
+    if options.projection {
+      switch options.embeddingMethod {
+      case "pca": embedding = try Projection.pca(source: s, target: t)
+      case "tsne":
+        embedding = try TSNE.embed(source: s, target: t, options: TSNE.Options(seed: options.seed))
+      default:
+        throw MetricsError.invalidParameter(
+          name: "embeddingMethod", value: options.embeddingMethod, reason: "must be pca or tsne")
+      }
+    }
     return ShiftReport(
       schemaVersion: 1, sourceName: source.name, targetName: target.name, sourceCount: s.rows,
       targetCount: t.rows, featureDimension: s.columns, mmd: mmd, proxyADistance: pad,
       frechetDistance: covariance.frechet, coralDistance: covariance.coral, intensity: intensity,
       histograms: histograms, headers: headers, labels: labels, targetLogME: logME, tests: tests,
       alpha: options.alpha, shiftDetected: tests.contains { $0.rejected }, embedding: embedding,
-      options: options)
+      options: options,
+      notes: notes(
+        sourceRows: s.rows, targetRows: t.rows, dimension: s.columns, options: options,
+        clustered: clusters != nil))
+  }
+}
+
+extension ShiftAnalysis {
+  /// The reading notes attached to every report.
+  static func notes(
+    sourceRows n1: Int, targetRows n2: Int, dimension d: Int, options: Options, clustered: Bool
+  ) -> [String] {
+    var notes = [
+      clustered
+        ? "Rows were grouped by patient: the MMD and KS permutations relabel whole patients, "
+          + "the MMD bootstrap resamples patients, and the proxy A-distance folds keep each "
+          + "patient's images together (images of one patient are not independent)."
+        : "No patient grouping was given: every test treats images as independent, which "
+          + "overstates the evidence when several images come from one patient.",
+      "MMD² is the unbiased U-statistic; its p-value is a permutation test with "
+        + "\(options.permutations) relabellings, (1 + #{≥ observed})/(1 + B); its interval is a "
+        + "percentile bootstrap resampling each side.",
+      "Proxy A-distance = 2(1 − 2ε), ε the balanced \(options.folds)-fold held-out error of an "
+        + "L2 logistic domain classifier; its interval resamples the held-out predictions (the "
+        + "classifiers are not refitted), so it reflects test-set noise only.",
+      "Only the MMD permutation test and the intensity KS tests enter the Holm family; "
+        + "distances without a test are descriptive.",
+    ]
+    let nMin = min(n1, n2)
+    var covariance =
+      "Fréchet and CORAL are plug-in distances between Gaussian fits (covariances over n − 1). "
+      + "They are biased upward by about Tr Σ₁/n₁ + Tr Σ₂/n₂, so two samples of one "
+      + "distribution do not give 0: compare them only between sample pairs of similar sizes "
+      + "(here n = \(n1) vs \(n2), d = \(d))."
+    if options.covarianceBootstrapReplicates > 0 {
+      covariance +=
+        " Their intervals are percentile bootstrap intervals from "
+        + "\(options.covarianceBootstrapReplicates) replicates, shifted by the bootstrap bias "
+        + "(median replicate − estimate) because resamples repeat rows and are more biased "
+        + "than the estimate; they describe sampling variability, not the bias itself, "
+        + "and are not tests."
+    } else {
+      covariance += " No interval was computed (covariance bootstrap disabled)."
+    }
+    if nMin < d {
+      covariance +=
+        " With n < d the covariances are singular (rank ≤ n − 1); the matrix square root "
+        + "is evaluated exactly in the n-dimensional sample space."
+    }
+    notes.append(covariance)
+    return notes
   }
 }
 

@@ -41,6 +41,71 @@ public enum TwoSample {
       method: "asymptotic")
   }
 
+  /// Two-sided KS test whose p-value relabels whole clusters (patients) instead of single
+  /// values: (1 + #{D* ≥ D})/(1 + B) over `permutations` relabellings that keep each side's
+  /// number of clusters. Use it when several values come from one patient: the classical
+  /// p-value assumes independent values and is then far too small.
+  public static func kolmogorovSmirnov(
+    _ x: [Double], _ y: [Double], xClusters: [String], yClusters: [String], permutations: Int,
+    seed: UInt64
+  ) throws -> KSResult {
+    guard xClusters.count == x.count, yClusters.count == y.count else {
+      throw MetricsError.sizeMismatch(
+        input: "KS clusters", expected: x.count + y.count,
+        actual: xClusters.count + yClusters.count)
+    }
+    let observed = try kolmogorovSmirnov(x, y)
+    guard permutations > 0 else { return observed }
+    let values = x + y
+    let order = values.indices.sorted { values[$0] < values[$1] }
+    // Cluster index per pooled value: source clusters first.
+    var clusterOf = [Int](repeating: 0, count: values.count)
+    var index: [String: Int] = [:]
+    for (i, c) in xClusters.enumerated() {
+      if index[c] == nil { index[c] = index.count }
+      clusterOf[i] = index[c]!
+    }
+    let sourceClusters = index.count
+    index = [:]
+    for (j, c) in yClusters.enumerated() {
+      if index[c] == nil { index[c] = sourceClusters + index.count }
+      clusterOf[x.count + j] = index[c]!
+    }
+    let clusterCount = sourceClusters + index.count
+    func statistic(_ inSource: [Bool]) -> Double {
+      var n = 0
+      for v in inSource where v { n += 1 }
+      let m = values.count - n
+      guard n > 0, m > 0 else { return 0 }
+      var i = 0, j = 0, best = 0.0, k = 0
+      while k < order.count {
+        let v = values[order[k]]
+        while k < order.count && values[order[k]] == v {
+          if inSource[order[k]] { i += 1 } else { j += 1 }
+          k += 1
+        }
+        best = max(best, abs(Double(i) / Double(n) - Double(j) / Double(m)))
+      }
+      return best
+    }
+    var generator = SeededGenerator(seed: seed, stream: 0x6b5)
+    var clusters = Array(0..<clusterCount)
+    var sourceSide = [Bool](repeating: false, count: clusterCount)
+    var inSource = [Bool](repeating: false, count: values.count)
+    var exceed = 0
+    let tolerance = 1e-12
+    for _ in 0..<permutations {
+      clusters.shuffle(using: &generator)
+      for (position, c) in clusters.enumerated() { sourceSide[c] = position < sourceClusters }
+      for r in 0..<values.count { inSource[r] = sourceSide[clusterOf[r]] }
+      if statistic(inSource) >= observed.statistic - tolerance { exceed += 1 }
+    }
+    return KSResult(
+      statistic: observed.statistic,
+      pValue: Double(1 + exceed) / Double(1 + permutations),
+      method: "cluster permutation (\(permutations) relabellings of \(clusterCount) patients)")
+  }
+
   /// P(max |i·m − j·n| ≥ gap) over uniformly random interleavings of n and m items.
   static func exactKSPValue(n: Int, m: Int, gap: Int) -> Double {
     if gap <= 0 { return 1 }

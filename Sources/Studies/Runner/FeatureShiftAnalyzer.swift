@@ -16,11 +16,8 @@ public struct FeatureShiftAnalyzer: ShiftAnalyzer {
   /// The study's `training.options` (phantom size overrides).
   public var options: [String: String]
 
-  /// DICOM attributes compared between the domains.
-  public static let headerAttributes = [
-    "Manufacturer", "ManufacturerModelName", "ConvolutionKernel", "PixelSpacing", "BitsStored",
-    "PhotometricInterpretation", "RescaleIntercept",
-  ]
+  /// Acquisition attributes compared between the domains (the shared extractor's list).
+  public static let headerAttributes = ShiftSampleExtractor.headerAttributes
 
   public init(backbone: String, inputSize: Int, options: [String: String] = [:]) {
     self.backbone = backbone
@@ -33,60 +30,36 @@ public struct FeatureShiftAnalyzer: ShiftAnalyzer {
   ) throws -> ShiftAnalysisRecord {
     let sourceManifest = try AdaptationExecutor.manifestURL(source, options: options, context: context)
     let targetManifest = try AdaptationExecutor.manifestURL(target, options: options, context: context)
-    var configuration = TrainingConfiguration()
-    configuration.initialization = .pretrained(backbone)
-    let prep = DataPreparation.preprocessing(inputSize: inputSize, channels: 3)
-    let cache = try TensorCache(preprocessing: prep)
-
-    func domain(_ ref: DatasetRef, _ manifest: URL, classes: [String]?) throws
-      -> (ShiftAnalysis.Domain, ImageSet)
-    {
+    func sample(_ ref: DatasetRef, _ manifest: URL, classes: [String]?) throws -> ShiftSample {
       let name = try AdaptationExecutor.domain(of: ref, manifest: manifest)
       let dataset = try DatasetLoader.load(
         manifest.path, options: DatasetLoadOptions(labels: classes))
-      var indices = dataset.entries.indices.filter {
+      let indices = dataset.entries.indices.filter {
         name == nil || dataset.entries[$0].domain == name
       }
-      if indices.count > settings.maxImages {
-        // An even stride over the manifest order: deterministic and spread over patients.
-        let step = Double(indices.count) / Double(settings.maxImages)
-        indices = (0..<settings.maxImages).map { indices[Int(Double($0) * step)] }
-      }
-      let set = try DataPreparation.imageSet(dataset, indices, cache: cache)
-      let headers: [[String: String]] = indices.map {
-        (try? ScanLoader.attributes(
-          path: dataset.entries[$0].path, names: Self.headerAttributes).values) ?? [:]
-      }
-      return (
-        ShiftAnalysis.Domain(
-          name: ref.label,
-          features: try FeatureMatrix(rows: 0, columns: 0, values: []), headers: headers,
-          labels: set.labels),
-        set
-      )
+      return ShiftSample(name: ref.label, dataset: dataset, indices: Array(indices))
+        .limited(to: settings.maxImages)
     }
-    var (s, sourceSet): (ShiftAnalysis.Domain, ImageSet) = try domain(source, sourceManifest, classes: nil)
-    var (t, targetSet): (ShiftAnalysis.Domain, ImageSet) = try domain(target, targetManifest, classes: sourceSet.classes)
-    let model = try ModelFactories.efficientNet(
-      configuration, classes: sourceSet.classes.count, channels: 3)
-    let sf = model.extractFeatures(sourceSet)
-    let tf = model.extractFeatures(targetSet)
-    s.features = try FeatureMatrix(rows: sf.count, columns: sf.dimension, values: sf.features)
-    t.features = try FeatureMatrix(rows: tf.count, columns: tf.dimension, values: tf.features)
-    let report = try ShiftAnalysis.run(
-      source: s, target: t, headerAttributes: Self.headerAttributes,
-      classCount: sourceSet.classes.count,
-      options: ShiftAnalysis.Options(
-        permutations: settings.permutations, bootstrapReplicates: settings.bootstrap,
-        projection: settings.analyses.contains(.embedding)))
-    return Self.record(report, settings: settings, backbone: backbone,
-                       sourceLabels: sourceSet, targetLabels: targetSet)
+    let s = try sample(source, sourceManifest, classes: nil)
+    let t = try sample(target, targetManifest, classes: s.dataset.labels)
+    var options = ShiftAnalysis.Options(
+      permutations: settings.permutations, bootstrapReplicates: settings.bootstrap,
+      projection: settings.analyses.contains(.embedding))
+    options.covarianceBootstrapReplicates = min(
+      options.covarianceBootstrapReplicates, settings.bootstrap)
+    let document = try FeatureShiftRun.run(
+      FeatureShiftRun.Request(
+        source: s, target: t, sourceSide: (sourceManifest.path, nil, nil),
+        targetSide: (targetManifest.path, nil, nil), model: backbone, inputSize: inputSize,
+        options: options, transferability: false))
+    return Self.record(document, settings: settings, backbone: backbone, source: s, target: t)
   }
 
   static func record(
-    _ r: ShiftReport, settings: ShiftSettings, backbone: String, sourceLabels: ImageSet,
-    targetLabels: ImageSet
+    _ document: ShiftDocument, settings: ShiftSettings, backbone: String, source: ShiftSample,
+    target: ShiftSample
   ) -> ShiftAnalysisRecord {
+    let r = document.analysis
     let want = Set(settings.analyses)
     var metrics: [ShiftMetric] = []
     if want.contains(.mmd) {
@@ -128,19 +101,30 @@ public struct FeatureShiftAnalyzer: ShiftAnalyzer {
         embedding.append(
           EmbeddingPoint(
             x: p.x, y: p.y, domain: r.sourceName,
-            label: i < sourceLabels.labels.count
-              ? sourceLabels.classes[sourceLabels.labels[i]] : nil))
+            label: i < source.indices.count
+              ? source.dataset.entries[source.indices[i]].label : nil))
       }
       for (i, p) in e.target.enumerated() {
         embedding.append(
           EmbeddingPoint(
             x: p.x, y: p.y, domain: r.targetName,
-            label: i < targetLabels.labels.count
-              ? targetLabels.classes[targetLabels.labels[i]] : nil))
+            label: i < target.indices.count
+              ? target.dataset.entries[target.indices[i]].label : nil))
+      }
+    }
+    var histograms: [IntensityHistogram] = []
+    if let h = r.histograms {
+      histograms = [(r.sourceName, h.source), (r.targetName, h.target)].map { name, hist in
+        let width = (hist.upper - hist.lower) / Double(hist.counts.count)
+        return IntensityHistogram(
+          domain: name, edges: (0...hist.counts.count).map { hist.lower + Double($0) * width },
+          density: hist.probabilities,
+          unit: hist.lower < 0 ? "HU (modality LUT applied)" : "stored value")
       }
     }
     return ShiftAnalysisRecord(
-      source: r.sourceName, target: r.targetName, metrics: metrics, headers: headers,
+      source: r.sourceName, target: r.targetName, metrics: metrics, histograms: histograms,
+      headers: headers,
       embedding: embedding,
       embeddingMethod: embedding.isEmpty ? nil
         : "PCA of \(backbone) pooled features (ImageNet weights)",

@@ -1,0 +1,134 @@
+import Foundation
+import TestSupport
+import XCTest
+
+/// `medtransfer shift` end to end: the real binary on a tiny generated phantom.
+final class ShiftCLITests: XCTestCase {
+  static let directory: URL = {
+    let dir = try! makeTemporaryDirectory("cli-shift")
+    let spec = packageRoot.appendingPathComponent("datasets/chest-ct-sites.yaml").path
+    let gen = try! runMedtransfer([
+      "dataset", "generate", spec, "--out", dir.path, "--per-class", "3", "--size", "64",
+      "--seed", "11", "--json",
+    ])
+    precondition(gen.status == 0, "phantom generation failed: \(gen.stderr)")
+    return dir
+  }()
+
+  override class func tearDown() {
+    try? FileManager.default.removeItem(at: directory)
+    super.tearDown()
+  }
+
+  func requireWeights() throws {
+    let cache = ProcessInfo.processInfo.environment["MEDTRANSFER_CACHE"].flatMap {
+      $0.isEmpty ? nil : URL(fileURLWithPath: $0)
+    } ?? FileManager.default.homeDirectoryForCurrentUser.appendingPathComponent(".cache/medtransfer")
+    let weights = cache.appendingPathComponent("weights/efficientnet-lite0-57934424.pth").path
+    if !FileManager.default.fileExists(atPath: weights) {
+      throw XCTSkip("\(weights) missing; run scripts/bootstrap")
+    }
+  }
+
+  func testSiteAVersusSiteBJSONAndPlot() throws {
+    try requireWeights()
+    let manifest = Self.directory.appendingPathComponent("manifest.csv").path
+    let svgPath = Self.directory.appendingPathComponent("embedding.svg").path
+    let result = try runMedtransfer([
+      "shift", "--source", manifest, "--source-domain", "site-a", "--target-domain", "site-b",
+      "--input-size", "64", "--permutations", "199", "--bootstrap", "100",
+      "--covariance-bootstrap", "10", "--seed", "3", "--json", "--plot", svgPath,
+    ])
+    XCTAssertEqual(result.status, 0, result.stderr)
+    let doc = try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as! [String: Any]
+    XCTAssertEqual(doc["model"] as? String, "efficientnet-lite0")
+    let source = doc["source"] as! [String: Any]
+    let target = doc["target"] as! [String: Any]
+    XCTAssertEqual(source["domain"] as? String, "site-a")
+    XCTAssertEqual(target["domain"] as? String, "site-b")
+    let analysis = doc["analysis"] as! [String: Any]
+    XCTAssertEqual(analysis["featureDimension"] as? Int, 1280)
+    XCTAssertEqual(analysis["sourceCount"] as? Int, source["images"] as? Int)
+    let mmd = analysis["mmd"] as! [String: Any]
+    XCTAssertEqual(mmd["permutations"] as? Int, 199)
+    let p = mmd["pValue"] as! Double
+    XCTAssertTrue(p >= 1.0 / 200 && p <= 1, "p = \(p)")
+    for key in ["proxyADistance", "frechetDistance", "coralDistance"] {
+      let estimate = analysis[key] as! [String: Any]
+      XCTAssertNotNil(estimate["value"] as? Double, key)
+      XCTAssertNotNil(estimate["interval"] as? [String: Any], key)
+    }
+    // The phantom's sites differ in window-independent ways the pipeline must see: headers.
+    let headers = analysis["headers"] as! [String: Any]
+    let differing = headers["differing"] as! [String]
+    for attribute in ["Manufacturer", "ManufacturerModelName", "ConvolutionKernel", "PixelSpacing",
+                      "PhotometricInterpretation"] {
+      XCTAssertTrue(differing.contains(attribute), "\(attribute) not in \(differing)")
+    }
+    // Intensities: site B's +35 HU offset and smoother kernel; every statistic is compared.
+    let intensity = analysis["intensity"] as! [[String: Any]]
+    XCTAssertEqual(
+      Set(intensity.map { $0["statistic"] as! String }),
+      ["mean", "std", "p01", "p05", "p25", "p50", "p75", "p95", "p99"])
+    XCTAssertNotNil(analysis["histograms"] as? [String: Any])
+    XCTAssertNotNil(analysis["labels"] as? [String: Any])
+    let tests = analysis["tests"] as! [[String: Any]]
+    XCTAssertEqual(tests.count, 1 + intensity.count)
+    XCTAssertTrue(tests.allSatisfy { ($0["adjustedPValue"] as! Double) >= ($0["pValue"] as! Double) })
+    let embedding = analysis["embedding"] as! [String: Any]
+    XCTAssertEqual((embedding["source"] as! [Any]).count, source["images"] as? Int)
+    XCTAssertEqual((embedding["target"] as! [Any]).count, target["images"] as? Int)
+    // LogME: the compared backbone on ImageNet weights and its random-init baseline at least.
+    let transfer = doc["transferability"] as! [[String: Any]]
+    let kinds = transfer.map { "\($0["backbone"] as! String)/\($0["initialization"] as! String)" }
+    XCTAssertTrue(kinds.contains("efficientnet-lite0/imagenet"), "\(kinds)")
+    XCTAssertTrue(kinds.contains("efficientnet-lite0/random"), "\(kinds)")
+    XCTAssertTrue(transfer.allSatisfy { ($0["logME"] as! Double).isFinite })
+    XCTAssertFalse((doc["notes"] as! [String]).isEmpty)
+    // The plot: a standalone SVG with both domains in the legend and labelled axes.
+    let svg = try String(contentsOfFile: svgPath, encoding: .utf8)
+    XCTAssertTrue(svg.hasPrefix("<?xml"), String(svg.prefix(80)))
+    XCTAssertTrue(svg.contains("xmlns=\"http://www.w3.org/2000/svg\""))
+    XCTAssertTrue(svg.contains("site-a (n = \(source["images"] as! Int))"))
+    XCTAssertTrue(svg.contains("site-b (n = \(target["images"] as! Int))"))
+    XCTAssertTrue(svg.contains("PC1") && svg.contains("PC2"))
+    let circles = svg.components(separatedBy: "<circle").count - 1
+    XCTAssertEqual(circles, (source["images"] as! Int) + (target["images"] as! Int) + 2)
+  }
+
+  func testDisjointHalvesOfOneSiteAndTextOutput() throws {
+    try requireWeights()
+    let result = try runMedtransfer([
+      "shift", "--source", Self.directory.path, "--source-domain", "site-a",
+      "--target-domain", "site-a", "--source-split", "a", "--target-split", "b",
+      "--splits", "a=0.5,b=0.5", "--input-size", "64", "--permutations", "99",
+      "--bootstrap", "50", "--covariance-bootstrap", "0", "--no-logme",
+    ])
+    XCTAssertEqual(result.status, 0, result.stderr)
+    XCTAssertTrue(result.stdout.contains("site-a (a)"), result.stdout)
+    XCTAssertTrue(result.stdout.contains("MMD²"), result.stdout)
+    XCTAssertTrue(result.stdout.contains("headers differing: none"), result.stdout)
+  }
+
+  func testBadInputsAreOneLineErrors() throws {
+    let manifest = Self.directory.appendingPathComponent("manifest.csv").path
+    let cases: [([String], String)] = [
+      (["shift", "--source", "/nonexistent/manifest.csv", "--json"], "/nonexistent/manifest.csv"),
+      (["shift", "--source", manifest, "--source-domain", "site-z", "--json"], "site-z"),
+      (["shift", "--source", manifest, "--source-domain", "site-a", "--target-domain", "site-a",
+        "--json"], "on both sides"),
+      (["shift", "--source", manifest, "--source-domain", "site-a", "--target-domain", "site-b",
+        "--model", "resnet50", "--json"], "resnet50"),
+      (["shift", "--source", manifest, "--embedding", "umap"], "umap"),
+    ]
+    for (arguments, needle) in cases {
+      let result = try runMedtransfer(arguments)
+      XCTAssertNotEqual(result.status, 0, arguments.joined(separator: " "))
+      XCTAssertTrue(result.stdout.isEmpty, result.stdout)
+      let lines = result.stderr.split(separator: "\n").filter { !$0.hasPrefix("shift: ") }
+      XCTAssertEqual(lines.count, 1, result.stderr)
+      XCTAssertTrue(result.stderr.contains(needle), "\(needle) not in \(result.stderr)")
+      XCTAssertFalse(result.stderr.contains("Fatal error"), result.stderr)
+    }
+  }
+}
