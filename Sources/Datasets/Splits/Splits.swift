@@ -88,6 +88,11 @@ public enum Splitter {
       let stratum = domains.isEmpty ? label : majority(domains) + "/" + label
       byStratum[stratum, default: []].append((key, entries))
     }
+    // Ties between splits (every split of a fresh stratum is 100 % short) go to the split
+    // furthest below its target over all images assigned so far, so strata of one patient
+    // spread over the splits instead of all landing in the first.
+    let allImages = Double(byStratum.values.reduce(0) { $0 + $1.reduce(0) { $0 + $1.entries.count } })
+    var assignedOverall = [Double](repeating: 0, count: fractions.count)
     for stratum in byStratum.keys.sorted() {
       var list = byStratum[stratum]!.sorted { $0.key < $1.key }
       var rng = SeededGenerator(seed: seed, name: "split:" + stratum)
@@ -95,18 +100,22 @@ public enum Splitter {
       let images = Double(list.reduce(0) { $0 + $1.entries.count })
       var assigned = [Double](repeating: 0, count: fractions.count)
       for group in list {
-        // The split with the largest relative deficit for this label takes the patient.
+        // The split with the largest relative deficit in this stratum takes the patient.
         var best = 0
-        var bestDeficit = -Double.infinity
+        var bestDeficit = (-Double.infinity, -Double.infinity)
         for (k, f) in fractions.enumerated() where f.fraction > 0 {
           let target = images * f.fraction / total
-          let deficit = (target - assigned[k]) / max(target, 1e-9)
-          if deficit > bestDeficit {
+          let overall = allImages * f.fraction / total
+          let deficit = ((target - assigned[k]) / max(target, 1e-9),
+                         (overall - assignedOverall[k]) / max(overall, 1e-9))
+          if deficit.0 > bestDeficit.0 + 1e-12
+            || (abs(deficit.0 - bestDeficit.0) <= 1e-12 && deficit.1 > bestDeficit.1) {
             bestDeficit = deficit
             best = k
           }
         }
         assigned[best] += Double(group.entries.count)
+        assignedOverall[best] += Double(group.entries.count)
         for e in group.entries { splitOf[e.key] = fractions[best].name }
       }
     }
