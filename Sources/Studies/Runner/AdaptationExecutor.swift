@@ -152,9 +152,8 @@ public struct AdaptationExecutor: RunExecutor {
                                 domain: String?, splits: String, context: StudyContext) throws
     -> URL
   {
-    let encoder = JSONEncoder()
-    encoder.outputFormatting = [.sortedKeys]
-    let config = String(decoding: try encoder.encode(configuration), as: UTF8.self)
+    let config = String(
+      decoding: try StudyJSON.canonicalEncoder.encode(configuration), as: UTF8.self)
     let key = [config, try fingerprint(manifest: manifest), domain ?? "-", splits]
       .joined(separator: "\n")
     return context.studyDirectory.appendingPathComponent("source-models")
