@@ -2,6 +2,7 @@
 #   make demo  — bootstrap, release build, run the quickstart study, write the report
 #   make test  — bootstrap, build and run the whole test suite (release, with @testable)
 SWIFT ?= swift
+SHELL := /bin/bash
 SWIFT_TEST_FLAGS = -c release -Xswiftc -enable-testing
 BIN = .build/release/medtransfer
 
@@ -16,8 +17,13 @@ build: bootstrap
 demo: build
 	$(BIN) study run studies/quickstart.yaml
 
+# CI shows only the tail of the output, so a failing run repeats its failing assertions last.
 test: build
-	$(SWIFT) test $(SWIFT_TEST_FLAGS)
+	@set -o pipefail; $(SWIFT) test $(SWIFT_TEST_FLAGS) 2>&1 | tee .build/test.log; status=$$?; \
+	if [ $$status -ne 0 ]; then \
+	  echo "make test: failed (exit $$status); the failing assertions, from .build/test.log:"; \
+	  grep -E "error: |: error|' failed \(" .build/test.log | tail -n 40; \
+	fi; exit $$status
 
 clean:
 	rm -rf .build

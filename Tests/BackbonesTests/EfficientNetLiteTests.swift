@@ -55,6 +55,13 @@ final class EfficientNetLiteTests: XCTestCase {
     check(logits.array, try fixture("logits64_eval.npy").values, rtol: 1e-4, "eval logits")
   }
 
+  /// One batch-statistics training step. Its gradients are ill-conditioned by construction: with
+  /// 2 images at 64 px the last stages normalise over 8 values per channel, and some ReLU6
+  /// pre-activations sit 5e-6 from a kink, so float32 rounding in a different (equally valid)
+  /// SGEMM kernel can flip a gate and move the stem gradient by ~1e-2 of its scale — PyTorch in
+  /// float64 moves that much under 1e-6 input noise (train_conditioning.npy). Each gradient is
+  /// therefore checked to max(1e-3, 3 × its measured conditioning); the frozen-statistics test
+  /// below checks the same backward chain where it is well conditioned, at 1e-3.
   func testOneTrainingStepMatchesPyTorch() throws {
     let model = try pretrained(dropout: 0)
     let loss = SoftmaxCrossEntropy()
@@ -65,20 +72,14 @@ final class EfficientNetLiteTests: XCTestCase {
     _ = model.backward(loss.backward())
     check([value], try fixture("train_loss.npy").values, rtol: 1e-4, "train loss")
 
-    func grad(_ key: String) -> Tensor {
-      let p = model.parameters.first { $0.name == key }!.parameter
-      return Parameter(p.grad, layout: p.layout).pytorchTensor()
+    let conditioning = try fixture("train_conditioning.npy").values.map { max(1e-3, 3 * Double($0)) }
+    XCTAssertEqual(conditioning.count, 5)
+    let gradients = checkedGradients(model)
+    let names = ["grad_conv_stem.npy", "grad_block1_dw.npy", "grad_block15_project.npy",
+                 "grad_fc_bias.npy", "grad_fc_rows.npy"]
+    for (k, (label, actual)) in gradients.enumerated() {
+      check(actual, try fixture(names[k]).values, rtol: conditioning[k], label)
     }
-    check(grad("_conv_stem.weight").array, try fixture("grad_conv_stem.npy").values, rtol: 1e-3,
-          "grad _conv_stem.weight")
-    check(grad("_blocks.1._depthwise_conv.weight").array, try fixture("grad_block1_dw.npy").values,
-          rtol: 1e-3, "grad _blocks.1._depthwise_conv.weight")
-    check(Array(grad("_blocks.15._project_conv.weight").array.prefix(16 * 1152)),
-          try fixture("grad_block15_project.npy").values, rtol: 1e-3, "grad _blocks.15._project_conv.weight[:16]")
-    check(grad("_fc.bias").array, try fixture("grad_fc_bias.npy").values, rtol: 1e-3, "grad _fc.bias")
-    let fcGrad = grad("_fc.weight").array
-    let rows = [0, 282, 967, 999].flatMap { fcGrad[($0 * 1280)..<($0 * 1280 + 1280)] }
-    check(rows, try fixture("grad_fc_rows.npy").values, rtol: 1e-3, "grad _fc.weight rows")
 
     let buffers = Dictionary(uniqueKeysWithValues: model.buffers.map { ($0.name, $0.tensor) })
     check(buffers["_bn0.running_mean"]!.array, try fixture("bn0_running_mean.npy").values,
@@ -87,6 +88,43 @@ final class EfficientNetLiteTests: XCTestCase {
           rtol: 1e-4, "_bn0.running_var")
     check(buffers["_bn1.running_var"]!.array, try fixture("bn_head_running_var.npy").values,
           rtol: 1e-4, "_bn1.running_var")
+  }
+
+  /// The same step with every BatchNorm on its running statistics (PyTorch `model.eval()`, the
+  /// frozen-statistics fine-tuning path): no batch coupling, so a flipped ReLU6 gate moves one
+  /// element's path only and the gradients match PyTorch to 1e-3 of their scale.
+  func testFrozenStatisticsBackwardMatchesPyTorch() throws {
+    let model = try pretrained(dropout: 0)
+    for stage in model.stages { for bn in stage.batchNorms { bn.freezeStatistics = true } }
+    let loss = SoftmaxCrossEntropy()
+    let labels = try fixture("train_labels.npy").values.map { Int($0) }
+    model.zeroGrad()
+    let logits = model.forward(nhwc(try fixture("input64.npy")), mode: .training)
+    check(logits.array, try fixture("logits64_eval.npy").values, rtol: 1e-4, "frozen-statistics logits")
+    _ = loss.forward(logits: logits, labels: labels)
+    _ = model.backward(loss.backward())
+    let gradients = checkedGradients(model)
+    for (k, name) in ["frozen_grad_conv_stem.npy", "frozen_grad_block1_dw.npy",
+                      "frozen_grad_block15_project.npy"].enumerated() {
+      check(gradients[k].values, try fixture(name).values, rtol: 1e-3, "frozen " + gradients[k].label)
+    }
+  }
+
+  /// [stem, block 1 depthwise, block 15 project rows 0..<16, fc bias, fc rows 0/282/967/999]
+  /// gradients in PyTorch's layout, as the reference script saves them.
+  func checkedGradients(_ model: EfficientNetLite) -> [(label: String, values: [Float])] {
+    func grad(_ key: String) -> [Float] {
+      let p = model.parameters.first { $0.name == key }!.parameter
+      return Parameter(p.grad, layout: p.layout).pytorchTensor().array
+    }
+    let fc = grad("_fc.weight")
+    return [
+      ("grad _conv_stem.weight", grad("_conv_stem.weight")),
+      ("grad _blocks.1._depthwise_conv.weight", grad("_blocks.1._depthwise_conv.weight")),
+      ("grad _blocks.15._project_conv.weight[:16]", Array(grad("_blocks.15._project_conv.weight").prefix(16 * 1152))),
+      ("grad _fc.bias", grad("_fc.bias")),
+      ("grad _fc.weight rows", [0, 282, 967, 999].flatMap { fc[($0 * 1280)..<($0 * 1280 + 1280)] }),
+    ]
   }
 
   /// scikit-image's chelsea (a cat) and coffee (espresso), preprocessed like torchvision

