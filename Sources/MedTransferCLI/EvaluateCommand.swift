@@ -40,7 +40,10 @@ struct EvaluateCommand: ParsableCommand {
     do {
       let set = try DataPreparation.evaluationSet(
         source: data, domains: domain, split: split, inputSize: record.configuration.inputSize,
-        classes: record.data.classes, channels: 3)
+        classes: record.data.classes, channels: 3,
+        // The run's own seed: `train` split the manifest with it, so `--split test` here is
+        // the run's test split (seed 0 for every run used to give other runs' test rows).
+        seed: record.configuration.seed)
       let model = try ModelFactories.standard(record.configuration, set.classes.count,
                                               set.images.shape[3])
       try Checkpoint.load(dir.bestCheckpointURL, into: model)

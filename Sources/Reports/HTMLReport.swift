@@ -85,13 +85,15 @@ struct HTMLReport {
       html += "</table>"
       let match = r.labelsToMatch.filter { $0.target == target }
       if !match.isEmpty {
-        html += "<p><b>Labels scratch needs to match transfer</b> (log-linear interpolation on scratch's mean learning curve):</p><table><tr><th class=\"l\">arm</th>" + unique(match.map(\.budget)).map { "<th>at \(escape($0)) labels/class</th>" }.joined() + "</tr>"
+        html += "<p><b>Labels scratch needs to match transfer</b> (log-linear interpolation on scratch's mean learning curve; n.s.: transfer's gain over scratch at that budget is not significant, so no number):</p><table><tr><th class=\"l\">arm</th>" + unique(match.map(\.budget)).map { "<th>at \(escape($0)) labels/class</th>" }.joined() + "</tr>"
         for arm in unique(match.map(\.arm)) {
           html += "<tr><td class=\"l\">\(escape(arm))</td>"
           for b in unique(match.map(\.budget)) {
             guard let m = match.first(where: { $0.arm == arm && $0.budget == b }) else { html += "<td>—</td>"; continue }
             if let n = m.scratchLabelsNeeded, m.note == "reached" {
               html += "<td>\(fmt(n, 0)) <span class=\"muted small\">(\(fmt(n / Double(b)!, 1))×)</span></td>"
+            } else if m.note == StudyReport.notSignificant {
+              html += "<td class=\"muted\">n.s.</td>"
             } else if m.note == "at or below the smallest budget" {
               html += "<td class=\"muted\">≤ \(fmt(m.scratchLabelsNeeded ?? 0, 0))</td>"
             } else {

@@ -101,7 +101,14 @@ extension StudyReport {
         else { continue }
         for point in curve.points where point.budget != "all" {
           let goal = point.value.mean
-          let (needed, note) = crossing(scratchCurve.points, goal: goal)
+          // A number of labels is only worth printing where transfer beat scratch at this budget
+          // (paired CI above 0 over ≥ 3 seeds); otherwise the "×" reads as a gain that is noise.
+          let paired = headline.first {
+            $0.target == target && $0.arm == arm.name && $0.budget == point.budget
+          }?.difference
+          let significant = paired.map { $0.n >= 3 && ($0.lower ?? -.infinity) > 0 } ?? false
+          let (needed, note) = significant
+            ? crossing(scratchCurve.points, goal: goal) : (nil, Self.notSignificant)
           labelsToMatch.append(
             LabelsToMatchRow(
               target: target, arm: arm.name, budget: point.budget, transferMean: goal,

@@ -80,9 +80,15 @@ public struct StudyReport: Codable, Sendable {
     public var transferMean: Double
     /// Interpolated (log-linear) on scratch's mean learning curve; nil when not reached.
     public var scratchLabelsNeeded: Double?
-    /// "reached", "at or below the smallest budget", "not reached within the budgets run".
+    /// "reached", "at or below the smallest budget", "not reached within the budgets run", or
+    /// `StudyReport.notSignificant` (transfer's paired gain over scratch has a CI reaching 0,
+    /// or fewer than 3 seeds).
     public var note: String
   }
+
+  /// The labels-to-match note where transfer did not significantly beat scratch.
+  public static let notSignificant = "transfer not significantly better than scratch here"
+
 
   /// Wall seconds until the validation metric first reached `targetValue`.
   public struct TimeToTargetRow: Codable, Sendable {

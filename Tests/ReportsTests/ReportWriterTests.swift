@@ -90,6 +90,13 @@ final class ReportWriterTests: XCTestCase {
     XCTAssertEqual(report.totalComputeSeconds, try store.totalComputeSeconds(), accuracy: 1e-9)
     // The headline row for full at 25 labels has 2 pairs (seed 2 failed).
     XCTAssertEqual(report.headline.first { $0.arm == "full" && $0.budget == "25" }?.difference?.n, 2)
+    // …so "labels scratch needs" gives no number there; at 10 labels (3 pairs, CI above 0) it
+    // does: full ≈ 0.63 at 10 labels, which scratch only passes beyond 100 labels/class.
+    let match = { (budget: String) in report.labelsToMatch.first { $0.arm == "full" && $0.budget == budget } }
+    XCTAssertEqual(match("25")?.note, StudyReport.notSignificant)
+    XCTAssertNil(match("25")?.scratchLabelsNeeded)
+    XCTAssertEqual(match("10")?.note, "reached")
+    XCTAssertGreaterThan(match("10")?.scratchLabelsNeeded ?? 0, 100, "\(String(describing: match("10")))")
   }
 
   /// Renders the fixture report in headless Chromium (Debian `chromium`, installed by
