@@ -102,26 +102,48 @@ final class ReportWriterTests: XCTestCase {
   /// Renders the fixture report in headless Chromium (Debian `chromium`, installed by
   /// scripts/bootstrap) and keeps the screenshot in .build/report-screenshots/ for a human look.
   func testChromiumRendersTheReport() throws {
+    try ReportFixture.make(in: dir)
+    let files = try ReportWriter.write(studyDirectory: dir)
+    try screenshot(files.html, as: "fixture")
+  }
+
+  /// The reports of real studies committed under Reports/ (written by `medtransfer study run`
+  /// on this machine) render too: what a researcher opens first.
+  func testChromiumRendersTheCommittedStudyReports() throws {
+    let reports = packageRoot.appendingPathComponent("Reports")
+    let pages = try FileManager.default.contentsOfDirectory(atPath: reports.path).sorted()
+      .map { reports.appendingPathComponent($0).appendingPathComponent("index.html") }
+      .filter { FileManager.default.fileExists(atPath: $0.path) }
+    XCTAssertFalse(pages.isEmpty, "no committed study report under Reports/")
+    for page in pages {
+      let html = try String(contentsOf: page, encoding: .utf8)
+      XCTAssertTrue(html.contains("1. Headline"), page.path)
+      XCTAssertFalse(html.contains("<script"), page.path)
+      try screenshot(page, as: page.deletingLastPathComponent().lastPathComponent)
+    }
+  }
+
+  /// Headless Chromium screenshot of `page` into .build/report-screenshots/NAME.png; checks the
+  /// page rendered (a PNG well above a blank page's size).
+  func screenshot(_ page: URL, as name: String, file: StaticString = #filePath, line: UInt = #line) throws {
     guard let chromium = ["/usr/bin/chromium", "/usr/bin/chromium-browser"].first(where: {
       FileManager.default.isExecutableFile(atPath: $0)
     }) else {
       throw XCTSkip("chromium is not installed; run scripts/bootstrap")
     }
-    try ReportFixture.make(in: dir)
-    let files = try ReportWriter.write(studyDirectory: dir)
     let out = packageRoot.appendingPathComponent(".build/report-screenshots")
     try FileManager.default.createDirectory(at: out, withIntermediateDirectories: true)
-    let png = out.appendingPathComponent("fixture.png")
+    let png = out.appendingPathComponent("\(name).png")
     try? FileManager.default.removeItem(at: png)
     let result = try runProcess(chromium, [
       "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
-      "--user-data-dir=\(dir.appendingPathComponent("chromium").path)",
-      "--screenshot=\(png.path)", "--window-size=1280,9000", files.html.absoluteString,
+      "--user-data-dir=\(dir.appendingPathComponent("chromium-\(name)").path)",
+      "--screenshot=\(png.path)", "--window-size=1280,9000", page.absoluteString,
     ])
-    XCTAssertEqual(result.status, 0, result.output)
+    XCTAssertEqual(result.status, 0, "\(name): \(result.output)", file: file, line: line)
     let data = try Data(contentsOf: png)
-    XCTAssertEqual(Array(data.prefix(4)), [0x89, 0x50, 0x4E, 0x47], "not a PNG")
-    XCTAssertGreaterThan(data.count, 50_000, "the page rendered (nearly) empty")
+    XCTAssertEqual(Array(data.prefix(4)), [0x89, 0x50, 0x4E, 0x47], "\(name): not a PNG", file: file, line: line)
+    XCTAssertGreaterThan(data.count, 50_000, "\(name): the page rendered (nearly) empty", file: file, line: line)
   }
 }
 
