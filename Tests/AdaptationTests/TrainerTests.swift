@@ -105,6 +105,30 @@ final class TrainerTests: XCTestCase {
     XCTAssertTrue(summary.drift.allSatisfy { $0.distance == 0 })
   }
 
+  /// AdaBN is per domain: after adaptation the source test set is scored with statistics
+  /// re-estimated on source images, the target's with the target's (else AdaBN alone, whose
+  /// weights never change, would show the swapped statistics as forgetting).
+  func testAdaBNScoresEachDomainWithItsOwnStatistics() throws {
+    var source = config(epochs: 2)
+    source.strategy = .scratch
+    let data = SourceTargetData(
+      source: RunData(train: makeTinyImages(36, domain: "A"), test: makeTinyImages(18, seed: 3, domain: "A")),
+      target: RunData(train: makeTinyImages(12, seed: 4, shift: 1, domain: "B"),
+                      test: makeTinyImages(18, seed: 6, shift: 1, domain: "B"),
+                      unlabelledTarget: makeTinyImages(24, seed: 7, shift: 1, domain: "B")))
+    let result = try SourceTargetProtocol.run(
+      SourceTargetConfiguration(source: source, adaBN: true, fineTune: nil), data: data,
+      factory: tinyFactory)
+    let afterAdaBN = try XCTUnwrap(result.afterAdaBN)
+    XCTAssertEqual(result.timings.filter { $0.phase == "adabn" }.count, 2)
+    XCTAssertEqual(result.afterAdaptation.target, afterAdaBN.target)
+    // afterAdaBN.source is the source scored with target statistics; the final score is not.
+    XCTAssertNotEqual(result.afterAdaptation.source?.overall.loss, afterAdaBN.source?.overall.loss)
+    XCTAssertEqual(result.forgettingAccuracy!,
+                   result.beforeAdaptation.source!.overall.accuracy.value
+                     - result.afterAdaptation.source!.overall.accuracy.value, accuracy: 1e-12)
+  }
+
   /// Source → target: AdaBN + L2-SP fine-tune; forgetting is measured and drift recorded.
   func testSourceTargetProtocol() throws {
     var source = config(epochs: 2)
