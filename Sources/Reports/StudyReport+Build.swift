@@ -183,6 +183,8 @@ extension StudyReport {
               sourceBefore: interval(f.compactMap(\.sourceBefore)),
               sourceAfter: interval(f.compactMap(\.sourceAfter)),
               forgetting: interval(f.compactMap(\.forgetting)),
+              sourceAfterOwnStatistics: interval(f.compactMap(\.sourceAfterOwnStatistics)),
+              forgettingOwnStatistics: interval(f.compactMap(\.forgettingOwnStatistics)),
               targetBefore: interval(f.compactMap(\.targetBefore)),
               targetAfter: interval(after),
               targetGain: interval(r.compactMap { res in

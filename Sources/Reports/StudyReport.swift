@@ -142,6 +142,10 @@ public struct StudyReport: Codable, Sendable {
     public var sourceAfter: Interval?
     /// Source before − after (positive = forgotten).
     public var forgetting: Interval?
+    /// Source after adaptation with BatchNorm statistics re-estimated on source images.
+    public var sourceAfterOwnStatistics: Interval?
+    /// Source before − that: what the weights forgot.
+    public var forgettingOwnStatistics: Interval?
     public var targetBefore: Interval?
     public var targetAfter: Interval?
     /// Target after − before.

@@ -68,6 +68,11 @@ public struct SourceTargetResult: Codable, Equatable, Sendable {
   public var fineTuningEpochs: [EpochLog]
   /// After all adaptation steps.
   public var afterAdaptation: DomainPair
+  /// The source test set after adaptation, scored with BatchNorm statistics re-estimated on
+  /// source images (each site keeping its own statistics): what is left of forgetting once the
+  /// statistics a fine-tune moved to the target are put back, i.e. what the weights forgot.
+  /// For AdaBN arms this is `afterAdaptation.source` itself.
+  public var sourceWithOwnStatistics: EvaluationReport?
   /// Source accuracy before − after adaptation (nil without a source test set).
   public var forgettingAccuracy: Double?
   /// Source balanced accuracy before − after adaptation.
@@ -176,22 +181,27 @@ public enum SourceTargetProtocol {
       epochs = fineTuning?.epochs ?? []
     }
     var after = evaluate(model)
-    if configuration.adaBN, after.source != nil, let sourceTrain = data.source?.train {
-      // AdaBN is per domain (Li et al. 2016): each domain is evaluated with BatchNorm statistics
-      // of its own unlabelled images. Scoring site A with site B's statistics would count the
-      // swapped statistics as forgotten knowledge: AdaBN alone, whose weights are untouched,
-      // "forgot" 0.645 → 0.352 balanced accuracy in studies/forgetting.yaml that way.
+    // AdaBN is per domain (Li et al. 2016): each domain is scored with BatchNorm statistics of
+    // its own unlabelled images, so AdaBN arms score the source that way. Scoring site A with
+    // site B's statistics would count the swapped statistics as forgotten knowledge: AdaBN
+    // alone, whose weights are untouched, "forgot" 0.645 → 0.352 balanced accuracy in
+    // studies/forgetting.yaml that way. Every arm also records that score, so a report can
+    // separate what the weights forgot from what the moved statistics cost.
+    var ownStatistics: EvaluationReport?
+    if let sourceTest, after.source != nil, let sourceTrain = data.source?.train,
+       !model.batchNorms.isEmpty {
       func buffers(_ bn: RunningStatistics) -> [Tensor] {
         [bn.runningMean, bn.runningVariance] + (bn.batchesTracked.map { [$0] } ?? [])
       }
       let saved = model.batchNorms.map { buffers($0.layer).map(\.array) }
       timed("adabn") { _ = AdaBN.adapt(model, on: sourceTrain, batchSize: first.batchSize) }
-      after.source = timed("evaluation") { sourceTest.map { Runner.evaluate(model, on: $0, seed: seed) } }
+      ownStatistics = timed("evaluation") { Runner.evaluate(model, on: sourceTest, seed: seed) }
       for (bn, values) in zip(model.batchNorms, saved) {
         for (tensor, v) in zip(buffers(bn.layer), values) {
           v.withUnsafeBufferPointer { tensor.data.update(from: $0.baseAddress!, count: tensor.count) }
         }
       }
+      if configuration.adaBN { after.source = ownStatistics }
     }
     let forgetting = zip2(before.source, after.source).map {
       ($0.overall.accuracy.value - $1.overall.accuracy.value,
@@ -200,7 +210,8 @@ public enum SourceTargetProtocol {
     return SourceTargetResult(
       configuration: configuration, sourceTraining: sourceSummary, beforeAdaptation: before,
       afterAdaBN: afterAdaBN, fineTuning: fineTuning, fineTuningEpochs: epochs,
-      afterAdaptation: after, forgettingAccuracy: forgetting?.0,
+      afterAdaptation: after, sourceWithOwnStatistics: ownStatistics,
+      forgettingAccuracy: forgetting?.0,
       forgettingBalancedAccuracy: forgetting?.1,
       targetGainAccuracy: after.target.overall.accuracy.value
         - before.target.overall.accuracy.value,

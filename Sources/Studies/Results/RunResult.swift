@@ -172,16 +172,20 @@ public struct ForgettingRecord: Codable, Sendable, Equatable {
   public var sourceBefore: Double?
   /// Source test metric after target adaptation.
   public var sourceAfter: Double?
+  /// Source test metric after target adaptation with BatchNorm statistics re-estimated on
+  /// source images: the part of forgetting that is in the weights (nil in older results).
+  public var sourceAfterOwnStatistics: Double?
   /// Target test metric of the source model before adaptation (zero-shot transfer).
   public var targetBefore: Double?
   /// ‖w − w⁰‖₂ per backbone stage (w⁰: the weights before target adaptation).
   public var stageDistances: [StageDistance]
   public init(
     sourceBefore: Double? = nil, sourceAfter: Double? = nil, targetBefore: Double? = nil,
-    stageDistances: [StageDistance] = []
+    stageDistances: [StageDistance] = [], sourceAfterOwnStatistics: Double? = nil
   ) {
     self.sourceBefore = sourceBefore
     self.sourceAfter = sourceAfter
+    self.sourceAfterOwnStatistics = sourceAfterOwnStatistics
     self.targetBefore = targetBefore
     self.stageDistances = stageDistances
   }
@@ -189,6 +193,12 @@ public struct ForgettingRecord: Codable, Sendable, Equatable {
   /// Source metric lost by adapting (before − after).
   public var forgetting: Double? {
     guard let b = sourceBefore, let a = sourceAfter else { return nil }
+    return b - a
+  }
+
+  /// Source metric lost in the weights (before − after with source statistics).
+  public var forgettingOwnStatistics: Double? {
+    guard let b = sourceBefore, let a = sourceAfterOwnStatistics else { return nil }
     return b - a
   }
 }

@@ -116,7 +116,9 @@ public struct AdaptationExecutor: RunExecutor {
         ? Self.value(result.beforeAdaptation.target, run.training.monitor) : nil,
       stageDistances: result.driftFromAdaptationStart.map {
         StageDistance(stage: $0.name, distance: $0.distance)
-      })
+      },
+      sourceAfterOwnStatistics: configuration.source != nil
+        ? result.sourceWithOwnStatistics.map { Self.value($0, run.training.monitor) } : nil)
     var failure: String?
     if let tuning = result.fineTuning, tuning.status == .failed {
       failure = tuning.error ?? "target training failed"
