@@ -255,10 +255,10 @@ struct HTMLReport {
     if rows.isEmpty {
       html += empty("No forgetting measurements: no arm in this study recorded the source metric before and after target adaptation.")
     } else {
-      html += "<p>Source-test \(escape(r.metric.title)) of the source model before target adaptation and after it; forgetting = before − after (positive: forgotten). Target gain = target-test metric after − before adaptation. <i>With source BN statistics</i>: the adapted model scored on the source with BatchNorm statistics re-estimated on source images (each site keeps its own statistics, as AdaBN does); the forgetting left there is what the weights forgot, the rest is the statistics fine-tuning moved to the target. Mean [\(pct(r.confidence)) CI] over seeds.</p>"
-      html += "<table><tr><th class=\"l\">target</th><th class=\"l\">arm</th><th>labels/class</th><th>source before</th><th>source after</th><th>forgetting</th><th>source after, with source BN statistics</th><th>forgetting, with source BN statistics</th><th>target before</th><th>target after</th><th>target gain</th></tr>"
+      html += "<p>Source-test \(escape(r.metric.title)) of the source model before target adaptation and after it; forgetting = before − after (positive: forgotten). Target gain = target-test metric after − before adaptation. <i>With source BN statistics</i>: the source model and the adapted model both scored on the source with BatchNorm statistics re-estimated on source images (each site keeps its own statistics, as AdaBN does); the forgetting left there is what the weights forgot, the rest is the statistics fine-tuning moved to the target. Mean [\(pct(r.confidence)) CI] over seeds.</p>"
+      html += "<table><tr><th class=\"l\">target</th><th class=\"l\">arm</th><th>labels/class</th><th>source before</th><th>source after</th><th>forgetting</th><th>source before → after, with source BN statistics</th><th>forgetting, with source BN statistics</th><th>target before</th><th>target after</th><th>target gain</th></tr>"
       for row in rows {
-        html += "<tr><td class=\"l\">\(escape(row.target))</td><td class=\"l\">\(escape(row.arm))</td><td>\(escape(row.budget))</td><td>\(interval(row.sourceBefore, ci: false))</td><td>\(interval(row.sourceAfter, ci: false))</td><td>\(interval(row.forgetting))</td><td>\(interval(row.sourceAfterOwnStatistics, ci: false))</td><td>\(interval(row.forgettingOwnStatistics))</td><td>\(interval(row.targetBefore, ci: false))</td><td>\(interval(row.targetAfter, ci: false))</td><td>\(interval(row.targetGain))</td></tr>"
+        html += "<tr><td class=\"l\">\(escape(row.target))</td><td class=\"l\">\(escape(row.arm))</td><td>\(escape(row.budget))</td><td>\(interval(row.sourceBefore, ci: false))</td><td>\(interval(row.sourceAfter, ci: false))</td><td>\(interval(row.forgetting))</td><td>\(arrow(row.sourceBeforeOwnStatistics, row.sourceAfterOwnStatistics))</td><td>\(interval(row.forgettingOwnStatistics))</td><td>\(interval(row.targetBefore, ci: false))</td><td>\(interval(row.targetAfter, ci: false))</td><td>\(interval(row.targetGain))</td></tr>"
       }
       html += "</table>"
       var figures: [String] = []
@@ -400,6 +400,12 @@ struct HTMLReport {
   }
 
   private func pct(_ c: Double) -> String { "\(fmt(c * 100, 0)) %" }
+
+  /// "before → after" means of two intervals, with the seed count.
+  private func arrow(_ before: Interval?, _ after: Interval?) -> String {
+    guard let before, let after else { return "<span class=\"muted\">—</span>" }
+    return "\(fmt(before.mean, 3)) → \(fmt(after.mean, 3)) <span class=\"muted small\">n=\(after.n)</span>"
+  }
 
   private func interval(_ i: Interval?, ci: Bool = true) -> String {
     guard let i else { return "<span class=\"muted\">—</span>" }

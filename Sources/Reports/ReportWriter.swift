@@ -99,7 +99,8 @@ public enum ReportWriter {
     }
     var forgetting = [row(["target", "arm", "budget", "l2sp_alpha", "source_before", "source_after",
                            "forgetting", "forgetting_lower", "forgetting_upper", "target_before",
-                           "target_after", "target_gain", "source_after_own_bn_statistics",
+                           "target_after", "target_gain", "source_before_own_bn_statistics",
+                           "source_after_own_bn_statistics",
                            "forgetting_own_bn_statistics", "forgetting_own_bn_statistics_lower",
                            "forgetting_own_bn_statistics_upper"])]
     for f in r.forgetting {
@@ -107,7 +108,8 @@ public enum ReportWriter {
         f.target, f.arm, f.budget, n(f.l2spAlpha), n(f.sourceBefore?.mean), n(f.sourceAfter?.mean),
         n(f.forgetting?.mean), n(f.forgetting?.lower), n(f.forgetting?.upper),
         n(f.targetBefore?.mean), n(f.targetAfter?.mean), n(f.targetGain?.mean),
-        n(f.sourceAfterOwnStatistics?.mean), n(f.forgettingOwnStatistics?.mean),
+        n(f.sourceBeforeOwnStatistics?.mean), n(f.sourceAfterOwnStatistics?.mean),
+        n(f.forgettingOwnStatistics?.mean),
         n(f.forgettingOwnStatistics?.lower), n(f.forgettingOwnStatistics?.upper),
       ]))
     }

@@ -183,6 +183,7 @@ extension StudyReport {
               sourceBefore: interval(f.compactMap(\.sourceBefore)),
               sourceAfter: interval(f.compactMap(\.sourceAfter)),
               forgetting: interval(f.compactMap(\.forgetting)),
+              sourceBeforeOwnStatistics: interval(f.compactMap(\.sourceBeforeOwnStatistics)),
               sourceAfterOwnStatistics: interval(f.compactMap(\.sourceAfterOwnStatistics)),
               forgettingOwnStatistics: interval(f.compactMap(\.forgettingOwnStatistics)),
               targetBefore: interval(f.compactMap(\.targetBefore)),

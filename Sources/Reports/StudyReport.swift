@@ -142,7 +142,8 @@ public struct StudyReport: Codable, Sendable {
     public var sourceAfter: Interval?
     /// Source before − after (positive = forgotten).
     public var forgetting: Interval?
-    /// Source after adaptation with BatchNorm statistics re-estimated on source images.
+    /// Source before / after adaptation with BatchNorm statistics re-estimated on source images.
+    public var sourceBeforeOwnStatistics: Interval?
     public var sourceAfterOwnStatistics: Interval?
     /// Source before − that: what the weights forgot.
     public var forgettingOwnStatistics: Interval?

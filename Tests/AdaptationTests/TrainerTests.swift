@@ -120,7 +120,9 @@ final class TrainerTests: XCTestCase {
       SourceTargetConfiguration(source: source, adaBN: true, fineTune: nil), data: data,
       factory: tinyFactory)
     let afterAdaBN = try XCTUnwrap(result.afterAdaBN)
-    XCTAssertEqual(result.timings.filter { $0.phase == "adabn" }.count, 2)
+    // On the target; then on the source before and after adaptation (scored per domain).
+    XCTAssertEqual(result.timings.filter { $0.phase == "adabn" }.count, 3)
+    XCTAssertNotNil(result.sourceBeforeWithOwnStatistics)
     XCTAssertEqual(result.afterAdaptation.target, afterAdaBN.target)
     // afterAdaBN.source is the source scored with target statistics; the final score is not.
     XCTAssertNotEqual(result.afterAdaptation.source?.overall.loss, afterAdaBN.source?.overall.loss)

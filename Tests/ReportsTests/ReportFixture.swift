@@ -59,7 +59,8 @@ enum ReportFixture {
       stageDistances: config.arm.strategy == .full
         ? (1...7).map { StageDistance(stage: "stage\($0)", distance: Double($0) * 0.4 / (1 + 10 * alpha)) } : [],
       // A quarter of the forgetting is in the weights; the rest is BatchNorm statistics.
-      sourceAfterOwnStatistics: 0.86 - (config.arm.strategy == .full ? 0.03 / (1 + 10 * alpha) : 0.0025))
+      sourceBeforeOwnStatistics: 0.88,
+      sourceAfterOwnStatistics: 0.88 - (config.arm.strategy == .full ? 0.03 / (1 + 10 * alpha) : 0.0025))
       : nil
     let bins = (0..<10).map { i -> ReliabilityBin in
       let c = (Double(i) + 0.5) / 10

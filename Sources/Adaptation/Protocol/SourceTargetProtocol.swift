@@ -73,6 +73,9 @@ public struct SourceTargetResult: Codable, Equatable, Sendable {
   /// statistics a fine-tune moved to the target are put back, i.e. what the weights forgot.
   /// For AdaBN arms this is `afterAdaptation.source` itself.
   public var sourceWithOwnStatistics: EvaluationReport?
+  /// The source model (before adaptation) scored the same way; weight-only forgetting is this
+  /// minus `sourceWithOwnStatistics`.
+  public var sourceBeforeWithOwnStatistics: EvaluationReport?
   /// Source accuracy before − after adaptation (nil without a source test set).
   public var forgettingAccuracy: Double?
   /// Source balanced accuracy before − after adaptation.
@@ -159,6 +162,28 @@ public enum SourceTargetProtocol {
       initial = model.snapshot()
     }
     let before = evaluate(model)
+    /// The source test set scored with BatchNorm statistics re-estimated on source training
+    /// images (the model's own statistics are put back afterwards); nil without source data.
+    func scoreSourceWithOwnStatistics() -> EvaluationReport? {
+      guard let sourceTest, sourceTest.classes == data.target.train.classes,
+            let sourceTrain = data.source?.train, !model.batchNorms.isEmpty else { return nil }
+      func buffers(_ bn: RunningStatistics) -> [Tensor] {
+        [bn.runningMean, bn.runningVariance] + (bn.batchesTracked.map { [$0] } ?? [])
+      }
+      let saved = model.batchNorms.map { buffers($0.layer).map(\.array) }
+      timed("adabn") { _ = AdaBN.adapt(model, on: sourceTrain, batchSize: first.batchSize) }
+      let report = timed("evaluation") { Runner.evaluate(model, on: sourceTest, seed: seed) }
+      for (bn, values) in zip(model.batchNorms, saved) {
+        for (tensor, v) in zip(buffers(bn.layer), values) {
+          v.withUnsafeBufferPointer { tensor.data.update(from: $0.baseAddress!, count: tensor.count) }
+        }
+      }
+      return report
+    }
+    // The same score before adaptation: the source model's running statistics are averages
+    // over augmented training batches of moving weights, and re-estimating them alone moved
+    // site A's balanced accuracy by ~0.1 — so weight-only forgetting compares like with like.
+    let ownBefore = scoreSourceWithOwnStatistics()
     var afterAdaBN: DomainPair?
     if configuration.adaBN {
       let unlabelled = data.target.unlabelledTarget ?? data.target.train
@@ -187,22 +212,8 @@ public enum SourceTargetProtocol {
     // alone, whose weights are untouched, "forgot" 0.645 → 0.352 balanced accuracy in
     // studies/forgetting.yaml that way. Every arm also records that score, so a report can
     // separate what the weights forgot from what the moved statistics cost.
-    var ownStatistics: EvaluationReport?
-    if let sourceTest, after.source != nil, let sourceTrain = data.source?.train,
-       !model.batchNorms.isEmpty {
-      func buffers(_ bn: RunningStatistics) -> [Tensor] {
-        [bn.runningMean, bn.runningVariance] + (bn.batchesTracked.map { [$0] } ?? [])
-      }
-      let saved = model.batchNorms.map { buffers($0.layer).map(\.array) }
-      timed("adabn") { _ = AdaBN.adapt(model, on: sourceTrain, batchSize: first.batchSize) }
-      ownStatistics = timed("evaluation") { Runner.evaluate(model, on: sourceTest, seed: seed) }
-      for (bn, values) in zip(model.batchNorms, saved) {
-        for (tensor, v) in zip(buffers(bn.layer), values) {
-          v.withUnsafeBufferPointer { tensor.data.update(from: $0.baseAddress!, count: tensor.count) }
-        }
-      }
-      if configuration.adaBN { after.source = ownStatistics }
-    }
+    let ownAfter = scoreSourceWithOwnStatistics()
+    if configuration.adaBN, let ownAfter { after.source = ownAfter }
     let forgetting = zip2(before.source, after.source).map {
       ($0.overall.accuracy.value - $1.overall.accuracy.value,
        $0.overall.balancedAccuracy - $1.overall.balancedAccuracy)
@@ -210,7 +221,8 @@ public enum SourceTargetProtocol {
     return SourceTargetResult(
       configuration: configuration, sourceTraining: sourceSummary, beforeAdaptation: before,
       afterAdaBN: afterAdaBN, fineTuning: fineTuning, fineTuningEpochs: epochs,
-      afterAdaptation: after, sourceWithOwnStatistics: ownStatistics,
+      afterAdaptation: after, sourceWithOwnStatistics: ownAfter,
+      sourceBeforeWithOwnStatistics: ownBefore,
       forgettingAccuracy: forgetting?.0,
       forgettingBalancedAccuracy: forgetting?.1,
       targetGainAccuracy: after.target.overall.accuracy.value

@@ -175,14 +175,18 @@ public struct ForgettingRecord: Codable, Sendable, Equatable {
   /// Source test metric after target adaptation with BatchNorm statistics re-estimated on
   /// source images: the part of forgetting that is in the weights (nil in older results).
   public var sourceAfterOwnStatistics: Double?
+  /// The source model's source test metric with statistics re-estimated the same way.
+  public var sourceBeforeOwnStatistics: Double?
   /// Target test metric of the source model before adaptation (zero-shot transfer).
   public var targetBefore: Double?
   /// ‖w − w⁰‖₂ per backbone stage (w⁰: the weights before target adaptation).
   public var stageDistances: [StageDistance]
   public init(
     sourceBefore: Double? = nil, sourceAfter: Double? = nil, targetBefore: Double? = nil,
-    stageDistances: [StageDistance] = [], sourceAfterOwnStatistics: Double? = nil
+    stageDistances: [StageDistance] = [], sourceBeforeOwnStatistics: Double? = nil,
+    sourceAfterOwnStatistics: Double? = nil
   ) {
+    self.sourceBeforeOwnStatistics = sourceBeforeOwnStatistics
     self.sourceBefore = sourceBefore
     self.sourceAfter = sourceAfter
     self.sourceAfterOwnStatistics = sourceAfterOwnStatistics
@@ -196,9 +200,9 @@ public struct ForgettingRecord: Codable, Sendable, Equatable {
     return b - a
   }
 
-  /// Source metric lost in the weights (before − after with source statistics).
+  /// Source metric lost in the weights (before − after, both with source statistics).
   public var forgettingOwnStatistics: Double? {
-    guard let b = sourceBefore, let a = sourceAfterOwnStatistics else { return nil }
+    guard let b = sourceBeforeOwnStatistics, let a = sourceAfterOwnStatistics else { return nil }
     return b - a
   }
 }

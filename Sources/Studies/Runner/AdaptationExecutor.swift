@@ -117,6 +117,8 @@ public struct AdaptationExecutor: RunExecutor {
       stageDistances: result.driftFromAdaptationStart.map {
         StageDistance(stage: $0.name, distance: $0.distance)
       },
+      sourceBeforeOwnStatistics: configuration.source != nil
+        ? result.sourceBeforeWithOwnStatistics.map { Self.value($0, run.training.monitor) } : nil,
       sourceAfterOwnStatistics: configuration.source != nil
         ? result.sourceWithOwnStatistics.map { Self.value($0, run.training.monitor) } : nil)
     var failure: String?
