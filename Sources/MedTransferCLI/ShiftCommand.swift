@@ -51,6 +51,11 @@ struct ShiftCommand: ParsableCommand {
   @Option(name: .long, help: "Backbone whose pooled features are compared.")
   var model: String = "efficientnet-lite0"
 
+  @Option(name: .long, help: ArgumentHelp(
+    "Run folder of `medtransfer train`: compare that trained network's features (at its input size) instead of --model's ImageNet features.",
+    valueName: "run-folder"))
+  var checkpoint: String?
+
   @Option(name: .customLong("input-size"), help: "Square network input size in pixels.")
   var inputSize: Int = 128
 
@@ -134,13 +139,13 @@ struct ShiftCommand: ParsableCommand {
         permutations: permutations, bootstrapReplicates: bootstrap,
         covarianceBootstrapReplicates: covarianceBootstrap, projection: embedding != "none",
         embeddingMethod: embedding == "tsne" ? "tsne" : "pca", seed: seed)
-      let document = try FeatureShiftRun.run(
-        FeatureShiftRun.Request(
-          source: s, target: t, sourceSide: (source, sourceDomain, sourceSplit),
-          targetSide: (targetPath, targetDomain, targetSplit), model: model,
-          inputSize: inputSize, options: analysis, transferability: !noLogME, seed: seed,
-          logMEImages: logMEImages),
-        log: log)
+      var request = FeatureShiftRun.Request(
+        source: s, target: t, sourceSide: (source, sourceDomain, sourceSplit),
+        targetSide: (targetPath, targetDomain, targetSplit), model: model,
+        inputSize: inputSize, options: analysis, transferability: !noLogME, seed: seed,
+        logMEImages: logMEImages)
+      request.checkpoint = checkpoint
+      let document = try FeatureShiftRun.run(request, log: log)
       if let plot {
         guard let e = document.analysis.embedding else {
           throw CLIError("--plot \(plot): no embedding was computed")

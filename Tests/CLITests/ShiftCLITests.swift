@@ -110,6 +110,38 @@ final class ShiftCLITests: XCTestCase {
     XCTAssertTrue(result.stdout.contains("headers differing: none"), result.stdout)
   }
 
+  /// `--checkpoint`: a trained run's features instead of ImageNet's, at the run's input size;
+  /// a folder that is not a run is a one-line error naming it.
+  func testCheckpointComparesTheTrainedNetworksFeatures() throws {
+    try requireWeights()
+    let run = Self.directory.appendingPathComponent("run-a")
+    let train = try runMedtransfer([
+      "train", "--data", Self.directory.path, "--domain", "site-a", "--strategy", "full",
+      "--epochs", "1", "--size", "48", "--batch-size", "4", "--out", run.path,
+    ])
+    XCTAssertEqual(train.status, 0, train.stderr)
+    let result = try runMedtransfer([
+      "shift", "--source", Self.directory.path, "--source-domain", "site-a",
+      "--target-domain", "site-b", "--checkpoint", run.path, "--permutations", "99",
+      "--bootstrap", "50", "--covariance-bootstrap", "0", "--json",
+    ])
+    XCTAssertEqual(result.status, 0, result.stderr)
+    let json = try XCTUnwrap(
+      JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])
+    XCTAssertEqual(json["inputSize"] as? Int, 48, "the run's input size, not the default 128")
+    XCTAssertTrue((json["model"] as? String ?? "").contains("trained"), "\(json["model"] ?? "nil")")
+    XCTAssertEqual((json["transferability"] as? [Any])?.count ?? 0, 0, "LogME is skipped")
+
+    let bad = try runMedtransfer([
+      "shift", "--source", Self.directory.path, "--source-domain", "site-a",
+      "--target-domain", "site-b", "--checkpoint", Self.directory.path, "--json",
+    ])
+    XCTAssertNotEqual(bad.status, 0)
+    let lines = bad.stderr.split(separator: "\n").filter { !$0.hasPrefix("shift: ") }
+    XCTAssertEqual(lines.count, 1, bad.stderr)
+    XCTAssertTrue(bad.stderr.contains("no config.json"), bad.stderr)
+  }
+
   func testBadInputsAreOneLineErrors() throws {
     let manifest = Self.directory.appendingPathComponent("manifest.csv").path
     let cases: [([String], String)] = [

@@ -91,6 +91,11 @@ public enum FeatureShiftRun {
     /// target sample, the same images for every backbone), because each extra backbone costs
     /// a forward pass per image.
     public var logMEImages: Int
+    /// A run folder of `medtransfer train` (or a study checkpoint folder with config.json):
+    /// compare that trained network's pooled features instead of the ImageNet backbone's.
+    /// Features a model learned on the task see the lesions, not only the scanner; LogME is
+    /// then skipped (it ranks pretrained backbones before training).
+    public var checkpoint: String?
 
     /// A request with the defaults of `medtransfer shift`.
     public init(
@@ -114,6 +119,27 @@ public enum FeatureShiftRun {
     }
   }
 
+  /// The best checkpoint of a run folder (config.json + model.safetensors), its architecture
+  /// and input size; errors name the folder and what is missing.
+  static func trainedModel(_ path: String) throws
+    -> (model: TransferModel, architecture: String, inputSize: Int)
+  {
+    let url = URL(fileURLWithPath: path)
+    let dir = try RunDirectory(url)
+    guard FileManager.default.fileExists(atPath: dir.configURL.path) else {
+      throw StudiesError.runFailed(
+        run: path, reason: "--checkpoint: no config.json in \(path); give a run folder written by medtransfer train")
+    }
+    let record = try RunDirectory.readJSON(RunConfigRecord.self, from: dir.configURL)
+    let model = try ModelFactories.standard(record.configuration, record.data.classes.count, 3)
+    try Checkpoint.load(dir.bestCheckpointURL, into: model)
+    let architecture: String
+    switch record.configuration.initialization {
+    case .pretrained(let name), .scratch(let name): architecture = name
+    }
+    return (model, architecture, record.configuration.inputSize)
+  }
+
   /// Runs the analysis; `log` receives progress lines (for stderr).
   public static func run(_ request: Request, log: (String) -> Void = { _ in }) throws
     -> ShiftDocument
@@ -121,7 +147,8 @@ public enum FeatureShiftRun {
     let clock = Date()
     let classes = Array(
       Set(request.source.dataset.labels).union(request.target.dataset.labels)).sorted()
-    let primary = try PretrainedRegistry.weights(named: request.model).name
+    var request = request
+    var primary = try PretrainedRegistry.weights(named: request.model).name
     var models: [(name: String, initialization: String, model: TransferModel)] = []
     func make(_ initialization: Initialization) throws -> TransferModel {
       var configuration = TrainingConfiguration()
@@ -129,9 +156,19 @@ public enum FeatureShiftRun {
       configuration.seed = Int(truncatingIfNeeded: request.seed)
       return try ModelFactories.efficientNet(configuration, classes: max(classes.count, 2), channels: 3)
     }
-    models.append((primary, "imagenet", try make(.pretrained(primary))))
-    let targetClasses = Set(request.target.indices.map { request.target.dataset.entries[$0].label })
     var notes: [String] = []
+    if let checkpoint = request.checkpoint {
+      let trained = try Self.trainedModel(checkpoint)
+      primary = "\(checkpoint) (\(trained.architecture) trained)"
+      request.inputSize = trained.inputSize
+      request.transferability = false
+      models.append((primary, "trained", trained.model))
+      notes.append("Features of the trained network in \(checkpoint) at its input size "
+        + "\(trained.inputSize) px; LogME skipped (it ranks pretrained backbones before training).")
+    } else {
+      models.append((primary, "imagenet", try make(.pretrained(primary))))
+    }
+    let targetClasses = Set(request.target.indices.map { request.target.dataset.entries[$0].label })
     if request.transferability && targetClasses.count >= 2 {
       for w in PretrainedRegistry.all where w.name != primary {
         if PretrainedRegistry.cachedPath(for: w.name) != nil {
