@@ -271,13 +271,21 @@ struct HTMLReport {
         }) else { continue }
         let pts = candidates.filter { $0.budget == budget }.sorted { ($0.l2spAlpha ?? 0) < ($1.l2spAlpha ?? 0) }
         guard pts.count >= 2 else { continue }
+        var series = [SVGChart.Series(
+          name: "as deployed", points: pts.map { ($0.forgetting!.mean, $0.targetGain!.mean) },
+          pointLabels: pts.map { "α=\(compact($0.l2spAlpha!))" },
+          errorBars: pts.compactMap { p in p.targetGain!.lower.map { (p.forgetting!.mean, $0, p.targetGain!.upper!) } })]
+        // The same runs with forgetting measured on source BN statistics: the weights' share.
+        let own = pts.filter { $0.forgettingOwnStatistics != nil }
+        if own.count == pts.count {
+          series.append(SVGChart.Series(
+            name: "source BN statistics", points: own.map { ($0.forgettingOwnStatistics!.mean, $0.targetGain!.mean) },
+            pointLabels: own.map { "α=\(compact($0.l2spAlpha!))" }))
+        }
         let chart = SVGChart(
           title: "Target \(target), \(budget) labels/class: L2-SP trade-off", xLabel: "source forgetting (before − after)", yLabel: "target gain (after − before)",
-          series: [SVGChart.Series(
-            name: "full fine-tune, L2-SP α", points: pts.map { ($0.forgetting!.mean, $0.targetGain!.mean) },
-            pointLabels: pts.map { "α=\(compact($0.l2spAlpha!))" },
-            errorBars: pts.compactMap { p in p.targetGain!.lower.map { (p.forgetting!.mean, $0, p.targetGain!.upper!) } })], id: nextID())
-        figures.append(figure(chart.render(), "Each point: full fine-tuning with L2-SP strength α (α = 0: plain full fine-tuning); bars: \(pct(r.confidence)) CI of the target gain. Up and to the left is better."))
+          series: series, id: nextID())
+        figures.append(figure(chart.render(), "Each point: full fine-tuning with L2-SP strength α (α = 0: plain full fine-tuning), its source forgetting as deployed and, where measured, with source BatchNorm statistics (what the weights forgot); bars: \(pct(r.confidence)) CI of the target gain. Up and to the left is better."))
       }
       if !figures.isEmpty { html += "<div class=\"charts\">\(figures.joined())</div>" }
     }

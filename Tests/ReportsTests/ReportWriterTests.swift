@@ -41,6 +41,7 @@ final class ReportWriterTests: XCTestCase {
     // Forgetting split into weights and BatchNorm statistics: plain full at 10 labels forgets
     // 0.12 as deployed and 0.03 with source statistics, the same in every seed.
     XCTAssertTrue(html.contains("forgetting, with source BN statistics"))
+    XCTAssertTrue(html.contains(">source BN statistics</text>"), "the trade-off chart's second series")
     XCTAssertTrue(html.contains("<td>0.880 → 0.850 <span class=\"muted small\">n=3</span></td><td>0.030 "),
                   "the source-statistics columns are filled")
     XCTAssertTrue(html.contains("reliability"))
