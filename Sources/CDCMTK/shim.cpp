@@ -589,6 +589,26 @@ int mtdcm_write_image(const char *path, const mtdcm_image_spec *spec, char *mess
                                     (status.bad() ? std::string(": ") + status.text() : ""));
       return MTDCM_UNSUPPORTED_SYNTAX;
     }
+    // DCMTK 3.6.7's JPEG-LS encoder pads an odd-length codestream to even length with a byte it
+    // never writes, so the same image gave files differing in that one byte (after the EOI
+    // marker, so decoders ignore it). Zero it: written files must be byte-identical.
+    DcmElement *element = nullptr;
+    DcmPixelSequence *sequence = nullptr;
+    if (ds->findAndGetElement(DCM_PixelData, element).good() && element != nullptr &&
+        static_cast<DcmPixelData *>(element)
+            ->getEncapsulatedRepresentation(xfer, nullptr, sequence)
+            .good() &&
+        sequence != nullptr) {
+      for (unsigned long i = 1; i < sequence->card(); i++) {  // item 0: basic offset table
+        DcmPixelItem *fragment = nullptr;
+        Uint8 *bytes = nullptr;
+        if (sequence->getItem(fragment, i).bad() || fragment == nullptr) continue;
+        const Uint32 length = fragment->getLength();
+        if (length >= 3 && fragment->getUint8Array(bytes).good() && bytes != nullptr &&
+            bytes[length - 3] == 0xFF && bytes[length - 2] == 0xD9)
+          bytes[length - 1] = 0;
+      }
+    }
   }
   OFCondition status = format.saveFile(path, xfer);
   if (status.bad()) {
