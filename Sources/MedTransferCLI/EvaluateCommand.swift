@@ -25,28 +25,17 @@ struct EvaluateCommand: ParsableCommand {
   var json = false
 
   func run() throws {
-    let dir: RunDirectory
+    let model: TransferModel
     let record: RunConfigRecord
-    do {
-      dir = try RunDirectory(URL(fileURLWithPath: checkpoint))
-      guard FileManager.default.fileExists(atPath: dir.configURL.path) else {
-        throw AdaptationError.checkpointUnreadable(path: checkpoint, reason: "no config.json")
-      }
-      record = try RunDirectory.readJSON(RunConfigRecord.self, from: dir.configURL)
-    } catch let error as AdaptationError {
-      throw CLIError(error.description)
-    }
     let report: EvaluationReport
     do {
+      (model, record) = try RunDirectory(URL(fileURLWithPath: checkpoint)).loadBestModel()
       let set = try DataPreparation.evaluationSet(
         source: data, domains: domain, split: split, inputSize: record.configuration.inputSize,
         classes: record.data.classes, channels: 3,
         // The run's own seed: `train` split the manifest with it, so `--split test` here is
         // the run's test split (seed 0 for every run used to give other runs' test rows).
         seed: record.configuration.seed)
-      let model = try ModelFactories.standard(record.configuration, set.classes.count,
-                                              set.images.shape[3])
-      try Checkpoint.load(dir.bestCheckpointURL, into: model)
       report = Runner.evaluate(model, on: set, seed: UInt64(record.configuration.seed))
     } catch let error as CustomStringConvertible {
       throw CLIError(error.description)

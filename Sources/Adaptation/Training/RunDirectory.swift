@@ -27,6 +27,18 @@ public struct RunDirectory: Sendable {
   public var summaryURL: URL { url.appendingPathComponent("summary.json") }
   /// The best checkpoint (safetensors): what `evaluate` loads.
   public var bestCheckpointURL: URL { url.appendingPathComponent("model.safetensors") }
+  /// The run's configuration record and its best checkpoint loaded into a fresh model: what
+  /// `evaluate` and `shift --checkpoint` score with.
+  public func loadBestModel() throws -> (model: TransferModel, record: RunConfigRecord) {
+    guard FileManager.default.fileExists(atPath: configURL.path) else {
+      throw AdaptationError.checkpointUnreadable(path: url.path, reason: "no config.json")
+    }
+    let record = try Self.readJSON(RunConfigRecord.self, from: configURL)
+    let model = try ModelFactories.standard(record.configuration, record.data.classes.count, 3)
+    try Checkpoint.load(bestCheckpointURL, into: model)
+    return (model, record)
+  }
+
   /// The last checkpoint (safetensors) plus `resume.json`: what a resumed run continues from.
   public var lastCheckpointURL: URL { url.appendingPathComponent("last.safetensors") }
   /// Trainer state next to the last checkpoint (epoch, early-stopping state, optimizer step).

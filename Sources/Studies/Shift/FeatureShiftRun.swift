@@ -124,15 +124,7 @@ public enum FeatureShiftRun {
   static func trainedModel(_ path: String) throws
     -> (model: TransferModel, architecture: String, inputSize: Int)
   {
-    let url = URL(fileURLWithPath: path)
-    let dir = try RunDirectory(url)
-    guard FileManager.default.fileExists(atPath: dir.configURL.path) else {
-      throw StudiesError.runFailed(
-        run: path, reason: "--checkpoint: no config.json in \(path); give a run folder written by medtransfer train")
-    }
-    let record = try RunDirectory.readJSON(RunConfigRecord.self, from: dir.configURL)
-    let model = try ModelFactories.standard(record.configuration, record.data.classes.count, 3)
-    try Checkpoint.load(dir.bestCheckpointURL, into: model)
+    let (model, record) = try RunDirectory(URL(fileURLWithPath: path)).loadBestModel()
     let architecture: String
     switch record.configuration.initialization {
     case .pretrained(let name), .scratch(let name): architecture = name
