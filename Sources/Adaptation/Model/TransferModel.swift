@@ -83,6 +83,20 @@ public final class TransferModel {
     allParameters.map { ($0.name, $0.parameter.value) } + backbone.buffers
   }
 
+  /// A name → values copy of every state tensor (parameters and buffers), for `restoreState`.
+  func stateSnapshot() -> [String: [Float]] {
+    Dictionary(stateTensors.map { ($0.name, $0.tensor.array) }, uniquingKeysWith: { a, _ in a })
+  }
+
+  /// Writes a `stateSnapshot()` back (tensors it does not name, or of another size, are kept).
+  func restoreState(_ snapshot: [String: [Float]]) {
+    for (name, t) in stateTensors {
+      if let v = snapshot[name], v.count == t.count {
+        v.withUnsafeBufferPointer { t.data.update(from: $0.baseAddress!, count: t.count) }
+      }
+    }
+  }
+
   /// Logits for images (N, H, W, C).
   public func logits(_ images: Tensor, mode: Mode) -> Tensor {
     head.forward(backbone.forward(images, mode: mode), mode: mode)

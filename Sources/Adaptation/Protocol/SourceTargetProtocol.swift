@@ -167,17 +167,10 @@ public enum SourceTargetProtocol {
     func scoreSourceWithOwnStatistics() -> EvaluationReport? {
       guard let sourceTest, sourceTest.classes == data.target.train.classes,
             let sourceTrain = data.source?.train, !model.batchNorms.isEmpty else { return nil }
-      func buffers(_ bn: RunningStatistics) -> [Tensor] {
-        [bn.runningMean, bn.runningVariance] + (bn.batchesTracked.map { [$0] } ?? [])
-      }
-      let saved = model.batchNorms.map { buffers($0.layer).map(\.array) }
+      let saved = model.stateSnapshot()
       timed("adabn") { _ = AdaBN.adapt(model, on: sourceTrain, batchSize: first.batchSize) }
       let report = timed("evaluation") { Runner.evaluate(model, on: sourceTest, seed: seed) }
-      for (bn, values) in zip(model.batchNorms, saved) {
-        for (tensor, v) in zip(buffers(bn.layer), values) {
-          v.withUnsafeBufferPointer { tensor.data.update(from: $0.baseAddress!, count: tensor.count) }
-        }
-      }
+      model.restoreState(saved)
       return report
     }
     // The same score before adaptation: the source model's running statistics are averages

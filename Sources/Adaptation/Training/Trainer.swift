@@ -86,14 +86,14 @@ public final class Trainer {
     var firstEpoch = 1
     var globalStep = 0
     var elapsedBefore = 0.0
-    var best: [String: [Float]] = stateSnapshot()
+    var best: [String: [Float]] = model.stateSnapshot()
 
     if resume, let dir = runDirectory,
        FileManager.default.fileExists(atPath: dir.resumeStateURL.path) {
       let state = try RunDirectory.readJSON(ResumeState.self, from: dir.resumeStateURL)
       if FileManager.default.fileExists(atPath: dir.bestCheckpointURL.path) {
         try Checkpoint.load(dir.bestCheckpointURL, into: model)
-        best = stateSnapshot()
+        best = model.stateSnapshot()
       }
       try Checkpoint.load(dir.lastCheckpointURL, into: model)
       records = Array(dir.readMetrics().prefix(state.epoch))
@@ -203,7 +203,7 @@ public final class Trainer {
       }
       let value = validationMetrics?.value(of: config.selectionMetric) ?? -lossSum
       let isBest = stopping.record(value, epoch: epoch)
-      if isBest { best = stateSnapshot() }
+      if isBest { best = model.stateSnapshot() }
       let record = EpochLog(
         epoch: epoch, trainLoss: lossSum / Double(max(batches.count, 1)),
         trainCrossEntropy: ceSum / Double(max(batches.count, 1)), validation: validationMetrics,
@@ -221,7 +221,7 @@ public final class Trainer {
                       startedAt: record.elapsedSeconds), to: dir.resumeStateURL)
       }
     }
-    restore(best)
+    model.restoreState(best)
     if let dir = runDirectory, stopping.bestEpoch == 0 || failure != nil,
        !FileManager.default.fileExists(atPath: dir.bestCheckpointURL.path) {
       try Checkpoint.write(model, to: dir.bestCheckpointURL)
@@ -282,17 +282,6 @@ public final class Trainer {
     return batches
   }
 
-  private func stateSnapshot() -> [String: [Float]] {
-    Dictionary(model.stateTensors.map { ($0.name, $0.tensor.array) }, uniquingKeysWith: { a, _ in a })
-  }
-
-  private func restore(_ snapshot: [String: [Float]]) {
-    for (name, t) in model.stateTensors {
-      if let v = snapshot[name], v.count == t.count {
-        v.withUnsafeBufferPointer { t.data.update(from: $0.baseAddress!, count: t.count) }
-      }
-    }
-  }
 
   private func batchesOf(_ n: Int, _ size: Int) -> [[Int]] {
     stride(from: 0, to: n, by: size).map { Array($0..<min($0 + size, n)) }
