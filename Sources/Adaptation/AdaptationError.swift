@@ -21,6 +21,8 @@ public enum AdaptationError: Error, CustomStringConvertible, Equatable {
   case configMismatch(path: String, key: String)
   /// The data has fewer classes than two, or labels disagree with the model's head.
   case badLabels(reason: String)
+  /// A lock file could not be opened or locked.
+  case lockFailed(path: String, reason: String)
 
   public var description: String {
     switch self {
@@ -43,6 +45,8 @@ public enum AdaptationError: Error, CustomStringConvertible, Equatable {
       return "\(path): holds a run with a different '\(key)'; use a new --out folder or delete it"
     case .badLabels(let reason):
       return "labels: \(reason)"
+    case .lockFailed(let path, let reason):
+      return "lock file \(path): \(reason); check that the study folder is writable"
     }
   }
 }

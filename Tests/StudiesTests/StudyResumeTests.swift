@@ -74,4 +74,56 @@ final class StudyResumeTests: XCTestCase {
     XCTAssertEqual(runs.filter { $0.attempts == 1 }.count, total - runs.filter { $0.attempts > 1 }.count)
     XCTAssertLessThanOrEqual(runs.filter { $0.attempts > 1 }.count, 1)
   }
+
+  /// `--workers 2`: two shard processes share one store; every run is done exactly once and
+  /// the stored metrics equal those of a single-process run of the same spec.
+  func testTwoWorkersShareOneStudyAndMatchOneProcess() throws {
+    let dir = try makeTemporaryDirectory("studies-workers")
+    defer { try? FileManager.default.removeItem(at: dir) }
+    var rows = ["path,label,domain,split"]
+    for i in 0..<300 {
+      let domain = ["A", "B"][i % 2]
+      let label = ["normal", "nodule", "ground-glass"][(i / 2) % 3]
+      rows.append("\(domain)/\(i).dcm,\(label),\(domain),\(i % 5 == 0 ? "test" : "train")")
+    }
+    try rows.joined(separator: "\n").write(
+      to: dir.appendingPathComponent("sites.csv"), atomically: true, encoding: .utf8)
+    let spec = dir.appendingPathComponent("workers.yaml")
+    try """
+      name: workers
+      data:
+        source: {manifest: sites.csv, domain: A}
+        targets: [{manifest: sites.csv, domain: B}]
+      arms: [baseline:majority-class]
+      budgets: [1, 2, 3, 5, 8, 13, all]
+      seeds: 5
+      shift: {analyses: []}
+      """.write(to: spec, atomically: true, encoding: .utf8)
+    let total = 7 * 5
+    var metrics: [String: [[String?]]] = [:]
+    for (name, extra) in [("one", [String]()), ("two", ["--workers", "2"])] {
+      let studyDir = dir.appendingPathComponent(name)
+      let result = try runMedtransfer(["study", "run", spec.path, "--out", studyDir.path] + extra)
+      XCTAssertEqual(result.status, 0, result.stderr)
+      let store = try StudyStore(directory: studyDir, create: false)
+      let runs = try store.runs()
+      XCTAssertEqual(runs.count, total)
+      XCTAssertTrue(runs.allSatisfy { $0.status == .finished && $0.attempts == 1 }, name)
+      let perRun = try store.query(
+        "SELECT runId, COUNT(*) AS n FROM finalMetric WHERE dataset = 'target' GROUP BY runId")
+      XCTAssertEqual(perRun.count, total)
+      let values = try store.query(
+        """
+        SELECT r.configHash AS h, m.metric AS k, m.value AS v FROM finalMetric m
+        JOIN run r ON r.id = m.runId WHERE m.dataset = 'target' ORDER BY h, k
+        """)
+      metrics[name] = values.map { row in ["h", "k", "v"].map { row[$0] ?? nil } }
+      XCTAssertTrue(FileManager.default.fileExists(atPath: studyDir.appendingPathComponent("index.html").path))
+      if name == "two" {
+        XCTAssertTrue(result.stderr.contains("[1/2] ") && result.stderr.contains("[2/2] "), result.stderr)
+      }
+    }
+    XCTAssertEqual(metrics["one"]?.count, total * 6)
+    XCTAssertEqual(metrics["one"], metrics["two"])
+  }
 }

@@ -127,4 +127,39 @@ final class StudySpecTests: XCTestCase {
     XCTAssertEqual(runs.filter { $0.arm.name == "full+l2sp(1)" }.map(\.budget), [.perClass(50), .perClass(50)])
     XCTAssertEqual(Set(runs.map(\.hash)).count, runs.count, "every run has its own hash")
   }
+
+  func testPerArmEpochsOverrideOnlyThatArm() throws {
+    let spec = try parse(
+      Self.minimal.replacingOccurrences(
+        of: "arms: [scratch, full+l2sp(0.1)]",
+        with: "arms: [{arm: scratch, epochs: 40, source_epochs: 30, patience: 0}, full]")
+        + "\ntraining: {epochs: 12, source_epochs: 10}\n")
+    let runs = spec.expand()
+    let scratch = runs.filter { $0.arm.name == "scratch" }
+    XCTAssertTrue(scratch.allSatisfy {
+      $0.training.epochs == 40 && $0.training.sourceEpochs == 30 && $0.training.patience == 0
+    })
+    let full = runs.filter { $0.arm.name == "full" }
+    XCTAssertTrue(full.allSatisfy {
+      $0.training.epochs == 12 && $0.training.sourceEpochs == 10 && $0.training.patience == 5
+    })
+    // A spec stored before per-arm epochs existed (no key in its JSON) still decodes.
+    var json = try JSONSerialization.jsonObject(with: StudyJSON.prettyEncoder.encode(try parse(Self.minimal))) as! [String: Any]
+    json.removeValue(forKey: "armTraining")
+    let old = try StudyJSON.decoder.decode(StudySpec.self, from: JSONSerialization.data(withJSONObject: json))
+    XCTAssertNil(old.armTraining)
+    XCTAssertTrue(
+      error(Self.minimal.replacingOccurrences(
+        of: "arms: [scratch, full+l2sp(0.1)]", with: "arms: [{arm: scratch, epochs: 0}]"))
+        .contains("arms[0].epochs"))
+  }
+
+  func testShardsPartitionTheRuns() throws {
+    XCTAssertEqual(StudyRunner.Shard(parsing: "2/3"), StudyRunner.Shard(index: 1, count: 3))
+    for bad in ["0/2", "3/2", "1", "a/b", "1/0"] { XCTAssertNil(StudyRunner.Shard(parsing: bad), bad) }
+    let shards = (0..<3).map { StudyRunner.Shard(index: $0, count: 3) }
+    for position in 0..<20 {
+      XCTAssertEqual(shards.filter { $0.owns(position) }.count, 1)
+    }
+  }
 }

@@ -139,6 +139,10 @@ public enum SourceTargetProtocol {
       initial = model.snapshot()
       try model.apply(sourceConfig.strategy)
       let summaryURL = sourceModel.map { URL(fileURLWithPath: $0.path + ".summary.json") }
+      // Processes sharing the study folder: one trains the shared model, the others wait here
+      // and then load it.
+      let lock = try sourceModel.map { try FileLock(path: $0.path + ".lock") }
+      defer { lock?.unlock() }
       if let shared = sourceModel, FileManager.default.fileExists(atPath: shared.path) {
         try timed("source-load") { _ = try Checkpoint.load(shared, into: model) }
         sourceSummary = summaryURL.flatMap { try? RunDirectory.readJSON(RunSummary.self, from: $0) }

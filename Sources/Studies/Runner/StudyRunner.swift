@@ -65,9 +65,10 @@ public final class StudyRunner {
     }
   }
 
-  /// Runs everything not yet finished. `retryFailed` also redoes runs that failed before.
+  /// Everything before the runs: checks the arms, saves the spec (and `command`), generates
+  /// missing data and checks the weights, records the environment and registers the runs.
   @discardableResult
-  public func run(retryFailed: Bool = false, command: String? = nil) throws -> Summary {
+  public func prepare(command: String? = nil) throws -> (StudyPreparation, [RunConfig]) {
     try checkArms()
     try store.saveStudy(spec)
     if let command { try store.recordCommand(command) }
@@ -76,17 +77,50 @@ public final class StudyRunner {
     env.merge(preparation.environment) { _, new in new }
     for (key, hash) in preparation.datasetHashes { env["dataset.\(key).sha256"] = hash }
     try store.saveEnvironment(env)
-
     let configs = expand(with: preparation)
     try store.register(configs)
+    return (preparation, configs)
+  }
+
+  /// One of `count` processes sharing a study's runs: shard `index` takes the runs whose
+  /// position in the expanded spec is `index` modulo `count`; shard 0 also runs the shift
+  /// analyses. Results are identical to an unsharded run (same configs, same seeds).
+  public struct Shard: Sendable, Equatable {
+    public var index: Int
+    public var count: Int
+    public init(index: Int, count: Int) {
+      self.index = index
+      self.count = count
+    }
+    /// Parses `K/N` with 1 ≤ K ≤ N (one-based on the command line).
+    public init?(parsing text: String) {
+      let parts = text.split(separator: "/").compactMap { Int($0) }
+      guard parts.count == 2, parts[1] >= 1, (1...parts[1]).contains(parts[0]) else { return nil }
+      self.init(index: parts[0] - 1, count: parts[1])
+    }
+    func owns(_ position: Int) -> Bool { position % count == index }
+  }
+
+  /// Runs everything not yet finished. `retryFailed` also redoes runs that failed before.
+  /// With `shard`, only that shard's runs (several processes can share one study folder: the
+  /// store is SQLite in WAL mode, and a shared source model is trained under a file lock).
+  @discardableResult
+  public func run(retryFailed: Bool = false, command: String? = nil, shard: Shard? = nil) throws
+    -> Summary
+  {
+    let (preparation, configs) = try prepare(command: command)
     let stored = try store.runs()
     let byHash = Dictionary(stored.map { ($0.hash, $0) }, uniquingKeysWith: { a, _ in a })
     var summary = Summary(
       total: configs.count, skipped: 0, finished: 0, failed: 0, previouslyFailed: 0,
       shiftAnalyses: 0)
     var todo: [(RunConfig, StoredRun)] = []
-    for config in configs {
+    for (position, config) in configs.enumerated() {
       guard let run = byHash[config.hash] else { continue }
+      if let shard, !shard.owns(position) {
+        summary.total -= 1
+        continue
+      }
       switch run.status {
       case .finished: summary.skipped += 1
       case .failed where !retryFailed: summary.previouslyFailed += 1
@@ -94,10 +128,12 @@ public final class StudyRunner {
       }
     }
     progress.start(
-      total: configs.count, alreadyDone: summary.skipped + summary.previouslyFailed,
+      total: summary.total, alreadyDone: summary.skipped + summary.previouslyFailed,
       toRun: todo.count)
 
-    summary.shiftAnalyses = try runShiftAnalyses(preparation: preparation)
+    if shard.map({ $0.index == 0 }) ?? true {
+      summary.shiftAnalyses = try runShiftAnalyses(preparation: preparation)
+    }
 
     for (config, stored) in todo {
       let hash = config.hash

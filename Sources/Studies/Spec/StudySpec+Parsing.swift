@@ -88,11 +88,12 @@ extension StudySpec {
     }
     var arms: [ArmSpec] = []
     var armBudgetNodes: [(String, Node, String)] = []
+    var armTraining: [String: ArmTrainingOverride] = [:]
     for (i, node) in armSeq.enumerated() {
       var textNode = node
       var key = "arms[\(i)]"
       if let m = node.mapping {
-        try p.checkKeys(m, path: key, known: ["arm", "budgets"])
+        try p.checkKeys(m, path: key, known: ["arm", "budgets", "epochs", "patience", "source_epochs"])
         guard let a = m["arm"] else {
           throw p.fail(node, "\(key).arm", "missing", "write {arm: full+l2sp(1), budgets: [50]}")
         }
@@ -107,6 +108,23 @@ extension StudySpec {
         }
         arms.append(arm)
         if let b = node.mapping?["budgets"] { armBudgetNodes.append((arm.name, b, "arms[\(i)].budgets")) }
+        if let m = node.mapping {
+          var o = ArmTrainingOverride()
+          for (field, minimum) in [("epochs", 1), ("patience", 0), ("source_epochs", 1)] {
+            guard let v = m[field] else { continue }
+            guard let n = v.int, n >= minimum else {
+              throw p.fail(
+                v, "arms[\(i)].\(field)", "must be an integer ≥ \(minimum)",
+                "e.g. {arm: scratch, \(field): 40}")
+            }
+            switch field {
+            case "epochs": o.epochs = n
+            case "patience": o.patience = n
+            default: o.sourceEpochs = n
+            }
+          }
+          if o != ArmTrainingOverride() { armTraining[arm.name] = o }
+        }
       case .failure(let error):
         throw p.fail(textNode, key, error.reason, "see the arm grammar in studies/README.md")
       }
@@ -253,8 +271,8 @@ extension StudySpec {
 
     return StudySpec(
       name: name, description: description, source: source, targets: targets, backbone: backbone,
-      inputSize: inputSize, arms: arms, budgets: budgets, armBudgets: armBudgets, seeds: seeds, training: training,
-      shift: shift, report: report, yaml: yaml, file: file)
+      inputSize: inputSize, arms: arms, budgets: budgets, armBudgets: armBudgets, armTraining: armTraining.isEmpty ? nil : armTraining, seeds: seeds,
+      training: training, shift: shift, report: report, yaml: yaml, file: file)
   }
 
   private static func yamlLine(_ error: YamlError) -> Int? {

@@ -23,6 +23,11 @@ public struct StudySpec: Codable, Sendable, Equatable {
   /// Per-arm budget subsets (arm name → budgets), for arms written as
   /// `{arm: full+l2sp(1), budgets: [50]}`; other arms run at every budget.
   public var armBudgets: [String: [LabelBudget]] = [:]
+  /// Per-arm training overrides (arm name → override), for arms written as
+  /// `{arm: scratch, source_epochs: 40}`: training from random weights needs more steps than
+  /// fine-tuning. Other arms use `training`. Optional so that specs stored before it existed
+  /// still decode.
+  public var armTraining: [String: ArmTrainingOverride]? = nil
   /// Seeds; every arm × target × budget runs once per seed (paired across arms).
   public var seeds: [Int]
   public var training: TrainingSettings
@@ -42,15 +47,33 @@ public struct StudySpec: Codable, Sendable, Equatable {
       for budget in budgets {
         for seed in seeds {
           for arm in arms where armBudgets[arm.name]?.contains(budget) ?? true {
+            var settings = training
+            if let o = armTraining?[arm.name] {
+              if let v = o.epochs { settings.epochs = v }
+              if let v = o.patience { settings.patience = v }
+              if let v = o.sourceEpochs { settings.sourceEpochs = v }
+            }
             runs.append(
               RunConfig(
                 arm: arm, source: source, target: target, budget: budget, seed: seed,
-                backbone: backbone, inputSize: inputSize, training: training))
+                backbone: backbone, inputSize: inputSize, training: settings))
           }
         }
       }
     }
     return runs
+  }
+}
+
+/// Training settings one arm overrides (nil: the study's `training` value).
+public struct ArmTrainingOverride: Codable, Sendable, Hashable {
+  public var epochs: Int?
+  public var patience: Int?
+  public var sourceEpochs: Int?
+  public init(epochs: Int? = nil, patience: Int? = nil, sourceEpochs: Int? = nil) {
+    self.epochs = epochs
+    self.patience = patience
+    self.sourceEpochs = sourceEpochs
   }
 }
 
