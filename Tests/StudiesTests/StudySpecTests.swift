@@ -43,7 +43,7 @@ final class StudySpecTests: XCTestCase {
   }
 
   func testShippedSpecsParse() throws {
-    for name in ["quickstart", "chest-ct-site-shift"] {
+    for name in ["quickstart", "chest-ct-site-shift", "transfer-vs-scratch", "forgetting"] {
       let path = packageRoot.appendingPathComponent("studies/\(name).yaml").path
       let spec = try StudySpec.load(file: path)
       XCTAssertEqual(spec.name, name)
@@ -51,8 +51,11 @@ final class StudySpecTests: XCTestCase {
     }
     let full = try StudySpec.load(
       file: packageRoot.appendingPathComponent("studies/chest-ct-site-shift.yaml").path)
-    XCTAssertEqual(full.targets.map(\.label), ["B", "C"])
+    XCTAssertEqual(full.targets.map(\.label), ["site-b", "site-c"])
     XCTAssertEqual(full.seeds.count, 3)
+    // 6 arms at 4 budgets and 4 arms at one, × 2 targets × 3 seeds.
+    XCTAssertEqual(full.expand().count, (6 * 4 + 4) * 2 * 3)
+    XCTAssertTrue(full.expand().filter { $0.arm.name == "scratch" }.allSatisfy { $0.training.sourceEpochs == 50 })
     XCTAssertTrue(full.arms.contains { $0.strategy == .featuresLogReg })
     XCTAssertTrue(full.arms.contains { $0.strategy == ArmSpec.Strategy.untrained && $0.adaBN })
   }
