@@ -7,18 +7,24 @@ import XCTest
 /// The real `medtransfer study run`, killed with SIGKILL mid-study and rerun: every run ends up
 /// with exactly one result; finished runs are not redone.
 final class StudyResumeTests: XCTestCase {
-  func testKillNineMidStudyThenRerunGivesExactlyOneResultPerRun() throws {
-    let dir = try makeTemporaryDirectory("studies-resume")
-    defer { try? FileManager.default.removeItem(at: dir) }
-    // 2 targets × 12 budgets × 15 seeds = 360 majority-class runs on a 1500-row manifest.
+  /// `sites.csv`: `rows` majority-class-only rows cycling over `domains` and three labels,
+  /// every fifth row in the test split.
+  static func writeManifest(in dir: URL, rows count: Int, domains: [String]) throws {
     var rows = ["path,label,domain,split"]
-    for i in 0..<1500 {
-      let domain = ["A", "B", "C"][i % 3]
-      let label = ["normal", "nodule", "ground-glass"][(i / 3) % 3]
+    for i in 0..<count {
+      let domain = domains[i % domains.count]
+      let label = ["normal", "nodule", "ground-glass"][(i / domains.count) % 3]
       rows.append("\(domain)/\(i).dcm,\(label),\(domain),\(i % 5 == 0 ? "test" : "train")")
     }
     try rows.joined(separator: "\n").write(
       to: dir.appendingPathComponent("sites.csv"), atomically: true, encoding: .utf8)
+  }
+
+  func testKillNineMidStudyThenRerunGivesExactlyOneResultPerRun() throws {
+    let dir = try makeTemporaryDirectory("studies-resume")
+    defer { try? FileManager.default.removeItem(at: dir) }
+    // 2 targets × 12 budgets × 15 seeds = 360 majority-class runs on a 1500-row manifest.
+    try Self.writeManifest(in: dir, rows: 1500, domains: ["A", "B", "C"])
     let spec = dir.appendingPathComponent("resume.yaml")
     try """
       name: resume
@@ -80,14 +86,7 @@ final class StudyResumeTests: XCTestCase {
   func testTwoWorkersShareOneStudyAndMatchOneProcess() throws {
     let dir = try makeTemporaryDirectory("studies-workers")
     defer { try? FileManager.default.removeItem(at: dir) }
-    var rows = ["path,label,domain,split"]
-    for i in 0..<300 {
-      let domain = ["A", "B"][i % 2]
-      let label = ["normal", "nodule", "ground-glass"][(i / 2) % 3]
-      rows.append("\(domain)/\(i).dcm,\(label),\(domain),\(i % 5 == 0 ? "test" : "train")")
-    }
-    try rows.joined(separator: "\n").write(
-      to: dir.appendingPathComponent("sites.csv"), atomically: true, encoding: .utf8)
+    try Self.writeManifest(in: dir, rows: 300, domains: ["A", "B"])
     let spec = dir.appendingPathComponent("workers.yaml")
     try """
       name: workers
