@@ -48,8 +48,9 @@ struct StudyRunCommand: ParsableCommand {
   @Option(
     name: .long,
     help: ArgumentHelp(
-      "Run only shard K of N (the runs at positions ≡ K−1 mod N; shard 1 also runs the shift "
-        + "analyses). Used by --workers; several shards may share one study folder.",
+      "Run as worker K of N: start with the runs at positions ≡ K−1 mod N, then take unclaimed "
+        + "runs of the others (each run is claimed in the store first); shard 1 also runs the "
+        + "shift analyses. Used by --workers.",
       valueName: "K/N"))
   var shard: String?
 
@@ -101,6 +102,7 @@ struct StudyRunCommand: ParsableCommand {
       if workers > 1 {
         // Generate data and check weights once here, so the workers do not race to do it.
         try runner.prepare(command: command)
+        try store.resetInterrupted()
         failed = try WorkerPool.run(
           count: workers, spec: self.spec, out: studyDirectory.path, retryFailed: retryFailed)
       } else {

@@ -121,6 +121,18 @@ final class StudyRunnerTests: XCTestCase {
     XCTAssertTrue(counts.allSatisfy { $0["n"] == "6" }, "\(counts)")
   }
 
+  func testAClaimedRunCannotBeClaimedAgainUntilReset() throws {
+    try writeManifests()
+    let r = try runner(try spec())
+    try r.prepare()
+    let hash = try r.store.runs()[0].hash
+    XCTAssertTrue(try r.store.claim(hash: hash, includeFailed: false))
+    XCTAssertFalse(try r.store.claim(hash: hash, includeFailed: false), "claimed twice")
+    try r.store.resetInterrupted()  // what --workers does for runs a killed worker left running
+    XCTAssertTrue(try r.store.claim(hash: hash, includeFailed: false))
+    XCTAssertEqual(try r.store.runs()[0].attempts, 2)
+  }
+
   func testChangedSpecDoesNotReuseResults() throws {
     try writeManifests()
     try runner(try spec()).run()

@@ -55,7 +55,7 @@ final class StudySpecTests: XCTestCase {
     XCTAssertEqual(full.seeds.count, 3)
     // 6 arms at 4 budgets and 4 arms at one, × 2 targets × 3 seeds.
     XCTAssertEqual(full.expand().count, (6 * 4 + 4) * 2 * 3)
-    XCTAssertTrue(full.expand().filter { $0.arm.name == "scratch" }.allSatisfy { $0.training.sourceEpochs == 50 })
+    XCTAssertTrue(full.expand().filter { $0.arm.name == "scratch" }.allSatisfy { $0.training.sourceEpochs == 40 && $0.training.patience == 0 })
     XCTAssertTrue(full.arms.contains { $0.strategy == .featuresLogReg })
     XCTAssertTrue(full.arms.contains { $0.strategy == ArmSpec.Strategy.untrained && $0.adaBN })
   }

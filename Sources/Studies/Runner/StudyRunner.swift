@@ -82,9 +82,12 @@ public final class StudyRunner {
     return (preparation, configs)
   }
 
-  /// One of `count` processes sharing a study's runs: shard `index` takes the runs whose
-  /// position in the expanded spec is `index` modulo `count`; shard 0 also runs the shift
-  /// analyses. Results are identical to an unsharded run (same configs, same seeds).
+  /// One of `count` processes sharing a study's runs: shard `index` starts with the unfinished
+  /// runs at positions ≡ `index` (mod `count`), then takes unclaimed runs of the others; each
+  /// run is claimed in the store before it starts, so it runs once. Shard 0 also runs the
+  /// shift analyses. Results are identical to an unsharded run (same configs, same seeds).
+  /// Runs left `running` by killed workers must be reset first (`StudyStore.resetInterrupted`,
+  /// done by `study run --workers`).
   public struct Shard: Sendable, Equatable {
     public var index: Int
     public var count: Int
@@ -115,17 +118,20 @@ public final class StudyRunner {
       total: configs.count, skipped: 0, finished: 0, failed: 0, previouslyFailed: 0,
       shiftAnalyses: 0)
     var todo: [(RunConfig, StoredRun)] = []
-    for (position, config) in configs.enumerated() {
+    for config in configs {
       guard let run = byHash[config.hash] else { continue }
-      if let shard, !shard.owns(position) {
-        summary.total -= 1
-        continue
-      }
       switch run.status {
       case .finished: summary.skipped += 1
       case .failed where !retryFailed: summary.previouslyFailed += 1
       default: todo.append((config, run))
       }
+    }
+    if let shard {
+      // Own runs first, then the others' (from the far end): a worker that runs out of its
+      // own share takes over unclaimed runs of the other, so neither sits idle.
+      let own = todo.enumerated().filter { shard.owns($0.offset) }.map(\.element)
+      let rest = todo.enumerated().filter { !shard.owns($0.offset) }.map(\.element)
+      todo = own + rest.reversed()
     }
     progress.start(
       total: summary.total, alreadyDone: summary.skipped + summary.previouslyFailed,
@@ -137,7 +143,12 @@ public final class StudyRunner {
 
     for (config, stored) in todo {
       let hash = config.hash
-      try store.markRunning(hash: hash)
+      if shard != nil {
+        // Another worker may have claimed or finished it since the list was made.
+        guard try store.claim(hash: hash, includeFailed: retryFailed) else { continue }
+      } else {
+        try store.markRunning(hash: hash)
+      }
       let checkpoints = context.studyDirectory.appendingPathComponent(
         "checkpoints/\(hash.prefix(16))")
       let runContext = RunContext(

@@ -217,6 +217,26 @@ public final class StudyStore: Sendable {
   }
 
   /// Marks a run as started (status `running`, one more attempt).
+  /// Atomically marks a pending (or, with `includeFailed`, failed) run as running; false when
+  /// another process holds or has finished it. Used by workers sharing one store.
+  public func claim(hash: String, includeFailed: Bool) throws -> Bool {
+    try write("claim run") { db in
+      try db.execute(
+        sql: """
+          UPDATE run SET status = 'running', attempts = attempts + 1, startedAt = ?, error = NULL
+          WHERE configHash = ? AND (status = 'pending' OR (? AND status = 'failed'))
+          """, arguments: [Self.timestamp(), hash, includeFailed])
+      return db.changesCount == 1
+    }
+  }
+
+  /// Runs left `running` by a killed process become pending again (before workers start).
+  public func resetInterrupted() throws {
+    try write("reset interrupted runs") { db in
+      try db.execute(sql: "UPDATE run SET status = 'pending' WHERE status = 'running'")
+    }
+  }
+
   public func markRunning(hash: String) throws {
     try write("mark run started") { db in
       try db.execute(
