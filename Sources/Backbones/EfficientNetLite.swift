@@ -119,6 +119,7 @@ public final class EfficientNetLite: Layer {
   let headConv: Conv2d
   let headNorm: BatchNorm2d
   let pool = GlobalAveragePool()
+  private let tapPool = GlobalAveragePool()
   /// Stem … global average pool: (N, H, W, C) → (N, 1280).
   public private(set) var features: Sequential
   /// Dropout → `_fc` (or the replacement head): (N, 1280) → (N, classes).
@@ -220,15 +221,7 @@ public final class EfficientNetLite: Layer {
   /// The penultimate pooled features: (N, H, W, C) → (N, 1280) (after `_bn1` + ReLU6 and the
   /// global average pool, before dropout). The returned tensor is reused by the next call.
   public func extractFeatures(_ x: Tensor, mode: Mode) -> Tensor {
-    var input = x
-    if let r = replicate {
-      precondition(x.shape.count == 4 && x.shape[3] == 1,
-        "EfficientNetLite adapted to grayscale needs (N, H, W, 1) input, got \(x.shape).")
-      input = r.forward(x, into: replicatedInput)
-    } else {
-      precondition(x.shape.count == 4 && x.shape[3] == inputChannels,
-        "EfficientNetLite needs (N, H, W, \(inputChannels)) input, got \(x.shape).")
-    }
+    let input = networkInput(x)
     guard mode == .inference && usesFoldedInference else { return features.forward(input, mode: mode) }
     let plan = self.plan ?? InferencePlan(
       stem: stem, stemNorm: stemNorm, blocks: blocks.map { $0.layer }, headConv: headConv,
@@ -241,6 +234,55 @@ public final class EfficientNetLite: Layer {
       }
     }
     return pool.forward(h, mode: .inference)
+  }
+
+  /// The input the stem sees: `x` itself, or its gray channel replicated to three.
+  private func networkInput(_ x: Tensor) -> Tensor {
+    if let r = replicate {
+      precondition(x.shape.count == 4 && x.shape[3] == 1,
+        "EfficientNetLite adapted to grayscale needs (N, H, W, 1) input, got \(x.shape).")
+      return r.forward(x, into: replicatedInput)
+    }
+    precondition(x.shape.count == 4 && x.shape[3] == inputChannels,
+      "EfficientNetLite needs (N, H, W, \(inputChannels)) input, got \(x.shape).")
+    return x
+  }
+
+  /// Layers whose globally pooled output `pooledFeatures(_:at:)` can return, stem side first:
+  /// `stem`, `stage1` … `stage7` (the last block of each MBConv stage) and `head_conv` (the
+  /// penultimate 1280 features `extractFeatures` returns). Named like `stages`.
+  public static let featureLayers =
+    ["stem"] + (1...Configuration.baseStages.count).map { "stage\($0)" } + ["head_conv"]
+
+  /// Channels of `layer`'s output (nil: not one of `featureLayers`).
+  public func featureWidth(at layer: String) -> Int? {
+    guard let index = Self.featureLayers.firstIndex(of: layer) else { return nil }
+    if index == 0 { return 32 }
+    if index == Self.featureLayers.count - 1 { return featureCount }
+    return configuration.stages[index - 1].filters
+  }
+
+  /// Inference-mode output of `layer` (one of `featureLayers`), averaged over the spatial axes:
+  /// (N, H, W, C) → (N, featureWidth(at: layer)). Early layers see texture, noise and contrast;
+  /// `head_conv` is what a classifier head sees. `head_conv` takes the folded path of
+  /// `extractFeatures` unless `layerByLayer`; the other layers always run layer by layer. The
+  /// returned tensor is reused by the next call.
+  public func pooledFeatures(_ x: Tensor, at layer: String, layerByLayer: Bool = false) -> Tensor {
+    guard let index = Self.featureLayers.firstIndex(of: layer) else {
+      preconditionFailure("EfficientNetLite has no feature layer '\(layer)'; layers: \(Self.featureLayers).")
+    }
+    let last = Self.featureLayers.count - 1
+    if index == last && !layerByLayer {
+      return extractFeatures(x, mode: .inference)
+    }
+    var h = stemNorm.forward(stem.forward(networkInput(x), mode: .inference), mode: .inference)
+    for block in blocks where block.stage <= index {
+      h = block.layer.forward(h, mode: .inference)
+    }
+    if index == last {
+      h = headNorm.forward(headConv.forward(h, mode: .inference), mode: .inference)
+    }
+    return tapPool.forward(h, mode: .inference)
   }
 
   /// Back-propagates dL/dlogits through the head and the features. The stem computes no input

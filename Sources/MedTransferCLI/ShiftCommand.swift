@@ -1,4 +1,5 @@
 import ArgumentParser
+import Backbones
 import Datasets
 import Foundation
 import Metrics
@@ -56,6 +57,11 @@ struct ShiftCommand: ParsableCommand {
     valueName: "run-folder"))
   var checkpoint: String?
 
+  @Option(name: .long, help: ArgumentHelp(
+    "Layer whose globally pooled output is compared: stem, stage1 … stage7, or head_conv (the penultimate features).",
+    valueName: "layer"))
+  var layer: String = "head_conv"
+
   @Option(name: .customLong("input-size"), help: "Square network input size in pixels.")
   var inputSize: Int = 128
 
@@ -105,6 +111,11 @@ struct ShiftCommand: ParsableCommand {
     if let maxImages, maxImages < 2 {
       throw CLIError("--max-images \(maxImages): must be at least 2")
     }
+    guard EfficientNetLite.featureLayers.contains(layer) else {
+      throw CLIError(
+        "--layer '\(layer)': no such layer; choose one of "
+          + EfficientNetLite.featureLayers.joined(separator: ", "))
+    }
     if plot != nil && embedding == "none" {
       throw CLIError("--plot needs an embedding; drop --embedding none")
     }
@@ -145,6 +156,7 @@ struct ShiftCommand: ParsableCommand {
         inputSize: inputSize, options: analysis, transferability: !noLogME, seed: seed,
         logMEImages: logMEImages)
       request.checkpoint = checkpoint
+      request.layer = layer
       let document = try FeatureShiftRun.run(request, log: log)
       if let plot {
         guard let e = document.analysis.embedding else {
@@ -152,7 +164,7 @@ struct ShiftCommand: ParsableCommand {
         }
         let svg = EmbeddingChart.svg(
           e, sourceName: s.name, targetName: t.name,
-          title: "\(document.model) features: \(s.name) vs \(t.name)")
+          title: "\(document.model) \(layer) features: \(s.name) vs \(t.name)")
         do {
           try svg.write(to: URL(fileURLWithPath: plot), atomically: true, encoding: .utf8)
         } catch {
@@ -222,7 +234,7 @@ struct ShiftCommand: ParsableCommand {
     func pad(_ s: String, _ n: Int) -> String { s.padding(toLength: max(n, s.count), withPad: " ", startingAt: 0) }
     var lines = [
       "\(d.source.name) (\(d.source.images) images) vs \(d.target.name) (\(d.target.images) images), "
-        + "\(d.model) @ \(d.inputSize) px, d = \(r.featureDimension)",
+        + "\(d.model) \(d.layer ?? "head_conv") @ \(d.inputSize) px, d = \(r.featureDimension)",
       "  MMD²            \(g(r.mmd.mmd2))\(ci(r.mmd.interval))  p = \(g(r.mmd.pValue)) "
         + "(\(r.mmd.permutations) permutations)",
       "  proxy A-dist.   \(g(r.proxyADistance.value))\(ci(r.proxyADistance.interval))",

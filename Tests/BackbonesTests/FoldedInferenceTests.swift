@@ -68,5 +68,47 @@ final class FoldedInferenceTests: XCTestCase {
     model.adaptToGrayscale(.foldStem)
     compare(model, input([2, 40, 40, 1], seed: 32), "pretrained lite0, folded grayscale stem")
   }
-}
 
+  /// `pooledFeatures(_:at:)` walks the network layer by layer: at `head_conv` it must give the
+  /// folded penultimate features (which the logits' PyTorch parity covers), every layer has
+  /// its stage's width, and a layer's features do not depend on what was tapped before.
+  func testPooledFeaturesAtEveryLayer() throws {
+    guard let path = PretrainedRegistry.cachedPath(for: "efficientnet-lite0") else {
+      throw XCTSkip("efficientnet-lite0 weights not cached; run scripts/bootstrap --weights lite0")
+    }
+    let model = EfficientNetLite(.lite0)
+    try model.load(StateDict(contentsOf: path))
+    let x = input([2, 64, 64, 3], seed: 41)
+    let folded = model.extractFeatures(x, mode: .inference).array
+    let walked = model.pooledFeatures(x, at: "head_conv", layerByLayer: true).array
+    let diff = assertClose(walked, folded, rtol: 1e-4, atol: 1e-4, "head_conv tap")
+    print("head_conv tap vs folded features: max diff \(diff)")
+    XCTAssertEqual(model.pooledFeatures(x, at: "head_conv").array, folded)
+    XCTAssertEqual(
+      EfficientNetLite.featureLayers,
+      ["stem", "stage1", "stage2", "stage3", "stage4", "stage5", "stage6", "stage7", "head_conv"])
+    let widths = [32, 16, 24, 40, 80, 112, 192, 320, 1280]
+    var first: [String: [Float]] = [:]
+    for (layer, width) in zip(EfficientNetLite.featureLayers, widths) {
+      XCTAssertEqual(model.featureWidth(at: layer), width, layer)
+      let f = model.pooledFeatures(x, at: layer)
+      XCTAssertEqual(f.shape, [2, width], layer)
+      XCTAssertTrue(f.array.allSatisfy { $0.isFinite }, layer)
+      // Pooled ReLU6 outputs lie in [0, 6]; the stages end in a linear projection (any sign).
+      if layer == "stem" || layer == "head_conv" {
+        XCTAssertTrue(f.array.allSatisfy { $0 >= 0 && $0 <= 6 }, layer)
+      }
+      first[layer] = f.array
+    }
+    for layer in EfficientNetLite.featureLayers.reversed() {
+      XCTAssertEqual(model.pooledFeatures(x, at: layer).array, first[layer], "\(layer) again")
+    }
+    XCTAssertNil(model.featureWidth(at: "stage8"))
+    // Distinct images give distinct features at every layer (the tap is not a constant).
+    for layer in EfficientNetLite.featureLayers {
+      let f = first[layer]!
+      let w = f.count / 2
+      XCTAssertNotEqual(Array(f[0..<w]), Array(f[w...]), layer)
+    }
+  }
+}

@@ -142,6 +142,29 @@ final class ShiftCLITests: XCTestCase {
     XCTAssertTrue(bad.stderr.contains("no config.json"), bad.stderr)
   }
 
+  /// `--layer`: an earlier layer's pooled output is compared (its own width), and LogME still
+  /// scores the penultimate features.
+  func testLayerSelectsAnEarlierLayer() throws {
+    try requireWeights()
+    let result = try runMedtransfer([
+      "shift", "--source", Self.directory.path, "--source-domain", "site-a",
+      "--target-domain", "site-b", "--layer", "stage3", "--input-size", "64",
+      "--permutations", "99", "--bootstrap", "50", "--covariance-bootstrap", "0", "--json",
+    ])
+    XCTAssertEqual(result.status, 0, result.stderr)
+    let doc = try XCTUnwrap(
+      JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])
+    XCTAssertEqual(doc["layer"] as? String, "stage3")
+    let analysis = try XCTUnwrap(doc["analysis"] as? [String: Any])
+    XCTAssertEqual(analysis["featureDimension"] as? Int, 40)
+    let transfer = try XCTUnwrap(doc["transferability"] as? [[String: Any]])
+    let imagenet = transfer.filter {
+      $0["backbone"] as? String == "efficientnet-lite0" && $0["initialization"] as? String == "imagenet"
+    }
+    XCTAssertEqual(imagenet.count, 1, "\(transfer)")
+    XCTAssertEqual(imagenet.first?["featureDimension"] as? Int, 1280)
+  }
+
   func testBadInputsAreOneLineErrors() throws {
     let manifest = Self.directory.appendingPathComponent("manifest.csv").path
     let cases: [([String], String)] = [
@@ -152,6 +175,7 @@ final class ShiftCLITests: XCTestCase {
       (["shift", "--source", manifest, "--source-domain", "site-a", "--target-domain", "site-b",
         "--model", "resnet50", "--json"], "resnet50"),
       (["shift", "--source", manifest, "--embedding", "umap"], "umap"),
+      (["shift", "--source", manifest, "--layer", "stage9"], "stage9"),
     ]
     for (arguments, needle) in cases {
       let result = try runMedtransfer(arguments)

@@ -49,6 +49,10 @@ public struct ShiftDocument: Codable, Sendable {
   public var classes: [String]
   /// The backbone whose pooled features are compared.
   public var model: String
+  /// The layer of `model` whose globally pooled output is compared (`head_conv`: the
+  /// penultimate features; see `EfficientNetLite.featureLayers`). Nil in documents written
+  /// before layers were selectable, which all compared `head_conv`.
+  public var layer: String?
   /// Square network input size.
   public var inputSize: Int
   /// Network input window (Datasets' preprocessing), for the record.
@@ -96,6 +100,9 @@ public enum FeatureShiftRun {
     /// Features a model learned on the task see the lesions, not only the scanner; LogME is
     /// then skipped (it ranks pretrained backbones before training).
     public var checkpoint: String?
+    /// The compared network's layer (`EfficientNetLite.featureLayers`; nil: `head_conv`, the
+    /// penultimate features). LogME always scores the penultimate features.
+    public var layer: String?
 
     /// A request with the defaults of `medtransfer shift`.
     public init(
@@ -160,8 +167,12 @@ public enum FeatureShiftRun {
     } else {
       models.append((primary, "imagenet", try make(.pretrained(primary))))
     }
+    let tapped = request.layer != nil && request.layer != "head_conv"
     let targetClasses = Set(request.target.indices.map { request.target.dataset.entries[$0].label })
     if request.transferability && targetClasses.count >= 2 {
+      // LogME ranks the penultimate features a head would see: with a tapped layer, the same
+      // network goes again untapped.
+      if tapped { models.append(models[0]) }
       for w in PretrainedRegistry.all where w.name != primary {
         if PretrainedRegistry.cachedPath(for: w.name) != nil {
           models.append((w.name, "imagenet", try make(.pretrained(w.name))))
@@ -194,10 +205,11 @@ public enum FeatureShiftRun {
     }
     let s = try extractor.extract(
       request.source, models: models.map(\.model),
-      strides: models.indices.map { $0 == 0 ? 1 : nil }, progress: { report("source", $0, $1) })
+      strides: models.indices.map { $0 == 0 ? 1 : nil }, layers: [request.layer],
+      progress: { report("source", $0, $1) })
     let t = try extractor.extract(
       request.target, models: models.map(\.model),
-      strides: models.indices.map { $0 == 0 ? 1 : logMEStride },
+      strides: models.indices.map { $0 == 0 ? 1 : logMEStride }, layers: [request.layer],
       progress: { report("target", $0, $1) })
     let featureSeconds = Date().timeIntervalSince(clock)
     log(String(format: "decode + features: %.1f s; analysing", featureSeconds))
@@ -229,7 +241,10 @@ public enum FeatureShiftRun {
       let labels = rows.map { t.labels[$0] }
       for (k, m) in models.enumerated() {
         guard var f = t.features[k] else { continue }
-        if k == 0 { f = f.selecting(rows: rows) }
+        if k == 0 {
+          if tapped { continue }
+          f = f.selecting(rows: rows)
+        }
         let score = try LogME.score(features: f, labels: labels, classCount: classes.count)
         transferability.append(
           ShiftDocument.Transferability(
@@ -257,7 +272,7 @@ public enum FeatureShiftRun {
     return ShiftDocument(
       schemaVersion: 1, source: side(request.source, request.sourceSide),
       target: side(request.target, request.targetSide), classes: classes, model: primary,
-      inputSize: request.inputSize, preprocessing: window, analysis: report,
+      layer: request.layer ?? "head_conv", inputSize: request.inputSize, preprocessing: window, analysis: report,
       transferability: transferability,
       seconds: [
         "decode+features": featureSeconds, "analysis": analysisSeconds,

@@ -1,4 +1,5 @@
 import Adaptation
+import Backbones
 import Datasets
 import Dispatch
 import Foundation
@@ -95,12 +96,15 @@ public struct ShiftSampleExtractor {
 
   /// Runs the models in `models` over `sample`. `strides[k]` chooses model k's rows: 1 (or a
   /// missing entry) every image, s > 1 the images at positions 0, s, 2s, … of the sample, nil
-  /// none (its features are then nil). `progress` receives (done, total) after each batch.
+  /// none (its features are then nil). `layers[k]` taps model k's EfficientNet at that layer
+  /// (`EfficientNetLite.featureLayers`, globally pooled) instead of its penultimate features;
+  /// nil or a missing entry keeps the penultimate ones. `progress` receives (done, total) after
+  /// each batch.
   ///
   /// Each model always sees batches of one shape (the last batch is padded with copies of its
   /// first image and the padding rows dropped), so the engine keeps one set of buffers per model.
   public func extract(
-    _ sample: ShiftSample, models: [TransferModel], strides: [Int?] = [],
+    _ sample: ShiftSample, models: [TransferModel], strides: [Int?] = [], layers: [String?] = [],
     progress: (Int, Int) -> Void = { _, _ in }
   ) throws -> ExtractedShiftSample {
     let n = sample.indices.count
@@ -125,6 +129,24 @@ public struct ShiftSampleExtractor {
           reason: "label '\(label)' is not one of the analysed classes \(classes)")
       }
       labels.append(k)
+    }
+    let taps = try models.indices.map { k -> (network: EfficientNetLite, layer: String)? in
+      guard k < layers.count, let layer = layers[k] else { return nil }
+      guard let network = (models[k].backbone as? EfficientNetBackbone)?.network else {
+        throw StudiesError.manifest(
+          path: sample.dataset.source, row: nil,
+          reason: "layer '\(layer)' needs an EfficientNet-Lite backbone, this model has \(models[k].backbone.kind)")
+      }
+      guard network.featureWidth(at: layer) != nil else {
+        throw StudiesError.manifest(
+          path: sample.dataset.source, row: nil,
+          reason: "\(network.configuration.name) has no layer '\(layer)'; choose one of "
+            + EfficientNetLite.featureLayers.joined(separator: ", "))
+      }
+      return (network, layer)
+    }
+    let widths = models.indices.map { k in
+      taps[k].map { $0.network.featureWidth(at: $0.layer)! } ?? models[k].featureDimension
     }
     var features = strides.map { $0 == nil ? nil : [Float]() }
     var intensities: [[String: Double]] = []
@@ -153,15 +175,16 @@ public struct ShiftSampleExtractor {
             (batch.data + slot * p.valuesPerImage).update(from: $0.baseAddress!, count: p.valuesPerImage)
           }
         }
-        let out = model.backbone.forward(batch, mode: .inference).array
-        features[k]! += out.prefix(rows.count * model.featureDimension)
+        let out = taps[k].map { $0.network.pooledFeatures(batch, at: $0.layer) }
+          ?? model.backbone.forward(batch, mode: .inference)
+        features[k]! += out.array.prefix(rows.count * widths[k])
       }
       start = end
       progress(end, n)
     }
     let matrices = try models.indices.map { k -> FeatureMatrix? in
       guard let values = features[k] else { return nil }
-      let d = models[k].featureDimension
+      let d = widths[k]
       return try FeatureMatrix(rows: values.count / d, columns: d, values: values)
     }
     return ExtractedShiftSample(
