@@ -58,7 +58,7 @@ struct ShiftCommand: ParsableCommand {
   var checkpoint: String?
 
   @Option(name: .long, help: ArgumentHelp(
-    "Layer whose globally pooled output is compared: stem, stage1 … stage7, or head_conv (the penultimate features).",
+    "Layer whose globally pooled output is compared: stem, stage1 … stage7, head_conv (the penultimate features), or softmax (a --checkpoint's class probabilities: black-box shift detection).",
     valueName: "layer"))
   var layer: String = "head_conv"
 
@@ -111,10 +111,14 @@ struct ShiftCommand: ParsableCommand {
     if let maxImages, maxImages < 2 {
       throw CLIError("--max-images \(maxImages): must be at least 2")
     }
-    guard EfficientNetLite.featureLayers.contains(layer) else {
+    guard (EfficientNetLite.featureLayers + ["softmax"]).contains(layer) else {
       throw CLIError(
         "--layer '\(layer)': no such layer; choose one of "
-          + EfficientNetLite.featureLayers.joined(separator: ", "))
+          + (EfficientNetLite.featureLayers + ["softmax"]).joined(separator: ", "))
+    }
+    if layer == "softmax" && checkpoint == nil {
+      throw CLIError(
+        "--layer softmax: class probabilities need a trained head; add --checkpoint RUN_FOLDER")
     }
     if plot != nil && embedding == "none" {
       throw CLIError("--plot needs an embedding; drop --embedding none")
@@ -260,6 +264,11 @@ struct ShiftCommand: ParsableCommand {
           + (test.rejected ? "  REJECTED" : ""))
     }
     lines.append("  shift detected: \(r.shiftDetected ? "yes" : "no")")
+    if let p = d.predictions {
+      lines.append(
+        "  mean confidence \(String(format: "%.3f", p.sourceMeanConfidence)) → "
+          + "\(String(format: "%.3f", p.targetMeanConfidence)) (drop \(String(format: "%+.3f", p.confidenceDrop)))")
+    }
     for t in d.transferability {
       lines.append("  LogME \(t.backbone) (\(t.initialization)): \(String(format: "%.4f", t.logME))")
     }

@@ -132,6 +132,30 @@ final class ShiftCLITests: XCTestCase {
     XCTAssertTrue((json["model"] as? String ?? "").contains("trained"), "\(json["model"] ?? "nil")")
     XCTAssertEqual((json["transferability"] as? [Any])?.count ?? 0, 0, "LogME is skipped")
 
+    // --layer softmax: the run's class probabilities (one column per class, rows sum to 1 so
+    // the mean confidence is at least 1/classes) and their summary.
+    let bbsd = try runMedtransfer([
+      "shift", "--source", Self.directory.path, "--source-domain", "site-a",
+      "--target-domain", "site-b", "--checkpoint", run.path, "--layer", "softmax",
+      "--permutations", "99", "--bootstrap", "50", "--covariance-bootstrap", "0", "--json",
+    ])
+    XCTAssertEqual(bbsd.status, 0, bbsd.stderr)
+    let b = try XCTUnwrap(
+      JSONSerialization.jsonObject(with: Data(bbsd.stdout.utf8)) as? [String: Any])
+    let classes = try XCTUnwrap(b["classes"] as? [String])
+    XCTAssertEqual((b["analysis"] as? [String: Any])?["featureDimension"] as? Int, classes.count)
+    let predictions = try XCTUnwrap(b["predictions"] as? [String: Any])
+    for side in ["source", "target"] {
+      let confidence = try XCTUnwrap(predictions["\(side)MeanConfidence"] as? Double)
+      XCTAssertTrue(confidence >= 1 / Double(classes.count) - 1e-6 && confidence <= 1 + 1e-6, "\(confidence)")
+      let shares = try XCTUnwrap(predictions["\(side)Predicted"] as? [String: Double])
+      XCTAssertEqual(shares.values.reduce(0, +), 1, accuracy: 1e-9)
+    }
+    XCTAssertEqual(
+      predictions["confidenceDrop"] as? Double ?? .nan,
+      (predictions["sourceMeanConfidence"] as! Double) - (predictions["targetMeanConfidence"] as! Double),
+      accuracy: 1e-12)
+
     let bad = try runMedtransfer([
       "shift", "--source", Self.directory.path, "--source-domain", "site-a",
       "--target-domain", "site-b", "--checkpoint", Self.directory.path, "--json",
@@ -176,6 +200,7 @@ final class ShiftCLITests: XCTestCase {
         "--model", "resnet50", "--json"], "resnet50"),
       (["shift", "--source", manifest, "--embedding", "umap"], "umap"),
       (["shift", "--source", manifest, "--layer", "stage9"], "stage9"),
+      (["shift", "--source", manifest, "--layer", "softmax"], "--checkpoint"),
     ]
     for (arguments, needle) in cases {
       let result = try runMedtransfer(arguments)

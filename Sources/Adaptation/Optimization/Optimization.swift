@@ -22,6 +22,12 @@ enum Softmax {
 }
 
 extension TransferModel {
+  /// Inference-mode class probabilities for images (N, H, W, C): (N × classes), row-major.
+  public func probabilities(_ images: Tensor) -> [Float] {
+    Softmax.probabilities(
+      logits(images, mode: .inference).array, rows: images.shape[0], classes: head.classes)
+  }
+
   /// The optimizer `configuration` asks for over the trained parameters: SGD with momentum
   /// (coupled weight decay) or AdamW (decoupled), the backbone group at
   /// `backboneLearningRateScale` × the head's learning rate.

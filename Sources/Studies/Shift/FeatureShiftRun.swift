@@ -39,6 +39,41 @@ public struct ShiftDocument: Codable, Sendable {
     public var perClass: [Double]
   }
 
+  /// A trained model's predictions on both sides (with `--layer softmax`): what black-box
+  /// shift detection (Lipton et al. 2018; Rabanser et al. 2019) compares, and the difference of
+  /// confidences (Guillory et al. 2021), an estimate of the accuracy drop that needs no target
+  /// labels. Trained networks are overconfident, so it tends to underestimate the drop.
+  public struct Predictions: Codable, Sendable {
+    /// Mean over images of the largest class probability.
+    public var sourceMeanConfidence: Double
+    public var targetMeanConfidence: Double
+    /// Source minus target mean confidence.
+    public var confidenceDrop: Double
+    /// Share of images predicted as each class.
+    public var sourcePredicted: [String: Double]
+    public var targetPredicted: [String: Double]
+
+    /// The summary of two (rows × classes) probability matrices.
+    public init(source: FeatureMatrix, target: FeatureMatrix, classes: [String]) {
+      func summary(_ p: FeatureMatrix) -> (Double, [String: Double]) {
+        var confidence = 0.0
+        var counts = [Int](repeating: 0, count: p.columns)
+        for i in 0..<p.rows {
+          let row = p.row(i)
+          let best = row.indices.max { row[$0] < row[$1] }!
+          confidence += Double(row[best])
+          counts[best] += 1
+        }
+        let n = Double(max(p.rows, 1))
+        return (confidence / n, Dictionary(
+          uniqueKeysWithValues: counts.indices.map { (classes[$0], Double(counts[$0]) / n) }))
+      }
+      (sourceMeanConfidence, sourcePredicted) = summary(source)
+      (targetMeanConfidence, targetPredicted) = summary(target)
+      confidenceDrop = sourceMeanConfidence - targetMeanConfidence
+    }
+  }
+
   /// Layout version of this document.
   public var schemaVersion: Int
   /// The source side.
@@ -59,6 +94,8 @@ public struct ShiftDocument: Codable, Sendable {
   public var preprocessing: String
   /// Every shift measurement (features, intensities, headers, labels, tests, embedding).
   public var analysis: ShiftReport
+  /// The trained model's predictions on both sides (`--layer softmax` only).
+  public var predictions: Predictions?
   /// LogME per available backbone and the random-init baseline (empty without ≥ 2 target
   /// classes).
   public var transferability: [Transferability]
@@ -100,8 +137,9 @@ public enum FeatureShiftRun {
     /// Features a model learned on the task see the lesions, not only the scanner; LogME is
     /// then skipped (it ranks pretrained backbones before training).
     public var checkpoint: String?
-    /// The compared network's layer (`EfficientNetLite.featureLayers`; nil: `head_conv`, the
-    /// penultimate features). LogME always scores the penultimate features.
+    /// The compared network's layer (`EfficientNetLite.featureLayers`, or `softmax`: a trained
+    /// checkpoint's class probabilities; nil: `head_conv`, the penultimate features). LogME
+    /// always scores the penultimate features.
     public var layer: String?
 
     /// A request with the defaults of `medtransfer shift`.
@@ -129,14 +167,14 @@ public enum FeatureShiftRun {
   /// The best checkpoint of a run folder (config.json + model.safetensors), its architecture
   /// and input size; errors name the folder and what is missing.
   static func trainedModel(_ path: String) throws
-    -> (model: TransferModel, architecture: String, inputSize: Int)
+    -> (model: TransferModel, architecture: String, inputSize: Int, classes: [String])
   {
     let (model, record) = try RunDirectory(URL(fileURLWithPath: path)).loadBestModel()
     let architecture: String
     switch record.configuration.initialization {
     case .pretrained(let name), .scratch(let name): architecture = name
     }
-    return (model, architecture, record.configuration.inputSize)
+    return (model, architecture, record.configuration.inputSize, record.data.classes)
   }
 
   /// Runs the analysis; `log` receives progress lines (for stderr).
@@ -156,8 +194,16 @@ public enum FeatureShiftRun {
       return try ModelFactories.efficientNet(configuration, classes: max(classes.count, 2), channels: 3)
     }
     var notes: [String] = []
+    let softmax = request.layer == "softmax"
+    if softmax && request.checkpoint == nil {
+      throw StudiesError.runFailed(
+        run: "shift --layer softmax",
+        reason: "class probabilities need a trained head; add --checkpoint RUN_FOLDER")
+    }
+    var headClasses = classes
     if let checkpoint = request.checkpoint {
       let trained = try Self.trainedModel(checkpoint)
+      headClasses = trained.classes
       primary = "\(checkpoint) (\(trained.architecture) trained)"
       request.inputSize = trained.inputSize
       request.transferability = false
@@ -272,7 +318,12 @@ public enum FeatureShiftRun {
     return ShiftDocument(
       schemaVersion: 1, source: side(request.source, request.sourceSide),
       target: side(request.target, request.targetSide), classes: classes, model: primary,
-      layer: request.layer ?? "head_conv", inputSize: request.inputSize, preprocessing: window, analysis: report,
+      layer: request.layer ?? "head_conv", inputSize: request.inputSize, preprocessing: window,
+      analysis: report,
+      predictions: softmax
+        ? ShiftDocument.Predictions(
+          source: s.features[0]!, target: t.features[0]!, classes: headClasses)
+        : nil,
       transferability: transferability,
       seconds: [
         "decode+features": featureSeconds, "analysis": analysisSeconds,

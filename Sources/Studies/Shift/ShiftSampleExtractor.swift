@@ -97,8 +97,9 @@ public struct ShiftSampleExtractor {
   /// Runs the models in `models` over `sample`. `strides[k]` chooses model k's rows: 1 (or a
   /// missing entry) every image, s > 1 the images at positions 0, s, 2s, … of the sample, nil
   /// none (its features are then nil). `layers[k]` taps model k's EfficientNet at that layer
-  /// (`EfficientNetLite.featureLayers`, globally pooled) instead of its penultimate features;
-  /// nil or a missing entry keeps the penultimate ones. `progress` receives (done, total) after
+  /// (`EfficientNetLite.featureLayers`, globally pooled) instead of its penultimate features,
+  /// or, for `softmax`, takes the model's class probabilities (its head's output: meaningful
+  /// for a trained model only); nil or a missing entry keeps the penultimate features. `progress` receives (done, total) after
   /// each batch.
   ///
   /// Each model always sees batches of one shape (the last batch is padded with copies of its
@@ -130,8 +131,9 @@ public struct ShiftSampleExtractor {
       }
       labels.append(k)
     }
+    let softmax = models.indices.map { k in k < layers.count && layers[k] == "softmax" }
     let taps = try models.indices.map { k -> (network: EfficientNetLite, layer: String)? in
-      guard k < layers.count, let layer = layers[k] else { return nil }
+      guard k < layers.count, let layer = layers[k], !softmax[k] else { return nil }
       guard let network = (models[k].backbone as? EfficientNetBackbone)?.network else {
         throw StudiesError.manifest(
           path: sample.dataset.source, row: nil,
@@ -141,12 +143,13 @@ public struct ShiftSampleExtractor {
         throw StudiesError.manifest(
           path: sample.dataset.source, row: nil,
           reason: "\(network.configuration.name) has no layer '\(layer)'; choose one of "
-            + EfficientNetLite.featureLayers.joined(separator: ", "))
+            + (EfficientNetLite.featureLayers + ["softmax"]).joined(separator: ", "))
       }
       return (network, layer)
     }
     let widths = models.indices.map { k in
-      taps[k].map { $0.network.featureWidth(at: $0.layer)! } ?? models[k].featureDimension
+      softmax[k] ? models[k].head.classes
+        : taps[k].map { $0.network.featureWidth(at: $0.layer)! } ?? models[k].featureDimension
     }
     var features = strides.map { $0 == nil ? nil : [Float]() }
     var intensities: [[String: Double]] = []
@@ -175,9 +178,10 @@ public struct ShiftSampleExtractor {
             (batch.data + slot * p.valuesPerImage).update(from: $0.baseAddress!, count: p.valuesPerImage)
           }
         }
-        let out = taps[k].map { $0.network.pooledFeatures(batch, at: $0.layer) }
-          ?? model.backbone.forward(batch, mode: .inference)
-        features[k]! += out.array.prefix(rows.count * widths[k])
+        let out = softmax[k] ? model.probabilities(batch)
+          : (taps[k].map { $0.network.pooledFeatures(batch, at: $0.layer) }
+            ?? model.backbone.forward(batch, mode: .inference)).array
+        features[k]! += out.prefix(rows.count * widths[k])
       }
       start = end
       progress(end, n)
