@@ -8,8 +8,12 @@ BIN = .build/release/medtransfer
 
 .PHONY: demo test build bootstrap clean
 
+# make demo needs Lite0's weights only; make test also loads Lite1 and Lite2 strictly.
+WEIGHTS ?= lite0
+test: WEIGHTS = lite0,lite1,lite2
+
 bootstrap:
-	scripts/bootstrap
+	scripts/bootstrap --weights $(WEIGHTS)
 
 build: bootstrap
 	$(SWIFT) build $(SWIFT_TEST_FLAGS)
