@@ -18,6 +18,9 @@ enum WorkerPool {
     let output = FileHandle.standardError
     let lock = NSLock()
     var processes: [Process] = []
+    // One entry per worker's stderr, left at its end of file: the parent returns only after
+    // every worker's last line is out.
+    let drained = DispatchGroup()
     for k in 1...count {
       let p = Process()
       p.executableURL = executable
@@ -28,12 +31,18 @@ enum WorkerPool {
       p.standardError = pipe
       p.standardOutput = FileHandle.nullDevice
       let writer = PrefixedLines(prefix: "[\(k)/\(count)] ", output: output, lock: lock)
+      drained.enter()
       pipe.fileHandleForReading.readabilityHandler = { handle in
         let chunk = handle.availableData
         writer.consume(chunk)
-        if chunk.isEmpty { handle.readabilityHandler = nil }
+        if chunk.isEmpty {
+          handle.readabilityHandler = nil
+          drained.leave()
+        }
       }
       do { try p.run() } catch {
+        pipe.fileHandleForReading.readabilityHandler = nil
+        drained.leave()
         processes.forEach { $0.terminate() }
         throw CLIError("cannot start worker \(k)/\(count) (\(executable.path)): \(error)")
       }
@@ -45,7 +54,9 @@ enum WorkerPool {
       p.waitUntilExit()
       if p.terminationStatus != 0 { failedWorkers += 1 }
     }
-    Thread.sleep(forTimeInterval: 0.2)  // let the last stderr lines drain
+    // End of file comes when a worker exits, unless something it started still holds the
+    // pipe open; then stop waiting after a few seconds.
+    _ = drained.wait(timeout: .now() + 5)
     return failedWorkers
   }
 }

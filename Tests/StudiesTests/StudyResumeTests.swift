@@ -120,6 +120,10 @@ final class StudyResumeTests: XCTestCase {
       XCTAssertTrue(FileManager.default.fileExists(atPath: studyDir.appendingPathComponent("index.html").path))
       if name == "two" {
         XCTAssertTrue(result.stderr.contains("[1/2] ") && result.stderr.contains("[2/2] "), result.stderr)
+        // Each worker's last line ("study done …") reaches the parent's stderr before it exits.
+        for k in 1...2 {
+          XCTAssertTrue(result.stderr.contains("[\(k)/2] study done"), result.stderr)
+        }
       }
     }
     XCTAssertEqual(metrics["one"]?.count, total * 6)

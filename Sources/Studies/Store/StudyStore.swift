@@ -216,16 +216,22 @@ public final class StudyStore: Sendable {
     }
   }
 
-  /// Marks a run as started (status `running`, one more attempt).
   /// Atomically marks a pending (or, with `includeFailed`, failed) run as running; false when
   /// another process holds or has finished it. Used by workers sharing one store.
   public func claim(hash: String, includeFailed: Bool) throws -> Bool {
-    try write("claim run") { db in
+    try start(hash: hash, "claim run", onlyFrom: includeFailed ? ["pending", "failed"] : ["pending"])
+  }
+
+  /// Marks a run `running` (one more attempt): from any status, or only from one of
+  /// `onlyFrom`; true when the row changed. Status names are the store's own constants.
+  private func start(hash: String, _ operation: String, onlyFrom statuses: [String]?) throws -> Bool {
+    let filter = statuses.map { s in " AND status IN (" + s.map { "'\($0)'" }.joined(separator: ", ") + ")" } ?? ""
+    return try write(operation) { db in
       try db.execute(
         sql: """
           UPDATE run SET status = 'running', attempts = attempts + 1, startedAt = ?, error = NULL
-          WHERE configHash = ? AND (status = 'pending' OR (? AND status = 'failed'))
-          """, arguments: [Self.timestamp(), hash, includeFailed])
+          WHERE configHash = ?\(filter)
+          """, arguments: [Self.timestamp(), hash])
       return db.changesCount == 1
     }
   }
@@ -237,14 +243,10 @@ public final class StudyStore: Sendable {
     }
   }
 
+  /// Marks a run as started (status `running`, one more attempt) whatever its status: a single
+  /// process owns every run of the study.
   public func markRunning(hash: String) throws {
-    try write("mark run started") { db in
-      try db.execute(
-        sql: """
-          UPDATE run SET status = 'running', attempts = attempts + 1, startedAt = ?,
-            error = NULL WHERE configHash = ?
-          """, arguments: [Self.timestamp(), hash])
-    }
+    _ = try start(hash: hash, "mark run started", onlyFrom: nil)
   }
 
   /// Commits a run's result in one transaction: status, full JSON and every child row.
