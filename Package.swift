@@ -97,7 +97,7 @@ let package = Package(
         .product(name: "Crypto", package: "swift-crypto"),
       ]),
     .target(
-      name: "Reports", dependencies: ["Studies", "Metrics"]),
+      name: "Reports", dependencies: ["Studies", "Adaptation", "Metrics"]),
     .executableTarget(
       name: "MedTransferCLI",
       dependencies: [

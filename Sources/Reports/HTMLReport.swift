@@ -234,17 +234,22 @@ struct HTMLReport {
         html += "</table>"
       }
     }
+    // The first distance (ImageNet features) and the source model's own view against its drop.
     let pairs = report.shift.filter { $0.accuracyDrop != nil }
-    if pairs.count >= 2, let name = pairs[0].metrics.first?.name {
-      let points = pairs.compactMap { rec -> (Double, Double)? in
-        guard let m = rec.metrics.first(where: { $0.name == name }), let drop = rec.accuracyDrop else { return nil }
-        return (m.value, drop)
-      }
+    var names = pairs.first.flatMap { $0.metrics.first.map { [$0.name] } } ?? []
+    names.append("MMD², source model's class probabilities")
+    var charts: [String] = []
+    for name in names where pairs.count >= 2 {
+      let measured = pairs.filter { rec in rec.metrics.contains { $0.name == name } }
+      guard measured.count >= 2 else { continue }
+      let points = measured.map { rec in (rec.metrics.first { $0.name == name }!.value, rec.accuracyDrop!) }
       let chart = SVGChart(
-        title: "Shift distance vs accuracy drop", xLabel: name, yLabel: "accuracy drop (source − target)",
-        series: [SVGChart.Series(name: "", points: points, line: false, pointLabels: pairs.map { "\($0.source)→\($0.target)" })], id: nextID())
-      html += "<div class=\"charts\">\(figure(chart.render(), "One point per site pair."))</div>"
+        title: "Shift distance vs the source model's drop", xLabel: name,
+        yLabel: "\(report.metric.title) drop (source − target)",
+        series: [SVGChart.Series(name: "", points: points, line: false, pointLabels: measured.map { "\($0.source)→\($0.target)" })], id: nextID())
+      charts.append(figure(chart.render(), "One point per site pair; the drop is the source model's, before adaptation."))
     }
+    if !charts.isEmpty { html += "<div class=\"charts\">\(charts.joined())</div>" }
     return html
   }
 

@@ -1,3 +1,4 @@
+import Adaptation
 import Foundation
 import Studies
 
@@ -269,6 +270,51 @@ extension StudyReport {
     }
     let compute = try store.totalComputeSeconds()
 
+    // Each pair's shift table gains what the ImageNet source model saw (black-box shift
+    // detection on its class probabilities) and its drop, per seed from the first transfer arm
+    // that recorded them (the transfer arms of a seed share one source model).
+    var shift = try store.shiftResults()
+    for (i, record) in shift.enumerated() {
+      var perSeed: [Int: (shift: PredictionShift, drop: Double?)] = [:]
+      for arm in arms where arm.isTransfer {
+        for run in finished
+        where run.config.target.label == record.target && run.config.arm.name == arm.name
+          && perSeed[run.config.seed] == nil
+        {
+          guard let f = run.result?.forgetting, let measured = f.sourceModelShift else { continue }
+          let drop = f.sourceBefore.flatMap { b in f.targetBefore.map { b - $0 } }
+          perSeed[run.config.seed] = (measured, drop)
+        }
+      }
+      guard !perSeed.isEmpty else { continue }
+      let seeds = perSeed.keys.sorted().map { perSeed[$0]! }
+      func mean(_ v: [Double]) -> Double { v.reduce(0, +) / Double(max(v.count, 1)) }
+      let mmd = seeds.map(\.shift.mmd2)
+      let many = seeds.count > 1
+      shift[i].metrics.append(
+        ShiftMetric(
+          name: "MMD², source model's class probabilities", value: mean(mmd),
+          lower: many ? mmd.min() : nil, upper: many ? mmd.max() : nil,
+          pValue: seeds.map(\.shift.pValue).max(),
+          note: "black-box shift detection on the source test set vs the target test set, "
+            + "before adaptation; mean over \(seeds.count) source model(s) (one per seed)"
+            + (many ? ", min–max in the interval column, the largest p-value" : "")
+            + "; \(seeds[0].shift.permutations) image-level permutations"))
+      shift[i].metrics.append(
+        ShiftMetric(
+          name: "confidence drop, source model", value: mean(seeds.map(\.shift.confidenceDrop)),
+          note: "mean max-probability on the source test set minus on the target test set: "
+            + "an estimate of the source model's drop that needs no target labels"))
+      let drops = seeds.compactMap(\.drop)
+      if !drops.isEmpty {
+        shift[i].metrics.append(
+          ShiftMetric(
+            name: "\(metric.title) drop, source model", value: mean(drops),
+            note: "source test minus target test, before adaptation (needs target labels)"))
+        shift[i].accuracyDrop = mean(drops)
+      }
+    }
+
     return StudyReport(
       generatedAt: ISO8601DateFormatter().string(from: Date()),
       study: StudyInfo(
@@ -283,7 +329,7 @@ extension StudyReport {
       labelsToMatch: labelsToMatch, timeToTarget: timeToTarget, learningCurves: curves,
       trainingCurves: trainingCurves, forgetting: forgetting, adaBN: adaBN,
       weightDistances: distances, calibration: calibration, subgroups: subgroups,
-      shift: try store.shiftResults(),
+      shift: shift,
       failedRuns: runRows.filter { $0.status == "failed" },
       staleRuns: try store.staleRunCount(), totalComputeSeconds: compute)
   }

@@ -24,7 +24,7 @@ final class AdaptationStudyEndToEndTests: XCTestCase {
       name: tiny
       data:
         source: {generator: \(generator.path), site: site-a}
-        targets: [{generator: \(generator.path), site: site-b}]
+        targets: [{generator: \(generator.path), site: site-b}, {generator: \(generator.path), site: site-c}]
       backbone: efficientnet-lite0
       input_size: 32
       arms: [baseline:majority-class, scratch, full+l2sp(0.1)]
@@ -36,6 +36,7 @@ final class AdaptationStudyEndToEndTests: XCTestCase {
         batch_size: 8
         optimizer: adamw
         learning_rate: 0.001
+        source_epochs: 1
         options: {phantom_per_class: 16, phantom_size: 48}
       shift: {analyses: [mmd, headers, embedding], permutations: 50, bootstrap: 50, max_images: 40}
       """.write(to: spec, atomically: true, encoding: .utf8)
@@ -45,7 +46,7 @@ final class AdaptationStudyEndToEndTests: XCTestCase {
 
     let store = try StudyStore(directory: studyDir, create: false)
     let runs = try store.runs()
-    XCTAssertEqual(runs.count, 3)
+    XCTAssertEqual(runs.count, 6)
     for stored in runs {
       XCTAssertEqual(stored.status, .finished, "\(stored.config.label): \(stored.error ?? "")")
       let result = try XCTUnwrap(stored.result)
@@ -56,11 +57,33 @@ final class AdaptationStudyEndToEndTests: XCTestCase {
         XCTAssertFalse(result.target.reliability.isEmpty)
         XCTAssertFalse(result.forgetting?.stageDistances.isEmpty ?? true)
         XCTAssertNotNil(result.source)
+        // The source phase's model, scored on both test sets before adaptation: black-box
+        // shift detection on its class probabilities.
+        let bbsd = try XCTUnwrap(result.forgetting?.sourceModelShift, stored.config.label)
+        XCTAssertTrue(bbsd.pValue > 0 && bbsd.pValue <= 1, "\(bbsd.pValue)")
+        for confidence in [bbsd.sourceMeanConfidence, bbsd.targetMeanConfidence] {
+          XCTAssertTrue(confidence >= 0.25 - 1e-6 && confidence <= 1 + 1e-6, "\(confidence)")  // 4 classes
+        }
+        XCTAssertEqual(bbsd.confidenceDrop, bbsd.sourceMeanConfidence - bbsd.targetMeanConfidence, accuracy: 1e-12)
+        XCTAssertEqual(bbsd.sourceCount, result.source?.count)
+        XCTAssertEqual(bbsd.targetCount, result.target.count)
       }
     }
     let shift = try store.shiftResults()
-    XCTAssertEqual(shift.count, 1)
+    XCTAssertEqual(shift.count, 2)
     XCTAssertTrue(shift.first?.metrics.contains { $0.name.hasPrefix("MMD") } ?? false)
+    // The report adds the transfer arm's source model view and its drop to each pair.
+    let report = try XCTUnwrap(
+      JSONSerialization.jsonObject(
+        with: Data(contentsOf: studyDir.appendingPathComponent("report.json"))) as? [String: Any])
+    let pairs = try XCTUnwrap(report["shift"] as? [[String: Any]])
+    XCTAssertEqual(pairs.count, 2)
+    for pair in pairs {
+      let names = (pair["metrics"] as? [[String: Any]] ?? []).compactMap { $0["name"] as? String }
+      XCTAssertTrue(names.contains("MMD², source model's class probabilities"), "\(names)")
+      XCTAssertTrue(names.contains("confidence drop, source model"), "\(names)")
+      XCTAssertNotNil(pair["accuracyDrop"] as? Double, "\(pair.keys)")
+    }
 
     let html = try String(
       contentsOf: studyDir.appendingPathComponent("index.html"), encoding: .utf8)
@@ -68,5 +91,7 @@ final class AdaptationStudyEndToEndTests: XCTestCase {
                     "Domain shift", "Calibration and subgroups", "Reproducibility"] {
       XCTAssertTrue(html.contains(section), "index.html lacks \(section)")
     }
+    XCTAssertTrue(html.contains("Shift distance vs the source model&#39;s drop")
+      || html.contains("Shift distance vs the source model's drop"), "no distance-vs-drop chart")
   }
 }

@@ -86,6 +86,10 @@ public struct SourceTargetResult: Codable, Equatable, Sendable {
   public var driftFromAdaptationStart: [StageDrift]
   /// ‖w − w⁰‖ per stage against the factory's initial weights (ImageNet for pretrained).
   public var driftFromInitial: [StageDrift]
+  /// The source model's predictions on the source test set against the target test set,
+  /// before any target adaptation (black-box shift detection; nil without a source phase or
+  /// a source test set with the target's classes).
+  public var sourceModelShift: PredictionShift?
   /// Wall seconds per phase.
   public var timings: [PhaseTiming]
 }
@@ -166,6 +170,16 @@ public enum SourceTargetProtocol {
       initial = model.snapshot()
     }
     let before = evaluate(model)
+    // Does the target look different to the source model? Its class probabilities on both test
+    // sets, before any adaptation, where the drop `before` measures is the one they predict.
+    var sourceModelShift: PredictionShift?
+    if configuration.source != nil, let sourceTest, sourceTest.classes == data.target.train.classes {
+      sourceModelShift = timed("prediction-shift") {
+        try? PredictionShift.measure(
+          source: Trainer.predict(model, sourceTest), target: Trainer.predict(model, targetTest),
+          classes: classes, seed: seed)
+      }
+    }
     /// The source test set scored with BatchNorm statistics re-estimated on source training
     /// images (the model's own statistics are put back afterwards); nil without source data.
     func scoreSourceWithOwnStatistics() -> EvaluationReport? {
@@ -225,7 +239,7 @@ public enum SourceTargetProtocol {
       targetGainAccuracy: after.target.overall.accuracy.value
         - before.target.overall.accuracy.value,
       driftFromAdaptationStart: model.drift(from: start), driftFromInitial: model.drift(from: initial),
-      timings: timings)
+      sourceModelShift: sourceModelShift, timings: timings)
   }
 }
 

@@ -1,3 +1,4 @@
+import Adaptation
 import Foundation
 
 /// What one finished (or failed) run produced: everything the report needs.
@@ -181,11 +182,15 @@ public struct ForgettingRecord: Codable, Sendable, Equatable {
   public var targetBefore: Double?
   /// ‖w − w⁰‖₂ per backbone stage (w⁰: the weights before target adaptation).
   public var stageDistances: [StageDistance]
+  /// The source model's class probabilities on the source test set against the target test
+  /// set (black-box shift detection; nil in older results and without a source phase).
+  public var sourceModelShift: PredictionShift?
   public init(
     sourceBefore: Double? = nil, sourceAfter: Double? = nil, targetBefore: Double? = nil,
     stageDistances: [StageDistance] = [], sourceBeforeOwnStatistics: Double? = nil,
-    sourceAfterOwnStatistics: Double? = nil
+    sourceAfterOwnStatistics: Double? = nil, sourceModelShift: PredictionShift? = nil
   ) {
+    self.sourceModelShift = sourceModelShift
     self.sourceBeforeOwnStatistics = sourceBeforeOwnStatistics
     self.sourceBefore = sourceBefore
     self.sourceAfter = sourceAfter

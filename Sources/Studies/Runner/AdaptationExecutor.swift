@@ -120,7 +120,8 @@ public struct AdaptationExecutor: RunExecutor {
       sourceBeforeOwnStatistics: configuration.source != nil
         ? result.sourceBeforeWithOwnStatistics.map { Self.value($0, run.training.monitor) } : nil,
       sourceAfterOwnStatistics: configuration.source != nil
-        ? result.sourceWithOwnStatistics.map { Self.value($0, run.training.monitor) } : nil)
+        ? result.sourceWithOwnStatistics.map { Self.value($0, run.training.monitor) } : nil,
+      sourceModelShift: result.sourceModelShift)
     var failure: String?
     if let tuning = result.fineTuning, tuning.status == .failed {
       failure = tuning.error ?? "target training failed"
