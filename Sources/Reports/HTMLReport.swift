@@ -244,7 +244,8 @@ struct HTMLReport {
       guard measured.count >= 2 else { continue }
       let points = measured.map { rec in (rec.metrics.first { $0.name == name }!.value, rec.accuracyDrop!) }
       let chart = SVGChart(
-        title: "Shift distance vs the source model's drop", xLabel: name,
+        title: "Shift distance vs the source model's drop",
+        xLabel: name == names.last ? name : "\(name), \(report.study.backbone) ImageNet features",
         yLabel: "\(report.metric.title) drop (source − target)",
         series: [SVGChart.Series(name: "", points: points, line: false, pointLabels: measured.map { "\($0.source)→\($0.target)" })], id: nextID())
       charts.append(figure(chart.render(), "One point per site pair; the drop is the source model's, before adaptation."))

@@ -43,7 +43,13 @@ final class StudySpecTests: XCTestCase {
   }
 
   func testShippedSpecsParse() throws {
-    for name in ["quickstart", "chest-ct-site-shift", "transfer-vs-scratch", "forgetting"] {
+    // Every spec in studies/, each named like its file.
+    let names = try FileManager.default.contentsOfDirectory(
+      atPath: packageRoot.appendingPathComponent("studies").path
+    ).filter { $0.hasSuffix(".yaml") }.map { String($0.dropLast(5)) }.sorted()
+    XCTAssertEqual(
+      names, ["chest-ct-site-shift", "forgetting", "quickstart", "shift-vs-drop", "transfer-vs-scratch"])
+    for name in names {
       let path = packageRoot.appendingPathComponent("studies/\(name).yaml").path
       let spec = try StudySpec.load(file: path)
       XCTAssertEqual(spec.name, name)
