@@ -57,6 +57,9 @@ struct ShiftCommand: ParsableCommand {
     valueName: "run-folder"))
   var checkpoint: String?
 
+  @Flag(name: .customLong("permute-within-labels"), help: "MMD permutations exchange images (or patients) only within a class label: for samples drawn per class (balanced designs), where the plain test is conservative.")
+  var permuteWithinLabels = false
+
   @Option(name: .long, help: ArgumentHelp(
     "Layer whose globally pooled output is compared: stem, stage1 … stage7, head_conv (the penultimate features), or softmax (a --checkpoint's class probabilities: black-box shift detection).",
     valueName: "layer"))
@@ -153,7 +156,8 @@ struct ShiftCommand: ParsableCommand {
       let analysis = ShiftAnalysis.Options(
         permutations: permutations, bootstrapReplicates: bootstrap,
         covarianceBootstrapReplicates: covarianceBootstrap, projection: embedding != "none",
-        embeddingMethod: embedding == "tsne" ? "tsne" : "pca", seed: seed)
+        embeddingMethod: embedding == "tsne" ? "tsne" : "pca", seed: seed,
+        permuteWithinLabels: permuteWithinLabels)
       var request = FeatureShiftRun.Request(
         source: s, target: t, sourceSide: (source, sourceDomain, sourceSplit),
         targetSide: (targetPath, targetDomain, targetSplit), model: model,

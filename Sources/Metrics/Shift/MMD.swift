@@ -52,14 +52,24 @@ public enum MMD {
     /// independent — never make the test anti-conservative. Clusters of the two sides are
     /// distinct even if their names coincide.
     public var clusters: (source: [String], target: [String])?
+    /// Stratum (e.g. class label) of each source row and each target row, or nil. With strata,
+    /// a permutation exchanges units (rows, or clusters: a cluster's stratum is that of its
+    /// first row) only within a stratum, keeping each side's count of units per stratum. Use it
+    /// when both samples were drawn per class (a class-balanced design): relabelling across
+    /// classes then unbalances the permuted groups, which inflates their MMD² and makes the
+    /// plain test conservative (p near 1 under the null; no rejections at α = 0.05 in the
+    /// calibration test). The null becomes "same distribution within each stratum".
+    public var strata: (source: [Int], target: [Int])?
 
     /// Defaults: B = 1000 permutations, seed 0, median heuristic, 1000 bootstrap replicates.
     public init(
       permutations: Int = 1000, seed: UInt64 = 0, bandwidth: Double? = nil,
       bootstrap: Bootstrap.Plan = Bootstrap.Plan(),
-      clusters: (source: [String], target: [String])? = nil
+      clusters: (source: [String], target: [String])? = nil,
+      strata: (source: [Int], target: [Int])? = nil
     ) {
       self.clusters = clusters
+      self.strata = strata
       self.permutations = permutations
       self.seed = seed
       self.bandwidth = bandwidth
@@ -100,6 +110,13 @@ public enum MMD {
       }
       kernel.clusters = PooledKernel.Clusters(source: c.source, target: c.target)
     }
+    if let st = options.strata {
+      guard st.source.count == n, st.target.count == m else {
+        throw MetricsError.sizeMismatch(
+          input: "MMD strata", expected: n + m, actual: st.source.count + st.target.count)
+      }
+      kernel.strata = PooledKernel.Strata(rowStrata: st.source + st.target, kernel: kernel)
+    }
     let observed = kernel.mmd2()
     let b = options.permutations
     var exceed = 0
@@ -119,7 +136,8 @@ public enum MMD {
     return MMDResult(
       mmd2: observed, bandwidth: sigma, pValue: Double(1 + exceed) / Double(1 + b),
       permutations: b, interval: interval, sourceCount: n, targetCount: m,
-      permutationUnit: kernel.clusters == nil ? "image" : "cluster",
+      permutationUnit: (kernel.clusters == nil ? "image" : "cluster")
+        + (kernel.strata == nil ? "" : " within stratum"),
       sourceClusters: kernel.clusters?.sourceCount, targetClusters: kernel.clusters?.targetCount)
   }
 
@@ -150,6 +168,41 @@ struct PooledKernel {
   var grandSum: Double
   /// Row clusters, when rows are not independent.
   var clusters: Clusters?
+  /// Permutation strata, when units may change sides only within a stratum.
+  var strata: Strata?
+
+  /// Permutation units (clusters, or rows) grouped by stratum, with how many of each
+  /// stratum's units the source holds.
+  struct Strata {
+    var units: [[Int]]
+    var sourceUnits: [Int]
+
+    /// From each pooled row's stratum (source rows first); units are `kernel`'s clusters, or
+    /// rows when it has none.
+    init(rowStrata: [Int], kernel: PooledKernel) {
+      let unitRows = kernel.clusters?.rows ?? (0..<kernel.total).map { [$0] }
+      let sourceUnitCount = kernel.clusters?.sourceCount ?? kernel.n
+      var index: [Int: Int] = [:]
+      var units: [[Int]] = []
+      var sourceUnits: [Int] = []
+      for (u, rows) in unitRows.enumerated() {
+        let stratum = rowStrata[rows[0]]
+        let k: Int
+        if let existing = index[stratum] {
+          k = existing
+        } else {
+          k = units.count
+          index[stratum] = k
+          units.append([])
+          sourceUnits.append(0)
+        }
+        units[k].append(u)
+        if u < sourceUnitCount { sourceUnits[k] += 1 }
+      }
+      self.units = units
+      self.sourceUnits = sourceUnits
+    }
+  }
 
   /// Rows grouped into clusters: source clusters first, then target clusters.
   struct Clusters {
@@ -247,6 +300,20 @@ struct PooledKernel {
       let width = min(batch, count - done)
       for i in 0..<(total * width) { a[i] = 0 }
       for col in 0..<width {
+        if let strata {
+          // Within each stratum, a random choice of its units goes to the source side.
+          var size = 0
+          for (k, units) in strata.units.enumerated() {
+            var shuffled = units
+            shuffled.shuffle(using: &generator)
+            for u in shuffled.prefix(strata.sourceUnits[k]) {
+              for row in clusters?.rows[u] ?? [u] { a[row * width + col] = 1 }
+              size += clusters?.rows[u].count ?? 1
+            }
+          }
+          sizes[col] = size
+          continue
+        }
         order.shuffle(using: &generator)
         if let clusters {
           // Whole clusters change sides; the source keeps its number of clusters.

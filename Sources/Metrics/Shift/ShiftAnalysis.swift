@@ -77,6 +77,9 @@ public enum ShiftAnalysis {
     public var embeddingMethod: String
     /// Master seed.
     public var seed: UInt64
+    /// MMD permutations exchange images (or patients) only within a class label (both sides
+    /// need labels): for samples drawn per class. Nil (older documents) means off.
+    public var permuteWithinLabels: Bool?
 
     /// Defaults: B = 1000 permutations, 1000 bootstrap replicates (50 for covariance
     /// distances), 95 % intervals, α = 0.05, 5 folds, λ = 1e-2, projection on, seed 0.
@@ -84,8 +87,9 @@ public enum ShiftAnalysis {
       permutations: Int = 1000, bootstrapReplicates: Int = 1000,
       covarianceBootstrapReplicates: Int = 50, level: Double = 0.95, alpha: Double = 0.05,
       folds: Int = 5, domainClassifierL2: Double = 1e-2, projection: Bool = true,
-      embeddingMethod: String = "pca", seed: UInt64 = 0
+      embeddingMethod: String = "pca", seed: UInt64 = 0, permuteWithinLabels: Bool = false
     ) {
+      self.permuteWithinLabels = permuteWithinLabels
       self.embeddingMethod = embeddingMethod
       self.permutations = permutations
       self.bootstrapReplicates = bootstrapReplicates
@@ -164,11 +168,20 @@ public enum ShiftAnalysis {
       // Clustering only helps with at least 2 clusters a side; otherwise rows are the unit.
       if Set(cs).count >= 2 && Set(ct).count >= 2 { clusters = (cs, ct) }
     }
+    var strata: (source: [Int], target: [Int])?
+    if options.permuteWithinLabels == true {
+      guard let ls = source.labels, let lt = target.labels else {
+        throw MetricsError.invalidParameter(
+          name: "permuteWithinLabels", value: "true",
+          reason: "needs class labels on both sides; drop it or give both samples labels")
+      }
+      strata = (ls, lt)
+    }
     let mmd = try MMD.test(
       source: s, target: t,
       options: MMD.Options(
         permutations: options.permutations, seed: options.seed, bootstrap: plan(1),
-        clusters: clusters))
+        clusters: clusters, strata: strata))
     let pad = try ProxyADistance.compute(
       source: s, target: t,
       options: ProxyADistance.Options(
@@ -239,14 +252,16 @@ public enum ShiftAnalysis {
       options: options,
       notes: notes(
         sourceRows: s.rows, targetRows: t.rows, dimension: s.columns, options: options,
-        clustered: clusters != nil))
+        clustered: clusters != nil,
+        sameClassShares: Self.sameClassShares(source.labels, target.labels)))
   }
 }
 
 extension ShiftAnalysis {
   /// The reading notes attached to every report.
   static func notes(
-    sourceRows n1: Int, targetRows n2: Int, dimension d: Int, options: Options, clustered: Bool
+    sourceRows n1: Int, targetRows n2: Int, dimension d: Int, options: Options, clustered: Bool,
+    sameClassShares: Bool = false
   ) -> [String] {
     var notes = [
       clustered
@@ -286,7 +301,30 @@ extension ShiftAnalysis {
         + "is evaluated exactly in the n-dimensional sample space."
     }
     notes.append(covariance)
+    if options.permuteWithinLabels == true {
+      notes.append(
+        "MMD permutations exchanged images (or patients) only within a class label: the test "
+          + "asks whether the two sides differ within classes, as for samples drawn per class.")
+    } else if sameClassShares {
+      notes.append(
+        "Both samples hold every class in the same share. If they were drawn per class (a "
+          + "balanced design), relabelling across classes unbalances the permuted groups and "
+          + "the MMD test is conservative (p near 1 under no shift); permuting within labels "
+          + "(shift --permute-within-labels) keeps the design.")
+    }
     return notes
+  }
+
+  /// Whether two label vectors hold every class in the same share (to 1e-9), with more than one
+  /// class: the sign of a per-class (balanced) sampling design.
+  static func sameClassShares(_ a: [Int]?, _ b: [Int]?) -> Bool {
+    guard let a, let b, !a.isEmpty, !b.isEmpty else { return false }
+    func shares(_ v: [Int]) -> [Int: Double] {
+      v.reduce(into: [:]) { $0[$1, default: 0] += 1 / Double(v.count) }
+    }
+    let (sa, sb) = (shares(a), shares(b))
+    return sa.count > 1 && Set(sa.keys) == Set(sb.keys)
+      && sa.allSatisfy { abs($0.value - sb[$0.key]!) < 1e-9 }
   }
 }
 
