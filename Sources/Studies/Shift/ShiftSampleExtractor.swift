@@ -99,8 +99,8 @@ public struct ShiftSampleExtractor {
   /// none (its features are then nil). `layers[k]` taps model k's EfficientNet at that layer
   /// (`EfficientNetLite.featureLayers`, globally pooled) instead of its penultimate features,
   /// or, for `softmax`, takes the model's class probabilities (its head's output: meaningful
-  /// for a trained model only); nil or a missing entry keeps the penultimate features. `progress` receives (done, total) after
-  /// each batch.
+  /// for a trained model only); nil or a missing entry keeps the penultimate features.
+  /// `progress` receives (done, total) after each batch.
   ///
   /// Each model always sees batches of one shape (the last batch is padded with copies of its
   /// first image and the padding rows dropped), so the engine keeps one set of buffers per model.
