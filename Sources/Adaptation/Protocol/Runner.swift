@@ -93,7 +93,14 @@ public enum Runner {
   public static func evaluate(_ model: TransferModel, on set: ImageSet, seed: UInt64 = 0)
     -> EvaluationReport
   {
-    Evaluator.report(probabilities: Trainer.predict(model, set), labels: set.labels,
+    evaluate(probabilities: Trainer.predict(model, set), on: set, seed: seed)
+  }
+
+  /// The same report from class probabilities already computed on `set` (N × K, row-major).
+  public static func evaluate(probabilities: [Float], on set: ImageSet, seed: UInt64 = 0)
+    -> EvaluationReport
+  {
+    Evaluator.report(probabilities: probabilities, labels: set.labels,
                      classes: set.classes, domains: set.domains, subgroups: set.subgroups,
                      seed: seed)
   }

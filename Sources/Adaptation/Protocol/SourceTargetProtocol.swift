@@ -124,15 +124,23 @@ public enum SourceTargetProtocol {
     let sourceTest = data.source?.test
     let classes = data.target.train.classes.count
     let channels = data.target.train.images.shape[3]
-    func evaluate(_ model: TransferModel) -> DomainPair {
+    let sourceTestComparable = sourceTest.flatMap { $0.classes == data.target.train.classes ? $0 : nil }
+    /// Both test sets scored; also returns the class probabilities behind the scores.
+    func evaluateKeepingProbabilities(_ model: TransferModel)
+      -> (pair: DomainPair, source: [Float]?, target: [Float])
+    {
       timed("evaluation") {
-        DomainPair(source: sourceTest.flatMap {
-                     $0.classes == data.target.train.classes
-                       ? Runner.evaluate(model, on: $0, seed: seed) : nil
-                   },
-                   target: Runner.evaluate(model, on: targetTest, seed: seed))
+        let source = sourceTestComparable.map { Trainer.predict(model, $0) }
+        let target = Trainer.predict(model, targetTest)
+        return (DomainPair(
+                  source: zip2(sourceTestComparable, source).map {
+                    Runner.evaluate(probabilities: $1, on: $0, seed: seed)
+                  },
+                  target: Runner.evaluate(probabilities: target, on: targetTest, seed: seed)),
+                source, target)
       }
     }
+    func evaluate(_ model: TransferModel) -> DomainPair { evaluateKeepingProbabilities(model).pair }
     let model: TransferModel
     let initial: [String: [Float]]
     var sourceSummary: RunSummary?
@@ -169,15 +177,16 @@ public enum SourceTargetProtocol {
       model = try factory(first, classes, channels)
       initial = model.snapshot()
     }
-    let before = evaluate(model)
+    let scoredBefore = evaluateKeepingProbabilities(model)
+    let before = scoredBefore.pair
     // Does the target look different to the source model? Its class probabilities on both test
-    // sets, before any adaptation, where the drop `before` measures is the one they predict.
+    // sets (the ones `before` was scored from), before any adaptation, where the drop `before`
+    // measures is the one they predict.
     var sourceModelShift: PredictionShift?
-    if configuration.source != nil, let sourceTest, sourceTest.classes == data.target.train.classes {
+    if configuration.source != nil, let source = scoredBefore.source {
       sourceModelShift = timed("prediction-shift") {
         try? PredictionShift.measure(
-          source: Trainer.predict(model, sourceTest), target: Trainer.predict(model, targetTest),
-          classes: classes, seed: seed)
+          source: source, target: scoredBefore.target, classes: classes, seed: seed)
       }
     }
     /// The source test set scored with BatchNorm statistics re-estimated on source training

@@ -258,9 +258,7 @@ public final class Trainer {
     var out: [Float] = []
     out.reserveCapacity(set.count * model.head.classes)
     for indices in set.batchIndices(size: batchSize, shuffleSeed: nil) {
-      let logits = model.logits(set.batch(indices), mode: .inference)
-      out += Softmax.probabilities(logits.array, rows: indices.count,
-                                               classes: model.head.classes)
+      out += model.probabilities(set.batch(indices))
     }
     return out
   }
