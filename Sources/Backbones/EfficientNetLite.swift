@@ -257,7 +257,7 @@ public final class EfficientNetLite: Layer {
   /// Channels of `layer`'s output (nil: not one of `featureLayers`).
   public func featureWidth(at layer: String) -> Int? {
     guard let index = Self.featureLayers.firstIndex(of: layer) else { return nil }
-    if index == 0 { return 32 }
+    if index == 0 { return stem.outputChannels }
     if index == Self.featureLayers.count - 1 { return featureCount }
     return configuration.stages[index - 1].filters
   }

@@ -1,5 +1,4 @@
 import ArgumentParser
-import Backbones
 import Datasets
 import Foundation
 import Metrics
@@ -114,10 +113,10 @@ struct ShiftCommand: ParsableCommand {
     if let maxImages, maxImages < 2 {
       throw CLIError("--max-images \(maxImages): must be at least 2")
     }
-    guard (EfficientNetLite.featureLayers + ["softmax"]).contains(layer) else {
+    guard ShiftSampleExtractor.comparableLayers.contains(layer) else {
       throw CLIError(
         "--layer '\(layer)': no such layer; choose one of "
-          + (EfficientNetLite.featureLayers + ["softmax"]).joined(separator: ", "))
+          + ShiftSampleExtractor.comparableLayers.joined(separator: ", "))
     }
     if layer == "softmax" && checkpoint == nil {
       throw CLIError(

@@ -237,7 +237,7 @@ struct HTMLReport {
     // The first distance (ImageNet features) and the source model's own view against its drop.
     let pairs = report.shift.filter { $0.accuracyDrop != nil }
     var names = pairs.first.flatMap { $0.metrics.first.map { [$0.name] } } ?? []
-    names.append("MMD², source model's class probabilities")
+    names.append(StudyReport.sourceModelMMDName)
     var charts: [String] = []
     for name in names where pairs.count >= 2 {
       let measured = pairs.filter { rec in rec.metrics.contains { $0.name == name } }

@@ -3,6 +3,9 @@ import Foundation
 import Studies
 
 extension StudyReport {
+  /// Name of the shift-table row with the source model's black-box shift detection.
+  static let sourceModelMMDName = "MMD², source model's class probabilities"
+
   /// Computes the report from the store alone (no dataset, no network, no spec file).
   public static func build(from store: StudyStore) throws -> StudyReport {
     guard let stored = try store.loadStudy() else {
@@ -293,7 +296,7 @@ extension StudyReport {
       let many = seeds.count > 1
       shift[i].metrics.append(
         ShiftMetric(
-          name: "MMD², source model's class probabilities", value: mean(mmd),
+          name: Self.sourceModelMMDName, value: mean(mmd),
           lower: many ? mmd.min() : nil, upper: many ? mmd.max() : nil,
           pValue: seeds.map(\.shift.pValue).max(),
           note: "black-box shift detection on the source test set vs the target test set, "

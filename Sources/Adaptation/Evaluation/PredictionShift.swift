@@ -26,6 +26,11 @@ public struct PredictionShift: Codable, Equatable, Sendable {
   public var sourceCount: Int
   public var targetCount: Int
 
+  /// Mean over the rows of a (rows × classes) probability matrix of its largest entry.
+  public static func meanConfidence(_ p: FeatureMatrix) -> Double {
+    (0..<p.rows).reduce(0) { $0 + Double(p.row($1).max() ?? 0) } / Double(max(p.rows, 1))
+  }
+
   /// Measures it from (rows × classes) probability matrices, row-major.
   public static func measure(
     source: [Float], target: [Float], classes: Int, permutations: Int = 500, seed: UInt64 = 0
@@ -35,9 +40,6 @@ public struct PredictionShift: Codable, Equatable, Sendable {
     let test = try MMD.test(
       source: s, target: t, options: MMD.Options(
         permutations: permutations, seed: seed, bootstrap: Bootstrap.Plan(replicates: 0)))
-    func meanConfidence(_ m: FeatureMatrix) -> Double {
-      (0..<m.rows).reduce(0) { $0 + Double(m.row($1).max() ?? 0) } / Double(max(m.rows, 1))
-    }
     let (cs, ct) = (meanConfidence(s), meanConfidence(t))
     return PredictionShift(
       mmd2: test.mmd2, pValue: test.pValue, permutations: permutations,

@@ -55,22 +55,21 @@ public struct ShiftDocument: Codable, Sendable {
 
     /// The summary of two (rows × classes) probability matrices.
     public init(source: FeatureMatrix, target: FeatureMatrix, classes: [String]) {
-      func summary(_ p: FeatureMatrix) -> (Double, [String: Double]) {
-        var confidence = 0.0
+      func predictedShares(_ p: FeatureMatrix) -> [String: Double] {
         var counts = [Int](repeating: 0, count: p.columns)
         for i in 0..<p.rows {
           let row = p.row(i)
-          let best = row.indices.max { row[$0] < row[$1] }!
-          confidence += Double(row[best])
-          counts[best] += 1
+          counts[row.indices.max { row[$0] < row[$1] }!] += 1
         }
         let n = Double(max(p.rows, 1))
-        return (confidence / n, Dictionary(
-          uniqueKeysWithValues: counts.indices.map { (classes[$0], Double(counts[$0]) / n) }))
+        return Dictionary(
+          uniqueKeysWithValues: counts.indices.map { (classes[$0], Double(counts[$0]) / n) })
       }
-      (sourceMeanConfidence, sourcePredicted) = summary(source)
-      (targetMeanConfidence, targetPredicted) = summary(target)
+      sourceMeanConfidence = PredictionShift.meanConfidence(source)
+      targetMeanConfidence = PredictionShift.meanConfidence(target)
       confidenceDrop = sourceMeanConfidence - targetMeanConfidence
+      sourcePredicted = predictedShares(source)
+      targetPredicted = predictedShares(target)
     }
   }
 

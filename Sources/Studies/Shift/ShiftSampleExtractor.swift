@@ -65,6 +65,10 @@ public struct ShiftSampleExtractor {
     "SliceThickness", "BitsStored", "PhotometricInterpretation", "ModalityLUT", "TransferSyntax",
   ]
 
+  /// What `extract(_:models:strides:layers:progress:)` can take from a model: a layer's pooled
+  /// output (`EfficientNetLite.featureLayers`) or `softmax`, its class probabilities.
+  public static let comparableLayers = EfficientNetLite.featureLayers + ["softmax"]
+
   /// The network input preprocessing.
   public var preprocessing: Preprocessing
   /// Class names; labels are indices into this list.
@@ -143,7 +147,7 @@ public struct ShiftSampleExtractor {
         throw StudiesError.manifest(
           path: sample.dataset.source, row: nil,
           reason: "\(network.configuration.name) has no layer '\(layer)'; choose one of "
-            + (EfficientNetLite.featureLayers + ["softmax"]).joined(separator: ", "))
+            + Self.comparableLayers.joined(separator: ", "))
       }
       return (network, layer)
     }
