@@ -177,16 +177,21 @@ struct PooledKernel {
     var units: [[Int]]
     var sourceUnits: [Int]
 
+    init(units: [[Int]], sourceUnits: [Int]) {
+      self.units = units
+      self.sourceUnits = sourceUnits
+    }
+
     /// From each pooled row's stratum (source rows first); units are `kernel`'s clusters, or
     /// rows when it has none.
     init(rowStrata: [Int], kernel: PooledKernel) {
-      let unitRows = kernel.clusters?.rows ?? (0..<kernel.total).map { [$0] }
-      let sourceUnitCount = kernel.clusters?.sourceCount ?? kernel.n
+      let clusters = kernel.clusters
+      let sourceUnitCount = clusters?.sourceCount ?? kernel.n
       var index: [Int: Int] = [:]
       var units: [[Int]] = []
       var sourceUnits: [Int] = []
-      for (u, rows) in unitRows.enumerated() {
-        let stratum = rowStrata[rows[0]]
+      for u in 0..<(clusters?.rows.count ?? kernel.total) {
+        let stratum = rowStrata[clusters?.rows[u][0] ?? u]
         let k: Int
         if let existing = index[stratum] {
           k = existing
@@ -293,39 +298,31 @@ struct PooledKernel {
     let batch = min(count, 256)
     var a = [Double](repeating: 0, count: total * batch)
     var c = [Double](repeating: 0, count: total * batch)
-    var order = Array(0..<(clusters?.rows.count ?? total))
+    // Without strata the whole pooled sample is one stratum. Units are clusters (whole
+    // patients change sides; the source keeps its number of clusters) or rows.
+    var groups = strata ?? Strata(
+      units: [Array(0..<(clusters?.rows.count ?? total))], sourceUnits: [clusters?.sourceCount ?? n])
     var sizes = [Int](repeating: n, count: batch)
     var done = 0
     while done < count {
       let width = min(batch, count - done)
       for i in 0..<(total * width) { a[i] = 0 }
       for col in 0..<width {
-        if let strata {
-          // Within each stratum, a random choice of its units goes to the source side.
-          var size = 0
-          for (k, units) in strata.units.enumerated() {
-            var shuffled = units
-            shuffled.shuffle(using: &generator)
-            for u in shuffled.prefix(strata.sourceUnits[k]) {
-              for row in clusters?.rows[u] ?? [u] { a[row * width + col] = 1 }
-              size += clusters?.rows[u].count ?? 1
+        // Within each stratum, a random choice of its units goes to the source side.
+        var size = 0
+        for k in groups.units.indices {
+          groups.units[k].shuffle(using: &generator)
+          for u in groups.units[k].prefix(groups.sourceUnits[k]) {
+            if let clusters {
+              for row in clusters.rows[u] { a[row * width + col] = 1 }
+              size += clusters.rows[u].count
+            } else {
+              a[u * width + col] = 1
+              size += 1
             }
           }
-          sizes[col] = size
-          continue
         }
-        order.shuffle(using: &generator)
-        if let clusters {
-          // Whole clusters change sides; the source keeps its number of clusters.
-          var size = 0
-          for p in 0..<clusters.sourceCount {
-            for row in clusters.rows[order[p]] { a[row * width + col] = 1 }
-            size += clusters.rows[order[p]].count
-          }
-          sizes[col] = size
-        } else {
-          for p in 0..<n { a[order[p] * width + col] = 1 }
-        }
+        sizes[col] = size
       }
       k0.withUnsafeBufferPointer { kp in
         a.withUnsafeBufferPointer { ap in
