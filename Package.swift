@@ -1,6 +1,6 @@
 // swift-tools-version:6.0
 // MedTransfer — transfer learning and domain-shift analysis for medical scans.
-// Module layout and dependency direction: see DESIGN.md (shared/DESIGN.md).
+// Module layout and dependency direction: see ARCHITECTURE.md.
 import PackageDescription
 
 // Language mode. The numeric modules (kernels over raw pointers shared across
@@ -60,11 +60,13 @@ let package = Package(
     // MARK: - Swift modules (dependencies point down only)
     // LinearAlgebra owns CBLAS (BLAS + LAPACK from OpenBLAS) so that both Neural
     // and Metrics can use GEMM/eigen-decomposition while Metrics stays free of
-    // the training engine. DESIGN.md had Metrics import CBLAS directly, which
+    // the training engine. The first design had Metrics import CBLAS directly, which
     // contradicts "each C module is imported by exactly one Swift module".
     .target(
       name: "LinearAlgebra", dependencies: ["CBLAS"],
       swiftSettings: numeric),
+    // The one seeded random generator (stable algorithms only), below everything that draws.
+    .target(name: "Randomness", swiftSettings: numeric),
     .target(
       name: "ScanIO", dependencies: ["CDCMTK", "COpenJPEG", "CPNG"],
       swiftSettings: numeric),
@@ -72,23 +74,26 @@ let package = Package(
     // LLVM vectorises; AVX2 doubles their vector width on x86-64 (every x86 CPU since 2013-15;
     // the measured machine is an AMD EPYC with AVX2 + FMA).
     .target(
-      name: "Neural", dependencies: ["LinearAlgebra"],
+      name: "Neural", dependencies: ["LinearAlgebra", "Randomness"],
       swiftSettings: numeric + avx2),
     .target(
       name: "Backbones",
-      dependencies: ["Neural", .product(name: "Crypto", package: "swift-crypto")],
+      dependencies: [
+        "Neural", "Randomness", .product(name: "Crypto", package: "swift-crypto"),
+      ],
       swiftSettings: numeric),
     .target(
       name: "Datasets",
       dependencies: [
-        "ScanIO", "Neural", "Yams", .product(name: "Crypto", package: "swift-crypto"),
+        "ScanIO", "Neural", "Randomness", "Yams",
+        .product(name: "Crypto", package: "swift-crypto"),
       ],
       swiftSettings: numeric),
     .target(
-      name: "Metrics", dependencies: ["LinearAlgebra"],
+      name: "Metrics", dependencies: ["LinearAlgebra", "Randomness"],
       swiftSettings: numeric),
     .target(
-      name: "Adaptation", dependencies: ["Backbones", "Datasets", "Metrics"],
+      name: "Adaptation", dependencies: ["Backbones", "Datasets", "Metrics", "Randomness"],
       swiftSettings: numeric),
     .target(
       name: "Studies",
@@ -101,8 +106,8 @@ let package = Package(
     .executableTarget(
       name: "MedTransferCLI",
       dependencies: [
-        "ScanIO", "Neural", "Backbones", "Datasets", "Metrics", "Adaptation", "Studies",
-        "Reports", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        "ScanIO", "Neural", "Randomness", "Backbones", "Datasets", "Metrics", "Adaptation",
+        "Studies", "Reports", .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ],
       swiftSettings: numeric),
 
@@ -110,13 +115,16 @@ let package = Package(
     .target(name: "TestSupport", path: "Tests/TestSupport"),
     .testTarget(name: "LinearAlgebraTests", dependencies: ["LinearAlgebra", "TestSupport"]),
     .testTarget(name: "ScanIOTests", dependencies: ["ScanIO", "TestSupport"]),
-    .testTarget(name: "NeuralTests", dependencies: ["Neural", "TestSupport"]),
+    .testTarget(name: "NeuralTests", dependencies: ["Neural", "Randomness", "TestSupport"]),
     .testTarget(
-      name: "BackbonesTests", dependencies: ["Backbones", "TestSupport"], exclude: ["Fixtures"]),
-    .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "TestSupport"]),
+      name: "BackbonesTests", dependencies: ["Backbones", "Randomness", "TestSupport"],
+      exclude: ["Fixtures"]),
+    .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "Randomness", "TestSupport"]),
     .testTarget(
-      name: "MetricsTests", dependencies: ["Metrics", "TestSupport"], exclude: ["Fixtures"]),
-    .testTarget(name: "AdaptationTests", dependencies: ["Adaptation", "TestSupport"]),
+      name: "MetricsTests", dependencies: ["Metrics", "Randomness", "TestSupport"],
+      exclude: ["Fixtures"]),
+    .testTarget(
+      name: "AdaptationTests", dependencies: ["Adaptation", "Metrics", "Randomness", "TestSupport"]),
     .testTarget(name: "StudiesTests", dependencies: ["Studies", "TestSupport"]),
     .testTarget(name: "ReportsTests", dependencies: ["Reports", "TestSupport"]),
     .testTarget(name: "CLITests", dependencies: ["TestSupport"]),
@@ -126,7 +134,7 @@ let package = Package(
 
 // The numeric modules opt into Swift 5 mode (see the comment at the top).
 for target in package.targets
-where ["LinearAlgebra", "ScanIO", "Neural", "Backbones", "Datasets", "Metrics", "Adaptation",
+where ["LinearAlgebra", "Randomness", "ScanIO", "Neural", "Backbones", "Datasets", "Metrics", "Adaptation",
   "MedTransferCLI", "TestSupport"].contains(target.name) || target.type == .test {
   var settings = target.swiftSettings ?? []
   settings.append(.swiftLanguageMode(v5))

@@ -14,6 +14,7 @@
 // into the convolutions, four reused activation buffers; `.training` runs layer by layer.
 
 import Neural
+import Randomness
 
 /// EfficientNet-Lite on the Neural engine: forward/backward, strict PyTorch weight loading,
 /// head replacement, grayscale input, pooled features and stage boundaries.
@@ -316,10 +317,10 @@ public final class EfficientNetLite: Layer {
         default: fanOut = v.shape[0] * v.shape[1] * v.shape[3]
         }
         let std = (2 / Float(fanOut)).squareRoot()
-        for i in 0..<v.count { v[i] = g.normal() * std }
+        for i in 0..<v.count { v[i] = Float(g.normal()) * std }
       } else if name.hasSuffix(".weight") && v.shape.count == 2 {
         let bound = 1 / Float(v.shape[0]).squareRoot()
-        for i in 0..<v.count { v[i] = g.uniform(-bound, bound) }
+        for i in 0..<v.count { v[i] = g.uniformFloat(-bound, bound) }
       } else if name.hasSuffix(".weight") {
         v.fill(1)  // BatchNorm γ
       } else {

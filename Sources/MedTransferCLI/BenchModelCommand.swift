@@ -2,6 +2,7 @@ import ArgumentParser
 import Backbones
 import Foundation
 import Neural
+import Randomness
 
 #if canImport(Glibc)
   import Glibc
@@ -74,7 +75,7 @@ func runModelBenchmark(_ mode: BenchMode, _ o: BenchModelOptions) throws {
   let network = EfficientNetLite(weights.configuration, seed: 1)
   let x = Tensor(shape: [o.batch, o.size, o.size, 3])
   var g = SeededGenerator(seed: 42)
-  for i in 0..<x.count { x[i] = g.uniform(-1, 1) }
+  for i in 0..<x.count { x[i] = g.uniformFloat(-1, 1) }
   let labels = (0..<o.batch).map { _ in Int(g.next() % 1000) }
   let loss = SoftmaxCrossEntropy()
   let trainable = mode == .probe ? network.head.parameters : network.parameters

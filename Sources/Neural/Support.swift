@@ -1,7 +1,7 @@
 // Support: the seeded random generator, work splitting over cores (`Parallel`), SIMD load/store
 // helpers and the per-layer profiler.
 //
-//   SeededGenerator(seed:)            SplitMix64; deterministic, `RandomNumberGenerator`.
+//   InitialSeeds.next()               the seed of a layer built without one (Randomness).
 //   Parallel.workers                  workers for all kernels (default: online cores).
 //   Parallel.forEach(n) { i in … }    runs i in 0..<n across workers (serial if workers == 1).
 //   Parallel.range(i, of: n, total:)  the i-th of n near-equal slices of 0..<total.
@@ -9,46 +9,13 @@
 
 import Dispatch
 import LinearAlgebra
+import Randomness
 
 #if canImport(Glibc)
   import Glibc
 #endif
 
 // MARK: - Random numbers
-
-/// A small, fast, seedable generator (SplitMix64). Same seed, same sequence, on every platform.
-public struct SeededGenerator: RandomNumberGenerator, Sendable {
-  private var state: UInt64
-
-  /// Creates a generator whose sequence is fixed by `seed`.
-  public init(seed: UInt64) { state = seed }
-
-  /// The next 64 random bits.
-  public mutating func next() -> UInt64 {
-    state &+= 0x9E37_79B9_7F4A_7C15
-    var z = state
-    z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-    z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-    return z ^ (z >> 31)
-  }
-
-  /// A uniform Float in [0, 1) with 24 random bits.
-  public mutating func nextUnitFloat() -> Float {
-    Float(next() >> 40) * (1.0 / 16_777_216.0)
-  }
-
-  /// A uniform Float in [low, high).
-  public mutating func uniform(_ low: Float, _ high: Float) -> Float {
-    low + (high - low) * nextUnitFloat()
-  }
-
-  /// A standard normal sample (Box–Muller).
-  public mutating func normal() -> Float {
-    let u1 = Double(next() >> 11) * (1.0 / 9_007_199_254_740_992.0) + 1e-300
-    let u2 = Double(next() >> 11) * (1.0 / 9_007_199_254_740_992.0)
-    return Float((-2 * log(u1)).squareRoot() * cos(2 * Double.pi * u2))
-  }
-}
 
 /// Seeds for layers constructed without an explicit generator: a process-wide counter, so the
 /// initialisation is deterministic given the construction order. Use
@@ -64,7 +31,7 @@ enum InitialSeeds {
 /// Fills `t` with U(-bound, bound), PyTorch's default for conv/linear weights and biases
 /// (`kaiming_uniform_(a=√5)` gives bound = 1/√fan_in).
 func fillUniform(_ t: Tensor, bound: Float, using generator: inout SeededGenerator) {
-  for i in 0..<t.count { t.data[i] = generator.uniform(-bound, bound) }
+  for i in 0..<t.count { t.data[i] = generator.uniformFloat(-bound, bound) }
 }
 
 // MARK: - Parallel work splitting

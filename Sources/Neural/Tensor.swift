@@ -15,6 +15,7 @@
 //   Profiler.record(path:kind:multiplyAccumulates:)   times code outside Sequential (folded paths).
 
 import LinearAlgebra
+import Randomness
 
 #if canImport(Glibc)
   import Glibc
@@ -25,7 +26,7 @@ import LinearAlgebra
 /// Activations are channels-last: a 4-D activation has shape (N, H, W, C). Convolution weights
 /// are stored as imported from PyTorch and permuted once at load time by the layer that owns
 /// them. `Tensor` is a reference type on purpose: activation, gradient and scratch buffers are
-/// allocated once per (model, batch shape) and reused every step (DESIGN.md, "Memory").
+/// allocated once per (model, batch shape) and reused every step (ARCHITECTURE.md, "Numerical conventions").
 public final class Tensor {
   /// The dimensions, outermost first.
   public private(set) var shape: [Int]

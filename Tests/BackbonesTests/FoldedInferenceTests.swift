@@ -3,6 +3,7 @@ import TestSupport
 import XCTest
 
 @testable import Backbones
+import Randomness
 
 /// The folded inference path (BatchNorm + ReLU6 folded into the convolutions, activation arena)
 /// against the layer-by-layer path it replaces, on the same model and input.
@@ -10,7 +11,7 @@ final class FoldedInferenceTests: XCTestCase {
   func input(_ shape: [Int], seed: UInt64) -> Tensor {
     var g = SeededGenerator(seed: seed)
     let x = Tensor(shape: shape)
-    for i in 0..<x.count { x[i] = g.uniform(-1, 1) }
+    for i in 0..<x.count { x[i] = g.uniformFloat(-1, 1) }
     return x
   }
 
@@ -31,13 +32,13 @@ final class FoldedInferenceTests: XCTestCase {
     // Scratch BN has γ=1, β=0, μ=0, σ²=1; give every norm distinct statistics so folding matters.
     var g = SeededGenerator(seed: 12)
     for (name, t) in model.buffers where name.hasSuffix("running_mean") {
-      for i in 0..<t.count { t[i] = g.uniform(-0.2, 0.2) }
+      for i in 0..<t.count { t[i] = g.uniformFloat(-0.2, 0.2) }
     }
     for (name, t) in model.buffers where name.hasSuffix("running_var") {
-      for i in 0..<t.count { t[i] = g.uniform(0.5, 2) }
+      for i in 0..<t.count { t[i] = g.uniformFloat(0.5, 2) }
     }
     for (name, p) in model.parameters where name.contains("_bn") {
-      for i in 0..<p.value.count { p.value[i] = name.hasSuffix("weight") ? g.uniform(0.5, 1.5) : g.uniform(-0.3, 0.3) }
+      for i in 0..<p.value.count { p.value[i] = name.hasSuffix("weight") ? g.uniformFloat(0.5, 1.5) : g.uniformFloat(-0.3, 0.3) }
     }
     compare(model, input([2, 48, 40, 3], seed: 13), "scratch lite0, random BN statistics")
   }
@@ -53,7 +54,7 @@ final class FoldedInferenceTests: XCTestCase {
     _ = model.forward(x, mode: .training)
     var g = SeededGenerator(seed: 23)
     for (_, p) in model.parameters {
-      for i in 0..<p.value.count { p.value[i] *= g.uniform(0.8, 1.2) }
+      for i in 0..<p.value.count { p.value[i] *= g.uniformFloat(0.8, 1.2) }
     }
     compare(model, x, "after new running statistics and weights")
   }

@@ -3,6 +3,7 @@ import Foundation
 import ScanIO
 import TestSupport
 import XCTest
+import Randomness
 
 final class PreprocessingTests: XCTestCase {
   func scan(_ values: [Float], width: Int, height: Int, photometric: String = "MONOCHROME2",

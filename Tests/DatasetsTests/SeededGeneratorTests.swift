@@ -1,5 +1,6 @@
 import Datasets
 import XCTest
+import Randomness
 
 final class SeededGeneratorTests: XCTestCase {
   func testStreamsAreReproducibleAndDistinct() {

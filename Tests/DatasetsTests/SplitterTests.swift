@@ -1,6 +1,7 @@
 import Datasets
 import Foundation
 import XCTest
+import Randomness
 
 final class SplitterTests: XCTestCase {
   /// 3 labels × 40 patients × 1–5 slices, synthetic (files are not touched by the splitter).

@@ -1,5 +1,6 @@
 import Metrics
 import XCTest
+import Randomness
 
 /// Rows of one patient are correlated: tests that treat them as independent reject far too
 /// often under the null. The cluster-aware permutations must hold their level.
@@ -11,9 +12,9 @@ final class ClusteredTestsTests: XCTestCase {
     var values = [Float]()
     var names = [String]()
     for c in 0..<clusters {
-      let effect = (0..<d).map { _ in g.nextGaussian() }
+      let effect = (0..<d).map { _ in g.normal() }
       for _ in 0..<per {
-        for j in 0..<d { values.append(Float(effect[j] + 0.3 * g.nextGaussian())) }
+        for j in 0..<d { values.append(Float(effect[j] + 0.3 * g.normal())) }
         names.append("\(prefix)\(c)")
       }
     }
@@ -68,11 +69,11 @@ final class ClusteredTestsTests: XCTestCase {
     for r in 0..<repetitions {
       var x = [Double](), y = [Double](), cx = [String](), cy = [String]()
       for c in 0..<10 {
-        let e1 = g.nextGaussian(), e2 = g.nextGaussian()
+        let e1 = g.normal(), e2 = g.normal()
         for _ in 0..<5 {
-          x.append(e1 + 0.2 * g.nextGaussian())
+          x.append(e1 + 0.2 * g.normal())
           cx.append("x\(c)")
-          y.append(e2 + 0.2 * g.nextGaussian())
+          y.append(e2 + 0.2 * g.normal())
           cy.append("y\(c)")
         }
       }

@@ -1,6 +1,7 @@
 @testable import Metrics
 import TestSupport
 import XCTest
+import Randomness
 
 final class CovarianceBootstrapTests: XCTestCase {
   /// The pooled-Gram replicate (multiplicity weights) equals refitting on the resampled rows.

@@ -1,6 +1,7 @@
 import Metrics
 import TestSupport
 import XCTest
+import Randomness
 
 final class GaussianDistancesTests: XCTestCase {
   /// Commuting (diagonal) covariances: FD = ‖μ₁ − μ₂‖² + Σ (√aᵢ − √bᵢ)².

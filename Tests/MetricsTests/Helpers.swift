@@ -1,11 +1,12 @@
 import Metrics
 import XCTest
+import Randomness
 
 /// Gaussian samples: `rows` × `columns`, each feature N(mean, scale²).
 func gaussianMatrix(
   rows: Int, columns: Int, mean: Float = 0, scale: Float = 1, generator: inout SeededGenerator
 ) -> FeatureMatrix {
-  let values = (0..<(rows * columns)).map { _ in mean + scale * Float(generator.nextGaussian()) }
+  let values = (0..<(rows * columns)).map { _ in mean + scale * Float(generator.normal()) }
   return try! FeatureMatrix(rows: rows, columns: columns, values: values)
 }
 

@@ -1,5 +1,6 @@
 import Metrics
 import XCTest
+import Randomness
 
 final class IntensitySummaryTests: XCTestCase {
   /// The quickselect percentiles equal numpy-style type-7 quantiles of the sorted data, with
@@ -7,7 +8,7 @@ final class IntensitySummaryTests: XCTestCase {
   func testPercentilesMatchSortedQuantiles() {
     var g = SeededGenerator(seed: 9)
     for n in [1, 2, 3, 10, 101, 4096, 65_537] {
-      var pixels = (0..<n).map { _ in Float((200 * g.nextGaussian()).rounded()) }
+      var pixels = (0..<n).map { _ in Float((200 * g.normal()).rounded()) }
       if n > 3 { pixels[1] = .nan }
       let finite = pixels.filter(\.isFinite).map(Double.init).sorted()
       let s = IntensityShift.summarize(pixels)

@@ -1,6 +1,7 @@
 import Metrics
 import TestSupport
 import XCTest
+import Randomness
 
 final class LogMETests: XCTestCase {
   /// Against the explicit-matrix numpy LogME in scripts/reference/metrics_reference.py, for

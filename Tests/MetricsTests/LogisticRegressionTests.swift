@@ -1,6 +1,7 @@
 import Metrics
 import TestSupport
 import XCTest
+import Randomness
 
 final class LogisticRegressionTests: XCTestCase {
   /// Multinomial fit against scipy L-BFGS on the same objective

@@ -1,6 +1,7 @@
 import Foundation
 import Metrics
 import XCTest
+import Randomness
 
 /// Wall-time measurements for the report; skipped unless MEDTRANSFER_BENCH=1 (timing is never
 /// asserted in a unit test).
@@ -54,6 +55,6 @@ extension MetricsBenchmarks {
       source: .init(name: "s", features: s, labels: labels),
       target: .init(name: "t", features: t, labels: labels))
     lap("ShiftAnalysis.run defaults (B=1000, bootstrap 1000, covariance bootstrap 50)")
-    print("BENCH report: MMD p \(report.mmd.pValue), PAD \(report.proxyADistance.value), FD \(report.frechetDistance)")
+    print("BENCH report: MMD p \(report.mmd!.pValue), PAD \(report.proxyADistance!.value), FD \(report.frechetDistance!)")
   }
 }

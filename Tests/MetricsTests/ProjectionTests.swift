@@ -1,6 +1,7 @@
 import Metrics
 import TestSupport
 import XCTest
+import Randomness
 
 final class ProjectionTests: XCTestCase {
   /// Two planted directions (std 10 and 6) plus unit noise: every PCA route (d ≤ n covariance,
@@ -8,14 +9,14 @@ final class ProjectionTests: XCTestCase {
   func testPCARecoversPlantedDirections() throws {
     for (n, d) in [(200, 20), (60, 150), (600, 560)] {
       var g = SeededGenerator(seed: UInt64(n * 1000 + d))
-      let f1 = (0..<n).map { _ in 10 * g.nextGaussian() }
-      let f2 = (0..<n).map { _ in 6 * g.nextGaussian() }
+      let f1 = (0..<n).map { _ in 10 * g.normal() }
+      let f2 = (0..<n).map { _ in 6 * g.normal() }
       var values = [Float]()
       for i in 0..<n {
         for j in 0..<d {
           // Direction 1 = feature 0, direction 2 = feature 1.
           let signal = j == 0 ? f1[i] : (j == 1 ? f2[i] : 0)
-          values.append(Float(signal + g.nextGaussian()))
+          values.append(Float(signal + g.normal()))
         }
       }
       let all = try FeatureMatrix(rows: n, columns: d, values: values)

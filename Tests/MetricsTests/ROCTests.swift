@@ -1,14 +1,15 @@
 import Metrics
 import TestSupport
 import XCTest
+import Randomness
 
 final class ROCTests: XCTestCase {
   /// AUROC against a brute-force count of correctly ordered (positive, negative) pairs.
   func testAUROCMatchesPairCount() throws {
     var g = SeededGenerator(seed: 12)
     let n = 157
-    let positive = (0..<n).map { _ in Double.random(in: 0..<1, using: &g) < 0.3 }
-    let scores = positive.map { p in ((p ? 0.7 : 0) + g.nextGaussian()).rounded() / 2 }  // many ties
+    let positive = (0..<n).map { _ in g.unit() < 0.3 }
+    let scores = positive.map { p in ((p ? 0.7 : 0) + g.normal()).rounded() / 2 }  // many ties
     var wins = 0.0, pairs = 0.0
     for i in 0..<n where positive[i] {
       for j in 0..<n where !positive[j] {
@@ -44,7 +45,7 @@ final class ROCTests: XCTestCase {
     let n = 300, k = 3
     let labels = (0..<n).map { $0 % k }
     let probabilities: [[Double]] = labels.map { y in
-      var logits = (0..<k).map { _ in g.nextGaussian() }
+      var logits = (0..<k).map { _ in g.normal() }
       logits[y] += 1.5
       let e = logits.map { exp($0) }
       let s = e.reduce(0, +)

@@ -1,6 +1,7 @@
 import XCTest
 
 @testable import Metrics
+import Randomness
 
 /// The MMD permutation test on class-balanced designs: both samples drawn per class (4 classes
 /// with well-separated means, 10 images of each per side). Relabelling images across classes
@@ -16,7 +17,7 @@ final class StratifiedMMDTests: XCTestCase {
     for (c, centre) in Self.centres.enumerated() {
       for _ in 0..<10 {
         for (j, mu) in centre.enumerated() {
-          values.append(mu + (c == 1 && j == 0 ? shift : 0) + Float(g.nextGaussian()))
+          values.append(mu + (c == 1 && j == 0 ? shift : 0) + Float(g.normal()))
         }
         labels.append(c)
       }
@@ -96,7 +97,7 @@ final class StratifiedMMDTests: XCTestCase {
     }
     XCTAssertTrue(try analyse(false).notes.contains { $0.contains("--permute-within-labels") })
     let within = try analyse(true)
-    XCTAssertEqual(within.mmd.permutationUnit, "image within stratum")
+    XCTAssertEqual(within.mmd!.permutationUnit, "image within stratum")
     XCTAssertTrue(within.notes.contains { $0.contains("only within a class label") })
     XCTAssertThrowsError(
       try ShiftAnalysis.run(

@@ -1,5 +1,6 @@
 import Metrics
 import XCTest
+import Randomness
 
 final class TSNETests: XCTestCase {
   /// Three clusters 12 σ apart in 30-d (50 points each): every point's nearest 2-D neighbour is
@@ -12,7 +13,7 @@ final class TSNETests: XCTestCase {
     var cluster = [Int]()
     for c in 0..<3 {
       for _ in 0..<per {
-        for j in 0..<d { values.append(Float((j % 3 == c ? 12.0 : 0.0) + g.nextGaussian())) }
+        for j in 0..<d { values.append(Float((j % 3 == c ? 12.0 : 0.0) + g.normal())) }
         cluster.append(c)
       }
     }

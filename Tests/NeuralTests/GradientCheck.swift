@@ -6,12 +6,13 @@
 
 import Neural
 import XCTest
+import Randomness
 
 /// A tensor of uniform values in [low, high) from `seed`.
 func randomTensor(_ shape: [Int], seed: UInt64, low: Float = -1, high: Float = 1) -> Tensor {
   var g = SeededGenerator(seed: seed)
   let t = Tensor(shape: shape)
-  for i in 0..<t.count { t[i] = g.uniform(low, high) }
+  for i in 0..<t.count { t[i] = g.uniformFloat(low, high) }
   return t
 }
 

@@ -1,5 +1,6 @@
 import Foundation
 import Neural
+import Randomness
 
 /// Preprocessed images in memory with their labels and metadata: what the trainer consumes.
 ///
@@ -60,8 +61,8 @@ public struct ImageSet {
   public func batchIndices(size: Int, shuffleSeed: UInt64?, dropLast: Bool = false) -> [[Int]] {
     var order = Array(0..<count)
     if let seed = shuffleSeed {
-      var g = SplitMix(seed: seed)
-      order.shuffle(using: &g)
+      var g = SeededGenerator(seed: seed)
+      g.shuffle(&order)
     }
     var out: [[Int]] = []
     var start = 0

@@ -1,3 +1,5 @@
+import Randomness
+
 /// Seeded data augmentation on preprocessed (normalised, channels-last) images.
 ///
 /// Geometric steps (flips, rotation, scale, translation, random crop) are fused into one

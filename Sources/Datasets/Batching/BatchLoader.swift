@@ -1,11 +1,12 @@
 import Dispatch
 import Foundation
 import Neural
+import Randomness
 
 /// One mini-batch: images as an NHWC tensor, their class indices and sample positions.
 public struct Batch {
   /// (N, H, W, C) Float32. Valid until the next call to `next()` on its epoch (buffers are
-  /// recycled, DESIGN.md "Memory").
+  /// recycled, ARCHITECTURE.md "Numerical conventions").
   public let images: Tensor
   /// Class index per image.
   public let labels: [Int]

@@ -1,3 +1,5 @@
+import Randomness
+
 /// Renders CT-like axial chest slices in Hounsfield units.
 ///
 /// The anatomy is analytic (ellipses with harmonic deformation) so rendering costs a few

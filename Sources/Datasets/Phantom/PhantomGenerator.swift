@@ -2,6 +2,7 @@ import Crypto
 import Dispatch
 import Foundation
 import ScanIO
+import Randomness
 
 /// Generates the multi-site phantom benchmark: real DICOM files through ScanIO plus a manifest.
 ///

@@ -1,3 +1,5 @@
+import Randomness
+
 /// What a site's scanner does to the true HU image: reconstruction kernel (blur or edge
 /// boost, applied to anatomy and quantum noise alike), dose-dependent noise, HU calibration and
 /// quantisation into stored values.

@@ -1,4 +1,5 @@
 import Foundation
+import Randomness
 
 /// Split assignment for a dataset: stratified by domain and label, grouped by patient, seeded.
 ///

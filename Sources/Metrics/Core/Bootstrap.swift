@@ -1,3 +1,5 @@
+import Randomness
+
 /// A two-sided confidence interval and how it was obtained.
 public struct ConfidenceInterval: Codable, Sendable, Equatable {
   /// Lower bound.
@@ -72,7 +74,7 @@ public enum Bootstrap {
 
   /// Indices of a resample with replacement of `0..<n`.
   public static func resample(_ n: Int, using generator: inout SeededGenerator) -> [Int] {
-    (0..<n).map { _ in Int.random(in: 0..<n, using: &generator) }
+    (0..<n).map { _ in generator.below(n) }
   }
 
   /// Bootstraps a one-sample statistic: resamples `0..<n` with replacement `plan.replicates`

@@ -1,4 +1,5 @@
 import LinearAlgebra
+import Randomness
 
 /// Fréchet and CORAL distances with bootstrap intervals.
 public struct CovarianceDistances: Codable, Sendable, Equatable {
@@ -38,7 +39,7 @@ extension GaussianDistances {
     let n1 = source.rows, n2 = target.rows
     let gram: WeightedGram? =
       (n1 + n2 <= 4000 && n1 + n2 < 2 * source.columns) ? try WeightedGram(source, target) : nil
-    var generator = SeededGenerator(seed: bootstrap.seed, stream: 0xc0fa)
+    var generator = SeededGenerator(seed: bootstrap.seed, stream: [0xc0fa])
     var frechetReps = [Double](), coralReps = [Double]()
     for _ in 0..<bootstrap.replicates {
       let i = Bootstrap.resample(n1, using: &generator)

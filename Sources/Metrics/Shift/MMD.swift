@@ -1,5 +1,6 @@
 import Foundation
 import LinearAlgebra
+import Randomness
 
 /// Result of a two-sample MMD test between source and target features.
 public struct MMDResult: Codable, Sendable, Equatable {
@@ -292,7 +293,7 @@ struct PooledKernel {
   /// For an indicator a of the permuted "source" group: Sxx = aᵀK₀a, Sxy = aᵀr − Sxx,
   /// Syy = 1ᵀK₀1 − 2Sxy − Sxx, so one product K₀·A per batch of indicators suffices.
   func permutationStatistics(count: Int, seed: UInt64) -> [Double] {
-    var generator = SeededGenerator(seed: seed, stream: 0x9e47)
+    var generator = SeededGenerator(seed: seed, stream: [0x9e47])
     var results = [Double]()
     results.reserveCapacity(count)
     let batch = min(count, 256)
@@ -311,7 +312,7 @@ struct PooledKernel {
         // Within each stratum, a random choice of its units goes to the source side.
         var size = 0
         for k in groups.units.indices {
-          groups.units[k].shuffle(using: &generator)
+          generator.shuffle(&groups.units[k])
           for u in groups.units[k].prefix(groups.sourceUnits[k]) {
             if let clusters {
               for row in clusters.rows[u] { a[row * width + col] = 1 }
@@ -359,7 +360,7 @@ struct PooledKernel {
   /// of distinct original samples: Sxx = Σ_{i≠j} wᵢwⱼk(xᵢ,xⱼ) over (n² − Σwᵢ²) pairs, so a
   /// duplicated sample is never compared with itself.
   func bootstrapStatistics(count: Int, seed: UInt64) -> [Double] {
-    var generator = SeededGenerator(seed: seed, stream: 0xb007)
+    var generator = SeededGenerator(seed: seed, stream: [0xb007])
     var results = [Double]()
     results.reserveCapacity(count)
     let batch = min(count, 256)
@@ -377,18 +378,18 @@ struct PooledKernel {
           // Resample clusters with replacement within each side.
           let ks = clusters.sourceCount, kt = clusters.targetCount
           for _ in 0..<ks {
-            for row in clusters.rows[Int.random(in: 0..<ks, using: &generator)] {
+            for row in clusters.rows[generator.below(ks)] {
               wx[row * width + col] += 1
             }
           }
           for _ in 0..<kt {
-            for row in clusters.rows[ks + Int.random(in: 0..<kt, using: &generator)] {
+            for row in clusters.rows[ks + generator.below(kt)] {
               wy[(row - n) * width + col] += 1
             }
           }
         } else {
-          for _ in 0..<n { wx[Int.random(in: 0..<n, using: &generator) * width + col] += 1 }
-          for _ in 0..<m { wy[Int.random(in: 0..<m, using: &generator) * width + col] += 1 }
+          for _ in 0..<n { wx[generator.below(n) * width + col] += 1 }
+          for _ in 0..<m { wy[generator.below(m) * width + col] += 1 }
         }
       }
       k0.withUnsafeBufferPointer { kp in

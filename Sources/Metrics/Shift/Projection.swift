@@ -1,4 +1,5 @@
 import LinearAlgebra
+import Randomness
 
 /// A 2-D point of an embedding picture.
 public struct Point2D: Codable, Sendable, Equatable {
@@ -42,7 +43,7 @@ public enum Projection {
         // d×d eigen-decomposition (seconds at d = 1280).
         let k = 8
         var generator = SeededGenerator(seed: 0x9ca)
-        var q = (0..<(d * k)).map { _ in generator.nextGaussian() }
+        var q = (0..<(d * k)).map { _ in generator.normal() }
         orthonormalizeColumns(&q, rows: d, columns: k)
         var y = [Double](repeating: 0, count: n * k)
         for _ in 0..<30 {

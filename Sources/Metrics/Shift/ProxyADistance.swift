@@ -1,3 +1,5 @@
+import Randomness
+
 /// The proxy A-distance between two feature samples.
 public struct ProxyADistanceResult: Codable, Sendable, Equatable {
   /// 2(1 − 2ε); 0 when the domains are indistinguishable, 2 when perfectly separable. Negative
@@ -65,14 +67,14 @@ public enum ProxyADistance {
     let n = source.rows, total = pooled.rows
     let labels = (0..<total).map { $0 < n ? 0 : 1 }
     // Stratified folds: each domain shuffled and dealt round-robin.
-    var generator = SeededGenerator(seed: options.seed, stream: 0xf01d)
+    var generator = SeededGenerator(seed: options.seed, stream: [0xf01d])
     var fold = [Int](repeating: 0, count: total)
     if let clusters, clusters.source.count == n, clusters.target.count == total - n {
       for (offset, names) in [(0, clusters.source), (n, clusters.target)] {
         var rows: [String: [Int]] = [:]
         for (i, name) in names.enumerated() { rows[name, default: []].append(offset + i) }
         var groups = rows.keys.sorted()
-        groups.shuffle(using: &generator)
+        generator.shuffle(&groups)
         // Largest-first would balance better; round-robin keeps it simple and seeded.
         for (position, name) in groups.enumerated() {
           for index in rows[name]! { fold[index] = position % k }
@@ -81,7 +83,7 @@ public enum ProxyADistance {
     } else {
       for range in [0..<n, n..<total] {
         var indices = Array(range)
-        indices.shuffle(using: &generator)
+        generator.shuffle(&indices)
         for (position, index) in indices.enumerated() { fold[index] = position % k }
       }
     }

@@ -1,4 +1,5 @@
 import Foundation
+import Randomness
 
 /// Exact t-SNE (van der Maaten & Hinton 2008) for the source-vs-target embedding picture.
 ///
@@ -59,8 +60,8 @@ public enum TSNE {
         reason: "perplexity must be > 0 and iterations ≥ 0")
     }
     let p = affinities(squaredDistances(x), n: n, perplexity: min(options.perplexity, Double(n - 1) / 3))
-    var generator = SeededGenerator(seed: options.seed, stream: 0x75e)
-    var y = (0..<(2 * n)).map { _ in 1e-4 * generator.nextGaussian() }
+    var generator = SeededGenerator(seed: options.seed, stream: [0x75e])
+    var y = (0..<(2 * n)).map { _ in 1e-4 * generator.normal() }
     var velocity = [Double](repeating: 0, count: 2 * n)
     var gains = [Double](repeating: 1, count: 2 * n)
     var gradient = [Double](repeating: 0, count: 2 * n)

@@ -1,3 +1,5 @@
+import Randomness
+
 /// The two-sample Kolmogorov–Smirnov test result.
 public struct KSResult: Codable, Sendable, Equatable {
   /// D = sup |F₁ − F₂| of the empirical CDFs.
@@ -88,14 +90,14 @@ public enum TwoSample {
       }
       return best
     }
-    var generator = SeededGenerator(seed: seed, stream: 0x6b5)
+    var generator = SeededGenerator(seed: seed, stream: [0x6b5])
     var clusters = Array(0..<clusterCount)
     var sourceSide = [Bool](repeating: false, count: clusterCount)
     var inSource = [Bool](repeating: false, count: values.count)
     var exceed = 0
     let tolerance = 1e-12
     for _ in 0..<permutations {
-      clusters.shuffle(using: &generator)
+      generator.shuffle(&clusters)
       for (position, c) in clusters.enumerated() { sourceSide[c] = position < sourceClusters }
       for r in 0..<values.count { inSource[r] = sourceSide[clusterOf[r]] }
       if statistic(inSource) >= observed.statistic - tolerance { exceed += 1 }

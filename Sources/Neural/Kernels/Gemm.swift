@@ -1,7 +1,8 @@
 // Gemm: matrix products for the layers, split over `Parallel.workers` by rows.
 //
 //   gemm(transA:transB:m:n:k:a:lda:b:ldb:beta:c:ldc:)   C = op(A)·op(B) (+ beta·C), rows of C
-//                                                        split across workers.
+//                                                        in up to 4 parts fixed by the shape,
+//                                                        spread over the workers.
 //   gemmReduceRows(...)                                  C += Aᵀ·B over many rows of A and B,
 //                                                        in a fixed number of row blocks.
 //
@@ -12,6 +13,7 @@
 
 import Dispatch
 import LinearAlgebra
+import Randomness
 
 /// How the layers parallelise matrix products.
 public enum Gemm {
@@ -31,6 +33,11 @@ public enum Gemm {
 
   /// Rows per part below which splitting does not pay.
   static let minimumRowsPerPart = 64
+  /// At most this many row parts per product. The split depends on the product's shape only,
+  /// never on the worker count: OpenBLAS rounds a row differently in products of different
+  /// heights, so splitting by workers made a one-worker run and a two-worker run differ in the
+  /// last bits (and then in everything trained from them).
+  static let maximumRowParts = 4
 
   static func configureThreads() {
     let wanted = strategy == .splitRows ? 1 : Parallel.workers
@@ -50,12 +57,12 @@ func gemm(
 ) {
   Gemm.configureThreads()
   let parts = Gemm.strategy == .splitRows
-    ? Swift.max(1, Swift.min(Parallel.workers, m / Gemm.minimumRowsPerPart)) : 1
+    ? Swift.max(1, Swift.min(Gemm.maximumRowParts, m / Gemm.minimumRowsPerPart)) : 1
   if parts == 1 {
     BLAS.sgemm(.none, transB, m: m, n: n, k: k, a: a, lda: lda, b: b, ldb: ldb, beta: beta, c: c, ldc: ldc)
     return
   }
-  DispatchQueue.concurrentPerform(iterations: parts) { part in
+  Parallel.forEach(parts) { part in
     let rows = Parallel.range(part, of: parts, total: m)
     BLAS.sgemm(
       .none, transB, m: rows.count, n: n, k: k, a: a + rows.lowerBound * lda, lda: lda, b: b,
@@ -106,8 +113,8 @@ extension Gemm {
     let c = Tensor(shape: [size, size])
     var g = SeededGenerator(seed: 1)
     for i in 0..<a.count {
-      a[i] = g.uniform(-1, 1)
-      b[i] = g.uniform(-1, 1)
+      a[i] = g.uniformFloat(-1, 1)
+      b[i] = g.uniformFloat(-1, 1)
     }
     var best = Double.infinity
     for _ in 0..<repeats {

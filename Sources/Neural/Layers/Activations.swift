@@ -8,6 +8,8 @@
 //
 // Prefer BatchNorm2d(activation: .relu6) over BatchNorm2d + ReLU6: one pass, one buffer.
 
+import Randomness
+
 /// An elementwise activation layer (shared by `ReLU` and `ReLU6`).
 public class PointwiseActivation: Layer {
   let activation: Activation
@@ -95,7 +97,7 @@ public final class Dropout: Layer {
     mask.reshape(x.shape)
     let keep = 1 / (1 - probability)
     for i in 0..<x.count {
-      let m: Float = generator.nextUnitFloat() < probability ? 0 : keep
+      let m: Float = generator.unitFloat() < probability ? 0 : keep
       mask.data[i] = m
       output.data[i] = x.data[i] * m
     }

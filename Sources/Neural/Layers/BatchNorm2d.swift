@@ -13,6 +13,7 @@
 // Works on any tensor whose last axis is the channel axis (N, H, W, C) or (N, C).
 
 import LinearAlgebra
+import Randomness
 
 /// The pointwise nonlinearity a layer applies (ReLU6 is PyTorch's `hardtanh(0, 6)`).
 public enum Activation: Sendable, Equatable {

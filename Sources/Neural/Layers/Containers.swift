@@ -8,6 +8,8 @@
 //       drop path (lukemelas `drop_connect`: keep with 1−p, scale by 1/(1−p)). Names are the
 //       body's, unprefixed.
 
+import Randomness
+
 /// Layers applied one after another (PyTorch `nn.Sequential`).
 public final class Sequential: Layer {
   /// The children in order, with the names used to prefix their parameters.
@@ -130,7 +132,7 @@ public final class Residual: Layer {
     keep = Array(repeating: 1, count: n)
     if trained && dropPathProbability > 0 {
       for i in 0..<n {
-        keep[i] = generator.nextUnitFloat() < dropPathProbability ? 0 : 1 / (1 - dropPathProbability)
+        keep[i] = generator.unitFloat() < dropPathProbability ? 0 : 1 / (1 - dropPathProbability)
       }
     }
     let (xp, bp, yp) = (UnsafePointer(x.data), UnsafePointer(b.data), output.data)

@@ -12,6 +12,7 @@
 //   conv.computesInputGradient    false for the stem: backward skips dL/dx and returns zeros.
 
 import LinearAlgebra
+import Randomness
 
 /// How a convolution pads its input.
 public enum Padding: Sendable, Equatable {

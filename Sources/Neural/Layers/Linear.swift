@@ -4,6 +4,7 @@
 //   parameters "weight" (out, in), "bias" (out).
 
 import LinearAlgebra
+import Randomness
 
 /// Fully connected layer (PyTorch `nn.Linear`).
 public final class Linear: Layer {

@@ -1,10 +1,21 @@
+// Randomness: the project's one seeded random generator.
+//
+//   SeededGenerator(seed:stream:)     xoshiro256**, seeded through SplitMix64, streams by key.
+//   .below(n) / .integer(a...b)        bounded integers (Lemire), never `Int.random(in:using:)`.
+//   .unit() / .uniform(a, b)           doubles; .unitFloat() / .uniformFloat(a, b) floats.
+//   .normal()                          Box–Muller.
+//   .shuffle(&array)                   Fisher–Yates with `below`, never `shuffle(using:)`.
+
 /// A seeded pseudo-random generator (xoshiro256**) whose streams are derived from keys.
 ///
-/// The phantom generator, the splitter and the augmenter draw every random number from one of
-/// these so that results depend only on the seed and the stream key, never on thread scheduling
-/// or the platform's `SystemRandomNumberGenerator`. Bounded integers and floating-point values
-/// are produced by our own arithmetic (not the standard library's `random(in:using:)`, whose
-/// algorithm is not a documented contract), so a seed reproduces the same data across toolchains.
+/// Everything random in the project draws from one of these: weight initialisation and dropout
+/// (Neural, Adaptation), the phantom generator, splits, label budgets and augmentation
+/// (Datasets), and every permutation test and bootstrap (Metrics). Results depend only on the
+/// seed and the stream key, never on thread scheduling or the platform's
+/// `SystemRandomNumberGenerator`. Bounded integers, shuffles and floating-point values are
+/// produced by this type's own arithmetic, not by the standard library's
+/// `random(in:using:)` / `shuffle(using:)`, whose algorithms are not a documented contract: a
+/// toolchain update must not change a split, a trained model or a reported p-value.
 public struct SeededGenerator: RandomNumberGenerator, Sendable {
   private var s0: UInt64
   private var s1: UInt64
@@ -68,6 +79,14 @@ public struct SeededGenerator: RandomNumberGenerator, Sendable {
   /// A uniform double in [lower, upper).
   public mutating func uniform(_ lower: Double, _ upper: Double) -> Double {
     lower + (upper - lower) * unit()
+  }
+
+  /// A uniform Float in [0, 1) with 24 random bits.
+  public mutating func unitFloat() -> Float { Float(next() >> 40) * 0x1.0p-24 }
+
+  /// A uniform Float in [lower, upper).
+  public mutating func uniformFloat(_ lower: Float, _ upper: Float) -> Float {
+    lower + (upper - lower) * unitFloat()
   }
 
   /// A uniform double within a closed range given as `[lower, upper]`.
