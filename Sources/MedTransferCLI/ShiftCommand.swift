@@ -241,13 +241,22 @@ struct ShiftCommand: ParsableCommand {
     func pad(_ s: String, _ n: Int) -> String { s.padding(toLength: max(n, s.count), withPad: " ", startingAt: 0) }
     var lines = [
       "\(d.source.name) (\(d.source.images) images) vs \(d.target.name) (\(d.target.images) images), "
-        + "\(d.model) \(d.layer ?? "head_conv") @ \(d.inputSize) px, d = \(r.featureDimension)",
-      "  MMD²            \(g(r.mmd.mmd2))\(ci(r.mmd.interval))  p = \(g(r.mmd.pValue)) "
-        + "(\(r.mmd.permutations) permutations)",
-      "  proxy A-dist.   \(g(r.proxyADistance.value))\(ci(r.proxyADistance.interval))",
-      "  Fréchet         \(g(r.frechetDistance.value))\(ci(r.frechetDistance.interval))",
-      "  CORAL           \(g(r.coralDistance.value))\(ci(r.coralDistance.interval))",
+        + "\(d.model) \(d.layer ?? "head_conv") @ \(d.inputSize) px, d = \(r.featureDimension)"
     ]
+    if let mmd = r.mmd {
+      lines.append(
+        "  MMD²            \(g(mmd.mmd2))\(ci(mmd.interval))  p = \(g(mmd.pValue)) "
+          + "(\(mmd.permutations) permutations)")
+    }
+    if let pad = r.proxyADistance {
+      lines.append("  proxy A-dist.   \(g(pad.value))\(ci(pad.interval))")
+    }
+    if let frechet = r.frechetDistance {
+      lines.append("  Fréchet         \(g(frechet.value))\(ci(frechet.interval))")
+    }
+    if let coral = r.coralDistance {
+      lines.append("  CORAL           \(g(coral.value))\(ci(coral.interval))")
+    }
     if let labels = r.labels {
       lines.append("  label prior TV  \(g(labels.totalVariation.value))\(ci(labels.totalVariation.interval))")
     }

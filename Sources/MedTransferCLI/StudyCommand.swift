@@ -85,9 +85,7 @@ struct StudyRunCommand: ParsableCommand {
       // Baselines first, every network arm through Adaptation; arms no executor can run are
       // rejected before anything runs.
       let executor = RoutingExecutor([
-        BaselineExecutor(manifestResolver: { ref, context in
-          try AdaptationExecutor.manifestURL(ref, options: spec.training.options, context: context)
-        }),
+        BaselineExecutor(),
         AdaptationExecutor(),
       ])
       try StudyRunner.checkArms(spec, executor: executor)

@@ -14,7 +14,8 @@ struct TrainCommand: ParsableCommand {
     discussion: """
       Writes OUT/config.json (everything needed to rerun, with weights and data hashes), \
       OUT/metrics.jsonl (one line per epoch), OUT/model.safetensors (the best checkpoint), \
-      OUT/last.safetensors + resume.json (to resume) and OUT/summary.json. Progress goes to \
+      OUT/resume.json + OUT/resume/ (model, optimizer moments and best weights of the last \
+      finished epoch, to resume exactly) and OUT/summary.json. Progress goes to \
       stderr; with --json the summary is printed on stdout.
       """)
 

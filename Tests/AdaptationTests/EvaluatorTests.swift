@@ -1,11 +1,13 @@
 import Foundation
 import TestSupport
+import Metrics
 import XCTest
 
 @testable import Adaptation
 
 final class EvaluatorTests: XCTestCase {
-  /// AUROC against a brute-force pair count (ties ½).
+  /// Per-class AUROC against a brute-force pair count (ties ½), and the Wilson interval of the
+  /// accuracy against its closed form: the evaluator reports Metrics' numbers unchanged.
   func testAUROCMatchesPairCount() {
     let scores: [Float] = [0.1, 0.4, 0.35, 0.8, 0.4, 0.9, 0.2, 0.55]
     let positives = [false, true, false, true, false, true, false, false]
@@ -17,8 +19,17 @@ final class EvaluatorTests: XCTestCase {
         wins += scores[i] > scores[j] ? 1 : (scores[i] == scores[j] ? 0.5 : 0)
       }
     }
-    XCTAssertEqual(Evaluator.auroc(scores: scores, positives: positives)!, wins / pairs, accuracy: 1e-12)
-    XCTAssertEqual(Evaluator.delong(scores: scores, positives: positives)!.0, wins / pairs, accuracy: 1e-12)
+    let p = scores.flatMap { [1 - $0, $0] }
+    let r = Evaluator.classification(probabilities: p, labels: positives.map { $0 ? 1 : 0 },
+                                     classes: ["a", "b"], bootstrapReplicates: 50)
+    XCTAssertEqual(r.perClassAUROC["b"]!.value, wins / pairs, accuracy: 1e-6)
+    XCTAssertEqual(r.perClassAUROC["b"]!.method, "delong")
+    XCTAssertEqual(r.macroAUROC!.method, "bootstrap")
+    // 8 images; the Wilson interval is Metrics' (checked against scipy there).
+    let correct = (0..<8).filter { (scores[$0] > 0.5) == positives[$0] }.count
+    let wilson = Classification.wilsonInterval(successes: correct, count: 8)!
+    XCTAssertEqual(r.accuracy.lower, wilson.lower)
+    XCTAssertEqual(r.accuracy.upper, wilson.upper)
   }
 
   /// Closed-form confusion, balanced accuracy, macro-F1 and ECE on four predictions.

@@ -1,6 +1,7 @@
 import Metrics
 import TestSupport
 import XCTest
+import Randomness
 
 final class ClassificationTests: XCTestCase {
   /// Hand example: labels (0,0,0,1,1,2), predictions (0,1,0,1,2,2).
@@ -14,6 +15,39 @@ final class ClassificationTests: XCTestCase {
     assertClose(m.f1Scores, [0.8, 0.5, 2.0 / 3], rtol: 0, atol: 1e-15)
     XCTAssertEqual(m.macroF1, (0.8 + 0.5 + 2.0 / 3) / 3, accuracy: 1e-15)
     XCTAssertThrowsError(try ConfusionMatrix(labels: [3], predictions: [0], classCount: 3))
+  }
+
+  /// Macro F1 averages over the classes in the labels or the predictions (scikit-learn's
+  /// default): a class in neither does not pull the mean towards 0.
+  func testMacroF1SkipsAbsentClasses() throws {
+    let m = try ConfusionMatrix(labels: [0, 0, 1, 1], predictions: [0, 1, 1, 1], classCount: 3)
+    // F1: class 0 = 2·1/(2+1) = 2/3, class 1 = 2·2/(2+3) = 0.8; class 2 absent from both.
+    XCTAssertEqual(m.macroF1, (2.0 / 3 + 0.8) / 2, accuracy: 1e-15)
+  }
+
+  /// Wilson intervals against scipy (`binomtest(k, n).proportion_ci(method="wilson")`, from
+  /// scripts/reference/metrics_reference.py).
+  func testWilsonIntervalMatchesScipy() throws {
+    let reference = try loadFixture("metrics_reference.json")
+    var maxDiff = 0.0
+    for case let c as [String: Any] in reference["wilson"] as! [Any] {
+      let k = (c["k"] as! NSNumber).intValue, n = (c["n"] as! NSNumber).intValue
+      let level = (c["level"] as! NSNumber).doubleValue
+      let ci = try XCTUnwrap(Classification.wilsonInterval(successes: k, count: n, level: level))
+      let low = (c["low"] as! NSNumber).doubleValue, high = (c["high"] as! NSNumber).doubleValue
+      XCTAssertEqual(ci.lower, low, accuracy: 1e-12, "k=\(k) n=\(n)")
+      XCTAssertEqual(ci.upper, high, accuracy: 1e-12, "k=\(k) n=\(n)")
+      maxDiff = max(maxDiff, abs(ci.lower - low), abs(ci.upper - high))
+    }
+    print("Wilson vs scipy OK, maxdiff = \(maxDiff)")
+    XCTAssertNil(Classification.wilsonInterval(successes: 0, count: 0))
+  }
+
+  /// Log loss: −mean log p(label), clipped at 1e-12.
+  func testLogLoss() {
+    let p: [[Double]] = [[0.8, 0.2], [0.4, 0.6], [1, 0]]
+    let expected = -(log(0.8) + log(0.6) + log(1e-12)) / 3
+    XCTAssertEqual(Classification.logLoss(probabilities: p, labels: [0, 1, 1]), expected, accuracy: 1e-12)
   }
 
   /// ECE hand example, 15 bins: confidences 0.95 (correct), 0.95 (wrong), 0.55 (correct),
@@ -36,7 +70,7 @@ final class ClassificationTests: XCTestCase {
     var g = SeededGenerator(seed: 30)
     let labels = (0..<120).map { $0 % 2 }
     let probabilities: [[Double]] = labels.map { y in
-      let s = 1 / (1 + exp(-(Double(y) * 2 - 1 + g.nextGaussian())))
+      let s = 1 / (1 + exp(-(Double(y) * 2 - 1 + g.normal())))
       return [1 - s, s]
     }
     let r = try Classification.report(

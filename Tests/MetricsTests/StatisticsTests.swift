@@ -85,6 +85,28 @@ final class StatisticsTests: XCTestCase {
     XCTAssertTrue(boot.lower >= 1 && boot.upper <= 5 && boot.lower < 3 && boot.upper > 3)
   }
 
+  /// Closed forms of the paired test at df = 2 (differences 0.1, 0.2, 0.3: mean 0.2, sd 0.1,
+  /// t = 2√3, P(|T| ≥ t) = 1 − t/√(t² + 2)); one pair has no test; equal differences collapse
+  /// the interval and leave the test undefined.
+  func testPairedDifferenceClosedFormsAndDegenerateCases() throws {
+    let r = try PairedComparison.difference(
+      [0.6, 0.7, 0.8], [0.5, 0.5, 0.5], bootstrap: .init(replicates: 0))
+    let t = 2 * 3.0.squareRoot()
+    XCTAssertEqual(r.tStatistic!, t, accuracy: 1e-9)
+    XCTAssertEqual(r.pValue!, 1 - t / (t * t + 2).squareRoot(), accuracy: 1e-9)
+    let single = try PairedComparison.difference([0.6], [0.5], bootstrap: .init(replicates: 0))
+    XCTAssertNil(single.pValue)
+    XCTAssertNil(single.tInterval)
+    let flat = try PairedComparison.difference([0.6, 0.6], [0.5, 0.5], bootstrap: .init(replicates: 0))
+    XCTAssertNil(flat.pValue)
+    XCTAssertNil(flat.tStatistic)
+    XCTAssertEqual(flat.tInterval!.lower, 0.1, accuracy: 1e-12)
+    XCTAssertEqual(flat.tInterval!.upper, 0.1, accuracy: 1e-12)
+    // The one-sample mean interval is the same t interval: df = 1 → t(0.975, 1) = 12.7062…
+    let m = PairedComparison.mean([1, 3])
+    XCTAssertEqual(m.interval!.upper - 2, 12.706204736174698 * 1, accuracy: 1e-8)
+  }
+
   func testBootstrapIsSeeded() {
     let x = (0..<50).map { Double($0 % 7) }
     let plan = Bootstrap.Plan(replicates: 200, seed: 9)

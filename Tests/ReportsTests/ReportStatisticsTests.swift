@@ -4,27 +4,9 @@ import XCTest
 
 @testable import Reports
 
-/// Closed-form checks of the t-distribution helpers and the paired test.
+/// Closed-form checks of the report's paired test (its t-distribution is Metrics', checked in
+/// MetricsTests against scipy).
 final class ReportStatisticsTests: XCTestCase {
-  func testIncompleteBetaClosedForms() {
-    for x in [0.1, 0.35, 0.8] {
-      XCTAssertEqual(ReportStatistics.regularizedIncompleteBeta(x: x, a: 1, b: 1), x, accuracy: 1e-12)
-      XCTAssertEqual(ReportStatistics.regularizedIncompleteBeta(x: x, a: 3, b: 1), pow(x, 3), accuracy: 1e-12)
-      XCTAssertEqual(ReportStatistics.regularizedIncompleteBeta(x: x, a: 1, b: 2), 1 - pow(1 - x, 2), accuracy: 1e-12)
-    }
-  }
-
-  func testStudentTQuantilesAndPValues() {
-    // Table values of t_{0.975, df}.
-    XCTAssertEqual(ReportStatistics.tQuantile(twoSidedAlpha: 0.05, df: 1), 12.7062, accuracy: 1e-3)
-    XCTAssertEqual(ReportStatistics.tQuantile(twoSidedAlpha: 0.05, df: 2), 4.3027, accuracy: 1e-3)
-    XCTAssertEqual(ReportStatistics.tQuantile(twoSidedAlpha: 0.05, df: 10), 2.2281, accuracy: 1e-3)
-    // df = 1 is Cauchy: P(|T| ≥ t) = 1 − 2·atan(t)/π.
-    XCTAssertEqual(ReportStatistics.tTwoSidedP(t: 3, df: 1), 1 - 2 * atan(3) / .pi, accuracy: 1e-12)
-    // df = 2: P(|T| ≥ t) = 1 − t/√(t² + 2).
-    XCTAssertEqual(ReportStatistics.tTwoSidedP(t: 1.5, df: 2), 1 - 1.5 / (1.5 * 1.5 + 2).squareRoot(), accuracy: 1e-12)
-  }
-
   func testPairedTest() throws {
     // Differences 0.1, 0.2, 0.3: mean 0.2, sd 0.1, se 0.1/√3, t = 2√3, df 2.
     let test = try XCTUnwrap(ReportStatistics.pairedTest([0.6, 0.7, 0.8], [0.5, 0.5, 0.5], confidence: 0.95))

@@ -19,6 +19,7 @@ final class StudyCommandEndToEndTests: XCTestCase {
     }
     try rows.joined(separator: "\n").write(
       to: dir.appendingPathComponent("sites.csv"), atomically: true, encoding: .utf8)
+    try createEmptyFiles(rows.dropFirst().map { String($0.prefix { $0 != "," }) }, in: dir)
     let spec = dir.appendingPathComponent("tiny.yaml")
     try """
       name: tiny

@@ -105,3 +105,17 @@ public func makeTemporaryDirectory(_ prefix: String = "medtransfer-test") throws
   try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
   return url
 }
+
+/// Creates an empty file at each of `relativePaths` under `dir` (with its folders): manifests
+/// whose rows are never decoded (the majority-class baseline) still need files that exist, as
+/// the dataset loader checks every listed path.
+public func createEmptyFiles(_ relativePaths: [String], in dir: URL) throws {
+  for path in relativePaths {
+    let url = dir.appendingPathComponent(path)
+    try FileManager.default.createDirectory(
+      at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
+    guard FileManager.default.createFile(atPath: url.path, contents: Data()) else {
+      throw CocoaError(.fileWriteUnknown, userInfo: [NSFilePathErrorKey: url.path])
+    }
+  }
+}

@@ -11,6 +11,7 @@ Independent implementations in numpy/scipy of what Sources/Metrics computes:
   * Fréchet distance: scipy.linalg.sqrtm on the sample covariances (pytorch-fid's formula).
   * Multinomial logistic regression with L2: scipy.optimize L-BFGS on the same objective.
   * McNemar exact and mid-p: scipy.stats.binom; Student t quantile: scipy.stats.t.ppf.
+  * Wilson interval of a proportion: scipy.stats.binomtest(k, n).proportion_ci("wilson").
 
 Run:  python3 scripts/reference/metrics_reference.py
 """
@@ -181,13 +182,21 @@ def t_quantiles():
             for p, df in [(0.975, 1), (0.975, 4), (0.95, 9), (0.995, 29), (0.6, 2.5)]]
 
 
+def wilson_cases():
+    out = []
+    for k, n, level in [(2, 4, 0.95), (0, 10, 0.95), (81, 263, 0.95), (10, 10, 0.95), (7, 30, 0.9)]:
+        ci = scipy.stats.binomtest(k, n).proportion_ci(confidence_level=level, method="wilson")
+        out.append({"k": k, "n": n, "level": level, "low": float(ci.low), "high": float(ci.high)})
+    return out
+
+
 def main():
     doc = {
         "generator": "scripts/reference/metrics_reference.py",
         "numpy": np.__version__, "scipy": scipy.__version__,
         "ks": ks_cases(), "delong": delong_case(), "logme": logme_cases(),
         "frechet": frechet_case(), "logreg": logreg_case(), "mcnemar": mcnemar_cases(),
-        "tQuantiles": t_quantiles(),
+        "tQuantiles": t_quantiles(), "wilson": wilson_cases(),
     }
     with open(OUT, "w") as f:
         json.dump(doc, f, default=float)

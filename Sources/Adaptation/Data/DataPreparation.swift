@@ -1,6 +1,7 @@
 import Datasets
 import Foundation
 import Neural
+import Randomness
 
 /// What data a training run asks for (the `medtransfer train` data options).
 public struct DataRequest: Codable, Hashable, Sendable {
@@ -44,6 +45,8 @@ public struct PreparedData {
   public var provenance: DataProvenance
   /// Seeded in-place augmentation of a training batch (Datasets' default augmentation).
   public var augmentation: ((Tensor, UInt64) -> Void)?
+  /// Which images went where (before decoding).
+  public var plan: DataPreparation.Plan
 }
 
 /// Turns a Datasets manifest into `ImageSet`s through Datasets' preprocessing and tensor cache.
@@ -54,8 +57,36 @@ public enum DataPreparation {
     Preprocessing(window: .fixed(center: -600, width: 1500), size: inputSize, channels: channels)
   }
 
-  /// Loads, splits, budgets and preprocesses (cached) what `request` asks for.
-  public static func prepare(_ request: DataRequest, channels: Int = 3) throws -> PreparedData {
+  /// Which images of a dataset a run uses, before any pixel is decoded: the patient-grouped
+  /// split, the label budget and the unlabelled target images.
+  ///
+  /// Every arm of a study, the majority-class baseline included, takes its images from this
+  /// one function, so all of them train on the same budgeted subset and are scored on the same
+  /// test images of the same split.
+  public struct Plan {
+    /// The loaded dataset (every valid row).
+    public var dataset: Dataset
+    /// The split of every entry (hand-given splits kept).
+    public var assignment: SplitAssignment
+    /// Training images of the requested domains, after the label budget.
+    public var train: [Int]
+    /// Validation images of the requested domains.
+    public var validation: [Int]
+    /// Test images of the requested domains.
+    public var test: [Int]
+    /// Training-split images of the target domain, for AdaBN/CORAL (nil without one).
+    public var unlabelledTarget: [Int]?
+
+    /// SHA-256 of the sorted manifest keys of the (budgeted) training images: equal for every
+    /// arm of a seed and budget, since they all take their images from `plan`.
+    public var trainSHA256: String {
+      Datasets.sha256Hex(Data(train.map { dataset.entries[$0].key }.sorted()
+        .joined(separator: "\n").utf8))
+    }
+  }
+
+  /// Loads, splits and budgets what `request` asks for (no decoding).
+  public static func plan(_ request: DataRequest) throws -> Plan {
     let dataset = try DatasetLoader.load(request.source,
                                          options: DatasetLoadOptions(domainBy: request.domainBy))
     let fractions = try Splitter.parseFractions(request.splits)
@@ -65,15 +96,26 @@ public enum DataPreparation {
       wanted.isEmpty || wanted.contains(dataset.entries[i].domain ?? "-")
     }
     var train = assignment.indices(of: "train", in: dataset).filter(inDomain)
-    let validation = assignment.indices(of: "val", in: dataset).filter(inDomain)
-    let test = assignment.indices(of: "test", in: dataset).filter(inDomain)
     guard !train.isEmpty else { throw AdaptationError.emptySplit("train") }
     if let n = request.labelsPerClass {
       train = LabelBudget.perClass(n).select(from: train, in: dataset, seed: UInt64(request.seed))
     }
-    let target = request.targetDomain.map { d in
-      assignment.indices(of: "train", in: dataset).filter { dataset.entries[$0].domain == d }
-    }
+    return Plan(
+      dataset: dataset, assignment: assignment, train: train,
+      validation: assignment.indices(of: "val", in: dataset).filter(inDomain),
+      test: assignment.indices(of: "test", in: dataset).filter(inDomain),
+      unlabelledTarget: request.targetDomain.map { d in
+        assignment.indices(of: "train", in: dataset).filter { dataset.entries[$0].domain == d }
+      })
+  }
+
+  /// Loads, splits, budgets and preprocesses (cached) what `request` asks for.
+  public static func prepare(_ request: DataRequest, channels: Int = 3) throws -> PreparedData {
+    let planned = try Self.plan(request)
+    let (dataset, assignment, train, validation, test, target) = (
+      planned.dataset, planned.assignment, planned.train, planned.validation, planned.test,
+      planned.unlabelledTarget
+    )
     let prep = preprocessing(inputSize: request.inputSize, channels: channels)
     let cache = try TensorCache(preprocessing: prep)
     let trainSet = try imageSet(dataset, train, cache: cache)
@@ -102,13 +144,14 @@ public enum DataPreparation {
       let scratch = UnsafeMutablePointer<Float>.allocate(capacity: per)
       defer { scratch.deallocate() }
       for i in 0..<batch.shape[0] {
-        var rng = Datasets.SeededGenerator(seed: seed, stream: [UInt64(i)])
+        var rng = SeededGenerator(seed: seed, stream: [UInt64(i)])
         let image = batch.data + i * per
         scratch.update(from: image, count: per)
         augmentation.apply(scratch, height: h, width: w, channels: c, into: image, rng: &rng)
       }
     }
-    return PreparedData(data: data, provenance: provenance, augmentation: apply)
+    return PreparedData(
+      data: data, provenance: provenance, augmentation: apply, plan: planned)
   }
 
   /// Every image of `source` (optionally one split of the given domains) for `evaluate`, with
@@ -149,18 +192,24 @@ public enum DataPreparation {
       let entry = dataset.entries[i]
       let image = try cache.image(path: entry.path)
       (t.data + row * p.valuesPerImage).update(from: image.values, count: p.valuesPerImage)
-      var groups: [String] = []
-      if let header = try? ScanLoader.attributes(path: entry.path,
-                                                 names: ["PatientSex", "PatientAge"]).values {
-        if let sex = header["PatientSex"], !sex.isEmpty { groups.append("sex=\(sex)") }
-        if let age = header["PatientAge"].flatMap(ageYears) { groups.append("age=\(ageBand(age))") }
-      }
-      subgroups.append(groups)
+      subgroups.append(Self.subgroups(of: entry))
     }
     let labels = dataset.labelIndices
     return ImageSet(images: t, labels: indices.map { labels[$0] }, classes: dataset.labels,
                     domains: indices.map { dataset.entries[$0].domain ?? "-" },
                     subgroups: subgroups)
+  }
+
+  /// The subgroups of one image from its DICOM header (`sex=F`, `age=40-59`); none for files
+  /// without those attributes.
+  public static func subgroups(of entry: DatasetEntry) -> [String] {
+    var groups: [String] = []
+    if let header = try? ScanLoader.attributes(path: entry.path,
+                                               names: ["PatientSex", "PatientAge"]).values {
+      if let sex = header["PatientSex"], !sex.isEmpty { groups.append("sex=\(sex)") }
+      if let age = header["PatientAge"].flatMap(ageYears) { groups.append("age=\(ageBand(age))") }
+    }
+    return groups
   }
 
   /// DICOM AgeString `nnnY` (or M/W/D) in years.

@@ -44,6 +44,9 @@ public struct ClassificationReport: Codable, Equatable, Sendable {
   public var loss: Double
   /// Reliability diagram: the non-empty ones of the 15 equal-width bins behind `ece`.
   public var reliability: [CalibrationBin]
+  /// SHA-256 of the scored class probabilities (N × K Float32, little-endian): two reports
+  /// with the same fingerprint scored the very same predictions (nil in older reports).
+  public var predictionsSHA256: String?
 
   /// Creates a report.
   public init(count: Int, classes: [String], accuracy: IntervalEstimate, balancedAccuracy: Double,

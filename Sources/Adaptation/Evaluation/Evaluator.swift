@@ -1,6 +1,14 @@
+import Datasets
 import Foundation
+import Metrics
 
-/// Turns predicted class probabilities into the reports `evaluate` and `summary.json` show.
+/// Turns predicted class probabilities into the reports `evaluate`, `summary.json` and the
+/// studies show.
+///
+/// Every number is computed by Metrics, the implementation its reference scripts and
+/// closed-form tests verify (confusion-matrix metrics, DeLong and bootstrap AUROC intervals,
+/// the Wilson interval, ECE and log loss); this type only arranges them per domain and
+/// subgroup. It keeps no estimator of its own.
 public enum Evaluator {
   /// The full report with per-domain and per-subgroup breakdowns (subsets with < 2 images are
   /// left out).
@@ -38,18 +46,25 @@ public enum Evaluator {
   public static func validation(probabilities: [Float], labels: [Int], classes k: Int)
     -> ValidationMetrics
   {
-    let confusion = confusionMatrix(probabilities: probabilities, labels: labels, classes: k)
-    let perClass = (0..<k).compactMap { c in
-      auroc(scores: column(probabilities, c, k), positives: labels.map { $0 == c })
+    let rows = Self.rows(probabilities, k)
+    let confusion = Self.confusion(rows, labels, k)
+    let perClass = (0..<k).compactMap { c -> Double? in
+      let positive = labels.map { $0 == c }
+      guard positive.contains(true), positive.contains(false) else { return nil }
+      return try? ROC.auroc(scores: rows.map { $0[c] }, positive: positive)
     }
     return ValidationMetrics(
-      loss: crossEntropy(probabilities, labels, k),
-      accuracy: accuracy(confusion), balancedAccuracy: balancedAccuracy(confusion),
-      macroF1: macroF1(confusion),
+      loss: Classification.logLoss(probabilities: rows, labels: labels),
+      accuracy: confusion.accuracy, balancedAccuracy: confusion.balancedAccuracy,
+      macroF1: confusion.macroF1,
       macroAUROC: perClass.isEmpty ? nil : perClass.reduce(0, +) / Double(perClass.count))
   }
 
   /// One classification report.
+  ///
+  /// Accuracy has a Wilson interval; per-class one-vs-rest AUROC a DeLong interval (classes
+  /// with at least two positives and two negatives); their macro mean a stratified bootstrap
+  /// interval (`bootstrapReplicates` resamples within each class, seeded by `seed`).
   public static func classification(probabilities: [Float], labels: [Int], classes: [String],
                                     bootstrapReplicates: Int = 500, seed: UInt64 = 0)
     -> ClassificationReport
@@ -57,217 +72,76 @@ public enum Evaluator {
     let k = classes.count
     let n = labels.count
     precondition(probabilities.count == n * k, "Evaluator needs N×K probabilities.")
-    let confusion = confusionMatrix(probabilities: probabilities, labels: labels, classes: k)
-    let acc = accuracy(confusion)
-    let (lo, hi) = wilson(successes: Double(n) * acc, n: Double(n))
+    let rows = Self.rows(probabilities, k)
+    let confusion = Self.confusion(rows, labels, k)
+    let correct = (0..<k).reduce(0) { $0 + confusion.counts[$1][$1] }
+    let wilson = Classification.wilsonInterval(successes: correct, count: n)
+    // DeLong needs two of each side for its variance; classes with fewer are left out.
+    let present = (0..<k).filter { c in
+      let positives = labels.filter { $0 == c }.count
+      return positives >= 2 && n - positives >= 2
+    }
     var perClass: [String: IntervalEstimate] = [:]
-    var present: [Int] = []
-    for c in 0..<k {
-      let positives = labels.map { $0 == c }
-      let scores = column(probabilities, c, k)
-      if let (auc, variance) = delong(scores: scores, positives: positives) {
-        let z = 1.959963984540054
-        let se = variance.squareRoot()
-        perClass[classes[c]] = IntervalEstimate(value: auc, lower: max(0, auc - z * se),
-                                                upper: min(1, auc + z * se), method: "delong")
-        present.append(c)
-      }
-    }
     var macro: IntervalEstimate?
-    if !present.isEmpty {
-      let value = present.map { perClass[classes[$0]]!.value }.reduce(0, +) / Double(present.count)
-      // Stratified bootstrap (resample within each class) so every replicate has every class.
-      var g = SplitMix(seed: seed ^ 0xB007)
-      let byClass = (0..<k).map { c in labels.indices.filter { labels[$0] == c } }
-      var reps: [Double] = []
-      for _ in 0..<bootstrapReplicates {
-        var rows: [Int] = []
-        for members in byClass where !members.isEmpty {
-          for _ in 0..<members.count { rows.append(members[Int(g.next() % UInt64(members.count))]) }
-        }
-        let ys = rows.map { labels[$0] }
-        var sum = 0.0
-        var m = 0
-        for c in present {
-          if let a = auroc(scores: rows.map { probabilities[$0 * k + c] }, positives: ys.map { $0 == c }) {
-            sum += a
-            m += 1
-          }
-        }
-        if m > 0 { reps.append(sum / Double(m)) }
+    if !present.isEmpty,
+      let auroc = try? ROC.oneVsRest(
+        probabilities: rows, labels: labels, classes: present,
+        bootstrap: Bootstrap.Plan(replicates: bootstrapReplicates, seed: seed ^ 0xB007))
+    {
+      for (c, result) in zip(present, auroc.perClass) {
+        perClass[classes[c]] = IntervalEstimate(
+          value: result.auc, lower: result.deLongInterval.lower,
+          upper: result.deLongInterval.upper, method: "delong")
       }
-      reps.sort()
-      if reps.count >= 20 {
-        macro = IntervalEstimate(value: value, lower: quantile(reps, 0.025),
-                                 upper: quantile(reps, 0.975), method: "bootstrap")
-      } else {
-        macro = IntervalEstimate(value: value)
-      }
+      let interval = auroc.bootstrapInterval
+      macro = IntervalEstimate(
+        value: auroc.macroAUC, lower: interval?.lower, upper: interval?.upper,
+        method: interval == nil ? nil : "bootstrap")
     }
-    return ClassificationReport(
+    let calibration = try? Calibration.expectedCalibrationError(
+      probabilities: rows, labels: labels)
+    let reliability = (calibration?.bins ?? []).compactMap { bin -> CalibrationBin? in
+      guard let confidence = bin.meanConfidence, let accuracy = bin.accuracy else { return nil }
+      return CalibrationBin(lower: bin.lower, upper: bin.upper, count: bin.count,
+                            meanConfidence: confidence, accuracy: accuracy)
+    }
+    var report = ClassificationReport(
       count: n, classes: classes,
-      accuracy: IntervalEstimate(value: acc, lower: lo, upper: hi, method: "wilson"),
-      balancedAccuracy: balancedAccuracy(confusion), macroF1: macroF1(confusion),
+      accuracy: IntervalEstimate(value: confusion.accuracy, lower: wilson?.lower,
+                                 upper: wilson?.upper, method: "wilson"),
+      balancedAccuracy: confusion.balancedAccuracy, macroF1: confusion.macroF1,
       perClassAUROC: perClass, macroAUROC: macro,
-      ece: expectedCalibrationError(probabilities: probabilities, labels: labels, classes: k),
-      confusion: confusion, loss: crossEntropy(probabilities, labels, k),
-      reliability: reliability(probabilities: probabilities, labels: labels, classes: k))
+      ece: n == 0 ? .nan : calibration?.expectedCalibrationError ?? .nan,
+      confusion: confusion.counts,
+      loss: Classification.logLoss(probabilities: rows, labels: labels),
+      reliability: reliability)
+    report.predictionsSHA256 = probabilities.withUnsafeBufferPointer {
+      Datasets.sha256Hex(Data(buffer: $0))
+    }
+    return report
   }
 
   // MARK: - Pieces
 
-  static func column(_ p: [Float], _ c: Int, _ k: Int) -> [Float] {
-    stride(from: c, to: p.count, by: k).map { p[$0] }
+  /// N×K row-major Float32 probabilities as Metrics' rows (exact widening).
+  static func rows(_ p: [Float], _ k: Int) -> [[Double]] {
+    stride(from: 0, to: p.count, by: k).map { start in p[start..<(start + k)].map(Double.init) }
   }
 
-  static func argmax(_ p: [Float], row r: Int, _ k: Int) -> Int {
-    var best = 0
-    for c in 1..<k where p[r * k + c] > p[r * k + best] { best = c }
-    return best
+  /// confusion[true][predicted], predicted = the first class of largest probability.
+  static func confusion(_ rows: [[Double]], _ labels: [Int], _ k: Int) -> ConfusionMatrix {
+    let predictions = rows.map { row in row.indices.max { row[$0] < row[$1] } ?? 0 }
+    do {
+      return try ConfusionMatrix(labels: labels, predictions: predictions, classCount: k)
+    } catch {
+      preconditionFailure("Evaluator got labels outside 0..<\(k): \(error)")
+    }
   }
 
-  /// confusion[true][predicted].
+  /// confusion[true][predicted] counts for N×K probabilities.
   public static func confusionMatrix(probabilities p: [Float], labels: [Int], classes k: Int)
     -> [[Int]]
   {
-    var m = [[Int]](repeating: [Int](repeating: 0, count: k), count: k)
-    for (r, y) in labels.enumerated() { m[y][argmax(p, row: r, k)] += 1 }
-    return m
-  }
-
-  static func accuracy(_ m: [[Int]]) -> Double {
-    let total = m.joined().reduce(0, +)
-    return total == 0 ? .nan : Double(m.indices.map { m[$0][$0] }.reduce(0, +)) / Double(total)
-  }
-
-  static func balancedAccuracy(_ m: [[Int]]) -> Double {
-    let recalls = m.indices.compactMap { c -> Double? in
-      let support = m[c].reduce(0, +)
-      return support == 0 ? nil : Double(m[c][c]) / Double(support)
-    }
-    return recalls.isEmpty ? .nan : recalls.reduce(0, +) / Double(recalls.count)
-  }
-
-  /// Mean F1 over classes present in the labels or the predictions (sklearn's macro average).
-  static func macroF1(_ m: [[Int]]) -> Double {
-    var scores: [Double] = []
-    for c in m.indices {
-      let tp = Double(m[c][c])
-      let support = Double(m[c].reduce(0, +))
-      let predicted = Double(m.indices.map { m[$0][c] }.reduce(0, +))
-      if support == 0 && predicted == 0 { continue }
-      scores.append(2 * tp / (support + predicted))
-    }
-    return scores.isEmpty ? .nan : scores.reduce(0, +) / Double(scores.count)
-  }
-
-  /// ECE with 15 equal-width bins of top-1 confidence: Σ (n_b/N)|acc_b − conf_b|.
-  public static func expectedCalibrationError(probabilities p: [Float], labels: [Int],
-                                              classes k: Int, bins: Int = 15) -> Double {
-    let r = reliability(probabilities: p, labels: labels, classes: k, bins: bins)
-    let n = Double(labels.count)
-    guard n > 0 else { return .nan }
-    return r.reduce(0) {
-      $0 + abs($1.accuracy - $1.meanConfidence) * Double($1.count) / n
-    }
-  }
-
-  /// The reliability diagram: the non-empty bins (i/B, (i+1)/B] of top-1 confidence (a
-  /// confidence of 0 goes to the first).
-  public static func reliability(probabilities p: [Float], labels: [Int], classes k: Int,
-                                 bins: Int = 15) -> [CalibrationBin] {
-    var count = [Int](repeating: 0, count: bins)
-    var correct = [Double](repeating: 0, count: bins)
-    var confidence = [Double](repeating: 0, count: bins)
-    for (r, y) in labels.enumerated() {
-      let c = argmax(p, row: r, k)
-      let conf = Double(p[r * k + c])
-      let b = min(max(Int((conf * Double(bins)).rounded(.up)) - 1, 0), bins - 1)
-      count[b] += 1
-      confidence[b] += conf
-      if c == y { correct[b] += 1 }
-    }
-    return (0..<bins).filter { count[$0] > 0 }.map { b in
-      CalibrationBin(lower: Double(b) / Double(bins), upper: Double(b + 1) / Double(bins),
-                     count: count[b], meanConfidence: confidence[b] / Double(count[b]),
-                     accuracy: correct[b] / Double(count[b]))
-    }
-  }
-
-  static func crossEntropy(_ p: [Float], _ labels: [Int], _ k: Int) -> Double {
-    guard !labels.isEmpty else { return .nan }
-    var s = 0.0
-    for (r, y) in labels.enumerated() { s -= log(max(Double(p[r * k + y]), 1e-12)) }
-    return s / Double(labels.count)
-  }
-
-  /// Wilson score interval for a proportion.
-  static func wilson(successes x: Double, n: Double, z: Double = 1.959963984540054)
-    -> (Double, Double)
-  {
-    guard n > 0 else { return (.nan, .nan) }
-    let p = x / n
-    let d = 1 + z * z / n
-    let centre = (p + z * z / (2 * n)) / d
-    let half = z * ((p * (1 - p) / n + z * z / (4 * n * n)).squareRoot()) / d
-    return (max(0, centre - half), min(1, centre + half))
-  }
-
-  /// AUROC as the Mann–Whitney statistic (ties count ½); nil without both classes.
-  static func auroc(scores: [Float], positives: [Bool]) -> Double? {
-    let m = positives.filter { $0 }.count
-    let n = positives.count - m
-    guard m > 0 && n > 0 else { return nil }
-    let order = scores.indices.sorted { scores[$0] < scores[$1] }
-    var rankSum = 0.0
-    var i = 0
-    while i < order.count {
-      var j = i
-      while j + 1 < order.count && scores[order[j + 1]] == scores[order[i]] { j += 1 }
-      let midrank = Double(i + j) / 2 + 1
-      for t in i...j where positives[order[t]] { rankSum += midrank }
-      i = j + 1
-    }
-    return (rankSum - Double(m * (m + 1)) / 2) / Double(m * n)
-  }
-
-  /// AUROC and its DeLong variance (DeLong, DeLong & Clarke-Pearson 1988).
-  static func delong(scores: [Float], positives: [Bool]) -> (Double, Double)? {
-    let pos = scores.indices.filter { positives[$0] }.map { scores[$0] }
-    let neg = scores.indices.filter { !positives[$0] }.map { scores[$0] }
-    let m = pos.count
-    let n = neg.count
-    guard m > 1 && n > 1 else { return nil }
-    // Structural components via sorted negatives/positives: V10_i = P(neg < x_i) + ½P(=).
-    let sn = neg.sorted()
-    let sp = pos.sorted()
-    func below(_ sorted: [Float], _ x: Float) -> (less: Int, equal: Int) {
-      var lo = 0, hi = sorted.count
-      while lo < hi { let mid = (lo + hi) / 2; if sorted[mid] < x { lo = mid + 1 } else { hi = mid } }
-      var e = lo
-      while e < sorted.count && sorted[e] == x { e += 1 }
-      return (lo, e - lo)
-    }
-    let v10 = pos.map { x -> Double in
-      let (l, e) = below(sn, x)
-      return (Double(l) + 0.5 * Double(e)) / Double(n)
-    }
-    let v01 = neg.map { y -> Double in
-      let (l, e) = below(sp, y)
-      return (Double(m - l - e) + 0.5 * Double(e)) / Double(m)
-    }
-    let auc = v10.reduce(0, +) / Double(m)
-    func variance(_ v: [Double]) -> Double {
-      let mean = v.reduce(0, +) / Double(v.count)
-      return v.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / Double(v.count - 1)
-    }
-    return (auc, variance(v10) / Double(m) + variance(v01) / Double(n))
-  }
-
-  static func quantile(_ sorted: [Double], _ q: Double) -> Double {
-    let h = Double(sorted.count - 1) * q
-    let lo = Int(h.rounded(.down))
-    let hi = min(lo + 1, sorted.count - 1)
-    return sorted[lo] + (h - Double(lo)) * (sorted[hi] - sorted[lo])
+    confusion(rows(p, k), labels, k).counts
   }
 }

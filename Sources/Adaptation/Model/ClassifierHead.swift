@@ -1,5 +1,7 @@
 import Foundation
+import Metrics
 import Neural
+import Randomness
 
 /// The new classifier put on a backbone's penultimate features: optional hidden layer (ReLU6),
 /// dropout, then `Linear` to the target classes.
@@ -22,7 +24,7 @@ public final class ClassifierHead: Layer {
   let hiddenBias: Parameter?
   let weight: Parameter
   let bias: Parameter
-  private var generator: SplitMix
+  private var generator: SeededGenerator
   // Saved for backward.
   private var input: [Float] = []
   private var hidden: [Float] = []  // after ReLU6, before dropout
@@ -40,7 +42,7 @@ public final class ClassifierHead: Layer {
     self.hiddenUnits = hiddenUnits
     self.classes = classes
     self.dropout = dropout
-    var g = SplitMix(seed: seed ^ 0x4EAD)
+    var g = SeededGenerator(seed: seed ^ 0x4EAD)
     let finalInput = hiddenUnits ?? inputFeatures
     if let h = hiddenUnits {
       hiddenWeight = ClassifierHead.uniform([h, inputFeatures], fanIn: inputFeatures, &g)
@@ -55,11 +57,11 @@ public final class ClassifierHead: Layer {
   }
 
   // PyTorch nn.Linear's default: U(−1/√fan_in, 1/√fan_in) for weight and bias.
-  private static func uniform(_ shape: [Int], fanIn: Int, _ g: inout SplitMix) -> Parameter {
+  private static func uniform(_ shape: [Int], fanIn: Int, _ g: inout SeededGenerator) -> Parameter {
     let bound = 1 / Float(fanIn).squareRoot()
     let n = shape.reduce(1, *)
     var values = [Float](repeating: 0, count: n)
-    for i in 0..<n { values[i] = g.uniform(-bound, bound) }
+    for i in 0..<n { values[i] = g.uniformFloat(-bound, bound) }
     return Parameter(Tensor(shape: shape, values: values))
   }
 
@@ -72,8 +74,27 @@ public final class ClassifierHead: Layer {
     return p + [("_fc.weight", weight), ("_fc.bias", bias)]
   }
 
+  /// Makes this (linear) head compute a fitted multinomial logistic regression on its input:
+  /// weight[k][j] = W[j][k]/σ_j and bias[k] = b_k − Σ_j W[j][k]·μ_j/σ_j, folding the
+  /// regression's feature standardisation into the layer (computed in double, stored as Float).
+  public func setLinear(logisticRegression fit: LogisticRegression) {
+    precondition(hiddenUnits == nil, "Only a linear head can hold a logistic regression.")
+    precondition(fit.featureCount == inputFeatures && fit.classCount == classes,
+                 "The regression has \(fit.featureCount) features × \(fit.classCount) classes; the head \(inputFeatures) × \(classes).")
+    let d = inputFeatures
+    for k in 0..<classes {
+      var b = fit.bias[k]
+      for j in 0..<d {
+        let w = fit.weights[j * classes + k] / fit.featureScale[j]
+        weight.value[k * d + j] = Float(w)
+        b -= w * fit.featureMean[j]
+      }
+      bias.value[k] = Float(b)
+    }
+  }
+
   /// Reseeds dropout (so a resumed or repeated run draws the same masks).
-  public func reseedDropout(_ seed: UInt64) { generator = SplitMix(seed: seed ^ 0xD809) }
+  public func reseedDropout(_ seed: UInt64) { generator = SeededGenerator(seed: seed ^ 0xD809) }
 
   // y = x Wᵀ + b, x: (N, in), W: (out, in) — torch.nn.functional.linear
   private static func linear(_ x: [Float], _ n: Int, _ w: Parameter, _ b: Parameter) -> [Float] {
@@ -145,7 +166,7 @@ public final class ClassifierHead: Layer {
     }
     if mode == .training && dropout > 0 {
       let keep = 1 - dropout
-      mask = (0..<a.count).map { _ in generator.nextUnit() < keep ? 1 / keep : 0 }
+      mask = (0..<a.count).map { _ in generator.unitFloat() < keep ? 1 / keep : 0 }
       for i in 0..<a.count { a[i] *= mask[i] }
     } else {
       mask = []
@@ -167,19 +188,4 @@ public final class ClassifierHead: Layer {
     }
     return Tensor(shape: [n, inputFeatures], values: d)
   }
-}
-
-/// SplitMix64: a tiny seeded generator for dropout masks and shuffles inside Adaptation.
-struct SplitMix: RandomNumberGenerator {
-  private var state: UInt64
-  init(seed: UInt64) { state = seed }
-  mutating func next() -> UInt64 {
-    state &+= 0x9E37_79B9_7F4A_7C15
-    var z = state
-    z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-    z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-    return z ^ (z >> 31)
-  }
-  mutating func nextUnit() -> Float { Float(next() >> 40) * (1.0 / 16_777_216.0) }
-  mutating func uniform(_ lo: Float, _ hi: Float) -> Float { lo + (hi - lo) * nextUnit() }
 }

@@ -69,6 +69,12 @@ public enum Runner {
     var summary: RunSummary
     if configuration.strategy == .featuresLogReg {
       summary = try fitLogisticRegression(model: model, configuration: configuration, data: data)
+      // The fitted regression is the model's head now: what the arm deploys, what its test,
+      // target and source scores measure, and what `evaluate` reloads from the checkpoint.
+      if let directory { try Checkpoint.write(model, to: directory.bestCheckpointURL) }
+      if let test = data.test {
+        summary.test = evaluate(model, on: test, seed: UInt64(configuration.seed))
+      }
     } else {
       let trainer = Trainer(model: model, configuration: configuration,
                             penalty: model.penalty(configuration.regularizer))
@@ -105,35 +111,34 @@ public enum Runner {
                      seed: seed)
   }
 
-  /// `features+logreg`: frozen features → L2-regularised multinomial logistic regression.
+  /// `features+logreg`: frozen features → L2-regularised multinomial logistic regression
+  /// (Metrics' `LogisticRegression`, L-BFGS on standardised features), written into the
+  /// model's linear head with the standardisation folded in, so that the model from then on
+  /// *is* the fitted regression: logits = W·(f − μ)/σ + b = (W/σ)·f + (b − W·μ/σ).
   static func fitLogisticRegression(model: TransferModel, configuration: TrainingConfiguration,
                                     data: RunData) throws -> RunSummary {
     let started = Date()
+    guard model.head.hiddenUnits == nil else {
+      throw AdaptationError.badLabels(
+        reason: "features+logreg deploys a linear head; drop hidden_units for this arm")
+    }
     let train = model.extractFeatures(data.train)
     let fit: LogisticRegression
     do {
       fit = try LogisticRegression.fit(
         features: try FeatureMatrix(rows: train.count, columns: train.dimension,
                                     values: train.features),
-        labels: train.labels, classCount: train.classes.count,
+        labels: train.labels, classCount: model.head.classes,
         options: .init(l2: configuration.logisticL2))
     } catch {
       throw AdaptationError.badLabels(reason: "features+logreg could not fit: \(error)")
     }
-    var test: EvaluationReport?
-    if let t = data.test {
-      let f = model.extractFeatures(t)
-      let p = fit.predictProbabilities(
-        try FeatureMatrix(rows: f.count, columns: f.dimension, values: f.features)).map(Float.init)
-      test = Evaluator.report(probabilities: p, labels: f.labels,
-                              classes: f.classes, domains: f.domains, subgroups: f.subgroups,
-                              seed: UInt64(configuration.seed))
-    }
+    model.head.setLinear(logisticRegression: fit)
     let seconds = Date().timeIntervalSince(started)
     return RunSummary(status: .completed, error: nil, epochsRun: 0, bestEpoch: 0,
                       bestValidationValue: nil, selectionMetric: configuration.selectionMetric,
                       trainImages: data.train.count, seconds: seconds,
                       imagesPerSecond: Double(data.train.count) / max(seconds, 1e-9),
-                      test: test, drift: [])
+                      test: nil, drift: [])
   }
 }

@@ -112,6 +112,19 @@ public enum SourceTargetProtocol {
                          augmentation: ((Tensor, UInt64) -> Void)? = nil) throws
     -> SourceTargetResult
   {
+    try runKeepingModel(
+      configuration, data: data, factory: factory, directory: directory, resume: resume,
+      sourceModel: sourceModel, progress: progress, augmentation: augmentation
+    ).result
+  }
+
+  /// `run`, also returning the adapted model (what the "after adaptation" scores scored).
+  public static func runKeepingModel(
+    _ configuration: SourceTargetConfiguration, data: SourceTargetData, factory: ModelFactory,
+    directory: URL? = nil, resume: Bool = false, sourceModel: URL? = nil,
+    progress: ((String, TrainingProgress) -> Void)? = nil,
+    augmentation: ((Tensor, UInt64) -> Void)? = nil
+  ) throws -> (result: SourceTargetResult, model: TransferModel) {
     guard let targetTest = data.target.test else { throw AdaptationError.emptySplit("target test") }
     let first = configuration.source ?? configuration.fineTune ?? TrainingConfiguration()
     let seed = UInt64(first.seed)
@@ -238,7 +251,7 @@ public enum SourceTargetProtocol {
       ($0.overall.accuracy.value - $1.overall.accuracy.value,
        $0.overall.balancedAccuracy - $1.overall.balancedAccuracy)
     }
-    return SourceTargetResult(
+    let result = SourceTargetResult(
       configuration: configuration, sourceTraining: sourceSummary, beforeAdaptation: before,
       afterAdaBN: afterAdaBN, fineTuning: fineTuning, fineTuningEpochs: epochs,
       afterAdaptation: after, sourceWithOwnStatistics: ownAfter,
@@ -249,6 +262,7 @@ public enum SourceTargetProtocol {
         - before.target.overall.accuracy.value,
       driftFromAdaptationStart: model.drift(from: start), driftFromInitial: model.drift(from: initial),
       sourceModelShift: sourceModelShift, timings: timings)
+    return (result, model)
   }
 }
 

@@ -39,10 +39,31 @@ public struct RunDirectory: Sendable {
     return (model, record)
   }
 
-  /// The last checkpoint (safetensors) plus `resume.json`: what a resumed run continues from.
-  public var lastCheckpointURL: URL { url.appendingPathComponent("last.safetensors") }
-  /// Trainer state next to the last checkpoint (epoch, early-stopping state, optimizer step).
+  /// `resume.json`: the trainer state after the last finished epoch, naming the files under
+  /// `resume/` (model, optimizer moments, best weights) that a resumed run continues from.
   public var resumeStateURL: URL { url.appendingPathComponent("resume.json") }
+  /// `resume/`: the files `resume.json` names.
+  public var resumeFolderURL: URL { url.appendingPathComponent("resume") }
+
+  /// A file under `resume/` (the folder is created on first use).
+  func resumeFile(_ name: String) -> URL {
+    try? FileManager.default.createDirectory(at: resumeFolderURL, withIntermediateDirectories: true)
+    return resumeFolderURL.appendingPathComponent(name)
+  }
+
+  /// Deletes `resume.json` and `resume/` (a finished run needs neither).
+  public func removeResumeState() {
+    try? FileManager.default.removeItem(at: resumeStateURL)
+    try? FileManager.default.removeItem(at: resumeFolderURL)
+  }
+
+  /// Deletes the files under `resume/` that the current `resume.json` no longer names.
+  func removeResumeFiles(except keep: Set<String>) {
+    let names = (try? FileManager.default.contentsOfDirectory(atPath: resumeFolderURL.path)) ?? []
+    for name in names where !keep.contains(name) {
+      try? FileManager.default.removeItem(at: resumeFolderURL.appendingPathComponent(name))
+    }
+  }
 
   static let encoder: JSONEncoder = {
     let e = JSONEncoder()

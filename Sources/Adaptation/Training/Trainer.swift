@@ -43,6 +43,9 @@ public final class Trainer {
   public var runDirectory: RunDirectory?
   /// In-place augmentation of a training batch (N, H, W, C), seeded per step (from Datasets).
   public var augmentation: ((Tensor, UInt64) -> Void)?
+  /// Tests only: throw `CancellationError` right after this epoch's state is written, as a
+  /// process killed there would stop.
+  var interruptAfterEpoch: Int?
 
   /// Creates a trainer.
   public init(model: TransferModel, configuration: TrainingConfiguration, penalty: WeightPenalty) {
@@ -51,11 +54,22 @@ public final class Trainer {
     self.penalty = penalty
   }
 
+  /// What `resume.json` records after every epoch: everything the remaining epochs depend on
+  /// that the files it names do not hold. Written last (atomically), after the files it names,
+  /// so a kill at any moment leaves a consistent state of some finished epoch.
   struct ResumeState: Codable {
+    /// The last finished epoch.
     var epoch: Int
     var stopping: EarlyStopping
     var optimizerSteps: Int
     var startedAt: Double
+    /// The epoch records so far (metrics.jsonl may hold a torn or later line).
+    var records: [EpochLog]
+    /// Under `resume/`: the model state after `epoch`, the optimizer state, the best weights.
+    var checkpoint: String
+    var optimizer: String
+    /// Nil while no epoch has been the best (the best weights are then the initial ones).
+    var best: String?
   }
 
   /// Trains on `train`, selects on `validation` (or the last epoch without one), optionally
@@ -72,10 +86,6 @@ public final class Trainer {
     if let m = config.batchNormMomentum {
       for bn in model.batchNorms { bn.layer.statisticsMomentum = Float(m) }
     }
-    // Cached features for a frozen backbone.
-    let trainFeatures = frozenBackbone ? model.extractFeatures(train) : nil
-    let validationFeatures = frozenBackbone ? validation.map { model.extractFeatures($0) } : nil
-
     let optimizer = model.makeOptimizer(config)
     let loss = SoftmaxCrossEntropy()
     let stepsPerEpoch = epochBatches(train, epoch: 0).count
@@ -88,15 +98,29 @@ public final class Trainer {
     var elapsedBefore = 0.0
     var best: [String: [Float]] = model.stateSnapshot()
 
+    // A resumed run restores the model, the optimizer's moments, the best weights, the
+    // early-stopping state and the records of its last finished epoch; every random stream
+    // (batch order, dropout, augmentation, CORAL pairing) is derived from the seed and the
+    // epoch or step, so the remaining epochs are those of an uninterrupted run, bit for bit.
+    // A state from an older layout (or none) starts the run over, which is exact too.
+    var bestFile: String?
     if resume, let dir = runDirectory,
-       FileManager.default.fileExists(atPath: dir.resumeStateURL.path) {
-      let state = try RunDirectory.readJSON(ResumeState.self, from: dir.resumeStateURL)
-      if FileManager.default.fileExists(atPath: dir.bestCheckpointURL.path) {
-        try Checkpoint.load(dir.bestCheckpointURL, into: model)
+      let state = try? RunDirectory.readJSON(ResumeState.self, from: dir.resumeStateURL)
+    {
+      if let file = state.best {
+        try Checkpoint.load(dir.resumeFile(file), into: model)
         best = model.stateSnapshot()
+        bestFile = file
       }
-      try Checkpoint.load(dir.lastCheckpointURL, into: model)
-      records = Array(dir.readMetrics().prefix(state.epoch))
+      try Checkpoint.load(dir.resumeFile(state.checkpoint), into: model)
+      do {
+        try optimizer.loadStateDict(
+          try SafeTensors.read(contentsOf: dir.resumeFile(state.optimizer)).dictionary)
+      } catch {
+        throw AdaptationError.checkpointUnreadable(
+          path: dir.resumeFile(state.optimizer).path, reason: "\(error)")
+      }
+      records = state.records
       try dir.rewriteMetrics(records)
       stopping = state.stopping
       firstEpoch = state.epoch + 1
@@ -104,7 +128,12 @@ public final class Trainer {
       elapsedBefore = state.startedAt
     } else if let dir = runDirectory {
       try? FileManager.default.removeItem(at: dir.metricsURL)
+      try? FileManager.default.removeItem(at: dir.resumeStateURL)
+      try? FileManager.default.removeItem(at: dir.resumeFolderURL)
     }
+    // Cached features for a frozen backbone (after a resume has restored the backbone).
+    let trainFeatures = frozenBackbone ? model.extractFeatures(train) : nil
+    let validationFeatures = frozenBackbone ? validation.map { model.extractFeatures($0) } : nil
 
     var failure: String?
     var epoch = firstEpoch - 1
@@ -214,12 +243,26 @@ public final class Trainer {
       records.append(record)
       if let dir = runDirectory {
         try dir.appendMetrics(record)
-        if isBest { try Checkpoint.write(model, to: dir.bestCheckpointURL) }
-        try Checkpoint.write(model, to: dir.lastCheckpointURL)
+        if isBest {
+          try Checkpoint.write(model, to: dir.bestCheckpointURL)
+          try Checkpoint.write(model, to: dir.resumeFile("best-\(epoch).safetensors"))
+          bestFile = "best-\(epoch).safetensors"
+        }
+        try Checkpoint.write(model, to: dir.resumeFile("epoch-\(epoch).safetensors"))
+        try SafeTensors.write(
+          optimizer.stateDict(), to: dir.resumeFile("epoch-\(epoch).optimizer.safetensors"))
         try RunDirectory.writeJSON(
           ResumeState(epoch: epoch, stopping: stopping, optimizerSteps: globalStep,
-                      startedAt: record.elapsedSeconds), to: dir.resumeStateURL)
+                      startedAt: record.elapsedSeconds, records: records,
+                      checkpoint: "epoch-\(epoch).safetensors",
+                      optimizer: "epoch-\(epoch).optimizer.safetensors", best: bestFile),
+          to: dir.resumeStateURL)
+        dir.removeResumeFiles(
+          except: Set(
+            ["epoch-\(epoch).safetensors", "epoch-\(epoch).optimizer.safetensors"]
+              + (bestFile.map { [$0] } ?? [])))
       }
+      if epoch == interruptAfterEpoch { throw CancellationError() }
     }
     model.restoreState(best)
     if let dir = runDirectory, stopping.bestEpoch == 0 || failure != nil,

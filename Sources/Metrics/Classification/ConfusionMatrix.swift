@@ -57,6 +57,13 @@ public struct ConfusionMatrix: Codable, Sendable, Equatable {
     }
   }
 
-  /// Unweighted mean of the per-class F1 over all K classes.
-  public var macroF1: Double { f1Scores.reduce(0, +) / Double(max(classCount, 1)) }
+  /// Unweighted mean of the per-class F1 over the classes that occur in the labels or the
+  /// predictions (scikit-learn's `f1_score(average="macro")` without `labels`); a class that
+  /// occurs in neither has no F1 and does not pull the mean to 0.
+  public var macroF1: Double {
+    let scores = f1Scores.indices.filter { c in
+      counts[c].reduce(0, +) > 0 || (0..<classCount).contains { counts[$0][c] > 0 }
+    }.map { f1Scores[$0] }
+    return scores.isEmpty ? .nan : scores.reduce(0, +) / Double(scores.count)
+  }
 }

@@ -22,10 +22,10 @@ public struct PairedDifference: Codable, Sendable, Equatable {
   public var standardDeviation: Double?
   /// Student-t interval of the mean difference (nil for fewer than 2 pairs).
   public var tInterval: ConfidenceInterval?
-  /// Paired t statistic (nil for a single pair, or when the
-  /// differences are identical and non-zero, where p = 0).
+  /// Paired t statistic (nil for a single pair, or when every difference is the same).
   public var tStatistic: Double?
-  /// Two-sided paired t-test p-value (nil for a single pair).
+  /// Two-sided paired t-test p-value (nil for a single pair, or when every difference is the
+  /// same: the test is undefined there).
   public var pValue: Double?
   /// Percentile bootstrap interval of the mean difference (pairs resampled together).
   public var bootstrapInterval: ConfidenceInterval?
@@ -53,7 +53,26 @@ public enum PairedComparison {
       exactPValue: exact, midPValue: mid)
   }
 
+  /// The mean of independent replicates (e.g. one value per seed) with its Student-t interval
+  /// (df = n − 1); no interval for a single value. With zero spread the interval collapses to
+  /// the mean.
+  public static func mean(_ values: [Double], level: Double = 0.95) -> Estimate {
+    let n = values.count
+    let mean = Descriptive.mean(values)
+    guard n > 1 else { return Estimate(value: mean, interval: nil) }
+    let se = Descriptive.standardDeviation(values) / Double(n).squareRoot()
+    let q = Distributions.studentTQuantile(0.5 + level / 2, df: Double(n - 1))
+    return Estimate(
+      value: mean,
+      interval: ConfidenceInterval(
+        lower: mean - q * se, upper: mean + q * se, level: level, method: "t (df=\(n - 1))"))
+  }
+
   /// Paired t-interval, t-test and bootstrap interval of mean(a − b) over paired replicates.
+  ///
+  /// With a single pair there is no interval and no test. When every pair differs by exactly
+  /// the same amount the standard error is 0: the interval collapses to the mean and the test
+  /// is undefined (t and p nil), rather than p = 0 from an infinite t.
   public static func difference(
     _ a: [Double], _ b: [Double], level: Double = 0.95, bootstrap: Bootstrap.Plan = .init()
   ) throws -> PairedDifference {
@@ -63,28 +82,20 @@ public enum PairedComparison {
     guard !a.isEmpty else { throw MetricsError.tooFewSamples(input: "paired values", count: 0, minimum: 1) }
     let d = zip(a, b).map { $0 - $1 }
     let n = d.count
-    let mean = Descriptive.mean(d)
+    let estimate = mean(d, level: level)
     let sd: Double? = n > 1 ? Descriptive.standardDeviation(d) : nil
-    var tInterval: ConfidenceInterval?
+    var tInterval = estimate.interval
+    tInterval?.method = "paired t (df=\(n - 1))"
     var t: Double?, p: Double?
-    if n > 1, let sd {
-      let se = sd / Double(n).squareRoot()
-      let q = Distributions.studentTQuantile(0.5 + level / 2, df: Double(n - 1))
-      tInterval = ConfidenceInterval(
-        lower: mean - q * se, upper: mean + q * se, level: level, method: "paired t (df=\(n - 1))")
-      if se > 0 {
-        t = mean / se
-        p = 2 * (1 - Distributions.studentTCDF(abs(mean / se), df: Double(n - 1)))
-      } else {
-        t = mean == 0 ? 0 : nil
-        p = mean == 0 ? 1 : 0
-      }
+    if let sd, sd > 0 {
+      t = estimate.value / (sd / Double(n).squareRoot())
+      p = 2 * (1 - Distributions.studentTCDF(abs(t!), df: Double(n - 1)))
     }
     let boot = Bootstrap.estimate(count: n, plan: bootstrap) { idx in
       Descriptive.mean(idx.map { d[$0] })
     }
     return PairedDifference(
-      count: n, meanDifference: mean, standardDeviation: sd, tInterval: tInterval, tStatistic: t,
-      pValue: p, bootstrapInterval: boot.interval)
+      count: n, meanDifference: estimate.value, standardDeviation: sd, tInterval: tInterval,
+      tStatistic: t, pValue: p, bootstrapInterval: boot.interval)
   }
 }

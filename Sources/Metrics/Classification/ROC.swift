@@ -1,3 +1,5 @@
+import Randomness
+
 /// AUROC of one binary problem with its DeLong variance and intervals.
 public struct AUROCResult: Codable, Sendable, Equatable {
   /// Area under the ROC curve (ties count ½).
@@ -19,7 +21,8 @@ public struct AUROCResult: Codable, Sendable, Equatable {
 public struct MulticlassAUROCResult: Codable, Sendable, Equatable {
   /// Unweighted mean of the per-class one-vs-rest AUROCs.
   public var macroAUC: Double
-  /// Per class (class c = positive, the rest negative), with DeLong intervals.
+  /// Per averaged class (class c = positive, the rest negative), in the order averaged, with
+  /// DeLong intervals.
   public var perClass: [AUROCResult]
   /// Stratified (by class) percentile bootstrap interval of the macro AUC, if requested.
   public var bootstrapInterval: ConfidenceInterval?
@@ -96,21 +99,26 @@ public enum ROC {
   }
 
   /// One-vs-rest AUROC per class and their macro average, from n×K class probabilities.
+  ///
+  /// `classes` restricts the average to those class indices (default: all K; each needs
+  /// positives and negatives). The bootstrap resamples within each class, so every replicate
+  /// keeps the class counts of the sample.
   public static func oneVsRest(
-    probabilities: [[Double]], labels: [Int], level: Double = 0.95,
+    probabilities: [[Double]], labels: [Int], classes: [Int]? = nil, level: Double = 0.95,
     bootstrap: Bootstrap.Plan = .init(replicates: 0)
   ) throws -> MulticlassAUROCResult {
     guard probabilities.count == labels.count else {
       throw MetricsError.sizeMismatch(input: "probabilities rows", expected: labels.count, actual: probabilities.count)
     }
     let k = probabilities.first?.count ?? 0
+    let averaged = classes ?? Array(0..<k)
     var perClass = [AUROCResult]()
-    for c in 0..<k {
+    for c in averaged {
       perClass.append(
         try analyze(
           scores: probabilities.map { $0[c] }, positive: labels.map { $0 == c }, level: level))
     }
-    let macro = perClass.map(\.auc).reduce(0, +) / Double(max(k, 1))
+    let macro = perClass.map(\.auc).reduce(0, +) / Double(max(averaged.count, 1))
     var boot: ConfidenceInterval?
     if bootstrap.replicates > 0 {
       let byClass = (0..<k).map { c in labels.indices.filter { labels[$0] == c } }
@@ -119,15 +127,15 @@ public enum ROC {
       for _ in 0..<bootstrap.replicates {
         var rows = [Int]()
         for members in byClass where !members.isEmpty {
-          for _ in members.indices { rows.append(members[Int.random(in: 0..<members.count, using: &generator)]) }
+          for _ in members.indices { rows.append(members[generator.below(members.count)]) }
         }
         var sum = 0.0
-        for c in 0..<k {
+        for c in averaged {
           let pos = rows.filter { labels[$0] == c }.map { probabilities[$0][c] }
           let neg = rows.filter { labels[$0] != c }.map { probabilities[$0][c] }
           sum += mannWhitney(pos, neg)
         }
-        stats.append(sum / Double(k))
+        stats.append(sum / Double(max(averaged.count, 1)))
       }
       boot = Bootstrap.percentileInterval(stats, level: bootstrap.level).map {
         var ci = $0

@@ -15,15 +15,15 @@ public struct ShiftReport: Codable, Sendable, Equatable {
   public var targetCount: Int
   /// Feature dimension.
   public var featureDimension: Int
-  /// MMD² with permutation p-value and bootstrap interval.
-  public var mmd: MMDResult
-  /// Proxy A-distance with its interval.
-  public var proxyADistance: ProxyADistanceResult
+  /// MMD² with permutation p-value and bootstrap interval (nil when not asked for).
+  public var mmd: MMDResult?
+  /// Proxy A-distance with its interval (nil when not asked for).
+  public var proxyADistance: ProxyADistanceResult?
   /// Fréchet distance between Gaussian fits, with a basic bootstrap interval (see
-  /// `GaussianDistances.distancesWithIntervals`).
-  public var frechetDistance: Estimate
-  /// CORAL distance, with a basic bootstrap interval.
-  public var coralDistance: Estimate
+  /// `GaussianDistances.distancesWithIntervals`; nil when not asked for).
+  public var frechetDistance: Estimate?
+  /// CORAL distance, with a basic bootstrap interval (nil when not asked for).
+  public var coralDistance: Estimate?
   /// Per-image intensity statistics compared (empty without intensity input).
   public var intensity: [IntensityComparison]
   /// Pooled intensity histograms, if both were given.
@@ -53,6 +53,34 @@ public struct ShiftReport: Codable, Sendable, Equatable {
 /// Feature extraction happens elsewhere (Backbones/Datasets); this takes the pooled feature
 /// matrices plus optional per-image intensity summaries, header rows and labels.
 public enum ShiftAnalysis {
+  /// One analysis `run` can compute (the names study specs use in `shift.analyses`).
+  public enum Kind: String, Codable, Sendable, Hashable, CaseIterable {
+    /// MMD² with its permutation test and bootstrap interval.
+    case mmd
+    /// Proxy A-distance of a logistic domain classifier.
+    case proxyADistance = "proxy-a-distance"
+    /// Fréchet distance between Gaussian fits of the features.
+    case frechet
+    /// CORAL distance (covariance difference).
+    case coral
+    /// Per-image intensity statistics (KS and Wasserstein) and pooled histograms.
+    case intensity
+    /// The acquisition-attribute table.
+    case headers
+    /// The 2-D picture of the features (PCA or t-SNE).
+    case embedding
+    /// LogME of the target features on the target labels.
+    case logme
+
+    /// Whether the analysis needs network features (the others need only pixels or headers).
+    public var needsFeatures: Bool {
+      switch self {
+      case .mmd, .proxyADistance, .frechet, .coral, .embedding, .logme: return true
+      case .intensity, .headers: return false
+      }
+    }
+  }
+
   /// Settings of a shift analysis. All randomness derives from `seed`.
   public struct Options: Codable, Sendable, Equatable {
     /// MMD permutations B.
@@ -80,6 +108,11 @@ public enum ShiftAnalysis {
     /// MMD permutations exchange images (or patients) only within a class label (both sides
     /// need labels): for samples drawn per class. Nil (older documents) means off.
     public var permuteWithinLabels: Bool?
+    /// The analyses to compute (nil: every one); the others are left out of the report.
+    public var analyses: [Kind]?
+
+    /// Whether `kind` is to be computed.
+    public func includes(_ kind: Kind) -> Bool { analyses?.contains(kind) ?? true }
 
     /// Defaults: B = 1000 permutations, 1000 bootstrap replicates (50 for covariance
     /// distances), 95 % intervals, α = 0.05, 5 folds, λ = 1e-2, projection on, seed 0.
@@ -87,8 +120,10 @@ public enum ShiftAnalysis {
       permutations: Int = 1000, bootstrapReplicates: Int = 1000,
       covarianceBootstrapReplicates: Int = 50, level: Double = 0.95, alpha: Double = 0.05,
       folds: Int = 5, domainClassifierL2: Double = 1e-2, projection: Bool = true,
-      embeddingMethod: String = "pca", seed: UInt64 = 0, permuteWithinLabels: Bool = false
+      embeddingMethod: String = "pca", seed: UInt64 = 0, permuteWithinLabels: Bool = false,
+      analyses: [Kind]? = nil
     ) {
+      self.analyses = analyses
       self.permuteWithinLabels = permuteWithinLabels
       self.embeddingMethod = embeddingMethod
       self.permutations = permutations
@@ -177,33 +212,36 @@ public enum ShiftAnalysis {
       }
       strata = (ls, lt)
     }
-    let mmd = try MMD.test(
+    let mmd = try options.includes(.mmd) ? MMD.test(
       source: s, target: t,
       options: MMD.Options(
         permutations: options.permutations, seed: options.seed, bootstrap: plan(1),
-        clusters: clusters, strata: strata))
-    let pad = try ProxyADistance.compute(
+        clusters: clusters, strata: strata)) : nil
+    let pad = try options.includes(.proxyADistance) ? ProxyADistance.compute(
       source: s, target: t,
       options: ProxyADistance.Options(
         // Tiny samples (a few images a side) get fewer folds rather than no analysis.
         folds: max(2, min(options.folds, s.rows, t.rows)),
         classifier: LogisticRegression.Options(l2: options.domainClassifierL2, maxIterations: 200),
         seed: options.seed &+ 2, bootstrap: plan(2)),
-      clusters: clusters)
-    let covariance = try GaussianDistances.distancesWithIntervals(
-      source: s, target: t, bootstrap: plan(3, options.covarianceBootstrapReplicates))
+      clusters: clusters) : nil
+    let covariance = try options.includes(.frechet) || options.includes(.coral)
+      ? GaussianDistances.distancesWithIntervals(
+        source: s, target: t, bootstrap: plan(3, options.covarianceBootstrapReplicates)) : nil
     var intensity = [IntensityComparison]()
-    if !source.intensities.isEmpty && !target.intensities.isEmpty {
-      intensity = try IntensityShift.compare(
-        source: source.intensities, target: target.intensities, bootstrap: plan(5),
-        clusters: clusters, permutations: options.permutations)
-    }
     var histograms: HistogramComparison?
-    if let hs = source.histogram, let ht = target.histogram {
-      histograms = try IntensityShift.compare(source: hs, target: ht)
+    if options.includes(.intensity) {
+      if !source.intensities.isEmpty && !target.intensities.isEmpty {
+        intensity = try IntensityShift.compare(
+          source: source.intensities, target: target.intensities, bootstrap: plan(5),
+          clusters: clusters, permutations: options.permutations)
+      }
+      if let hs = source.histogram, let ht = target.histogram {
+        histograms = try IntensityShift.compare(source: hs, target: ht)
+      }
     }
     var headers: HeaderComparison?
-    if !source.headers.isEmpty || !target.headers.isEmpty {
+    if options.includes(.headers) && (!source.headers.isEmpty || !target.headers.isEmpty) {
       headers = HeaderComparison(
         domains: [(source.name, source.headers), (target.name, target.headers)],
         attributes: headerAttributes)
@@ -224,16 +262,16 @@ public enum ShiftAnalysis {
       if let ls = source.labels {
         labels = try LabelShift.compare(source: ls, target: lt, classCount: k, bootstrap: plan(6))
       }
-      logME = try LogME.score(features: t, labels: lt, classCount: k)
+      if options.includes(.logme) { logME = try LogME.score(features: t, labels: lt, classCount: k) }
     }
     var family: [(name: String, pValue: Double)] = []
-    if options.permutations > 0 { family.append(("MMD permutation test", mmd.pValue)) }
+    if let mmd, options.permutations > 0 { family.append(("MMD permutation test", mmd.pValue)) }
     for comparison in intensity {
       family.append(("KS intensity \(comparison.statistic)", comparison.ks.pValue))
     }
     let tests = MultipleTesting.holm(named: family, alpha: options.alpha)
     var embedding: Projection2D?
-    if options.projection {
+    if options.projection && options.includes(.embedding) {
       switch options.embeddingMethod {
       case "pca": embedding = try Projection.pca(source: s, target: t)
       case "tsne":
@@ -246,7 +284,8 @@ public enum ShiftAnalysis {
     return ShiftReport(
       schemaVersion: 1, sourceName: source.name, targetName: target.name, sourceCount: s.rows,
       targetCount: t.rows, featureDimension: s.columns, mmd: mmd, proxyADistance: pad,
-      frechetDistance: covariance.frechet, coralDistance: covariance.coral, intensity: intensity,
+      frechetDistance: options.includes(.frechet) ? covariance?.frechet : nil,
+      coralDistance: options.includes(.coral) ? covariance?.coral : nil, intensity: intensity,
       histograms: histograms, headers: headers, labels: labels, targetLogME: logME, tests: tests,
       alpha: options.alpha, shiftDetected: tests.contains { $0.rejected }, embedding: embedding,
       options: options,

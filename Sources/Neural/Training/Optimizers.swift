@@ -6,6 +6,9 @@
 //                                                first step buf = g; Nesterov g += μ·buf).
 //   AdamW(groups:beta1:beta2:eps:)               torch.optim.AdamW (decoupled: p *= 1 − lr·wd).
 //   optimizer.step() / .zeroGrad()               frozen parameters are skipped.
+//   optimizer.stateDict() / .loadStateDict(_:)   moments and buffers by parameter name
+//                                                (PyTorch's names: exp_avg, exp_avg_sq, step,
+//                                                momentum_buffer), for exact resumption.
 //   optimizer.learningRateFactor = schedule.factor(at: step)   scales every group's base lr.
 //   CosineSchedule(warmupSteps:totalSteps:minimumFactor:), StepSchedule(stepSize:gamma:),
 //   ConstantSchedule().
@@ -40,9 +43,46 @@ public protocol Optimizer: AnyObject {
   var learningRateFactor: Double { get set }
   /// Applies one update to every non-frozen parameter.
   func step()
+  /// Everything `step()` remembers between calls, keyed `<parameter name>.<state name>`: what a
+  /// resumed run must restore to continue exactly as an uninterrupted one.
+  func stateDict() -> [(name: String, tensor: Tensor)]
+  /// Restores a `stateDict()` strictly: an unknown key or a shape mismatch throws.
+  func loadStateDict(_ tensors: [String: Tensor]) throws
 }
 
 extension Optimizer {
+  /// Parameter by name over every group.
+  func parameterNamed() -> [String: Parameter] {
+    var out: [String: Parameter] = [:]
+    for g in groups { for (name, p) in g.parameters { out[name] = p } }
+    return out
+  }
+
+  /// Splits `<parameter>.<state>` keys of `tensors` into (parameter, state name, tensor),
+  /// throwing for keys that name no parameter or no known state.
+  func resolve(_ tensors: [String: Tensor], states: Set<String>) throws
+    -> [(parameter: Parameter, state: String, tensor: Tensor)]
+  {
+    let byName = parameterNamed()
+    var out: [(parameter: Parameter, state: String, tensor: Tensor)] = []
+    var unknown: [String] = []
+    for (key, t) in tensors {
+      guard let dot = key.lastIndex(of: "."), states.contains(String(key[key.index(after: dot)...])),
+        let p = byName[String(key[..<dot])]
+      else {
+        unknown.append(key)
+        continue
+      }
+      let state = String(key[key.index(after: dot)...])
+      if state != "step" && t.shape != p.value.shape {
+        throw NeuralError.shapeMismatch(key: key, expected: p.value.shape, actual: t.shape)
+      }
+      out.append((p, state, t))
+    }
+    if !unknown.isEmpty { throw NeuralError.unexpectedKeys(keys: unknown.sorted()) }
+    return out
+  }
+
   /// Clears every parameter's gradient.
   public func zeroGrad() {
     for g in groups { for (_, p) in g.parameters { p.zeroGrad() } }
@@ -76,6 +116,23 @@ public final class SGD: Optimizer {
     self.init(
       groups: [ParameterGroup(parameters, learningRate: learningRate, weightDecay: weightDecay)],
       momentum: momentum, nesterov: nesterov)
+  }
+
+  public func stateDict() -> [(name: String, tensor: Tensor)] {
+    var out: [(name: String, tensor: Tensor)] = []
+    for g in groups {
+      for (name, p) in g.parameters {
+        if let buf = buffers[ObjectIdentifier(p)] { out.append((name + ".momentum_buffer", buf.clone())) }
+      }
+    }
+    return out
+  }
+
+  public func loadStateDict(_ tensors: [String: Tensor]) throws {
+    buffers = [:]
+    for (p, _, t) in try resolve(tensors, states: ["momentum_buffer"]) {
+      buffers[ObjectIdentifier(p)] = t.clone()
+    }
   }
 
   public func step() {
@@ -137,6 +194,38 @@ public final class AdamW: Optimizer {
     weightDecay: Double = 0.01
   ) {
     self.init(groups: [ParameterGroup(parameters, learningRate: learningRate, weightDecay: weightDecay)])
+  }
+
+  public func stateDict() -> [(name: String, tensor: Tensor)] {
+    var out: [(name: String, tensor: Tensor)] = []
+    for g in groups {
+      for (name, p) in g.parameters {
+        guard let s = state[ObjectIdentifier(p)] else { continue }
+        out += [(name + ".exp_avg", s.m.clone()), (name + ".exp_avg_sq", s.v.clone()),
+                (name + ".step", Tensor(shape: [1], values: [Float(s.step)]))]
+      }
+    }
+    return out
+  }
+
+  public func loadStateDict(_ tensors: [String: Tensor]) throws {
+    var restored: [ObjectIdentifier: (step: Int?, m: Tensor?, v: Tensor?)] = [:]
+    for (p, name, t) in try resolve(tensors, states: ["exp_avg", "exp_avg_sq", "step"]) {
+      var entry = restored[ObjectIdentifier(p)] ?? (nil, nil, nil)
+      switch name {
+      case "exp_avg": entry.m = t.clone()
+      case "exp_avg_sq": entry.v = t.clone()
+      default: entry.step = Int(t[0])
+      }
+      restored[ObjectIdentifier(p)] = entry
+    }
+    state = [:]
+    for (key, e) in restored {
+      guard let step = e.step, let m = e.m, let v = e.v else {
+        throw NeuralError.missingKey(key: "exp_avg, exp_avg_sq and step of every parameter")
+      }
+      state[key] = (step, m, v)
+    }
   }
 
   public func step() {

@@ -77,12 +77,17 @@ public struct EvaluationMetrics: Codable, Sendable, Equatable {
   public var classNames: [String]
   /// Confusion matrix, rows = true class, columns = predicted class.
   public var confusion: [[Int]]?
+  /// SHA-256 of the class probabilities these metrics were computed from (Adaptation's
+  /// `ClassificationReport.predictionsSHA256`; nil in older results).
+  public var predictionsSHA256: String?
 
   public init(
     count: Int, accuracy: Double, balancedAccuracy: Double, macroF1: Double,
     auroc: Estimate? = nil, ece: Double? = nil, reliability: [ReliabilityBin] = [],
-    subgroups: [SubgroupMetric] = [], classNames: [String] = [], confusion: [[Int]]? = nil
+    subgroups: [SubgroupMetric] = [], classNames: [String] = [], confusion: [[Int]]? = nil,
+    predictionsSHA256: String? = nil
   ) {
+    self.predictionsSHA256 = predictionsSHA256
     self.count = count
     self.accuracy = accuracy
     self.balancedAccuracy = balancedAccuracy

@@ -46,22 +46,14 @@ public struct AdaptationExecutor: RunExecutor {
     let started = Date()
     let options = run.training.options
     let sourceManifest = try Self.manifestURL(run.source, options: options, context: context.study)
-    let targetManifest = try Self.manifestURL(run.target, options: options, context: context.study)
     let sourceDomain = try Self.domain(of: run.source, manifest: sourceManifest)
-    let targetDomain = try Self.domain(of: run.target, manifest: targetManifest)
-    let splits = options["splits"] ?? "train=0.6,val=0.2,test=0.2"
+    let requests = try Self.dataRequests(run, context: context.study)
+    let splits = requests.target.splits
 
     // Data: the target split is budgeted; the source keeps all its labels.
     let dataStart = Date()
-    let target = try DataPreparation.prepare(
-      DataRequest(
-        source: targetManifest.path, domains: targetDomain.map { [$0] } ?? [],
-        targetDomain: targetDomain, inputSize: run.inputSize, labelsPerClass: run.budget.count,
-        seed: run.seed, splits: splits))
-    let source = try DataPreparation.prepare(
-      DataRequest(
-        source: sourceManifest.path, domains: sourceDomain.map { [$0] } ?? [],
-        inputSize: run.inputSize, labelsPerClass: nil, seed: run.seed, splits: splits))
+    let target = try DataPreparation.prepare(requests.target)
+    let source = try DataPreparation.prepare(requests.source)
     let dataSeconds = Date().timeIntervalSince(dataStart)
 
     let configuration = Self.protocolConfiguration(run)
@@ -71,7 +63,7 @@ public struct AdaptationExecutor: RunExecutor {
       && FileManager.default.fileExists(atPath: directory.appendingPathComponent("target").path)
     let trainingStart = Date()
     let report = context.reportEpoch
-    let result = try SourceTargetProtocol.run(
+    let (result, adapted) = try SourceTargetProtocol.runKeepingModel(
       configuration,
       data: SourceTargetData(source: source.data, target: target.data),
       factory: { try ModelFactories.efficientNet($0, classes: $1, channels: $2) },
@@ -140,6 +132,10 @@ public struct AdaptationExecutor: RunExecutor {
       if let best = result.fineTuning?.bestEpoch { notes["best_epoch"] = String(best) }
     }
     if resume { notes["resumed"] = "true" }
+    notes["target.train.sha256"] = target.plan.trainSHA256
+    notes["artifact"] = try Self.saveArtifact(
+      adapted, run: run, configuration: configuration, data: target.provenance,
+      directory: directory)
     return RunResult(
       target: Self.metrics(result.afterAdaptation.target),
       source: result.afterAdaptation.source.map(Self.metrics),
@@ -150,6 +146,53 @@ public struct AdaptationExecutor: RunExecutor {
   }
 
   // MARK: - Mapping
+
+  /// Writes the adapted model as a run folder `<checkpoint dir>/target` (`model.safetensors`,
+  /// `config.json`) that `medtransfer evaluate --checkpoint` loads: the artifact the run's
+  /// "after adaptation" scores describe. The resume files (only needed while the run was
+  /// unfinished) are removed. Returns the folder.
+  static func saveArtifact(
+    _ model: TransferModel, run: RunConfig, configuration: SourceTargetConfiguration,
+    data: DataProvenance, directory: URL
+  ) throws -> String {
+    let folder = try RunDirectory(directory.appendingPathComponent("target"))
+    var trained = configuration.fineTune ?? configuration.source ?? TrainingConfiguration()
+    trained.adaBN = configuration.adaBN
+    try Checkpoint.write(model, to: folder.bestCheckpointURL)
+    try RunDirectory.writeJSON(
+      RunConfigRecord(
+        configuration: trained, data: data,
+        weights: try? ModelFactories.weightsProvenance(trained.initialization),
+        command: "medtransfer study run (\(run.label))", version: "the study's environment table"),
+      to: folder.configURL)
+    for phase in ["source", "target"] {
+      try? RunDirectory(directory.appendingPathComponent(phase)).removeResumeState()
+    }
+    return folder.url.path
+  }
+
+  /// The data requests of a run: the target's (budgeted, with its domain as the unlabelled
+  /// target) and the source's (all labels). Every executor takes its images from these, so
+  /// every arm of a seed, the baseline included, sees the same split and the same budget.
+  public static func dataRequests(_ run: RunConfig, context: StudyContext) throws
+    -> (target: DataRequest, source: DataRequest)
+  {
+    let options = run.training.options
+    let sourceManifest = try manifestURL(run.source, options: options, context: context)
+    let targetManifest = try manifestURL(run.target, options: options, context: context)
+    let sourceDomain = try domain(of: run.source, manifest: sourceManifest)
+    let targetDomain = try domain(of: run.target, manifest: targetManifest)
+    let splits = options["splits"] ?? "train=0.6,val=0.2,test=0.2"
+    return (
+      DataRequest(
+        source: targetManifest.path, domains: targetDomain.map { [$0] } ?? [],
+        targetDomain: targetDomain, inputSize: run.inputSize, labelsPerClass: run.budget.count,
+        seed: run.seed, splits: splits),
+      DataRequest(
+        source: sourceManifest.path, domains: sourceDomain.map { [$0] } ?? [],
+        inputSize: run.inputSize, labelsPerClass: nil, seed: run.seed, splits: splits)
+    )
+  }
 
   /// Where the source phase of `configuration` on `manifest` is kept for every run that needs
   /// the same one: `<study>/source-models/<sha256 of config, data fingerprint, domain, splits>`.
@@ -256,7 +299,8 @@ public struct AdaptationExecutor: RunExecutor {
           lower: $0.lower, upper: $0.upper, count: $0.count, meanConfidence: $0.meanConfidence,
           accuracy: $0.accuracy)
       },
-      subgroups: subgroups, classNames: o.classes, confusion: o.confusion)
+      subgroups: subgroups, classNames: o.classes, confusion: o.confusion,
+      predictionsSHA256: o.predictionsSHA256)
   }
 
   // MARK: - Data

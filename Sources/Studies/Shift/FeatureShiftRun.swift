@@ -200,7 +200,12 @@ public enum FeatureShiftRun {
         reason: "class probabilities need a trained head; add --checkpoint RUN_FOLDER")
     }
     var headClasses = classes
-    if let checkpoint = request.checkpoint {
+    // Intensity and header analyses need no network: without a feature analysis, none runs.
+    let needsFeatures = request.options.analyses?.contains(where: \.needsFeatures) ?? true
+    if !needsFeatures {
+      request.transferability = false
+      notes.append("No feature analysis was asked for: no network ran.")
+    } else if let checkpoint = request.checkpoint {
       let trained = try Self.trainedModel(checkpoint)
       headClasses = trained.classes
       primary = "\(checkpoint) (\(trained.architecture) trained)"
@@ -264,13 +269,16 @@ public enum FeatureShiftRun {
       let p = sample.indices.map { sample.dataset.entries[$0].patient }
       return p.allSatisfy { $0 != nil } ? p.map { $0! } : nil
     }
+    func primaryFeatures(_ x: ExtractedShiftSample) throws -> FeatureMatrix {
+      try x.features.first.map { $0! } ?? FeatureMatrix(rows: x.labels.count, columns: 0, values: [])
+    }
     let report = try ShiftAnalysis.run(
       source: ShiftAnalysis.Domain(
-        name: request.source.name, features: s.features[0]!, intensities: s.intensities,
+        name: request.source.name, features: try primaryFeatures(s), intensities: s.intensities,
         histogram: s.histogram, headers: s.headers, labels: s.labels,
         clusters: patients(request.source)),
       target: ShiftAnalysis.Domain(
-        name: request.target.name, features: t.features[0]!, intensities: t.intensities,
+        name: request.target.name, features: try primaryFeatures(t), intensities: t.intensities,
         histogram: t.histogram, headers: t.headers, labels: t.labels,
         clusters: patients(request.target)),
       headerAttributes: ShiftSampleExtractor.headerAttributes, classCount: classes.count,
@@ -319,7 +327,7 @@ public enum FeatureShiftRun {
       target: side(request.target, request.targetSide), classes: classes, model: primary,
       layer: request.layer ?? "head_conv", inputSize: request.inputSize, preprocessing: window,
       analysis: report,
-      predictions: softmax
+      predictions: softmax && needsFeatures
         ? ShiftDocument.Predictions(
           source: s.features[0]!, target: t.features[0]!, classes: headClasses)
         : nil,

@@ -1,4 +1,5 @@
 import Foundation
+import Metrics
 
 /// A parsed, validated study spec (`studies/*.yaml`): what to compare on which data.
 ///
@@ -209,17 +210,9 @@ public struct TrainingSettings: Codable, Sendable, Hashable {
   public init() {}
 }
 
-/// Which domain-shift analyses to run between the source and each target.
-public enum ShiftAnalysisKind: String, Codable, Sendable, Hashable, CaseIterable {
-  case mmd
-  case proxyADistance = "proxy-a-distance"
-  case frechet
-  case coral
-  case intensity
-  case headers
-  case embedding
-  case logme
-}
+/// Which domain-shift analyses to run between the source and each target: Metrics' own list,
+/// so the spec names exactly what `ShiftAnalysis.run` can compute.
+public typealias ShiftAnalysisKind = ShiftAnalysis.Kind
 
 /// Settings for the shift analyses (source vs each target).
 public struct ShiftSettings: Codable, Sendable, Hashable {
