@@ -15,6 +15,23 @@ func printErr(_ text: String) {
   FileHandle.standardError.write(Data((text + "\n").utf8))
 }
 
+/// Lists skipped rows (with their row numbers) and the patients-unknown warning on stderr.
+func printDataNotes(skipped: [BadRow], patientWarning: String?, source: String) {
+  if !skipped.isEmpty {
+    printErr("\(source): skipped \(skipped.count) bad row(s) (--on-bad skip):")
+    for row in skipped { printErr("  \(row)") }
+  }
+  if let patientWarning { printErr("warning: " + patientWarning) }
+}
+
+/// Parses an `--on-bad` value.
+func parseOnBad(_ text: String) throws -> OnBad {
+  guard let policy = OnBad(rawValue: text) else {
+    throw CLIError("--on-bad '\(text)': must be fail or skip")
+  }
+  return policy
+}
+
 struct DatasetGenerate: ParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "generate",
