@@ -1,3 +1,4 @@
+import Adaptation
 import ArgumentParser
 import Datasets
 import Foundation
@@ -22,6 +23,11 @@ func printDataNotes(skipped: [BadRow], patientWarning: String?, source: String) 
     for row in skipped { printErr("  \(row)") }
   }
   if let patientWarning { printErr("warning: " + patientWarning) }
+}
+
+/// `printDataNotes` for what a training or evaluation data preparation left out.
+func printDataNotes(_ notes: DataNotes, source: String) {
+  printDataNotes(skipped: notes.skipped, patientWarning: notes.patientWarning, source: source)
 }
 
 /// Parses an `--on-bad` value.
