@@ -88,14 +88,15 @@ struct StudyRunCommand: ParsableCommand {
         BaselineExecutor(manifestResolver: { ref, context in
           try AdaptationExecutor.manifestURL(ref, options: spec.training.options, context: context)
         }),
-        AdaptationExecutor(),
+        AdaptationExecutor(onBad: spec.badRowPolicy),
       ])
       try StudyRunner.checkArms(spec, executor: executor)
       let store = try StudyStore(directory: studyDirectory)
       let runner = StudyRunner(
         spec: spec, store: store, context: context, executor: executor,
         shiftAnalyzer: FeatureShiftAnalyzer(
-          backbone: spec.backbone, inputSize: spec.inputSize, options: spec.training.options))
+          backbone: spec.backbone, inputSize: spec.inputSize, options: spec.training.options,
+          onBad: spec.badRowPolicy))
       try store.saveEnvironment(["medtransfer.version": MedTransferVersion.string])
       let command = (["medtransfer"] + CommandLine.arguments.dropFirst()).joined(separator: " ")
       let failed: Int
