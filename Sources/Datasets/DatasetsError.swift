@@ -68,3 +68,13 @@ public struct BadRow: Codable, Equatable, Sendable, CustomStringConvertible {
 
   public var description: String { "row \(row) (\(path)): \(reason.rawValue): \(detail)" }
 }
+
+extension BadRow {
+  /// The bad row (`undecodable`) of an entry whose file cannot be read or decoded; the detail
+  /// is the decoder's cause (the row already names the file).
+  public init(undecodable entry: DatasetEntry, error: Error) {
+    var detail = "\(error)"
+    if case .decode(_, let cause)? = error as? DatasetsError { detail = cause }
+    self.init(row: entry.row, path: entry.key, reason: .undecodable, detail: detail)
+  }
+}

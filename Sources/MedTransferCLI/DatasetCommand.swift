@@ -1,3 +1,4 @@
+import Adaptation
 import ArgumentParser
 import Datasets
 import Foundation
@@ -13,6 +14,28 @@ struct DatasetCommand: ParsableCommand {
 /// Writes the standard-error line without touching stdout (which may carry JSON).
 func printErr(_ text: String) {
   FileHandle.standardError.write(Data((text + "\n").utf8))
+}
+
+/// Lists skipped rows (with their row numbers) and the patients-unknown warning on stderr.
+func printDataNotes(skipped: [BadRow], patientWarning: String?, source: String) {
+  if !skipped.isEmpty {
+    printErr("\(source): skipped \(skipped.count) bad row(s) (--on-bad skip):")
+    for row in skipped { printErr("  \(row)") }
+  }
+  if let patientWarning { printErr("warning: " + patientWarning) }
+}
+
+/// `printDataNotes` for what a training or evaluation data preparation left out.
+func printDataNotes(_ notes: DataNotes, source: String) {
+  printDataNotes(skipped: notes.skipped, patientWarning: notes.patientWarning, source: source)
+}
+
+/// Parses an `--on-bad` value.
+func parseOnBad(_ text: String) throws -> OnBad {
+  guard let policy = OnBad(rawValue: text) else {
+    throw CLIError("--on-bad '\(text)': must be fail or skip")
+  }
+  return policy
 }
 
 struct DatasetGenerate: ParsableCommand {

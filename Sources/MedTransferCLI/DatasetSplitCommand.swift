@@ -25,13 +25,15 @@ struct DatasetSplitCommand: ParsableCommand {
   func run() throws {
     do {
       let loaded = try DatasetLoader.load(dataset, options: try source.loadOptions())
+      printDataNotes(
+        skipped: loaded.skipped, patientWarning: loaded.patientWarning, source: dataset)
       let assignment = try Splitter.split(
         loaded, fractions: try Splitter.parseFractions(fractions), seed: seed)
       try assignment.save(to: out)
       var counts: [String: Int] = [:]
       for (_, s) in assignment.splitOf { counts[s, default: 0] += 1 }
       printErr(
-        "split \(loaded.entries.count) images: "
+        "split \(loaded.entries.count) images of \(loaded.patientCount) patients: "
           + counts.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")
           + "; wrote \(out)")
     } catch let error as DatasetsError {

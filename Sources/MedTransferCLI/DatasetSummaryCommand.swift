@@ -21,11 +21,8 @@ struct DatasetSourceOptions: ParsableArguments {
   var labelsCSV: String?
 
   func loadOptions() throws -> DatasetLoadOptions {
-    guard let policy = OnBad(rawValue: onBad) else {
-      throw CLIError("--on-bad '\(onBad)': must be fail or skip")
-    }
-    return DatasetLoadOptions(
-      onBad: policy,
+    DatasetLoadOptions(
+      onBad: try parseOnBad(onBad),
       domainBy: domainBy.map { $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } } ?? [],
       labels: labels.map { $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } },
       validateImages: false, labelsCSV: labelsCSV)
@@ -55,6 +52,8 @@ struct DatasetSummaryCommand: ParsableCommand {
   func run() throws {
     do {
       let loaded = try DatasetLoader.load(dataset, options: try source.loadOptions())
+      // Skipped rows are part of the summary itself (stdout); the warning goes to stderr.
+      printDataNotes(skipped: [], patientWarning: loaded.patientWarning, source: dataset)
       let assignment = try splits.map { try SplitAssignment.load(from: $0) }
       let summary = DatasetSummary.make(dataset: loaded, splits: assignment)
       if json {
@@ -64,6 +63,12 @@ struct DatasetSummaryCommand: ParsableCommand {
         return
       }
       print("\(summary.source): \(summary.images) images, \(summary.labels.count) labels, \(summary.domains.count) domains")
+      let p = summary.patientSources
+      let sources = [("patient column", p.column), ("PatientID", p.patientID),
+                     ("StudyInstanceUID where PatientID is empty", p.studyInstanceUID),
+                     ("unknown, split by image", p.unknown)]
+        .filter { $0.1 > 0 }.map { "\($0.0) \($0.1)" }.joined(separator: ", ")
+      print("patients: \(summary.patients) (images by patient source: \(sources))")
       print("\nlabel × domain × split: images (patients)")
       for c in summary.counts {
         print("  \(c.label.padding(toLength: 20, withPad: " ", startingAt: 0)) \(c.domain.padding(toLength: 28, withPad: " ", startingAt: 0)) \(c.split.padding(toLength: 8, withPad: " ", startingAt: 0)) \(c.images) (\(c.patients))")

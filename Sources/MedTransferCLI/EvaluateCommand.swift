@@ -21,6 +21,10 @@ struct EvaluateCommand: ParsableCommand {
   @Option(help: "Only rows of this split (e.g. test); default: every image.")
   var split: String?
 
+  @Option(name: .customLong("on-bad"),
+          help: "Bad rows and undecodable images: fail (default) or skip (listed on stderr).")
+  var onBad: String = "fail"
+
   @Flag(help: "Print the report as one JSON document on stdout.")
   var json = false
 
@@ -29,13 +33,17 @@ struct EvaluateCommand: ParsableCommand {
     let record: RunConfigRecord
     let report: EvaluationReport
     do {
+      let policy = try parseOnBad(onBad)
       (model, record) = try RunDirectory(URL(fileURLWithPath: checkpoint)).loadBestModel()
-      let set = try DataPreparation.evaluationSet(
+      let (set, notes) = try DataPreparation.evaluationSet(
         source: data, domains: domain, split: split, inputSize: record.configuration.inputSize,
         classes: record.data.classes, channels: 3,
         // The run's own seed: `train` split the manifest with it, so `--split test` here is
         // the run's test split (seed 0 for every run used to give other runs' test rows).
-        seed: record.configuration.seed)
+        seed: record.configuration.seed, onBad: policy)
+      // Patients matter only when a split is drawn.
+      printDataNotes(skipped: notes.skipped, patientWarning: split == nil ? nil : notes.patientWarning,
+                     source: data)
       report = Runner.evaluate(model, on: set, seed: UInt64(record.configuration.seed))
     } catch let error as CustomStringConvertible {
       throw CLIError(error.description)

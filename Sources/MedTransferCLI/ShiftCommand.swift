@@ -139,6 +139,11 @@ struct ShiftCommand: ParsableCommand {
       let targetPath = target ?? source
       let targetSet = targetPath == source
         ? sourceSet : try DatasetLoader.load(targetPath, options: options)
+      for (path, set) in targetPath == source
+        ? [(source, sourceSet)] : [(source, sourceSet), (targetPath, targetSet)]
+      {
+        printDataNotes(skipped: set.skipped, patientWarning: set.patientWarning, source: path)
+      }
       let s = try select(
         sourceSet, path: source, domain: sourceDomain, split: sourceSplit, flag: "source")
       let t = try select(
@@ -164,7 +169,11 @@ struct ShiftCommand: ParsableCommand {
         logMEImages: logMEImages)
       request.checkpoint = checkpoint
       request.layer = layer
-      let document = try FeatureShiftRun.run(request, log: log)
+      let (document, undecodable) = try FeatureShiftRun.run(
+        request, onBad: options.onBad, log: log)
+      for (path, rows) in undecodable.sorted(by: { $0.key < $1.key }) {
+        printDataNotes(skipped: rows, patientWarning: nil, source: path)
+      }
       if let plot {
         guard let e = document.analysis.embedding else {
           throw CLIError("--plot \(plot): no embedding was computed")

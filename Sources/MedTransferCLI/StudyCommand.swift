@@ -85,15 +85,16 @@ struct StudyRunCommand: ParsableCommand {
       // Baselines first, every network arm through Adaptation; arms no executor can run are
       // rejected before anything runs.
       let executor = RoutingExecutor([
-        BaselineExecutor(),
-        AdaptationExecutor(),
+        BaselineExecutor(onBad: spec.badRowPolicy),
+        AdaptationExecutor(onBad: spec.badRowPolicy),
       ])
       try StudyRunner.checkArms(spec, executor: executor)
       let store = try StudyStore(directory: studyDirectory)
       let runner = StudyRunner(
         spec: spec, store: store, context: context, executor: executor,
         shiftAnalyzer: FeatureShiftAnalyzer(
-          backbone: spec.backbone, inputSize: spec.inputSize, options: spec.training.options))
+          backbone: spec.backbone, inputSize: spec.inputSize, options: spec.training.options,
+          onBad: spec.badRowPolicy))
       try store.saveEnvironment(["medtransfer.version": MedTransferVersion.string])
       let command = (["medtransfer"] + CommandLine.arguments.dropFirst()).joined(separator: " ")
       let failed: Int

@@ -93,6 +93,10 @@ struct TrainCommand: ParsableCommand {
   @Option(help: "Run folder to write.")
   var out: String
 
+  @Option(name: .customLong("on-bad"),
+          help: "Bad rows and undecodable images: fail (default) or skip (listed on stderr and in config.json).")
+  var onBad: String = "fail"
+
   @Flag(help: "Continue a killed run from its last checkpoint.")
   var resume = false
 
@@ -147,7 +151,7 @@ struct TrainCommand: ParsableCommand {
     let configuration = try makeConfiguration()
     let request = DataRequest(
       source: data, domains: domain, targetDomain: targetDomain, inputSize: size,
-      labelsPerClass: labelsPerClass, seed: seed)
+      labelsPerClass: labelsPerClass, seed: seed, onBad: try parseOnBad(onBad))
     let directory: RunDirectory
     do { directory = try RunDirectory(URL(fileURLWithPath: out)) } catch {
       throw CLIError("\(error)")
@@ -159,6 +163,7 @@ struct TrainCommand: ParsableCommand {
     } catch let error as CustomStringConvertible {
       throw CLIError(error.description)
     }
+    printDataNotes(prepared.notes, source: data)
     let factory = ModelFactories.standard
     let record = RunConfigRecord(
       configuration: configuration, data: prepared.provenance,

@@ -1,3 +1,4 @@
+import Datasets
 import Foundation
 import TestSupport
 import XCTest
@@ -66,4 +67,67 @@ final class DatasetCommandTests: XCTestCase {
     XCTAssertNotEqual(missingSpec.status, 0)
     XCTAssertTrue(missingSpec.stderr.contains("none.yaml"), missingSpec.stderr)
   }
+
+  /// `dataset summary --json` on an ImageFolder of DICOM files whose headers name 6 patients
+  /// (two only through their StudyInstanceUID): the true count and the fallback count.
+  func testSummaryCountsPatientsFromHeaders() throws {
+    let dir = try makeTemporaryDirectory("cli-patients").path
+    defer { try? FileManager.default.removeItem(atPath: dir) }
+    let (images, studyUIDImages) = try Fixtures.writePatientTree(dir)
+    let sum = try runMedtransfer(["dataset", "summary", dir, "--json"])
+    XCTAssertEqual(sum.status, 0, sum.stderr)
+    let summary = try JSONSerialization.jsonObject(with: Data(sum.stdout.utf8)) as! [String: Any]
+    XCTAssertEqual(summary["images"] as? Int, images)
+    XCTAssertEqual(summary["patients"] as? Int, 6)
+    let sources = summary["patientSources"] as? [String: Int]
+    XCTAssertEqual(sources?["studyInstanceUID"], studyUIDImages)
+    XCTAssertEqual(sources?["patientID"], images - studyUIDImages)
+    XCTAssertEqual(sources?["unknown"], 0)
+    let perDomain = summary["perDomain"] as! [[String: Any]]
+    XCTAssertEqual(perDomain.map { $0["patients"] as? Int }, [6])
+    XCTAssertFalse(sum.stdout.contains("PAT-"), "no patient identifier in the output")
+    XCTAssertFalse(sum.stderr.contains("patients unknown"), sum.stderr)
+    // Text mode says where the patients came from.
+    let text = try runMedtransfer(["dataset", "summary", dir + "/images.csv"])
+    XCTAssertEqual(text.status, 0, text.stderr)
+    XCTAssertTrue(
+      text.stdout.contains(
+        "patients: 6 (images by patient source: PatientID \(images - studyUIDImages), "
+          + "StudyInstanceUID where PatientID is empty \(studyUIDImages))"), text.stdout)
+    // A split keeps each true patient in one split.
+    let out = dir + "/splits.json"
+    let split = try runMedtransfer([
+      "dataset", "split", dir, "--fractions", "train=0.5,val=0.25,test=0.25", "--seed", "3",
+      "--out", out,
+    ])
+    XCTAssertEqual(split.status, 0, split.stderr)
+    XCTAssertTrue(split.stderr.contains("of 6 patients"), split.stderr)
+    let assignment = try SplitAssignment.load(from: out)
+    var splitOf: [String: String] = [:]
+    for (key, s) in assignment.splitOf {
+      let truth = Fixtures.truePatient(of: key)
+      if let prior = splitOf[truth] { XCTAssertEqual(prior, s, "\(truth) in two splits") }
+      splitOf[truth] = s
+    }
+  }
+
+  /// PNG files carry no patient: `dataset summary` and `dataset split` say so in one stderr line.
+  func testPatientsUnknownIsOneWarningLine() throws {
+    let dir = try makeTemporaryDirectory("cli-png-patients").path
+    defer { try? FileManager.default.removeItem(atPath: dir) }
+    for i in 0..<4 { try Fixtures.writePNG(dir + "/x/\(i).png") }
+    for i in 0..<4 { try Fixtures.writePNG(dir + "/y/\(i).png") }
+    for arguments in [
+      ["dataset", "summary", dir, "--json"],
+      ["dataset", "split", dir, "--out", dir + "/splits.json"],
+    ] {
+      let r = try runMedtransfer(arguments)
+      XCTAssertEqual(r.status, 0, r.stderr)
+      let lines = r.stderr.split(separator: "\n").filter { $0.contains("patients unknown") }
+      XCTAssertEqual(lines.count, 1, r.stderr)
+      XCTAssertTrue(lines.first?.contains("patients unknown for 8 of 8 images") ?? false, r.stderr)
+      XCTAssertTrue(lines.first?.contains("add a patient column") ?? false, r.stderr)
+    }
+  }
 }
+

@@ -46,4 +46,47 @@ enum Fixtures {
     for i in 0..<size { for j in 0..<size { pixels.append(value(i, j)) } }
     try PNGImage(width: size, height: size, channels: .gray, pixels: pixels).write(path: path)
   }
+
+  /// A DICOM tree of 6 patients × 3–4 images (21 files) laid out as an ImageFolder,
+  /// `root/<label>/p<k>-<i>.dcm`, written with ScanIO's DICOM writer. Patients 0–3 have a
+  /// PatientID (`PAT-00k`); patient 4 has no PatientID attribute and patient 5 an empty one,
+  /// each with one StudyInstanceUID shared by their images. Patients 0, 2, 4 are `a`, the
+  /// others `b`. Also writes `images.csv` (path,label only) and `labels.csv`
+  /// (SOPInstanceUID,label). File names carry the true patient (`truePatient(of:)`).
+  static func writePatientTree(_ root: String) throws -> (images: Int, studyUIDImages: Int) {
+    var images = "path,label\n"
+    var labels = "SOPInstanceUID,label\n"
+    var count = 0
+    var studyUIDImages = 0
+    for p in 0..<6 {
+      let label = p % 2 == 0 ? "a" : "b"
+      for i in 0..<(p % 2 == 0 ? 3 : 4) {
+        var spec = DicomImageSpec(
+          rows: 8, columns: 8, storedValues: (0..<64).map { Int32(($0 * 37 + p * 11 + i) % 4096) })
+        let sop = "2.25.\(900_000 + p * 100 + i)"
+        spec.set("SOPInstanceUID", sop)
+        spec.set("StudyInstanceUID", "2.25.\(700_000 + p)")
+        spec.set("SeriesInstanceUID", "2.25.\(800_000 + p)")
+        if p < 4 { spec.set("PatientID", "PAT-00\(p)") }
+        if p == 5 { spec.set("PatientID", "") }
+        if p >= 4 { studyUIDImages += 1 }
+        let rel = "\(label)/p\(p)-\(i).dcm"
+        try FileManager.default.createDirectory(
+          atPath: root + "/" + label, withIntermediateDirectories: true)
+        try DicomWriter.write(spec, to: root + "/" + rel)
+        images += "\(rel),\(label)\n"
+        labels += "\(sop),\(label)\n"
+        count += 1
+      }
+    }
+    try write(images, to: "images.csv", in: root)
+    try write(labels, to: "labels.csv", in: root)
+    return (count, studyUIDImages)
+  }
+
+  /// The true patient of a `writePatientTree` file, from its name (`a/p4-2.dcm` → `p4`).
+  static func truePatient(of key: String) -> String {
+    String(((key as NSString).lastPathComponent).split(separator: "-")[0])
+  }
 }
+

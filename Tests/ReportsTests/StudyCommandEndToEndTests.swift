@@ -11,10 +11,12 @@ final class StudyCommandEndToEndTests: XCTestCase {
   func testStudyRunWritesAReportThatMatchesTheDatabase() throws {
     let dir = try makeTemporaryDirectory("study-e2e")
     defer { try? FileManager.default.removeItem(at: dir) }
-    var rows = ["path,label,domain,split"]
+    var rows = ["path,label,domain,split,patient"]
     for (domain, counts) in [("A", [40, 20]), ("B", [12, 36])] {
       for (label, n) in zip(["normal", "nodule"], counts) {
-        for i in 0..<n { rows.append("\(domain)/\(label)\(i).dcm,\(label),\(domain),\(i % 4 == 0 ? "test" : "train")") }
+        for i in 0..<n {
+          rows.append("\(domain)/\(label)\(i).dcm,\(label),\(domain),\(i % 4 == 0 ? "test" : "train"),\(domain)\(label)\(i)")
+        }
       }
     }
     try rows.joined(separator: "\n").write(

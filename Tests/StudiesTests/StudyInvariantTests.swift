@@ -192,4 +192,86 @@ final class StudyInvariantTests: XCTestCase {
       XCTAssertEqual(try Self.comparable(again[hash]!), try Self.comparable(r), "killed and resumed, run \(hash)")
     }
   }
+
+  /// Labels shuffled within the training set give chance on the (truly labelled) test set, for
+  /// a fine-tuned arm and for features+logreg; the same data with its labels intact is learned
+  /// (the control that lets this test fail). Site A of the phantom, one split for both
+  /// manifests (a `split` column by patient), the training rows' labels permuted.
+  func testShuffledTrainingLabelsGiveChance() throws {
+    let dir = try makeTemporaryDirectory("study-shuffled")
+    defer { try? FileManager.default.removeItem(at: dir) }
+    let phantom = dir.appendingPathComponent("phantom")
+    let generated = try runMedtransfer([
+      "dataset", "generate", Self.generator.path, "--out", phantom.path, "--per-class", "40",
+      "--size", "64",
+    ])
+    XCTAssertEqual(generated.status, 0, generated.stderr)
+    let lines = try String(contentsOf: phantom.appendingPathComponent("manifest.csv"), encoding: .utf8)
+      .split(separator: "\n").map { $0.split(separator: ",", omittingEmptySubsequences: false).map(String.init) }
+    let header = lines[0]
+    let (path, label, domain, patient) = (
+      header.firstIndex(of: "path")!, header.firstIndex(of: "label")!,
+      header.firstIndex(of: "domain")!, header.firstIndex(of: "patient")!)
+    let rows = lines.dropFirst().filter { $0.count == header.count && $0[domain] == "site-a" }
+    let patients = Array(Set(rows.map { $0[patient] })).sorted()
+    func split(_ p: String) -> String {
+      let i = patients.firstIndex(of: p)!
+      return i % 5 == 0 ? "test" : (i % 5 == 1 ? "val" : "train")
+    }
+    // A fixed pseudo-random permutation of the training rows' labels (Fisher–Yates on an LCG).
+    let train = rows.indices.filter { split(rows[$0][patient]) == "train" }
+    var permuted = train.map { rows[$0][label] }
+    var state: UInt64 = 20_261_207
+    for i in stride(from: permuted.count - 1, to: 0, by: -1) {
+      state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+      permuted.swapAt(i, Int((state >> 33) % UInt64(i + 1)))
+    }
+    let shuffledLabel = Dictionary(uniqueKeysWithValues: zip(train, permuted))
+    let agree = train.filter { shuffledLabel[$0] == rows[$0][label] }.count
+    XCTAssertLessThan(Double(agree) / Double(train.count), 0.4, "the permutation kept most labels")
+    for (name, shuffle) in [("clean.csv", false), ("shuffled.csv", true)] {
+      let body = rows.indices.map { i -> String in
+        let r = rows[i]
+        let y = shuffle ? (shuffledLabel[i] ?? r[label]) : r[label]
+        return [r[path], y, r[domain], r[patient], split(r[patient])].joined(separator: ",")
+      }
+      try (["path,label,domain,patient,split"] + body).joined(separator: "\n")
+        .write(to: phantom.appendingPathComponent(name), atomically: true, encoding: .utf8)
+    }
+    let spec = dir.appendingPathComponent("shuffled.yaml")
+    try """
+      name: shuffled
+      data:
+        source: {manifest: phantom/clean.csv, domain: site-a}
+        targets: [{manifest: phantom/clean.csv, domain: site-a}, {manifest: phantom/shuffled.csv, domain: site-a}]
+      backbone: efficientnet-lite0
+      input_size: 64
+      arms: [features+logreg, full]
+      budgets: [all]
+      seeds: 1
+      training: {epochs: 6, patience: 0, batch_size: 16, optimizer: adamw, learning_rate: 0.001}
+      shift: {analyses: []}
+      """.write(to: spec, atomically: true, encoding: .utf8)
+    let study = dir.appendingPathComponent("study")
+    let run = try runMedtransfer(["study", "run", spec.path, "--out", study.path, "--no-report"])
+    XCTAssertEqual(run.status, 0, run.stderr)
+    let store = try StudyStore(directory: study, create: false)
+    let runs = try store.runs()
+    XCTAssertEqual(runs.count, 4)
+    for stored in runs {
+      let r = try XCTUnwrap(stored.result, stored.config.label)
+      let auroc = try XCTUnwrap(r.target.auroc, stored.config.label)
+      let (lower, upper) = (try XCTUnwrap(auroc.lower), try XCTUnwrap(auroc.upper))
+      let shuffled = stored.config.target.path.hasSuffix("shuffled.csv")
+      print("\(stored.config.arm.name) \(shuffled ? "shuffled" : "clean"): macro AUROC "
+        + "\(auroc.value) [\(lower), \(upper)], balanced accuracy \(r.target.balancedAccuracy)")
+      if shuffled {
+        XCTAssertTrue(lower <= 0.5 && 0.5 <= upper,
+                      "\(stored.config.arm.name) learned from shuffled labels: AUROC [\(lower), \(upper)]")
+        XCTAssertEqual(r.target.balancedAccuracy, 0.25, accuracy: 0.2, stored.config.arm.name)
+      } else {
+        XCTAssertGreaterThan(lower, 0.5, "\(stored.config.arm.name) did not learn the clean labels")
+      }
+    }
+  }
 }

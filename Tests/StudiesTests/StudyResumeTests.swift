@@ -8,13 +8,13 @@ import XCTest
 /// with exactly one result; finished runs are not redone.
 final class StudyResumeTests: XCTestCase {
   /// `sites.csv`: `rows` majority-class-only rows cycling over `domains` and three labels,
-  /// every fifth row in the test split (each an empty file).
+  /// every fifth row in the test split (each an empty file, each its own named patient).
   static func writeManifest(in dir: URL, rows count: Int, domains: [String]) throws {
-    var rows = ["path,label,domain,split"]
+    var rows = ["path,label,domain,split,patient"]
     for i in 0..<count {
       let domain = domains[i % domains.count]
       let label = ["normal", "nodule", "ground-glass"][(i / domains.count) % 3]
-      rows.append("\(domain)/\(i).dcm,\(label),\(domain),\(i % 5 == 0 ? "test" : "train")")
+      rows.append("\(domain)/\(i).dcm,\(label),\(domain),\(i % 5 == 0 ? "test" : "train"),p\(i)")
       try createEmptyFiles(["\(domain)/\(i).dcm"], in: dir)
     }
     try rows.joined(separator: "\n").write(

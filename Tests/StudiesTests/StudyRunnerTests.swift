@@ -19,11 +19,12 @@ final class StudyRunnerTests: XCTestCase {
   /// Site A: train 30 normal / 10 nodule, test 12 / 8. Site B: train 6 normal / 20 nodule,
   /// test 5 / 15 with two sexes… as a `domain` column; site C: no test rows (a run that fails).
   func writeManifests() throws {
-    var rows = ["path,label,domain,split"]
+    // A patient per image (named, so the loader reads no headers from these empty files).
+    var rows = ["path,label,domain,split,patient"]
     func add(_ n: Int, _ label: String, _ domain: String, _ split: String) {
       for i in 0..<n {
         let path = "\(domain)/\(label)/\(split)\(i).dcm"
-        rows.append("\(path),\(label),\(domain),\(split)")
+        rows.append("\(path),\(label),\(domain),\(split),\(path)")
         try? createEmptyFiles([path], in: dir)
       }
     }
@@ -151,7 +152,7 @@ final class StudyRunnerTests: XCTestCase {
     XCTAssertEqual(try store.staleRunCount(), 6)
     // A changed manifest changes the data hash: nothing is reused either.
     let manifest = dir.appendingPathComponent("sites.csv")
-    try (try String(contentsOf: manifest, encoding: .utf8) + "\nB/x.dcm,normal,B,test")
+    try (try String(contentsOf: manifest, encoding: .utf8) + "\nB/x.dcm,normal,B,test,B/x.dcm")
       .write(to: manifest, atomically: true, encoding: .utf8)
     try createEmptyFiles(["B/x.dcm"], in: dir)
     let afterEdit = try runner(try spec("training: {epochs: 3}")).run()

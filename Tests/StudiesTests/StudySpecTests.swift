@@ -42,6 +42,22 @@ final class StudySpecTests: XCTestCase {
     XCTAssertEqual(spec.arms[1].l2sp, ArmSpec.L2SP(alpha: 0.1, beta: 0.01))
   }
 
+  func testOnBadIsADataKeyDefaultingToSkip() throws {
+    let spec = try parse(Self.minimal)
+    XCTAssertNil(spec.onBad)
+    XCTAssertEqual(spec.badRowPolicy, .skip)
+    let failing = try parse(Self.minimal.replacingOccurrences(
+      of: "targets: [{manifest: b.csv, domain: B}]",
+      with: "targets: [{manifest: b.csv, domain: B}]\n  on_bad: fail"))
+    XCTAssertEqual(failing.badRowPolicy, .fail)
+    XCTAssertEqual(failing.expand().map(\.hash), spec.expand().map(\.hash), "not in run hashes")
+    let message = error(Self.minimal.replacingOccurrences(
+      of: "targets: [{manifest: b.csv, domain: B}]",
+      with: "targets: [{manifest: b.csv, domain: B}]\n  on_bad: ignore"))
+    XCTAssertTrue(message.contains("data.on_bad"), message)
+    XCTAssertTrue(message.contains("on_bad: skip"), message)
+  }
+
   func testShippedSpecsParse() throws {
     // Every spec in studies/, each named like its file.
     let names = try FileManager.default.contentsOfDirectory(

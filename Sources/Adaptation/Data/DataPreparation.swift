@@ -21,11 +21,15 @@ public struct DataRequest: Codable, Hashable, Sendable {
   public var splits: String
   /// Header attributes defining the domain (empty: the manifest's `domain` column).
   public var domainBy: [String]
+  /// Bad rows and undecodable images: `fail` stops with one error listing them, `skip` leaves
+  /// them out and lists them in `PreparedData.notes`.
+  public var onBad: OnBad
 
   /// Creates a request.
   public init(source: String, domains: [String] = [], targetDomain: String? = nil,
               inputSize: Int = 128, labelsPerClass: Int? = nil, seed: Int = 0,
-              splits: String = "train=0.6,val=0.2,test=0.2", domainBy: [String] = []) {
+              splits: String = "train=0.6,val=0.2,test=0.2", domainBy: [String] = [],
+              onBad: OnBad = .fail) {
     self.source = source
     self.domains = domains
     self.targetDomain = targetDomain
@@ -34,6 +38,24 @@ public struct DataRequest: Codable, Hashable, Sendable {
     self.seed = seed
     self.splits = splits
     self.domainBy = domainBy
+    self.onBad = onBad
+  }
+}
+
+/// What a preparation left out or could not know, for the caller to print once.
+public struct DataNotes: Sendable {
+  /// Rows skipped under `OnBad.skip`: bad manifest rows and images that failed to decode,
+  /// by row number (each row once).
+  public var skipped: [BadRow]
+  /// `Dataset.patientWarning` of the loaded dataset (images whose patient is unknown).
+  public var patientWarning: String?
+
+  /// Notes with the skipped rows of `dataset` plus `decodeFailures`.
+  init(_ dataset: Dataset, decodeFailures: [BadRow] = []) {
+    var seen = Set<Int>()
+    skipped = (dataset.skipped + decodeFailures).filter { seen.insert($0.row).inserted }
+      .sorted { $0.row < $1.row }
+    patientWarning = dataset.patientWarning
   }
 }
 
@@ -45,7 +67,10 @@ public struct PreparedData {
   public var provenance: DataProvenance
   /// Seeded in-place augmentation of a training batch (Datasets' default augmentation).
   public var augmentation: ((Tensor, UInt64) -> Void)?
-  /// Which images went where (before decoding).
+  /// Skipped rows and the patients-unknown warning.
+  public var notes: DataNotes
+  /// Which images went where (before decoding; the train set after any redraw for images that
+  /// failed to decode under `skip`).
   public var plan: DataPreparation.Plan
 }
 
@@ -62,7 +87,9 @@ public enum DataPreparation {
   ///
   /// Every arm of a study, the majority-class baseline included, takes its images from this
   /// one function, so all of them train on the same budgeted subset and are scored on the same
-  /// test images of the same split.
+  /// test images of the same split. (The one exception: under `skip`, an arm that finds an
+  /// undecodable training image draws its budget again without it, which the baseline, reading
+  /// no pixels, cannot know.)
   public struct Plan {
     /// The loaded dataset (every valid row).
     public var dataset: Dataset
@@ -85,10 +112,20 @@ public enum DataPreparation {
     }
   }
 
-  /// Loads, splits and budgets what `request` asks for (no decoding).
-  public static func plan(_ request: DataRequest) throws -> Plan {
-    let dataset = try DatasetLoader.load(request.source,
-                                         options: DatasetLoadOptions(domainBy: request.domainBy))
+  /// Loads, splits and budgets what `request` asks for (no decoding); `excluding` are entries
+  /// the budget must pass over (images found undecodable).
+  public static func plan(_ request: DataRequest, excluding excluded: Set<Int> = []) throws
+    -> Plan
+  {
+    let dataset = try DatasetLoader.load(
+      request.source, options: DatasetLoadOptions(onBad: request.onBad, domainBy: request.domainBy))
+    return try plan(request, dataset: dataset, excluding: excluded)
+  }
+
+  /// `plan` on an already loaded dataset.
+  static func plan(_ request: DataRequest, dataset: Dataset, excluding excluded: Set<Int>)
+    throws -> Plan
+  {
     let fractions = try Splitter.parseFractions(request.splits)
     let assignment = try Splitter.split(dataset, fractions: fractions, seed: UInt64(request.seed))
     let wanted = Set(request.domains)
@@ -98,7 +135,10 @@ public enum DataPreparation {
     var train = assignment.indices(of: "train", in: dataset).filter(inDomain)
     guard !train.isEmpty else { throw AdaptationError.emptySplit("train") }
     if let n = request.labelsPerClass {
-      train = LabelBudget.perClass(n).select(from: train, in: dataset, seed: UInt64(request.seed))
+      train = LabelBudget.perClass(n).select(
+        from: train, in: dataset, seed: UInt64(request.seed), excluding: excluded)
+    } else {
+      train = train.filter { !excluded.contains($0) }
     }
     return Plan(
       dataset: dataset, assignment: assignment, train: train,
@@ -110,24 +150,50 @@ public enum DataPreparation {
   }
 
   /// Loads, splits, budgets and preprocesses (cached) what `request` asks for.
+  ///
+  /// Under `request.onBad == .skip`, an image that fails to decode is left out of its set
+  /// and, in the budgeted train set, replaced by the next image of the budget's order.
   public static func prepare(_ request: DataRequest, channels: Int = 3) throws -> PreparedData {
-    let planned = try Self.plan(request)
-    let (dataset, assignment, train, validation, test, target) = (
-      planned.dataset, planned.assignment, planned.train, planned.validation, planned.test,
-      planned.unlabelledTarget
-    )
+    let dataset = try DatasetLoader.load(
+      request.source, options: DatasetLoadOptions(onBad: request.onBad, domainBy: request.domainBy))
     let prep = preprocessing(inputSize: request.inputSize, channels: channels)
     let cache = try TensorCache(preprocessing: prep)
-    let trainSet = try imageSet(dataset, train, cache: cache)
+    // The budgeted train set: undecodable images found while building it are passed over and
+    // the budget is drawn again without them, until every chosen image decodes.
+    var failures: [BadRow] = []
+    var excluded = Set<Int>()
+    var planned: Plan
+    var built: (set: ImageSet, kept: [Int], skipped: [BadRow])
+    repeat {
+      planned = try plan(request, dataset: dataset, excluding: excluded)
+      built = try imageSet(dataset, planned.train, cache: cache, onBad: request.onBad)
+      failures += built.skipped
+      excluded.formUnion(Set(planned.train).subtracting(built.kept))
+    } while !built.skipped.isEmpty && request.labelsPerClass != nil
+    let train = built.kept
+    planned.train = train
+    guard !train.isEmpty else { throw AdaptationError.emptySplit("train") }
+    let assignment = planned.assignment
+    func decoded(_ indices: [Int]) throws -> (set: ImageSet, kept: [Int])? {
+      guard !indices.isEmpty else { return nil }
+      let r = try imageSet(dataset, indices, cache: cache, onBad: request.onBad)
+      failures += r.skipped
+      return r.kept.isEmpty ? nil : (r.set, r.kept)
+    }
+    let validation = try decoded(planned.validation)
+    let test = try decoded(planned.test)
+    let target = try planned.unlabelledTarget.map { try decoded($0) }
     let data = RunData(
-      train: trainSet,
-      validation: validation.isEmpty ? nil : try imageSet(dataset, validation, cache: cache),
-      test: test.isEmpty ? nil : try imageSet(dataset, test, cache: cache),
-      unlabelledTarget: try target.map { try imageSet(dataset, $0, cache: cache) })
+      train: built.set, validation: validation?.set, test: test?.set,
+      unlabelledTarget: target.map { $0?.set ?? emptySet(dataset, cache: cache) })
+    let notes = DataNotes(dataset, decodeFailures: failures)
     let splitJSON = try JSONEncoder.sorted.encode(assignment.splitOf)
-    var counts = ["train": train.count, "val": validation.count, "test": test.count]
-    if let target { counts["target"] = target.count }
-    let cacheKeys = (train + validation + test + (target ?? [])).map {
+    let validationKept = validation?.kept ?? []
+    let testKept = test?.kept ?? []
+    let targetKept = target.map { $0?.kept ?? [] }
+    var counts = ["train": train.count, "val": validationKept.count, "test": testKept.count]
+    if let targetKept { counts["target"] = targetKept.count }
+    let cacheKeys = (train + validationKept + testKept + (targetKept ?? [])).map {
       dataset.entries[$0].path
     }.sorted().joined(separator: "\n")
     let provenance = DataProvenance(
@@ -136,7 +202,8 @@ public enum DataPreparation {
       counts: counts, splitSHA256: Datasets.sha256Hex(splitJSON),
       preprocessingSHA256: prep.hash,
       preprocessing: String(decoding: try JSONEncoder.sorted.encode(prep), as: UTF8.self),
-      cache: cache.directory, cacheSHA256: Datasets.sha256Hex(Data(cacheKeys.utf8)))
+      cache: cache.directory, cacheSHA256: Datasets.sha256Hex(Data(cacheKeys.utf8)),
+      skipped: notes.skipped.isEmpty ? nil : notes.skipped)
     let augmentation = Augmentation()
     let apply: (Tensor, UInt64) -> Void = { batch, seed in
       let (h, w, c) = (batch.shape[1], batch.shape[2], batch.shape[3])
@@ -151,17 +218,26 @@ public enum DataPreparation {
       }
     }
     return PreparedData(
-      data: data, provenance: provenance, augmentation: apply, plan: planned)
+      data: data, provenance: provenance, augmentation: apply, notes: notes, plan: planned)
+  }
+
+  /// An image set with no images (a target domain whose every image failed to decode).
+  static func emptySet(_ dataset: Dataset, cache: TensorCache) -> ImageSet {
+    let p = cache.preprocessing
+    return ImageSet(images: Tensor(shape: [0, p.size, p.size, p.channels]), labels: [],
+                    classes: dataset.labels, domains: [], subgroups: [])
   }
 
   /// Every image of `source` (optionally one split of the given domains) for `evaluate`, with
-  /// labels mapped onto the run's `classes`.
+  /// labels mapped onto the run's `classes`, and what was skipped under `onBad == .skip`.
   public static func evaluationSet(source: String, domains: [String], split: String?,
                                    inputSize: Int, classes: [String], channels: Int = 3,
-                                   splits: String = "train=0.6,val=0.2,test=0.2", seed: Int = 0)
-    throws -> ImageSet
+                                   splits: String = "train=0.6,val=0.2,test=0.2", seed: Int = 0,
+                                   onBad: OnBad = .fail)
+    throws -> (set: ImageSet, notes: DataNotes)
   {
-    let dataset = try DatasetLoader.load(source, options: DatasetLoadOptions(labels: classes))
+    let dataset = try DatasetLoader.load(
+      source, options: DatasetLoadOptions(onBad: onBad, labels: classes))
     var indices = Array(dataset.entries.indices)
     if let split {
       let assignment = try Splitter.split(dataset, fractions: try Splitter.parseFractions(splits),
@@ -173,31 +249,58 @@ public enum DataPreparation {
     }
     guard !indices.isEmpty else { throw AdaptationError.emptySplit(split ?? "all") }
     let cache = try TensorCache(preprocessing: preprocessing(inputSize: inputSize, channels: channels))
-    var set = try imageSet(dataset, indices, cache: cache)
+    let built = try imageSet(dataset, indices, cache: cache, onBad: onBad)
+    guard !built.kept.isEmpty else { throw AdaptationError.emptySplit(split ?? "all") }
     let index = Dictionary(uniqueKeysWithValues: classes.enumerated().map { ($1, $0) })
-    set.labels = indices.map { index[dataset.entries[$0].label]! }
+    var set = built.set
+    set.labels = built.kept.map { index[dataset.entries[$0].label]! }
     set.classes = classes
-    return set
+    return (set, DataNotes(dataset, decodeFailures: built.skipped))
   }
 
   /// The preprocessed images of `indices`, with domains and (from DICOM headers) sex and age
   /// band subgroups.
-  public static func imageSet(_ dataset: Dataset, _ indices: [Int], cache: TensorCache) throws
-    -> ImageSet
+  ///
+  /// An image that fails to decode is a bad row (`undecodable`): under `.fail` every such row
+  /// of the set is listed in one `DatasetsError.badRows`; under `.skip` it is left out (labels,
+  /// domains and subgroups stay aligned with the images) and returned in `skipped`. `kept` are
+  /// the indices of the images in the set, in order.
+  public static func imageSet(_ dataset: Dataset, _ indices: [Int], cache: TensorCache,
+                              onBad: OnBad = .fail) throws
+    -> (set: ImageSet, kept: [Int], skipped: [BadRow])
   {
     let p = cache.preprocessing
-    let t = Tensor(shape: [indices.count, p.size, p.size, p.channels])
+    var t = Tensor(shape: [indices.count, p.size, p.size, p.channels])
+    var kept: [Int] = []
+    var skipped: [BadRow] = []
     var subgroups: [[String]] = []
-    for (row, i) in indices.enumerated() {
+    for i in indices {
       let entry = dataset.entries[i]
-      let image = try cache.image(path: entry.path)
-      (t.data + row * p.valuesPerImage).update(from: image.values, count: p.valuesPerImage)
+      let image: MappedImage
+      do { image = try cache.image(path: entry.path) } catch let error as DatasetsError {
+        // Only a file that cannot be read or decoded is a bad row; a cache that cannot be
+        // written is not the data's fault.
+        guard case .decode = error else { throw error }
+        skipped.append(BadRow(undecodable: entry, error: error))
+        continue
+      }
+      (t.data + kept.count * p.valuesPerImage).update(from: image.values, count: p.valuesPerImage)
+      kept.append(i)
       subgroups.append(Self.subgroups(of: entry))
     }
+    if !skipped.isEmpty && onBad == .fail {
+      throw DatasetsError.badRows(path: dataset.source, rows: skipped)
+    }
+    if kept.count < indices.count {
+      let all = t
+      t = Tensor(shape: [kept.count, p.size, p.size, p.channels])
+      t.data.update(from: all.data, count: kept.count * p.valuesPerImage)
+    }
     let labels = dataset.labelIndices
-    return ImageSet(images: t, labels: indices.map { labels[$0] }, classes: dataset.labels,
-                    domains: indices.map { dataset.entries[$0].domain ?? "-" },
-                    subgroups: subgroups)
+    let set = ImageSet(images: t, labels: kept.map { labels[$0] }, classes: dataset.labels,
+                       domains: kept.map { dataset.entries[$0].domain ?? "-" },
+                       subgroups: subgroups)
+    return (set, kept, skipped)
   }
 
   /// The subgroups of one image from its DICOM header (`sex=F`, `age=40-59`); none for files

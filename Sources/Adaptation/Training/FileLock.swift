@@ -9,11 +9,11 @@ import Foundation
 /// Processes sharing a study folder (`study run --workers`) take it around the shared source
 /// model, so one trains it and the others wait and load it. The kernel drops the lock when
 /// the holder exits, even by `kill -9`, so a killed worker never leaves a stale lock behind.
-final class FileLock {
+public final class FileLock {
   private var descriptor: Int32
 
   /// Blocks until the lock is held; creates the file (and its folder) if missing.
-  init(path: String) throws {
+  public init(path: String) throws {
     try FileManager.default.createDirectory(
       atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
     descriptor = open(path, O_CREAT | O_RDWR | O_CLOEXEC, 0o644)
@@ -29,7 +29,8 @@ final class FileLock {
     }
   }
 
-  func unlock() {
+  /// Releases the lock (idempotent).
+  public func unlock() {
     guard descriptor >= 0 else { return }
     flock(descriptor, LOCK_UN)
     close(descriptor)

@@ -1,3 +1,4 @@
+import Datasets
 import Foundation
 
 /// Where a run's data came from, precisely enough to check a rerun sees the same images.
@@ -23,12 +24,15 @@ public struct DataProvenance: Codable, Equatable, Sendable {
   /// Cache folder and the SHA-256 of the cache keys used, when a cache was used.
   public var cache: String?
   public var cacheSHA256: String?
+  /// Rows left out under `--on-bad skip` (bad manifest rows and undecodable images); nil when
+  /// none were (and in records written before it existed).
+  public var skipped: [BadRow]?
 
   /// Creates a provenance record.
   public init(source: String, sourceSHA256: String, domains: [String], targetDomain: String?,
               classes: [String], counts: [String: Int], splitSHA256: String,
               preprocessingSHA256: String, preprocessing: String, cache: String? = nil,
-              cacheSHA256: String? = nil) {
+              cacheSHA256: String? = nil, skipped: [BadRow]? = nil) {
     self.source = source
     self.sourceSHA256 = sourceSHA256
     self.domains = domains
@@ -40,6 +44,7 @@ public struct DataProvenance: Codable, Equatable, Sendable {
     self.preprocessing = preprocessing
     self.cache = cache
     self.cacheSHA256 = cacheSHA256
+    self.skipped = skipped
   }
 }
 

@@ -8,6 +8,11 @@ import Foundation
 /// (other columns are ignored); paths are relative to the CSV's folder. A folder holding a
 /// `manifest.csv` is read as that manifest; otherwise a folder is an ImageFolder tree
 /// (`root/<label>/**/*.{dcm,png}`), or, with `labelsCSV`, a DICOM tree.
+///
+/// Patients: a manifest's `patient` column wins. Otherwise each DICOM file's header gives it
+/// (header only, no pixel decode): the salted hash of its PatientID, or, where PatientID is
+/// empty, of its StudyInstanceUID. A file whose header cannot be read is a bad row
+/// (`undecodable`). PNG files have no header: each is its own patient (`Dataset.patientWarning`).
 public enum DatasetLoader {
   /// Loads `source` (a CSV file or a folder).
   public static func load(_ source: String, options: DatasetLoadOptions = .init()) throws -> Dataset {
@@ -63,11 +68,31 @@ public enum DatasetLoader {
       let resolved = rel.hasPrefix("/") ? rel : (base as NSString).appendingPathComponent(rel)
       candidates.append(
         DatasetEntry(
-          path: (resolved as NSString).standardizingPath, key: rel, label: field(labelColumn) ?? "",
+          path: lexicallyNormalized(resolved), key: rel, label: field(labelColumn) ?? "",
           domain: field(domainColumn), patient: field(patientColumn).map { patientKey($0) },
-          split: field(splitColumn), row: record.line))
+          patientSource: .column, split: field(splitColumn), row: record.line))
     }
     return try finish(source: path, candidates: candidates, bad: bad, options: options)
+  }
+
+  /// `path` with `.` and `..` components and repeated slashes removed, without touching the
+  /// file system (`NSString.standardizingPath` also resolves symbolic links, one `readlink` per
+  /// component: 40% of loading a 1,500-row manifest, which every run of a study does).
+  static func lexicallyNormalized(_ path: String) -> String {
+    var parts: [Substring] = []
+    for part in path.split(separator: "/", omittingEmptySubsequences: true) {
+      switch part {
+      case ".": continue
+      case "..":
+        if let last = parts.last, last != ".." {
+          parts.removeLast()
+        } else if !path.hasPrefix("/") {
+          parts.append(part)
+        }
+      default: parts.append(part)
+      }
+    }
+    return (path.hasPrefix("/") ? "/" : "") + parts.joined(separator: "/")
   }
 
   // MARK: - ImageFolder
@@ -103,7 +128,8 @@ public enum DatasetLoader {
   // MARK: - DICOM tree + labels CSV
 
   /// Loads every DICOM file under `root`, labelled through `labelsCSV` keyed by the attribute
-  /// named in its first column (e.g. `SOPInstanceUID`). The patient comes from PatientID.
+  /// named in its first column (e.g. `SOPInstanceUID`). The patient comes from PatientID, or
+  /// from StudyInstanceUID where PatientID is empty (both salted-hashed).
   public static func loadDicomTree(
     _ root: String, labelsCSV: String, options: DatasetLoadOptions = .init()
   ) throws -> Dataset {
@@ -146,23 +172,23 @@ public enum DatasetLoader {
     var candidates: [DatasetEntry] = []
     for (i, rel) in files.enumerated() {
       let path = root + "/" + rel
-      let attrs: [String: String]
-      let patient: String?
-      do { (attrs, patient) = try ScanLoader.attributes(path: path, names: [keyName]) } catch {
+      let header: ScanLoader.Attributes
+      do { header = try ScanLoader.attributes(path: path, names: [keyName]) } catch {
         if rel.lowercased().hasSuffix(".dcm") {
           bad.append(BadRow(row: i + 1, path: rel, reason: .undecodable, detail: "\(error)"))
         }
         continue  // not a DICOM file (e.g. a README): ignored
       }
-      guard let key = attrs[keyName], let entry = labelByKey[key] else {
+      guard let key = header.values[keyName], let entry = labelByKey[key] else {
         bad.append(BadRow(row: i + 1, path: rel, reason: .unknownLabel,
                           detail: "no row in \((labelsCSV as NSString).lastPathComponent) for its \(keyName)"))
         continue
       }
       used.insert(key)
+      let patient = patientIdentity(header)
       candidates.append(
-        DatasetEntry(path: path, key: rel, label: entry.label,
-                     patient: patient.map { patientKey(hash: $0) }, row: i + 1))
+        DatasetEntry(path: path, key: rel, label: entry.label, patient: patient?.key,
+                     patientSource: patient?.source, row: i + 1))
     }
     for (key, entry) in labelByKey where !used.contains(key) {
       bad.append(BadRow(row: entry.row, path: (labelsCSV as NSString).lastPathComponent,
@@ -170,6 +196,34 @@ public enum DatasetLoader {
     }
     bad.sort { $0.row < $1.row }
     return try finish(source: root, candidates: candidates, bad: bad, options: options)
+  }
+
+  /// Decodes the images at `indices` of `dataset` in parallel and returns, by index, a bad row
+  /// (`undecodable`) for each that fails; for callers that decode later in an order where one
+  /// failure would stop everything (`--on-bad skip`).
+  public static func undecodable(_ dataset: Dataset, at indices: [Int]) -> [Int: BadRow] {
+    var failures = [BadRow?](repeating: nil, count: indices.count)
+    failures.withUnsafeMutableBufferPointer { out in
+      let o = out
+      DispatchQueue.concurrentPerform(iterations: indices.count) { k in
+        let e = dataset.entries[indices[k]]
+        do { _ = try ScanLoader.load(path: e.path) } catch {
+          o[k] = BadRow(undecodable: e, error: error)
+        }
+      }
+    }
+    var out: [Int: BadRow] = [:]
+    for (k, failure) in failures.enumerated() { if let failure { out[indices[k]] = failure } }
+    return out
+  }
+
+  /// The patient key a file's header gives: its PatientID, else its StudyInstanceUID.
+  static func patientIdentity(_ header: ScanLoader.Attributes)
+    -> (key: String, source: PatientSource)?
+  {
+    if let hash = header.patientHash { return (patientKey(hash: hash), .patientID) }
+    if let hash = header.studyHash { return (studyPatientKey(hash: hash), .studyInstanceUID) }
+    return nil
   }
 
   // MARK: - Validation shared by all sources
@@ -180,7 +234,6 @@ public enum DatasetLoader {
     var bad = initialBad
     var entries: [DatasetEntry] = []
     var seenPaths: [String: Int] = [:]
-    var patientSplit: [String: (split: String, row: Int)] = [:]
     let allowed = options.labels.map(Set.init)
     let fm = FileManager.default
     for c in candidates {
@@ -199,30 +252,35 @@ public enum DatasetLoader {
         bad.append(BadRow(row: c.row, path: c.key, reason: .missingFile, detail: "file does not exist"))
         continue
       }
-      if let p = c.patient, let s = c.split {
-        if let prior = patientSplit[p], prior.split != s {
-          bad.append(BadRow(row: c.row, path: c.key, reason: .patientInTwoSplits,
-                            detail: "its patient is in split '\(prior.split)' at row \(prior.row) and '\(s)' here"))
-          continue
-        }
-        patientSplit[p] = patientSplit[p] ?? (s, c.row)
-      }
       seenPaths[c.path] = c.row
       entries.append(c)
     }
-    // Optional decoding and header-derived domains, in parallel.
-    if options.validateImages || !options.domainBy.isEmpty {
-      var results = [Result<String?, Error>](repeating: .success(nil), count: entries.count)
-      let domainBy = options.domainBy
-      let validate = options.validateImages
+    // Header-derived patients and domains, and optional decoding, in parallel. Headers are read
+    // without pixel data; PNG files have none (their patient stays unknown).
+    let domainBy = options.domainBy
+    let validate = options.validateImages
+    let needsHeader = entries.map {
+      !domainBy.isEmpty || ($0.patient == nil && !ScanLoader.isPNG($0.path))
+    }
+    if validate || needsHeader.contains(true) {
+      var results = [Result<DatasetEntry, Error>?](repeating: nil, count: entries.count)
       results.withUnsafeMutableBufferPointer { out in
         let o = out
         DispatchQueue.concurrentPerform(iterations: entries.count) { i in
+          var e = entries[i]
           do {
-            if validate { _ = try ScanLoader.load(path: entries[i].path) }
-            if domainBy.isEmpty { o[i] = .success(nil); return }
-            let attrs = try ScanLoader.attributes(path: entries[i].path, names: domainBy).values
-            o[i] = .success(domainBy.map { attrs[$0] ?? "?" }.joined(separator: " / "))
+            if validate { _ = try ScanLoader.load(path: e.path) }
+            if needsHeader[i] {
+              let header = try ScanLoader.attributes(path: e.path, names: domainBy)
+              if !domainBy.isEmpty {
+                e.domain = domainBy.map { header.values[$0] ?? "?" }.joined(separator: " / ")
+              }
+              if e.patient == nil, let patient = patientIdentity(header) {
+                e.patient = patient.key
+                e.patientSource = patient.source
+              }
+            }
+            o[i] = .success(e)
           } catch {
             o[i] = .failure(error)
           }
@@ -230,17 +288,25 @@ public enum DatasetLoader {
       }
       var kept: [DatasetEntry] = []
       for (i, r) in results.enumerated() {
-        switch r {
-        case .success(let domain):
-          var e = entries[i]
-          if !domainBy.isEmpty { e.domain = domain }
-          kept.append(e)
+        switch r! {
+        case .success(let e): kept.append(e)
         case .failure(let error):
-          bad.append(BadRow(row: entries[i].row, path: entries[i].key, reason: .undecodable,
-                            detail: "\(error)"))
+          bad.append(BadRow(undecodable: entries[i], error: error))
         }
       }
       entries = kept
+    }
+    // A patient pinned to two hand-given splits (after the headers named the patients).
+    var patientSplit: [String: (split: String, row: Int)] = [:]
+    entries = entries.filter { e in
+      guard let p = e.patient, let s = e.split else { return true }
+      if let prior = patientSplit[p], prior.split != s {
+        bad.append(BadRow(row: e.row, path: e.key, reason: .patientInTwoSplits,
+                          detail: "its patient is in split '\(prior.split)' at row \(prior.row) and '\(s)' here"))
+        return false
+      }
+      patientSplit[p] = patientSplit[p] ?? (s, e.row)
+      return true
     }
     bad.sort { $0.row < $1.row }
     if !bad.isEmpty && options.onBad == .fail {

@@ -274,11 +274,6 @@ public enum PhantomGenerator {
   }
 }
 
-/// The lowercase hex SHA-256 of `data`.
-public func sha256Hex(_ data: Data) -> String {
-  SHA256.hash(data: data).map { String(format: "%02x", $0) }.joined()
-}
-
 extension String {
   /// Left-pads with zeros to `width` characters.
   func leftPadded(to width: Int) -> String {

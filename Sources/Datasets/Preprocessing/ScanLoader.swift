@@ -102,10 +102,22 @@ public enum ScanLoader {
       transferSyntaxUID: image.transferSyntaxUID, headers: headers, patientHash: m.patientHash)
   }
 
+  /// Header values read without decoding pixels, plus the salted hashes that group images by
+  /// patient. Patient name, Patient ID and Study Instance UID themselves are never returned.
+  public struct Attributes: Sendable {
+    /// The requested attributes that the file has (trimmed), by the name asked for.
+    public var values: [String: String]
+    /// Salted SHA-256 of the Patient ID (ScanIO's `patientHash`); nil when it is empty.
+    public var patientHash: String?
+    /// Salted SHA-256 of the Study Instance UID (same salt); nil when it is empty. Groups the
+    /// images of one study where the Patient ID is empty.
+    public var studyHash: String?
+  }
+
   /// Reads header attributes (by DICOM keyword or "GGGG,EEEE") without decoding pixels; PNGs
   /// have none. Patient name and ID are never returned (use `patientHash`).
-  public static func attributes(path: String, names: [String]) throws -> (values: [String: String], patientHash: String?) {
-    if isPNG(path) { return ([:], nil) }
+  public static func attributes(path: String, names: [String]) throws -> Attributes {
+    if isPNG(path) { return Attributes(values: [:], patientHash: nil, studyHash: nil) }
     let file: DicomFile
     do { file = try DicomFile(path: path, headerOnly: true) } catch {
       throw DatasetsError.decode(path: path, cause: "\(error)")
@@ -114,7 +126,16 @@ public enum ScanLoader {
     for name in names {
       if let v = file.value(forKeyword: name) { out[name] = v.trimmingCharacters(in: .whitespaces) }
     }
-    return (out, ScanMetadata(file: file).patientHash)
+    let metadata = ScanMetadata(file: file)
+    return Attributes(
+      values: out, patientHash: metadata.patientHash,
+      studyHash: metadata.studyInstanceUID.map { saltedHash($0) })
+  }
+
+  /// The salted SHA-256 ScanIO uses for Patient IDs (`ScanMetadata.patientHash`), for any
+  /// identifier (salt from `MEDTRANSFER_PATIENT_SALT`).
+  static func saltedHash(_ identifier: String) -> String {
+    sha256Hex(Data((ScanMetadata.defaultSalt + identifier).utf8))
   }
 
   /// Whether `name` is a DICOM keyword or tag text DCMTK knows.

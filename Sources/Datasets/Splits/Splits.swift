@@ -164,13 +164,18 @@ public enum LabelBudget: Codable, Equatable, Sendable, CustomStringConvertible {
   ///
   /// Per class, patients are shuffled with `seed` and images taken round-robin across patients
   /// (one image of each patient before a second of any), so small budgets cover many patients.
-  /// The order never depends on the budget; a budget takes a prefix of it.
-  public func select(from indices: [Int], in dataset: Dataset, seed: UInt64) -> [Int] {
+  /// The order never depends on the budget; a budget takes a prefix of it. Indices in
+  /// `excluded` (images found undecodable) are passed over in that order, so the next image
+  /// takes their place and budgets stay nested.
+  public func select(
+    from indices: [Int], in dataset: Dataset, seed: UInt64, excluding excluded: Set<Int> = []
+  ) -> [Int] {
     var byLabel: [String: [Int]] = [:]
     for i in indices { byLabel[dataset.entries[i].label, default: []].append(i) }
     var chosen: [Int] = []
     for label in byLabel.keys.sorted() {
       let order = LabelBudget.order(byLabel[label]!, in: dataset, seed: seed, label: label)
+        .filter { !excluded.contains($0) }
       let n: Int
       switch self {
       case .perClass(let k): n = min(max(k, 0), order.count)

@@ -9,6 +9,11 @@ public struct DatasetSummary: Codable, Sendable {
   public var source: String
   /// Usable images.
   public var images: Int
+  /// Distinct patients among them (an image of unknown patient counts as one).
+  public var patients: Int
+  /// Where the images' patients came from: the manifest column, PatientID, StudyInstanceUID
+  /// (where PatientID is empty), or unknown (split by image).
+  public var patientSources: PatientSources
   /// Class names.
   public var labels: [String]
   /// Domain names ("-" when unknown).
@@ -91,7 +96,7 @@ public struct DatasetSummary: Codable, Sendable {
               let scan = try ScanLoader.load(path: e.path)
               acc[d].add(scan, headers: scan.headers)
             } catch {
-              bad.append(BadRow(row: e.row, path: e.key, reason: .undecodable, detail: "\(error)"))
+              bad.append(BadRow(undecodable: e, error: error))
             }
             i += chunkCount
           }
@@ -130,7 +135,8 @@ public struct DatasetSummary: Codable, Sendable {
         headers: a.headers)
     }
     return DatasetSummary(
-      source: dataset.source, images: usable.count, labels: dataset.labels, domains: domainNames,
+      source: dataset.source, images: usable.count, patients: Set(usable.map(\.group)).count,
+      patientSources: PatientSources(usable), labels: dataset.labels, domains: domainNames,
       splits: Array(Set(counts.map(\.split))).sorted(), counts: counts, perDomain: perDomain,
       skipped: (dataset.skipped + failures.joined()).sorted { $0.row < $1.row })
   }

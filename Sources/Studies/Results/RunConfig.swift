@@ -1,4 +1,4 @@
-import Crypto
+import Datasets
 import Foundation
 
 /// Everything that determines one run's result: the unit of work of a study.
@@ -43,7 +43,7 @@ public struct RunConfig: Codable, Sendable, Hashable {
 
   /// Lower-case hex SHA-256 of `canonicalJSON()`.
   public var hash: String {
-    SHA256.hash(data: canonicalJSON()).map { String(format: "%02x", $0) }.joined()
+    Datasets.sha256Hex(canonicalJSON())
   }
 
   /// A short human label: `full+l2sp(0.1) → B · 25/class · seed 1`.
@@ -78,16 +78,8 @@ public enum StudyJSON {
   }
 }
 
-/// SHA-256 of a file's bytes as lower-case hex (for dataset and weight fingerprints).
-public func sha256Hex(ofFile url: URL) throws -> String {
-  let handle = try FileHandle(forReadingFrom: url)
-  defer { try? handle.close() }
-  var hasher = SHA256()
-  while let chunk = try handle.read(upToCount: 1 << 20), !chunk.isEmpty { hasher.update(data: chunk) }
-  return hasher.finalize().map { String(format: "%02x", $0) }.joined()
-}
+/// SHA-256 of a file's bytes as lower-case hex (Datasets' one implementation).
+public func sha256Hex(ofFile url: URL) throws -> String { try Datasets.sha256Hex(ofFile: url) }
 
-/// SHA-256 of bytes as lower-case hex.
-public func sha256Hex(_ data: Data) -> String {
-  SHA256.hash(data: data).map { String(format: "%02x", $0) }.joined()
-}
+/// SHA-256 of bytes as lower-case hex (Datasets' one implementation).
+public func sha256Hex(_ data: Data) -> String { Datasets.sha256Hex(data) }

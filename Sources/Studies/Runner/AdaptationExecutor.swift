@@ -14,18 +14,52 @@ import Foundation
 /// Protocol per run: without `training.source_epochs` the model starts from the factory
 /// (ImageNet weights, or He initialisation for scratch) and is adapted on the target budget;
 /// with it, the model is first trained on all source labels (forgetting is then measured).
+///
+/// Bad rows and images that fail to decode follow `onBad` (the spec's `data.on_bad`): under
+/// `.skip` they are left out, listed once in the study folder's `skipped-rows.txt` and on
+/// stderr, and named in each run's notes (`skipped_rows`).
 public struct AdaptationExecutor: RunExecutor {
-  public init() {}
+  /// The bad-row policy for every dataset of the study.
+  public var onBad: OnBad
+
+  /// An executor with the studies' default policy, `.skip`.
+  public init(onBad: OnBad = .skip) {
+    self.onBad = onBad
+  }
 
   public func canExecute(_ arm: ArmSpec) -> Bool { !arm.isBaseline }
 
   public func prepare(_ spec: StudySpec, context: StudyContext) throws -> StudyPreparation {
     var hashes: [String: String] = [:]
+    var environment: [String: String] = [:]
+    var notices: [String] = []
+    var checked = Set<String>()
+    let skippedRows = SkippedRowsLog(studyDirectory: context.studyDirectory)
     for ref in [spec.source] + spec.targets {
       let manifest = try Self.manifestURL(ref, options: spec.training.options, context: context)
       hashes[ref.key] = try Self.fingerprint(manifest: manifest)
+      // Each dataset is checked once here (every run loads it again), so what it lacks is
+      // said once per study run, not once per run.
+      guard checked.insert(manifest.path).inserted else { continue }
+      let dataset: Dataset
+      do {
+        dataset = try DatasetLoader.load(manifest.path, options: DatasetLoadOptions(onBad: onBad))
+      } catch let error as DatasetsError {
+        throw Self.studyError(error)
+      }
+      notices += try skippedRows.record(dataset.skipped, dataset: manifest.path)
+        .map { "skipped " + $0 }
+      if let warning = dataset.patientWarning {
+        notices.append("warning: " + warning)
+        environment["dataset.\(ref.key).patients_unknown"] =
+          "\(dataset.patientSources.unknown) of \(dataset.entries.count) images"
+      }
     }
-    var environment: [String: String] = [:]
+    let listed = skippedRows.count()
+    if listed > 0 {
+      notices.append("data: \(listed) skipped row(s) are listed in \(skippedRows.url.path)")
+      environment["data.skipped_rows"] = "\(listed), listed in skipped-rows.txt"
+    }
     let weights: PretrainedWeights
     do { weights = try PretrainedRegistry.weights(named: spec.backbone) } catch {
       throw StudiesError.runFailed(run: spec.name, reason: "backbone: \(error)")
@@ -39,7 +73,17 @@ public struct AdaptationExecutor: RunExecutor {
     environment["weights.\(weights.name).file"] = weights.fileName
     environment["weights.\(weights.name).sha256"] = try Studies.sha256Hex(
       ofFile: URL(fileURLWithPath: path))
-    return StudyPreparation(datasetHashes: hashes, environment: environment)
+    return StudyPreparation(datasetHashes: hashes, environment: environment, notices: notices)
+  }
+
+  /// A Datasets error as a study reports it: bad rows name the spec key that skips them.
+  static func studyError(_ error: DatasetsError) -> Error {
+    guard case .badRows(let path, let rows) = error else { return error }
+    let shown = rows.prefix(5).map(\.description).joined(separator: "; ")
+    let more = rows.count > 5 ? "; and \(rows.count - 5) more" : ""
+    return StudiesError.manifest(
+      path: path, row: nil,
+      reason: "\(rows.count) bad row(s): \(shown)\(more); fix them or set data.on_bad: skip")
   }
 
   public func execute(_ run: RunConfig, context: RunContext) throws -> RunResult {
@@ -47,13 +91,27 @@ public struct AdaptationExecutor: RunExecutor {
     let options = run.training.options
     let sourceManifest = try Self.manifestURL(run.source, options: options, context: context.study)
     let sourceDomain = try Self.domain(of: run.source, manifest: sourceManifest)
-    let requests = try Self.dataRequests(run, context: context.study)
+    let requests = try Self.dataRequests(run, context: context.study, onBad: onBad)
     let splits = requests.target.splits
+    let targetManifest = URL(fileURLWithPath: requests.target.source)
 
     // Data: the target split is budgeted; the source keeps all its labels.
     let dataStart = Date()
-    let target = try DataPreparation.prepare(requests.target)
-    let source = try DataPreparation.prepare(requests.source)
+    let target: PreparedData
+    let source: PreparedData
+    do {
+      target = try DataPreparation.prepare(requests.target)
+      source = try DataPreparation.prepare(requests.source)
+    } catch let error as DatasetsError {
+      throw Self.studyError(error)
+    }
+    // Rows met for the first time here (images that fail only when decoded) are printed once.
+    let skippedRows = SkippedRowsLog(studyDirectory: context.study.studyDirectory)
+    for (manifest, prepared) in [(targetManifest, target), (sourceManifest, source)] {
+      for line in try skippedRows.record(prepared.notes.skipped, dataset: manifest.path) {
+        context.log("skipped " + line)
+      }
+    }
     let dataSeconds = Date().timeIntervalSince(dataStart)
 
     let configuration = Self.protocolConfiguration(run)
@@ -136,6 +194,13 @@ public struct AdaptationExecutor: RunExecutor {
     notes["artifact"] = try Self.saveArtifact(
       adapted, run: run, configuration: configuration, data: target.provenance,
       directory: directory)
+    let skipped = [("target", target), ("source", source)].compactMap { side, prepared in
+      prepared.notes.skipped.isEmpty ? nil
+        : "\(side) rows " + prepared.notes.skipped.map { String($0.row) }.joined(separator: ", ")
+    }
+    if !skipped.isEmpty {
+      notes["skipped_rows"] = skipped.joined(separator: "; ") + " (see skipped-rows.txt)"
+    }
     return RunResult(
       target: Self.metrics(result.afterAdaptation.target),
       source: result.afterAdaptation.source.map(Self.metrics),
@@ -174,8 +239,8 @@ public struct AdaptationExecutor: RunExecutor {
   /// The data requests of a run: the target's (budgeted, with its domain as the unlabelled
   /// target) and the source's (all labels). Every executor takes its images from these, so
   /// every arm of a seed, the baseline included, sees the same split and the same budget.
-  public static func dataRequests(_ run: RunConfig, context: StudyContext) throws
-    -> (target: DataRequest, source: DataRequest)
+  public static func dataRequests(_ run: RunConfig, context: StudyContext, onBad: OnBad)
+    throws -> (target: DataRequest, source: DataRequest)
   {
     let options = run.training.options
     let sourceManifest = try manifestURL(run.source, options: options, context: context)
@@ -187,10 +252,11 @@ public struct AdaptationExecutor: RunExecutor {
       DataRequest(
         source: targetManifest.path, domains: targetDomain.map { [$0] } ?? [],
         targetDomain: targetDomain, inputSize: run.inputSize, labelsPerClass: run.budget.count,
-        seed: run.seed, splits: splits),
+        seed: run.seed, splits: splits, onBad: onBad),
       DataRequest(
         source: sourceManifest.path, domains: sourceDomain.map { [$0] } ?? [],
-        inputSize: run.inputSize, labelsPerClass: nil, seed: run.seed, splits: splits)
+        inputSize: run.inputSize, labelsPerClass: nil, seed: run.seed, splits: splits,
+        onBad: onBad)
     )
   }
 
@@ -377,7 +443,8 @@ public struct AdaptationExecutor: RunExecutor {
       reason: "no domain '\(site)' (found: \(domains.sorted().joined(separator: ", ")))")
   }
 
-  /// SHA-256 over the manifest bytes and every listed file's bytes.
+  /// SHA-256 over the manifest bytes and every listed file's bytes (a file that cannot be read
+  /// counts as absent: the dataset check reports it as a bad row).
   static func fingerprint(manifest: URL) throws -> String {
     let text = try String(contentsOf: manifest, encoding: .utf8)
     var parts = [Studies.sha256Hex(Data(text.utf8))]
@@ -392,7 +459,7 @@ public struct AdaptationExecutor: RunExecutor {
         let path = String(cells[column])
         let url = path.hasPrefix("/") ? URL(fileURLWithPath: path)
           : folder.appendingPathComponent(path)
-        parts.append(try Studies.sha256Hex(ofFile: url))
+        parts.append((try? Studies.sha256Hex(ofFile: url)) ?? "absent")
       }
     }
     return Studies.sha256Hex(Data(parts.joined(separator: "\n").utf8))

@@ -14,7 +14,13 @@ import Foundation
 /// the same accuracy in every subgroup). Seeds change the split and the budget, as for every
 /// arm.
 public struct BaselineExecutor: RunExecutor {
-  public init() {}
+  /// The bad-row policy for every dataset of the study (the spec's `data.on_bad`).
+  public var onBad: OnBad
+
+  /// A baseline executor with the studies' default policy, `.skip`.
+  public init(onBad: OnBad = .skip) {
+    self.onBad = onBad
+  }
 
   public func canExecute(_ arm: ArmSpec) -> Bool { arm.isBaseline }
 
@@ -30,7 +36,7 @@ public struct BaselineExecutor: RunExecutor {
 
   public func execute(_ run: RunConfig, context: RunContext) throws -> RunResult {
     let start = Date()
-    let requests = try AdaptationExecutor.dataRequests(run, context: context.study)
+    let requests = try AdaptationExecutor.dataRequests(run, context: context.study, onBad: onBad)
     let target = try DataPreparation.plan(requests.target)
     let source = try DataPreparation.plan(requests.source)
     let planned = Date().timeIntervalSince(start)

@@ -15,14 +15,19 @@ public struct FeatureShiftAnalyzer: ShiftAnalyzer {
   public var inputSize: Int
   /// The study's `training.options` (phantom size overrides).
   public var options: [String: String]
+  /// Bad rows and undecodable images (the spec's `data.on_bad`; default `.skip`).
+  public var onBad: OnBad
 
   /// Acquisition attributes compared between the domains (the shared extractor's list).
   public static let headerAttributes = ShiftSampleExtractor.headerAttributes
 
-  public init(backbone: String, inputSize: Int, options: [String: String] = [:]) {
+  public init(
+    backbone: String, inputSize: Int, options: [String: String] = [:], onBad: OnBad = .skip
+  ) {
     self.backbone = backbone
     self.inputSize = inputSize
     self.options = options
+    self.onBad = onBad
   }
 
   public func analyze(
@@ -32,8 +37,13 @@ public struct FeatureShiftAnalyzer: ShiftAnalyzer {
     let targetManifest = try AdaptationExecutor.manifestURL(target, options: options, context: context)
     func sample(_ ref: DatasetRef, _ manifest: URL, classes: [String]?) throws -> ShiftSample {
       let name = try AdaptationExecutor.domain(of: ref, manifest: manifest)
-      let dataset = try DatasetLoader.load(
-        manifest.path, options: DatasetLoadOptions(labels: classes))
+      let dataset: Dataset
+      do {
+        dataset = try DatasetLoader.load(
+          manifest.path, options: DatasetLoadOptions(onBad: onBad, labels: classes))
+      } catch let error as DatasetsError {
+        throw AdaptationExecutor.studyError(error)
+      }
       let indices = dataset.entries.indices.filter {
         name == nil || dataset.entries[$0].domain == name
       }
@@ -47,12 +57,25 @@ public struct FeatureShiftAnalyzer: ShiftAnalyzer {
       projection: settings.analyses.contains(.embedding), analyses: settings.analyses)
     options.covarianceBootstrapReplicates = min(
       options.covarianceBootstrapReplicates, settings.bootstrap)
-    let document = try FeatureShiftRun.run(
-      FeatureShiftRun.Request(
-        source: s, target: t, sourceSide: (sourceManifest.path, nil, nil),
-        targetSide: (targetManifest.path, nil, nil), model: backbone, inputSize: inputSize,
-        options: options, transferability: false))
+    let document: ShiftDocument
+    let undecodable: [String: [BadRow]]
+    do {
+      (document, undecodable) = try FeatureShiftRun.run(
+        FeatureShiftRun.Request(
+          source: s, target: t, sourceSide: (sourceManifest.path, nil, nil),
+          targetSide: (targetManifest.path, nil, nil), model: backbone, inputSize: inputSize,
+          options: options, transferability: false),
+        onBad: onBad)
+    } catch let error as DatasetsError {
+      throw AdaptationExecutor.studyError(error)
+    }
     // Only what the spec asked for was computed; `record` maps exactly that.
+    let skippedRows = SkippedRowsLog(studyDirectory: context.studyDirectory)
+    for (manifest, rows) in undecodable.sorted(by: { $0.key < $1.key }) {
+      for line in try skippedRows.record(rows, dataset: manifest) {
+        FileHandle.standardError.write(Data("skipped \(line)\n".utf8))
+      }
+    }
     return Self.record(document, settings: settings, backbone: backbone, source: s, target: t)
   }
 

@@ -58,9 +58,15 @@ public struct StudyPreparation: Sendable {
   public var datasetHashes: [String: String]
   /// Free-form facts, e.g. "weights.efficientnet-lite0.sha256".
   public var environment: [String: String]
-  public init(datasetHashes: [String: String] = [:], environment: [String: String] = [:]) {
+  /// Lines about the data to print once per `study run` (rows left out, patients unknown).
+  public var notices: [String]
+  public init(
+    datasetHashes: [String: String] = [:], environment: [String: String] = [:],
+    notices: [String] = []
+  ) {
     self.datasetHashes = datasetHashes
     self.environment = environment
+    self.notices = notices
   }
 }
 
@@ -102,6 +108,7 @@ public struct RoutingExecutor: RunExecutor {
       let p = try executor.prepare(spec, context: context)
       merged.datasetHashes.merge(p.datasetHashes) { old, _ in old }
       merged.environment.merge(p.environment) { _, new in new }
+      merged.notices += p.notices.filter { !merged.notices.contains($0) }
     }
     return merged
   }

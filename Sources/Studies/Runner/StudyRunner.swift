@@ -67,12 +67,17 @@ public final class StudyRunner {
 
   /// Everything before the runs: checks the arms, saves the spec (and `command`), generates
   /// missing data and checks the weights, records the environment and registers the runs.
+  /// With `announce`, prints the executor's notices about the data (a sharded worker does not:
+  /// the process that started it has printed them).
   @discardableResult
-  public func prepare(command: String? = nil) throws -> (StudyPreparation, [RunConfig]) {
+  public func prepare(command: String? = nil, announce: Bool = true) throws
+    -> (StudyPreparation, [RunConfig])
+  {
     try checkArms()
     try store.saveStudy(spec)
     if let command { try store.recordCommand(command) }
     let preparation = try executor.prepare(spec, context: context)
+    if announce { preparation.notices.forEach(progress.log) }
     var env = EnvironmentProbe.current()
     env.merge(preparation.environment) { _, new in new }
     for (key, hash) in preparation.datasetHashes { env["dataset.\(key).sha256"] = hash }
@@ -111,7 +116,7 @@ public final class StudyRunner {
   public func run(retryFailed: Bool = false, command: String? = nil, shard: Shard? = nil) throws
     -> Summary
   {
-    let (preparation, configs) = try prepare(command: command)
+    let (preparation, configs) = try prepare(command: command, announce: shard == nil)
     let stored = try store.runs()
     let byHash = Dictionary(stored.map { ($0.hash, $0) }, uniquingKeysWith: { a, _ in a })
     var summary = Summary(

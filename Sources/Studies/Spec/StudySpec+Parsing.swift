@@ -1,3 +1,4 @@
+import Datasets
 import Foundation
 import Yams
 
@@ -51,7 +52,17 @@ extension StudySpec {
     guard let data = dataNode.mapping else {
       throw p.fail(dataNode, "data", "must be a mapping", "give data.source and data.targets")
     }
-    try p.checkKeys(data, path: "data", known: ["source", "target", "targets"])
+    try p.checkKeys(data, path: "data", known: ["source", "target", "targets", "on_bad"])
+    var onBad: OnBad?
+    if let v = data["on_bad"] {
+      let text = try p.string(v, "data.on_bad")
+      guard let policy = OnBad(rawValue: text) else {
+        throw p.fail(
+          v, "data.on_bad", "'\(text)' is not fail or skip",
+          "write on_bad: skip (leave bad rows and undecodable images out) or on_bad: fail")
+      }
+      onBad = policy
+    }
     guard let sourceNode = data["source"] else {
       throw p.fail(dataNode, "data.source", "missing", "name the source dataset")
     }
@@ -272,7 +283,7 @@ extension StudySpec {
     return StudySpec(
       name: name, description: description, source: source, targets: targets, backbone: backbone,
       inputSize: inputSize, arms: arms, budgets: budgets, armBudgets: armBudgets, armTraining: armTraining.isEmpty ? nil : armTraining, seeds: seeds,
-      training: training, shift: shift, report: report, yaml: yaml, file: file)
+      training: training, shift: shift, report: report, yaml: yaml, file: file, onBad: onBad)
   }
 
   private static func yamlLine(_ error: YamlError) -> Int? {

@@ -1,3 +1,4 @@
+import Datasets
 import Foundation
 import Metrics
 
@@ -38,6 +39,13 @@ public struct StudySpec: Codable, Sendable, Equatable {
   public var yaml: String
   /// The spec path as given on the command line (not part of any run's hash).
   public var file: String
+  /// What to do with bad rows and undecodable images (`data.on_bad`); nil: the default for
+  /// studies, `.skip`, which leaves them out and lists them once (stderr and
+  /// `skipped-rows.txt` in the study folder). Not part of any run's hash.
+  public var onBad: OnBad? = nil
+
+  /// `onBad` with the studies' default applied.
+  public var badRowPolicy: OnBad { onBad ?? .skip }
 
   /// Expands arms × targets × budgets × seeds into runs, in a stable order
   /// (target, budget, seed, arm: arms of one seed run next to each other, so a study stopped
