@@ -105,3 +105,11 @@ public func makeTemporaryDirectory(_ prefix: String = "medtransfer-test") throws
   try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
   return url
 }
+
+/// A small JPEG written by scripts/reference/jpeg_reference.py (gray_baseline.jpg,
+/// gray_progressive.jpg, rgb_baseline.jpg, rgb_progressive.jpg, cmyk.jpg; expected pixels in
+/// reference.json next to them).
+public func jpegFixture(_ name: String) -> String {
+  packageRoot.appendingPathComponent("Tests/ScanIOTests/Fixtures/jpeg").appendingPathComponent(name)
+    .path
+}
