@@ -7,7 +7,7 @@ import Foundation
 /// Manifest CSV: a header with at least `path,label`, optionally `domain`, `patient`, `split`
 /// (other columns are ignored); paths are relative to the CSV's folder. A folder holding a
 /// `manifest.csv` is read as that manifest; otherwise a folder is an ImageFolder tree
-/// (`root/<label>/**/*.{dcm,png}`), or, with `labelsCSV`, a DICOM tree.
+/// (`root/<label>/**/*.{dcm,png,jpg}`), or, with `labelsCSV`, a DICOM tree.
 public enum DatasetLoader {
   /// Loads `source` (a CSV file or a folder).
   public static func load(_ source: String, options: DatasetLoadOptions = .init()) throws -> Dataset {
@@ -72,7 +72,7 @@ public enum DatasetLoader {
 
   // MARK: - ImageFolder
 
-  /// Loads `root/<label>/**/*.{dcm,png}`; the label is the first folder level.
+  /// Loads `root/<label>/**/*.{dcm,png,jpg,jpeg}`; the label is the first folder level.
   public static func loadImageFolder(_ root: String, options: DatasetLoadOptions = .init()) throws -> Dataset {
     let fm = FileManager.default
     let labelDirs = ((try? fm.contentsOfDirectory(atPath: root)) ?? []).sorted().filter {
@@ -90,14 +90,16 @@ public enum DatasetLoader {
     }
     guard !candidates.isEmpty else {
       throw DatasetsError.notFound(
-        path: root, cause: "no images found; expected manifest.csv or <label>/*.dcm|*.png folders")
+        path: root,
+        cause: "no images found; expected manifest.csv or <label>/*.dcm|*.png|*.jpg folders")
     }
     return try finish(source: root, candidates: candidates, bad: [], options: options)
   }
 
   static func isImageFile(_ name: String) -> Bool {
     let lower = name.lowercased()
-    return lower.hasSuffix(".dcm") || lower.hasSuffix(".dicom") || lower.hasSuffix(".png")
+    return lower.hasSuffix(".dcm") || lower.hasSuffix(".dicom")
+      || ScanLoader.hasRasterExtension(lower)
   }
 
   // MARK: - DICOM tree + labels CSV
@@ -138,7 +140,8 @@ public enum DatasetLoader {
     let files = (fm.enumerator(atPath: root)?.allObjects as? [String] ?? []).sorted().filter {
       let lower = $0.lowercased()
       var d: ObjCBool = false
-      return !lower.hasSuffix(".csv") && !lower.hasSuffix(".json") && !lower.hasSuffix(".png")
+      return !lower.hasSuffix(".csv") && !lower.hasSuffix(".json")
+        && !ScanLoader.hasRasterExtension(lower)
         && !lower.hasSuffix(".yaml") && fm.fileExists(atPath: root + "/" + $0, isDirectory: &d)
         && !d.boolValue
     }
