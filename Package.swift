@@ -39,6 +39,9 @@ let package = Package(
       name: "CPNG", path: "Sources/CPNG",
       providers: [.apt(["libpng-dev"])]),
     .systemLibrary(
+      name: "CJPEG", path: "Sources/CJPEG",
+      providers: [.apt(["libjpeg62-turbo-dev"])]),
+    .systemLibrary(
       name: "COpenJPEG", path: "Sources/COpenJPEG",
       providers: [.apt(["libopenjp2-7-dev"])]),
     .target(
@@ -68,7 +71,7 @@ let package = Package(
     // The one seeded random generator (stable algorithms only), below everything that draws.
     .target(name: "Randomness", swiftSettings: numeric),
     .target(
-      name: "ScanIO", dependencies: ["CDCMTK", "COpenJPEG", "CPNG"],
+      name: "ScanIO", dependencies: ["CDCMTK", "CJPEG", "COpenJPEG", "CPNG"],
       swiftSettings: numeric),
     // Neural's kernels (depthwise convolution, BatchNorm, activations) are plain loops that
     // LLVM vectorises; AVX2 doubles their vector width on x86-64 (every x86 CPU since 2013-15;
@@ -114,7 +117,8 @@ let package = Package(
     // MARK: - Tests
     .target(name: "TestSupport", path: "Tests/TestSupport"),
     .testTarget(name: "LinearAlgebraTests", dependencies: ["LinearAlgebra", "TestSupport"]),
-    .testTarget(name: "ScanIOTests", dependencies: ["ScanIO", "TestSupport"]),
+    .testTarget(
+      name: "ScanIOTests", dependencies: ["ScanIO", "TestSupport"], exclude: ["Fixtures"]),
     .testTarget(name: "NeuralTests", dependencies: ["Neural", "Randomness", "TestSupport"]),
     .testTarget(
       name: "BackbonesTests", dependencies: ["Backbones", "Randomness", "TestSupport"],

@@ -83,12 +83,14 @@ struct BackboneFetch: ParsableCommand {
 struct BackboneClassify: ParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "classify",
-    abstract: "Classify PNG images with an ImageNet backbone (shorter side 256 bicubic, centre crop 224).")
+    abstract:
+      "Classify PNG or JPEG images with an ImageNet backbone (shorter side 256 bicubic, "
+      + "centre crop 224).")
 
   @Option(help: "Backbone name.") var model = "efficientnet-lite0"
   @Option(help: "How many classes to print per image.") var top = 5
   @Flag(help: "Print JSON Lines, one object per image.") var json = false
-  @Argument(help: "PNG images (8-bit gray or RGB).") var images: [String]
+  @Argument(help: "PNG or JPEG images (8-bit gray or RGB).") var images: [String]
 
   struct Line: Encodable {
     var image: String
@@ -113,13 +115,23 @@ struct BackboneClassify: ParsableCommand {
       throw cliError(error)
     }
     let batch = Tensor(shape: [1, 224, 224, 3])
+    // A bad image is reported and skipped; the exit code says whether any failed.
+    var failed = 0
     for path in images {
       let crop: [UInt8]
       do {
-        let image = try PNGImage.read(path: path, as: .rgb)
+        let image = try RasterImage.read(path: path, as: .rgb)
         crop = try ImageNetClassifier.preprocess(rgb: image.pixels, width: image.width, height: image.height)
+      } catch let error as ScanIOError {
+        logLine("medtransfer: \(error)")  // names the file, the reason and the fix
+        failed += 1
+        continue
       } catch {
-        throw CLIError("\(path): cannot classify (\(error)); pass an 8-bit PNG at least 224 pixels on each side after resizing")
+        logLine(
+          "medtransfer: \(path): cannot classify (\(error)); pass an 8-bit PNG or JPEG at least "
+            + "224 pixels on each side after resizing")
+        failed += 1
+        continue
       }
       ImageNetClassifier.normalize(rgb: crop, into: batch, index: 0)
       let predictions = ImageNetClassifier.top(logits: network.forward(batch, mode: .inference), k: top)[0]
@@ -132,6 +144,10 @@ struct BackboneClassify: ParsableCommand {
           print(String(format: "  %4d  %6.2f%%  ", p.index, p.probability * 100) + p.label)
         }
       }
+    }
+    if failed > 0 {
+      logLine("medtransfer: \(failed) of \(images.count) images could not be classified")
+      throw ExitCode(1)
     }
   }
 }

@@ -35,7 +35,7 @@ struct DatasetSummaryCommand: ParsableCommand {
     abstract: "Counts per label × domain × split, sizes, spacing, intensity and header values per domain.",
     discussion: """
       DATASET is a manifest CSV (path,label[,domain][,patient][,split]), a folder holding \
-      manifest.csv, an ImageFolder tree (<label>/*.dcm|png), or a DICOM tree with --labels-csv.
+      manifest.csv, an ImageFolder tree (<label>/*.dcm|png|jpg), or a DICOM tree with --labels-csv.
       """)
 
   @Argument(help: "The dataset: manifest CSV or folder.")

@@ -1,6 +1,7 @@
 import CPNG
 
-/// An 8-bit PNG image in memory (gray or RGB, interleaved, row-major); see `PNGImage16`.
+/// An 8-bit image in memory (gray or RGB, interleaved, row-major), read from PNG or JPEG
+/// (`RasterImage.read`) and written as PNG; see `PNGImage16`.
 public struct PNGImage: Equatable, Sendable {
   /// Pixel layout.
   public enum Channels: Int, Sendable { case gray = 1, rgb = 3 }

@@ -30,6 +30,10 @@ public enum ScanIOError: Error, CustomStringConvertible, Equatable {
   case invalidArgument(path: String, cause: String)
   /// libpng failed.
   case png(path: String, cause: String)
+  /// libjpeg failed: not a JPEG, truncated or corrupt data (warnings count as failures).
+  case jpeg(path: String, cause: String)
+  /// An image was expected but the file is neither PNG nor JPEG (by its first bytes).
+  case notRasterImage(path: String)
   /// DCMTK failed internally (exception caught in the shim).
   case `internal`(path: String, cause: String)
 
@@ -48,6 +52,8 @@ public enum ScanIOError: Error, CustomStringConvertible, Equatable {
     case .noImages: return "noImages"
     case .invalidArgument: return "invalidArgument"
     case .png: return "png"
+    case .jpeg: return "jpeg"
+    case .notRasterImage: return "notRasterImage"
     case .internal: return "internal"
     }
   }
@@ -81,6 +87,11 @@ public enum ScanIOError: Error, CustomStringConvertible, Equatable {
       return "\(path): \(cause)"
     case .png(let path, let cause):
       return "\(path): PNG error (\(cause))"
+    case .jpeg(let path, let cause):
+      return "\(path): JPEG error (\(cause)); re-export or re-copy the image"
+    case .notRasterImage(let path):
+      return "\(path): neither a PNG nor a JPEG file (unrecognised first bytes); "
+        + "re-export it as PNG or JPEG"
     case .internal(let path, let cause):
       return "\(path): internal DCMTK error (\(cause))"
     }

@@ -48,6 +48,37 @@ final class BackboneCLITests: XCTestCase {
     XCTAssertTrue(coffeeTop.prefix(2).contains { $0 == 967 || $0 == 968 }, "coffee → \(coffeeTop)")
   }
 
+  /// scikit-image's rocket.jpg (scripts/bootstrap.d/imagenet-samples.sh), a baseline JPEG photo
+  /// of a Saturn V: missile / projectile / space shuttle (657, 744, 812). A JPEG cut short next
+  /// to it is reported on stderr with the file and skipped; the exit code is then 1.
+  func testClassifyJPEGAndSkipABrokenOne() throws {
+    let rocket = cache.appendingPathComponent("imagenet-samples/rocket.jpg").path
+    let weights = cache.appendingPathComponent("weights/efficientnet-lite0-57934424.pth").path
+    for path in [rocket, weights] where !FileManager.default.fileExists(atPath: path) {
+      throw XCTSkip("\(path) missing; run scripts/bootstrap")
+    }
+    let dir = try makeTemporaryDirectory("classify-jpeg")
+    defer { try? FileManager.default.removeItem(at: dir) }
+    let broken = dir.appendingPathComponent("broken.jpg").path
+    let bytes = try Data(contentsOf: URL(fileURLWithPath: rocket))
+    try bytes.prefix(bytes.count / 3).write(to: URL(fileURLWithPath: broken))
+
+    let result = try runMedtransfer(
+      ["backbone", "classify", "--model", "efficientnet-lite0", broken, rocket, "--top", "3",
+       "--json"])
+    XCTAssertEqual(result.status, 1, result.stderr)
+    let lines = result.stdout.split(separator: "\n").map { String($0) }
+    guard lines.count == 1 else { return XCTFail("one JSON line expected: \(result)") }
+    let object = try JSONSerialization.jsonObject(with: Data(lines[0].utf8)) as? [String: Any]
+    XCTAssertEqual(object?["image"] as? String, rocket)
+    let top = (object?["top"] as? [[String: Any]] ?? []).compactMap { $0["index"] as? Int }
+    XCTAssertTrue([657, 744, 812].contains(top.first ?? -1), "rocket → \(top)")
+    XCTAssertTrue(
+      result.stderr.contains("\(broken): JPEG error (Premature end of JPEG file)"), result.stderr)
+    XCTAssertTrue(result.stderr.contains("1 of 2 images could not be classified"), result.stderr)
+    XCTAssertFalse(result.stderr.contains("Fatal error"), result.stderr)
+  }
+
   func testBenchInferJSON() throws {
     let result = try runMedtransfer(
       ["bench", "infer", "--batch", "2", "--size", "64", "--iterations", "1", "--warmup", "0", "--json"])

@@ -47,6 +47,37 @@ final class DatasetCommandTests: XCTestCase {
     XCTAssertTrue(text.stdout.contains("[site-b]"), text.stdout)
   }
 
+  /// An ImageFolder tree of JPEGs (fixtures from scripts/reference/jpeg_reference.py) through
+  /// the real binary: found, decoded (sizes and intensities), a bad one listed, not fatal.
+  func testSummaryOfAJPEGImageFolder() throws {
+    let dir = try makeTemporaryDirectory("cli-jpeg").path
+    defer { try? FileManager.default.removeItem(atPath: dir) }
+    let files = [
+      ("rgb_baseline.jpg", "benign/a.jpg"), ("rgb_progressive.jpg", "benign/b.jpeg"),
+      ("gray_baseline.jpg", "malignant/c.jpg"), ("gray_progressive.jpg", "malignant/d.JPG"),
+    ]
+    for (source, target) in files {
+      try FileManager.default.createDirectory(
+        atPath: (dir + "/" + target as NSString).deletingLastPathComponent,
+        withIntermediateDirectories: true)
+      try FileManager.default.copyItem(atPath: jpegFixture(source), toPath: dir + "/" + target)
+    }
+    let cut = try Data(contentsOf: URL(fileURLWithPath: jpegFixture("gray_baseline.jpg")))
+    try cut.prefix(cut.count / 2).write(to: URL(fileURLWithPath: dir + "/malignant/e.jpg"))
+
+    let sum = try runMedtransfer(["dataset", "summary", dir, "--json"])
+    XCTAssertEqual(sum.status, 0, sum.stderr)
+    let summary = try JSONSerialization.jsonObject(with: Data(sum.stdout.utf8)) as! [String: Any]
+    XCTAssertEqual(summary["images"] as? Int, 4)  // the cut one is skipped, not counted
+    let counts = summary["counts"] as! [[String: Any]]
+    XCTAssertEqual(counts.map { $0["label"] as! String }.sorted(), ["benign", "malignant"])
+    let perDomain = summary["perDomain"] as! [[String: Any]]
+    XCTAssertEqual(perDomain.first?["sizes"] as? [String: Int], ["11x13": 4], sum.stdout)
+    let skipped = summary["skipped"] as! [[String: Any]]
+    XCTAssertEqual(skipped.map { $0["path"] as! String }, ["malignant/e.jpg"])
+    XCTAssertTrue((skipped.first?["detail"] as? String ?? "").contains("JPEG error"), sum.stdout)
+  }
+
   func testBadManifestFailsWithOneLineAndSkipListsRows() throws {
     let dir = try makeTemporaryDirectory("cli-bad").path
     defer { try? FileManager.default.removeItem(atPath: dir) }

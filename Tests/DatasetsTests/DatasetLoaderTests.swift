@@ -77,6 +77,29 @@ final class DatasetLoaderTests: XCTestCase {
     XCTAssertEqual(d.entries.map(\.key), ["cat/1.png", "cat/sub/2.png", "dog/3.png"])
   }
 
+  /// JPEG files (.jpg, .jpeg, any case) are found like PNGs; a JPEG that does not decode is
+  /// a bad row when images are validated.
+  func testImageFolderTreeFindsJPEGs() throws {
+    let root = dir + "/jpegs"
+    for (source, target) in [
+      ("rgb_baseline.jpg", "cat/1.jpg"), ("gray_progressive.jpg", "cat/2.JPEG"),
+      ("gray_baseline.jpg", "dog/3.jpeg"),
+    ] {
+      try FileManager.default.createDirectory(
+        atPath: (root + "/" + target as NSString).deletingLastPathComponent,
+        withIntermediateDirectories: true)
+      try FileManager.default.copyItem(atPath: jpegFixture(source), toPath: root + "/" + target)
+    }
+    try Fixtures.writePNG(root + "/dog/4.png")
+    try Fixtures.write("not a jpeg", to: "jpegs/dog/5.jpg", in: dir)
+    let d = try DatasetLoader.load(
+      root, options: DatasetLoadOptions(onBad: .skip, validateImages: true))
+    XCTAssertEqual(d.labels, ["cat", "dog"])
+    XCTAssertEqual(d.entries.map(\.key), ["cat/1.jpg", "cat/2.JPEG", "dog/3.jpeg", "dog/4.png"])
+    XCTAssertEqual(d.skipped.map(\.path), ["dog/5.jpg"])
+    XCTAssertEqual(d.skipped.map(\.reason), [.undecodable])
+  }
+
   func testDicomTreeWithLabelsBySOPInstanceUIDAndDomainsFromHeaders() throws {
     let generated = try DatasetLoader.load(Fixtures.tiny)
     let manifest = try String(contentsOfFile: Fixtures.tiny + "/manifest.csv", encoding: .utf8)

@@ -119,3 +119,11 @@ public func createEmptyFiles(_ relativePaths: [String], in dir: URL) throws {
     }
   }
 }
+
+/// A small JPEG written by scripts/reference/jpeg_reference.py (gray_baseline.jpg,
+/// gray_progressive.jpg, rgb_baseline.jpg, rgb_progressive.jpg, cmyk.jpg; expected pixels in
+/// reference.json next to them).
+public func jpegFixture(_ name: String) -> String {
+  packageRoot.appendingPathComponent("Tests/ScanIOTests/Fixtures/jpeg").appendingPathComponent(name)
+    .path
+}

@@ -57,7 +57,7 @@ public struct PatientSources: Codable, Equatable, Sendable {
   public var patientID = 0
   /// Images with an empty Patient ID, grouped by their Study Instance UID instead.
   public var studyInstanceUID = 0
-  /// Images whose patient is unknown (PNG files without a `patient` column, or DICOM files with
+  /// Images whose patient is unknown (PNG/JPEG files without a `patient` column, or DICOM files with
   /// neither Patient ID nor Study Instance UID): split by image.
   public var unknown = 0
 
@@ -119,7 +119,7 @@ public struct Dataset: Sendable {
     let unknown = patientSources.unknown
     guard unknown > 0 else { return nil }
     return "\(source): patients unknown for \(unknown) of \(entries.count) images (no patient "
-      + "column, and no PatientID or StudyInstanceUID in the file, as with PNG), so they are "
+      + "column, and no PatientID or StudyInstanceUID in the file, as with PNG or JPEG), so they are "
       + "split by image and one patient's images may land in two splits; add a patient column "
       + "to the manifest to fix it"
   }

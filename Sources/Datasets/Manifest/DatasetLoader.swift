@@ -7,12 +7,12 @@ import Foundation
 /// Manifest CSV: a header with at least `path,label`, optionally `domain`, `patient`, `split`
 /// (other columns are ignored); paths are relative to the CSV's folder. A folder holding a
 /// `manifest.csv` is read as that manifest; otherwise a folder is an ImageFolder tree
-/// (`root/<label>/**/*.{dcm,png}`), or, with `labelsCSV`, a DICOM tree.
+/// (`root/<label>/**/*.{dcm,png,jpg}`), or, with `labelsCSV`, a DICOM tree.
 ///
 /// Patients: a manifest's `patient` column wins. Otherwise each DICOM file's header gives it
 /// (header only, no pixel decode): the salted hash of its PatientID, or, where PatientID is
 /// empty, of its StudyInstanceUID. A file whose header cannot be read is a bad row
-/// (`undecodable`). PNG files have no header: each is its own patient (`Dataset.patientWarning`).
+/// (`undecodable`). PNG and JPEG files have no header: each is its own patient (`Dataset.patientWarning`).
 public enum DatasetLoader {
   /// Loads `source` (a CSV file or a folder).
   public static func load(_ source: String, options: DatasetLoadOptions = .init()) throws -> Dataset {
@@ -97,7 +97,7 @@ public enum DatasetLoader {
 
   // MARK: - ImageFolder
 
-  /// Loads `root/<label>/**/*.{dcm,png}`; the label is the first folder level.
+  /// Loads `root/<label>/**/*.{dcm,png,jpg,jpeg}`; the label is the first folder level.
   public static func loadImageFolder(_ root: String, options: DatasetLoadOptions = .init()) throws -> Dataset {
     let fm = FileManager.default
     let labelDirs = ((try? fm.contentsOfDirectory(atPath: root)) ?? []).sorted().filter {
@@ -115,14 +115,16 @@ public enum DatasetLoader {
     }
     guard !candidates.isEmpty else {
       throw DatasetsError.notFound(
-        path: root, cause: "no images found; expected manifest.csv or <label>/*.dcm|*.png folders")
+        path: root,
+        cause: "no images found; expected manifest.csv or <label>/*.dcm|*.png|*.jpg folders")
     }
     return try finish(source: root, candidates: candidates, bad: [], options: options)
   }
 
   static func isImageFile(_ name: String) -> Bool {
     let lower = name.lowercased()
-    return lower.hasSuffix(".dcm") || lower.hasSuffix(".dicom") || lower.hasSuffix(".png")
+    return lower.hasSuffix(".dcm") || lower.hasSuffix(".dicom")
+      || ScanLoader.hasRasterExtension(lower)
   }
 
   // MARK: - DICOM tree + labels CSV
@@ -164,7 +166,8 @@ public enum DatasetLoader {
     let files = (fm.enumerator(atPath: root)?.allObjects as? [String] ?? []).sorted().filter {
       let lower = $0.lowercased()
       var d: ObjCBool = false
-      return !lower.hasSuffix(".csv") && !lower.hasSuffix(".json") && !lower.hasSuffix(".png")
+      return !lower.hasSuffix(".csv") && !lower.hasSuffix(".json")
+        && !ScanLoader.hasRasterExtension(lower)
         && !lower.hasSuffix(".yaml") && fm.fileExists(atPath: root + "/" + $0, isDirectory: &d)
         && !d.boolValue
     }
@@ -256,11 +259,11 @@ public enum DatasetLoader {
       entries.append(c)
     }
     // Header-derived patients and domains, and optional decoding, in parallel. Headers are read
-    // without pixel data; PNG files have none (their patient stays unknown).
+    // without pixel data; PNG and JPEG files have none (their patient stays unknown).
     let domainBy = options.domainBy
     let validate = options.validateImages
     let needsHeader = entries.map {
-      !domainBy.isEmpty || ($0.patient == nil && !ScanLoader.isPNG($0.path))
+      !domainBy.isEmpty || ($0.patient == nil && !ScanLoader.hasRasterExtension($0.path))
     }
     if validate || needsHeader.contains(true) {
       var results = [Result<DatasetEntry, Error>?](repeating: nil, count: entries.count)

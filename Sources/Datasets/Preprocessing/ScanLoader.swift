@@ -1,24 +1,25 @@
 import Foundation
 import ScanIO
 
-/// An image decoded to modality values (HU for CT; 0...255 for PNG) plus the header values the
-/// dataset layer needs.
+/// An image decoded to modality values (HU for CT; 0...255 for PNG and JPEG) plus the header
+/// values the dataset layer needs.
 public struct DecodedScan: Sendable {
   /// Width in pixels.
   public var width: Int
   /// Height in pixels.
   public var height: Int
-  /// Modality values, row-major, one per pixel (colour images are averaged to gray).
+  /// Modality values, row-major, one per pixel (colour DICOM images are averaged to gray; colour
+  /// PNG and JPEG files get their library's gray conversion, see `RasterImage.read`).
   public var values: [Float]
-  /// `MONOCHROME1`, `MONOCHROME2`, another DICOM photometric, or `PNG`.
+  /// `MONOCHROME1`, `MONOCHROME2`, another DICOM photometric, `PNG` or `JPEG`.
   public var photometric: String
   /// The first window in the file (center, width), if any.
   public var fileWindow: (center: Double, width: Double)?
   /// Row and column spacing in mm, if given.
   public var pixelSpacing: (row: Double, column: Double)?
-  /// Bits stored (8 for PNG).
+  /// Bits stored (8 for PNG and JPEG).
   public var bitsStored: Int
-  /// The transfer syntax UID ("" for PNG).
+  /// The transfer syntax UID ("" for PNG and JPEG).
   public var transferSyntaxUID: String
   /// Header values summarised per domain (Manufacturer, ConvolutionKernel, …); no patient data
   /// except PatientSex.
@@ -47,22 +48,33 @@ public struct DecodedScan: Sendable {
   }
 }
 
-/// Decodes DICOM and PNG files for the dataset layer (a thin adapter over ScanIO).
+/// Decodes DICOM, PNG and JPEG files for the dataset layer (a thin adapter over ScanIO).
 public enum ScanLoader {
-  /// Whether `path` names a PNG (by extension); everything else is read as DICOM.
-  public static func isPNG(_ path: String) -> Bool { path.lowercased().hasSuffix(".png") }
+  /// Whether the file at `path` is a PNG or JPEG (by its first bytes); everything else is read
+  /// as DICOM.
+  public static func isRasterImage(_ path: String) -> Bool {
+    RasterImage.format(ofFileAt: path) != nil
+  }
 
-  /// Decodes the image at `path` (first frame).
+  /// Whether `name` ends in an image extension (.png, .jpg, .jpeg) rather than .dcm: for
+  /// finding images in folders without opening every file.
+  public static func hasRasterExtension(_ name: String) -> Bool {
+    RasterImage.hasRasterExtension(name)
+  }
+
+  /// Decodes the image at `path` (first frame). PNG and JPEG are recognised by content; a file
+  /// named like one but holding something else gets ScanIO's "neither PNG nor JPEG" error.
   public static func load(path: String) throws -> DecodedScan {
-    if isPNG(path) {
+    let format = RasterImage.format(ofFileAt: path)
+    if format != nil || hasRasterExtension(path) {
       let image: PNGImage
-      do { image = try PNGImage.read(path: path, as: .gray) } catch {
+      do { image = try RasterImage.read(path: path, as: .gray) } catch {
         throw DatasetsError.decode(path: path, cause: "\(error)")
       }
       return DecodedScan(
         width: image.width, height: image.height, values: image.pixels.map(Float.init),
-        photometric: "PNG", fileWindow: nil, pixelSpacing: nil, bitsStored: 8,
-        transferSyntaxUID: "")
+        photometric: (format ?? .png).rawValue, fileWindow: nil, pixelSpacing: nil,
+        bitsStored: 8, transferSyntaxUID: "")
     }
     let image: ScanImage
     do { image = try ScanImage(path: path) } catch {
@@ -114,10 +126,10 @@ public enum ScanLoader {
     public var studyHash: String?
   }
 
-  /// Reads header attributes (by DICOM keyword or "GGGG,EEEE") without decoding pixels; PNGs
-  /// have none. Patient name and ID are never returned (use `patientHash`).
+  /// Reads header attributes (by DICOM keyword or "GGGG,EEEE") without decoding pixels; PNG
+  /// and JPEG files have none. Patient name and ID are never returned (use `patientHash`).
   public static func attributes(path: String, names: [String]) throws -> Attributes {
-    if isPNG(path) { return Attributes(values: [:], patientHash: nil, studyHash: nil) }
+    if isRasterImage(path) { return Attributes(values: [:], patientHash: nil, studyHash: nil) }
     let file: DicomFile
     do { file = try DicomFile(path: path, headerOnly: true) } catch {
       throw DatasetsError.decode(path: path, cause: "\(error)")

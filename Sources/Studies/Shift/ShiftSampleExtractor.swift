@@ -92,10 +92,10 @@ public struct ShiftSampleExtractor {
     self.batchSize = batchSize
   }
 
-  /// The default histogram range for a set of files: 0…256 when every file is a PNG, else
-  /// −1024…3072 (HU; values outside are counted as under/overflow).
+  /// The default histogram range for a set of files: 0…256 when every file is a PNG or JPEG
+  /// (by content), else −1024…3072 (HU; values outside are counted as under/overflow).
   public static func histogramRange(paths: [String]) -> ClosedRange<Double> {
-    paths.allSatisfy(ScanLoader.isPNG) ? 0...256 : -1024...3072
+    paths.allSatisfy(ScanLoader.isRasterImage) ? 0...256 : -1024...3072
   }
 
   /// Runs the models in `models` over `sample`. `strides[k]` chooses model k's rows: 1 (or a
@@ -245,7 +245,7 @@ public struct ShiftSampleExtractor {
       headers["PixelSpacing"] = String(format: "%.4g\\%.4g", s.row, s.column)
     }
     if !scan.transferSyntaxUID.isEmpty { headers["TransferSyntax"] = scan.transferSyntaxUID }
-    if ScanLoader.isPNG(path) { headers["PhotometricInterpretation"] = "PNG" }
+    if ScanLoader.isRasterImage(path) { headers["PhotometricInterpretation"] = scan.photometric }
     return DecodedImage(
       input: preprocessing.apply(scan), modalityValues: scan.values,
       summary: IntensityShift.summarize(scan.values), headers: headers)
