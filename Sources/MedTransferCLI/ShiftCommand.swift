@@ -67,6 +67,11 @@ struct ShiftCommand: ParsableCommand {
   @Option(name: .customLong("input-size"), help: "Square network input size in pixels.")
   var inputSize: Int = 128
 
+  @Option(name: .long, help: ArgumentHelp(
+    "Input window: auto (the file's own VOI window, else a CT preset by body part, else the image's 0.5–99.5 percentiles), file[:C,W], C,W or pLOW,HIGH; with --checkpoint the run's own by default.",
+    valueName: "window"))
+  var window: String?
+
   @Option(name: .long, help: "MMD permutations B (p = (1 + #≥)/(1 + B)).")
   var permutations: Int = 1000
 
@@ -125,6 +130,7 @@ struct ShiftCommand: ParsableCommand {
     if plot != nil && embedding == "none" {
       throw CLIError("--plot needs an embedding; drop --embedding none")
     }
+    if let window { _ = try parseWindowOption(window) }
   }
 
   func run() throws {
@@ -164,6 +170,7 @@ struct ShiftCommand: ParsableCommand {
         logMEImages: logMEImages)
       request.checkpoint = checkpoint
       request.layer = layer
+      request.window = try window.map(parseWindowOption)
       let document = try FeatureShiftRun.run(request, log: log)
       if let plot {
         guard let e = document.analysis.embedding else {
@@ -242,6 +249,7 @@ struct ShiftCommand: ParsableCommand {
     var lines = [
       "\(d.source.name) (\(d.source.images) images) vs \(d.target.name) (\(d.target.images) images), "
         + "\(d.model) \(d.layer ?? "head_conv") @ \(d.inputSize) px, d = \(r.featureDimension)",
+      "  input           \(d.preprocessing)",
       "  MMD²            \(g(r.mmd.mmd2))\(ci(r.mmd.interval))  p = \(g(r.mmd.pValue)) "
         + "(\(r.mmd.permutations) permutations)",
       "  proxy A-dist.   \(g(r.proxyADistance.value))\(ci(r.proxyADistance.interval))",

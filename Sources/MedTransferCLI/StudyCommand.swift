@@ -95,7 +95,8 @@ struct StudyRunCommand: ParsableCommand {
       let runner = StudyRunner(
         spec: spec, store: store, context: context, executor: executor,
         shiftAnalyzer: FeatureShiftAnalyzer(
-          backbone: spec.backbone, inputSize: spec.inputSize, options: spec.training.options))
+          backbone: spec.backbone, inputSize: spec.inputSize, options: spec.training.options,
+          window: spec.window))
       try store.saveEnvironment(["medtransfer.version": MedTransferVersion.string])
       let command = (["medtransfer"] + CommandLine.arguments.dropFirst()).joined(separator: " ")
       let failed: Int

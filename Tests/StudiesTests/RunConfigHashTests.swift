@@ -49,6 +49,51 @@ final class RunConfigHashTests: XCTestCase {
     }
   }
 
+  /// `preprocessing: {window: …}` changes every run's hash (and the shared source models'
+  /// key) when it sets a window other than the default; specs without it, or with
+  /// `window: auto`, keep the hashes they had before the key existed (no `window` in the JSON).
+  func testWindowEntersTheHashOnlyWhenSet() throws {
+    let plain = try StudySpec.parse(yaml: StudySpecTests.minimal, file: "a.yaml", defaultName: "a")
+    XCTAssertNil(plain.window)
+    for run in plain.expand() {
+      XCTAssertFalse(String(decoding: run.canonicalJSON(), as: UTF8.self).contains("window"))
+    }
+    func hashes(_ window: String) throws -> [String] {
+      try StudySpec.parse(
+        yaml: "preprocessing: {window: \(window)}\n" + StudySpecTests.minimal, file: "b.yaml",
+        defaultName: "a"
+      ).expand().map(\.hash)
+    }
+    XCTAssertEqual(try hashes("auto"), plain.expand().map(\.hash))
+    var seen = Set(plain.expand().map(\.hash))
+    for window in ["file", "\"40,400\"", "\"p1,99\""] {
+      let h = try hashes(window)
+      XCTAssertTrue(seen.isDisjoint(with: h), window)
+      seen.formUnion(h)
+    }
+    let spec = try StudySpec.parse(
+      yaml: "preprocessing:\n  window: -600,1500\n" + StudySpecTests.minimal, file: "c.yaml",
+      defaultName: "c")
+    XCTAssertEqual(spec.window, "-600,1500")
+    XCTAssertTrue(spec.expand().allSatisfy { $0.window == "-600,1500" })
+    // Round trip through the store keeps the window and the hash.
+    let run = spec.expand()[0]
+    let decoded = try StudyJSON.decoder.decode(RunConfig.self, from: run.canonicalJSON())
+    XCTAssertEqual(decoded.window, "-600,1500")
+    XCTAssertEqual(decoded.hash, run.hash)
+    // A bad window is a one-line spec error naming the key and the fix.
+    XCTAssertThrowsError(
+      try StudySpec.parse(
+        yaml: "preprocessing: {window: wide}\n" + StudySpecTests.minimal, file: "d.yaml",
+        defaultName: "d")
+    ) { error in
+      let text = "\(error)"
+      XCTAssertTrue(text.hasPrefix("d.yaml:1: key 'preprocessing.window': 'wide'"), text)
+      XCTAssertTrue(text.contains("p1,99"), text)
+      XCTAssertFalse(text.contains("\n"), text)
+    }
+  }
+
   func testReportSettingsAndStudyNameDoNotChangeRunHashes() throws {
     let a = try StudySpec.parse(yaml: StudySpecTests.minimal, file: "a.yaml", defaultName: "a")
     let b = try StudySpec.parse(

@@ -20,11 +20,15 @@ public struct DataRequest: Codable, Hashable, Sendable {
   public var splits: String
   /// Header attributes defining the domain (empty: the manifest's `domain` column).
   public var domainBy: [String]
+  /// The VOI window (`--window`; default `auto`: chosen per image, see `Preprocessing`).
+  public var window: Preprocessing.Window
 
   /// Creates a request.
   public init(source: String, domains: [String] = [], targetDomain: String? = nil,
               inputSize: Int = 128, labelsPerClass: Int? = nil, seed: Int = 0,
-              splits: String = "train=0.6,val=0.2,test=0.2", domainBy: [String] = []) {
+              splits: String = "train=0.6,val=0.2,test=0.2", domainBy: [String] = [],
+              window: Preprocessing.Window = .auto) {
+    self.window = window
     self.source = source
     self.domains = domains
     self.targetDomain = targetDomain
@@ -48,10 +52,13 @@ public struct PreparedData {
 
 /// Turns a Datasets manifest into `ImageSet`s through Datasets' preprocessing and tensor cache.
 public enum DataPreparation {
-  /// The preprocessing used for `inputSize` and `channels`: lung window (C −600, W 1500),
+  /// The preprocessing used for `inputSize` and `channels`: `window` (default `auto`: the
+  /// file's own VOI window, else a modality-aware default; MONOCHROME1 radiographs inverted),
   /// resample, `(v/255 − 0.5)/0.5` (EfficientNet-Lite's ImageNet normalisation).
-  public static func preprocessing(inputSize: Int, channels: Int) -> Preprocessing {
-    Preprocessing(window: .fixed(center: -600, width: 1500), size: inputSize, channels: channels)
+  public static func preprocessing(inputSize: Int, channels: Int, window: Preprocessing.Window = .auto)
+    -> Preprocessing
+  {
+    Preprocessing(window: window, size: inputSize, channels: channels)
   }
 
   /// Loads, splits, budgets and preprocesses (cached) what `request` asks for.
@@ -74,14 +81,17 @@ public enum DataPreparation {
     let target = request.targetDomain.map { d in
       assignment.indices(of: "train", in: dataset).filter { dataset.entries[$0].domain == d }
     }
-    let prep = preprocessing(inputSize: request.inputSize, channels: channels)
+    let prep = preprocessing(
+      inputSize: request.inputSize, channels: channels, window: request.window)
     let cache = try TensorCache(preprocessing: prep)
-    let trainSet = try imageSet(dataset, train, cache: cache)
+    var windows: [Preprocessing.AppliedWindow] = []
+    let trainSet = try imageSet(dataset, train, cache: cache, windows: &windows)
     let data = RunData(
       train: trainSet,
-      validation: validation.isEmpty ? nil : try imageSet(dataset, validation, cache: cache),
-      test: test.isEmpty ? nil : try imageSet(dataset, test, cache: cache),
-      unlabelledTarget: try target.map { try imageSet(dataset, $0, cache: cache) })
+      validation: validation.isEmpty
+        ? nil : try imageSet(dataset, validation, cache: cache, windows: &windows),
+      test: test.isEmpty ? nil : try imageSet(dataset, test, cache: cache, windows: &windows),
+      unlabelledTarget: try target.map { try imageSet(dataset, $0, cache: cache, windows: &windows) })
     let splitJSON = try JSONEncoder.sorted.encode(assignment.splitOf)
     var counts = ["train": train.count, "val": validation.count, "test": test.count]
     if let target { counts["target"] = target.count }
@@ -94,7 +104,8 @@ public enum DataPreparation {
       counts: counts, splitSHA256: Datasets.sha256Hex(splitJSON),
       preprocessingSHA256: prep.hash,
       preprocessing: String(decoding: try JSONEncoder.sorted.encode(prep), as: UTF8.self),
-      cache: cache.directory, cacheSHA256: Datasets.sha256Hex(Data(cacheKeys.utf8)))
+      cache: cache.directory, cacheSHA256: Datasets.sha256Hex(Data(cacheKeys.utf8)),
+      window: request.window.description, windows: prep.summarize(windows))
     let augmentation = Augmentation()
     let apply: (Tensor, UInt64) -> Void = { batch, seed in
       let (h, w, c) = (batch.shape[1], batch.shape[2], batch.shape[3])
@@ -113,9 +124,12 @@ public enum DataPreparation {
 
   /// Every image of `source` (optionally one split of the given domains) for `evaluate`, with
   /// labels mapped onto the run's `classes`.
+  /// `preprocessing` should be the run's own (`Preprocessing.recorded` of its provenance);
+  /// its size and channels are replaced by `inputSize` and `channels`. Nil: the default.
   public static func evaluationSet(source: String, domains: [String], split: String?,
                                    inputSize: Int, classes: [String], channels: Int = 3,
-                                   splits: String = "train=0.6,val=0.2,test=0.2", seed: Int = 0)
+                                   splits: String = "train=0.6,val=0.2,test=0.2", seed: Int = 0,
+                                   preprocessing recorded: Preprocessing? = nil)
     throws -> ImageSet
   {
     let dataset = try DatasetLoader.load(source, options: DatasetLoadOptions(labels: classes))
@@ -129,7 +143,10 @@ public enum DataPreparation {
       indices = indices.filter { domains.contains(dataset.entries[$0].domain ?? "-") }
     }
     guard !indices.isEmpty else { throw AdaptationError.emptySplit(split ?? "all") }
-    let cache = try TensorCache(preprocessing: preprocessing(inputSize: inputSize, channels: channels))
+    var prep = recorded ?? preprocessing(inputSize: inputSize, channels: channels)
+    prep.size = inputSize
+    prep.channels = channels
+    let cache = try TensorCache(preprocessing: prep)
     var set = try imageSet(dataset, indices, cache: cache)
     let index = Dictionary(uniqueKeysWithValues: classes.enumerated().map { ($1, $0) })
     set.labels = indices.map { index[dataset.entries[$0].label]! }
@@ -142,6 +159,15 @@ public enum DataPreparation {
   public static func imageSet(_ dataset: Dataset, _ indices: [Int], cache: TensorCache) throws
     -> ImageSet
   {
+    var windows: [Preprocessing.AppliedWindow] = []
+    return try imageSet(dataset, indices, cache: cache, windows: &windows)
+  }
+
+  /// `imageSet`, appending the window each image got to `windows`.
+  static func imageSet(
+    _ dataset: Dataset, _ indices: [Int], cache: TensorCache,
+    windows: inout [Preprocessing.AppliedWindow]
+  ) throws -> ImageSet {
     let p = cache.preprocessing
     let t = Tensor(shape: [indices.count, p.size, p.size, p.channels])
     var subgroups: [[String]] = []
@@ -149,6 +175,7 @@ public enum DataPreparation {
       let entry = dataset.entries[i]
       let image = try cache.image(path: entry.path)
       (t.data + row * p.valuesPerImage).update(from: image.values, count: p.valuesPerImage)
+      if let window = image.window { windows.append(window) }
       var groups: [String] = []
       if let header = try? ScanLoader.attributes(path: entry.path,
                                                  names: ["PatientSex", "PatientAge"]).values {

@@ -15,11 +15,16 @@ public struct FeatureShiftAnalyzer: ShiftAnalyzer {
   public var inputSize: Int
   /// The study's `training.options` (phantom size overrides).
   public var options: [String: String]
+  /// The study's input window (`preprocessing.window`; nil: `auto`).
+  public var window: String?
 
   /// Acquisition attributes compared between the domains (the shared extractor's list).
   public static let headerAttributes = ShiftSampleExtractor.headerAttributes
 
-  public init(backbone: String, inputSize: Int, options: [String: String] = [:]) {
+  public init(
+    backbone: String, inputSize: Int, options: [String: String] = [:], window: String? = nil
+  ) {
+    self.window = window
     self.backbone = backbone
     self.inputSize = inputSize
     self.options = options
@@ -47,11 +52,14 @@ public struct FeatureShiftAnalyzer: ShiftAnalyzer {
       projection: settings.analyses.contains(.embedding))
     options.covarianceBootstrapReplicates = min(
       options.covarianceBootstrapReplicates, settings.bootstrap)
-    let document = try FeatureShiftRun.run(
-      FeatureShiftRun.Request(
-        source: s, target: t, sourceSide: (sourceManifest.path, nil, nil),
-        targetSide: (targetManifest.path, nil, nil), model: backbone, inputSize: inputSize,
-        options: options, transferability: false))
+    var request = FeatureShiftRun.Request(
+      source: s, target: t, sourceSide: (sourceManifest.path, nil, nil),
+      targetSide: (targetManifest.path, nil, nil), model: backbone, inputSize: inputSize,
+      options: options, transferability: false)
+    request.window = try window.map {
+      try Preprocessing.parseWindow($0, input: "preprocessing.window")
+    }
+    let document = try FeatureShiftRun.run(request)
     return Self.record(document, settings: settings, backbone: backbone, source: s, target: t)
   }
 
