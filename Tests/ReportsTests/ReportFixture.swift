@@ -82,7 +82,11 @@ enum ReportFixture {
       epochs: epochs, forgetting: forgetting,
       timings: [TimingRecord(phase: "target-training", seconds: epochs.last?.wallSeconds ?? 0.1)],
       wallSeconds: (epochs.last?.wallSeconds ?? 0.1) + 2, imagesPerSecond: trained ? 180 : nil,
-      trainImages: Int(n) * 4)
+      trainImages: Int(n) * 4,
+      notes: [
+        "window.source": "file window C -600 W 1500",
+        "window.target": "file window C -550 W 1600; per-image percentiles p0.5–p99.5",
+      ])
   }
 
   static let shift = ShiftAnalysisRecord(
