@@ -200,11 +200,17 @@ final class WindowPolicyTests: XCTestCase {
       files += try FileManager.default.contentsOfDirectory(atPath: dir.path)
         .filter { $0.hasSuffix(".dcm") }.sorted().map { dir.appendingPathComponent($0).path }
     }
-    let phantom = (FileManager.default.enumerator(atPath: Fixtures.tiny)?.allObjects as? [String]
+    // The phantom at 128 px (at the tiny fixtures' 32 px, partial volume puts up to half of
+    // site C's body above its window's top).
+    let generated = try makeTemporaryDirectory("window-policy-phantom").path
+    _ = try PhantomGenerator.generate(
+      spec: Fixtures.spec, specText: Fixtures.specText, outDirectory: generated, seed: 3,
+      perClass: 1, size: 128)
+    let phantom = (FileManager.default.enumerator(atPath: generated)?.allObjects as? [String]
       ?? []).filter { $0.hasSuffix(".dcm") }.sorted()
     var sites = Set<String>()
     for file in phantom where sites.insert(file.components(separatedBy: "/")[0]).inserted {
-      files.append(Fixtures.tiny + "/" + file)
+      files.append(generated + "/" + file)
     }
     if let samples = cachedTestData("imagenet-samples", override: "MEDTRANSFER_IMAGENET_SAMPLES") {
       files += ["chelsea.png", "coffee.png"].map { samples.appendingPathComponent($0).path }

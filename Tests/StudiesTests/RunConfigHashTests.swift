@@ -1,3 +1,5 @@
+import Adaptation
+import Datasets
 import Foundation
 import TestSupport
 import XCTest
@@ -92,6 +94,33 @@ final class RunConfigHashTests: XCTestCase {
       XCTAssertTrue(text.contains("p1,99"), text)
       XCTAssertFalse(text.contains("\n"), text)
     }
+  }
+
+  /// The shared source models are keyed by the window too, but only when one is set (so the
+  /// models of studies without it are found again); the executor reads the run's window back.
+  func testSourceModelKeyAndExecutorWindow() throws {
+    let dir = try makeTemporaryDirectory("source-key")
+    defer { try? FileManager.default.removeItem(at: dir) }
+    let manifest = dir.appendingPathComponent("m.csv")
+    try "path,label\n".write(to: manifest, atomically: true, encoding: .utf8)
+    let context = StudyContext(studyDirectory: dir, specDirectory: dir, cacheDirectory: dir)
+    func key(_ window: String?) throws -> String {
+      try AdaptationExecutor.sharedSourceModel(
+        TrainingConfiguration(), manifest: manifest, domain: "A", splits: "train=1",
+        window: window, context: context
+      ).lastPathComponent
+    }
+    let plain = try AdaptationExecutor.sharedSourceModel(
+      TrainingConfiguration(), manifest: manifest, domain: "A", splits: "train=1",
+      context: context
+    ).lastPathComponent
+    XCTAssertEqual(try key(nil), plain)
+    XCTAssertNotEqual(try key("40,400"), plain)
+    XCTAssertNotEqual(try key("40,400"), try key("p1,99"))
+    var run = try config()
+    XCTAssertEqual(try AdaptationExecutor.window(run), .auto)
+    run.window = "-600,1500"
+    XCTAssertEqual(try AdaptationExecutor.window(run), .fixed(center: -600, width: 1500))
   }
 
   func testReportSettingsAndStudyNameDoNotChangeRunHashes() throws {
