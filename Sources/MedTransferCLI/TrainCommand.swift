@@ -175,7 +175,9 @@ struct TrainCommand: ParsableCommand {
         throw CLIError("\(out): holds a run with a different configuration; drop --resume or use a new --out")
       }
       guard old.data.preprocessingSHA256 == record.data.preprocessingSHA256 else {
-        throw CLIError("\(out): holds a run with different preprocessing (window \(old.data.window ?? "C -600 W 1500")); drop --resume or use a new --out")
+        throw CLIError(
+          "\(out): holds a run with different preprocessing (window "
+            + "\(old.data.window ?? "-600,1500")); drop --resume or use a new --out")
       }
     }
     try RunDirectory.writeJSON(record, to: directory.configURL)

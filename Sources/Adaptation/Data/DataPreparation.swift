@@ -55,9 +55,9 @@ public enum DataPreparation {
   /// The preprocessing used for `inputSize` and `channels`: `window` (default `auto`: the
   /// file's own VOI window, else a modality-aware default; MONOCHROME1 radiographs inverted),
   /// resample, `(v/255 − 0.5)/0.5` (EfficientNet-Lite's ImageNet normalisation).
-  public static func preprocessing(inputSize: Int, channels: Int, window: Preprocessing.Window = .auto)
-    -> Preprocessing
-  {
+  public static func preprocessing(
+    inputSize: Int, channels: Int, window: Preprocessing.Window = .auto
+  ) -> Preprocessing {
     Preprocessing(window: window, size: inputSize, channels: channels)
   }
 
@@ -91,7 +91,9 @@ public enum DataPreparation {
       validation: validation.isEmpty
         ? nil : try imageSet(dataset, validation, cache: cache, windows: &windows),
       test: test.isEmpty ? nil : try imageSet(dataset, test, cache: cache, windows: &windows),
-      unlabelledTarget: try target.map { try imageSet(dataset, $0, cache: cache, windows: &windows) })
+      unlabelledTarget: try target.map {
+        try imageSet(dataset, $0, cache: cache, windows: &windows)
+      })
     let splitJSON = try JSONEncoder.sorted.encode(assignment.splitOf)
     var counts = ["train": train.count, "val": validation.count, "test": test.count]
     if let target { counts["target"] = target.count }

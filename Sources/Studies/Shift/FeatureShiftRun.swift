@@ -171,7 +171,7 @@ public enum FeatureShiftRun {
   static func trainedModel(_ path: String) throws
     -> (
       model: TransferModel, architecture: String, inputSize: Int, classes: [String],
-      window: Preprocessing.Window?
+      preprocessing: Preprocessing?
     )
   {
     let (model, record) = try RunDirectory(URL(fileURLWithPath: path)).loadBestModel()
@@ -181,7 +181,7 @@ public enum FeatureShiftRun {
     }
     return (
       model, architecture, record.configuration.inputSize, record.data.classes,
-      Preprocessing.recorded(record.data.preprocessing)?.window
+      Preprocessing.recorded(record.data.preprocessing)
     )
   }
 
@@ -209,12 +209,14 @@ public enum FeatureShiftRun {
         reason: "class probabilities need a trained head; add --checkpoint RUN_FOLDER")
     }
     var headClasses = classes
+    var recorded: Preprocessing?
     if let checkpoint = request.checkpoint {
       let trained = try Self.trainedModel(checkpoint)
       headClasses = trained.classes
       primary = "\(checkpoint) (\(trained.architecture) trained)"
       request.inputSize = trained.inputSize
-      if request.window == nil { request.window = trained.window }
+      recorded = trained.preprocessing
+      if request.window == nil { request.window = recorded?.window }
       request.transferability = false
       models.append((primary, "trained", trained.model))
       notes.append("Features of the trained network in \(checkpoint) at its input size "
@@ -242,12 +244,15 @@ public enum FeatureShiftRun {
     } else if request.transferability {
       notes.append("LogME skipped: the target sample has fewer than two classes.")
     }
-    let extractor = ShiftSampleExtractor(
+    var extractor = ShiftSampleExtractor(
       inputSize: request.inputSize, classes: classes,
       histogramRange: ShiftSampleExtractor.histogramRange(
         paths: (request.source.indices.map { request.source.dataset.entries[$0].path }
           + request.target.indices.map { request.target.dataset.entries[$0].path })),
       window: request.window ?? .auto)
+    // A trained run's inputs as it saw them (runs recorded before windows were selectable never
+    // inverted MONOCHROME1).
+    if let recorded { extractor.preprocessing.invertMonochrome1 = recorded.invertMonochrome1 }
     func report(_ side: String, _ done: Int, _ total: Int) {
       if done == total || done % 256 < extractor.batchSize {
         log("\(side): \(done)/\(total) images")
