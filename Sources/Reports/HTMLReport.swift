@@ -22,7 +22,9 @@ struct HTMLReport {
       body += "<p class=\"meta\">Input window <b>\(escape(window))</b>"
         + (window == "auto"
           ? " (the file's own VOI window, else a CT preset by body part, else the image's "
-            + "0.5–99.5 percentiles; MONOCHROME1 radiographs inverted)" : "")
+            + "0.5–99.5 percentiles; MONOCHROME1 radiographs inverted)"
+          : used.isEmpty && finished > 0
+            ? " (every image: these runs were recorded before per-dataset windows)" : "")
         + (used.isEmpty ? "" : " — used: \(used)") + "</p>"
     }
     body += "<nav>" + ["Headline", "Learning curves", "Training curves", "Domain shift", "Adaptation &amp; forgetting", "Calibration &amp; subgroups", "Reproducibility"].enumerated().map { "<a href=\"#s\($0.offset + 1)\">\($0.offset + 1). \($0.element)</a>" }.joined(separator: " ") + "</nav></header>"

@@ -116,9 +116,10 @@ enum ReportFixture {
     embeddingMethod: "PCA of pooled backbone features (fixture)", accuracyDrop: 0.21,
     imagesPerDomain: ["A": 60, "B": 60])
 
-  /// Creates the fixture database in `directory`; one run is recorded as failed.
+  /// Creates the fixture database in `directory`; one run is recorded as failed. Without
+  /// `windowNotes` the results look like runs recorded before per-dataset windows.
   @discardableResult
-  static func make(in directory: URL) throws -> StudyStore {
+  static func make(in directory: URL, windowNotes: Bool = true) throws -> StudyStore {
     let spec = try StudySpec.parse(yaml: yaml, file: "studies/fixture.yaml", defaultName: "fixture")
     let store = try StudyStore(directory: directory)
     try store.saveStudy(spec)
@@ -131,7 +132,9 @@ enum ReportFixture {
       if config.arm.name == "full" && config.budget == .perClass(25) && config.seed == 2 {
         try store.recordFailure(hash: config.hash, error: "train loss is nan at epoch 4", wallSeconds: 9)
       } else {
-        try store.recordResult(hash: config.hash, result: result(config))
+        var r = result(config)
+        if !windowNotes { r.notes = [:] }
+        try store.recordResult(hash: config.hash, result: r)
       }
     }
     try store.saveShift(key: "fixture-A-B", shift)

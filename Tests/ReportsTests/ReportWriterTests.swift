@@ -63,6 +63,15 @@ final class ReportWriterTests: XCTestCase {
     XCTAssertEqual(runsCSV.split(separator: "\n").count, 1 + 4 * 5 * 3 + 4 * 3)
   }
 
+  /// Runs recorded before per-dataset windows (no window notes) all used the lung window: the
+  /// report says so instead of claiming `auto`.
+  func testRunsFromBeforeWindowsWereSelectableAreLabelledLungWindow() throws {
+    try ReportFixture.make(in: dir, windowNotes: false)
+    let html = try String(contentsOf: try ReportWriter.write(studyDirectory: dir).html, encoding: .utf8)
+    XCTAssertTrue(html.contains("Input window <b>-600,1500</b> (every image"), "legacy window line")
+    XCTAssertFalse(html.contains("Input window <b>auto</b>"))
+  }
+
   func testReportJSONMatchesTheDatabase() throws {
     let store = try ReportFixture.make(in: dir)
     let files = try ReportWriter.write(studyDirectory: dir)
