@@ -22,7 +22,7 @@ struct EvaluateCommand: ParsableCommand {
   @Option(help: "Only rows of this split (e.g. test); default: every image.")
   var split: String?
 
-  @Option(help: ArgumentHelp(
+  @Option(parsing: .unconditional, help: ArgumentHelp(
     "Input window (auto, file[:C,W], C,W or pLOW,HIGH); default: the one the run was trained with.",
     valueName: "window"))
   var window: String?

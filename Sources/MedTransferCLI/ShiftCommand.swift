@@ -67,7 +67,7 @@ struct ShiftCommand: ParsableCommand {
   @Option(name: .customLong("input-size"), help: "Square network input size in pixels.")
   var inputSize: Int = 128
 
-  @Option(name: .long, help: ArgumentHelp(
+  @Option(name: .long, parsing: .unconditional, help: ArgumentHelp(
     "Input window: auto (the file's own VOI window, else a CT preset by body part, else the image's 0.5–99.5 percentiles), file[:C,W], C,W or pLOW,HIGH; with --checkpoint the run's own by default.",
     valueName: "window"))
   var window: String?

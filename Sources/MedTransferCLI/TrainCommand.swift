@@ -87,7 +87,7 @@ struct TrainCommand: ParsableCommand {
   @Option(help: "Square input size in pixels.")
   var size: Int = 128
 
-  @Option(help: ArgumentHelp(
+  @Option(parsing: .unconditional, help: ArgumentHelp(
     "Input window: auto (the file's own VOI window, else a CT preset by body part, else the image's 0.5–99.5 percentiles; 8-bit pictures as they are), file[:C,W], C,W (e.g. 40,400) or pLOW,HIGH (e.g. p1,99).",
     valueName: "window"))
   var window: String = "auto"

@@ -66,24 +66,28 @@ final class WindowCLITests: XCTestCase {
     XCTAssertEqual(plain["window"] as? String, "auto")
     XCTAssertEqual(plain["windows"] as? [String: Int], ["8-bit picture as is (0–255)": count])
 
+    // A negative centre is a value, not an option.
+    let lung = try train(images, dir.appendingPathComponent("lung").path, ["--window", "-600,1500"])
+    XCTAssertEqual(lung["window"] as? String, "-600,1500")
+
     let soft = dir.appendingPathComponent("soft").path
     let data = try train(images, soft, ["--window", "40,400"])
     XCTAssertEqual(data["window"] as? String, "40,400")
     XCTAssertEqual(data["windows"] as? [String: Int], ["fixed window C 40 W 400": count])
     XCTAssertTrue((data["preprocessing"] as? String ?? "").contains("\"fixed\""))
     XCTAssertNotEqual(data["preprocessingSHA256"] as? String, plain["preprocessingSHA256"] as? String)
-    XCTAssertEqual(try cachedWindows().count, 2)
+    XCTAssertEqual(try cachedWindows().count, 3)
 
     // evaluate preprocesses with the run's own window (no new cache folder) unless told.
     let evaluate = ["evaluate", "--checkpoint", soft, "--data", images, "--json"]
     let same = try runMedtransfer(evaluate, environment: ["MEDTRANSFER_CACHE": cache.path])
     XCTAssertEqual(same.status, 0, same.stderr)
-    XCTAssertEqual(try cachedWindows().count, 2)
+    XCTAssertEqual(try cachedWindows().count, 3)
     let other = try runMedtransfer(
       evaluate + ["--window", "p1,99"], environment: ["MEDTRANSFER_CACHE": cache.path])
     XCTAssertEqual(other.status, 0, other.stderr)
     let windows = try cachedWindows()
-    XCTAssertEqual(windows.count, 3)
+    XCTAssertEqual(windows.count, 4)
     XCTAssertTrue(windows.contains { $0.contains("percentile") }, "\(windows)")
 
     // A bad window is one line naming the option, the text and the fix; nothing is trained.
