@@ -19,6 +19,8 @@ public enum DatasetsError: Error, CustomStringConvertible, Equatable {
   case cache(path: String, cause: String)
   /// Writing generated data failed.
   case io(path: String, cause: String)
+  /// A window setting (`--window`, a spec's `preprocessing.window`) cannot be parsed.
+  case invalidWindow(input: String, text: String)
 
   public var description: String {
     switch self {
@@ -40,6 +42,9 @@ public enum DatasetsError: Error, CustomStringConvertible, Equatable {
       return "\(path): tensor cache error (\(cause)); delete the cache folder to rebuild it"
     case .io(let path, let cause):
       return "\(path): cannot write (\(cause))"
+    case .invalidWindow(let input, let text):
+      return "\(input) '\(text)': not a window setting; use auto, file, file:C,W, C,W (e.g. "
+        + "40,400) or pLOW,HIGH (e.g. p0.5,99.5)"
     }
   }
 }

@@ -1,5 +1,6 @@
 import Adaptation
 import ArgumentParser
+import Datasets
 import Foundation
 
 /// `medtransfer evaluate`: a run folder's best checkpoint on a dataset.
@@ -25,8 +26,24 @@ struct EvaluateCommand: ParsableCommand {
           help: "Bad rows and undecodable images: fail (default) or skip (listed on stderr).")
   var onBad: String = "fail"
 
+  @Option(parsing: .unconditional, help: ArgumentHelp(
+    "Input window (auto, file[:C,W], C,W or pLOW,HIGH); default: the one the run was trained with.",
+    valueName: "window"))
+  var window: String?
+
   @Flag(help: "Print the report as one JSON document on stdout.")
   var json = false
+
+  /// The preprocessing the run recorded (runs recorded before windows were selectable used
+  /// the fixed lung window and no MONOCHROME1 inversion), with `--window` in place of its window.
+  func runPreprocessing(_ record: RunConfigRecord) throws -> Preprocessing {
+    guard var recorded = Preprocessing.recorded(record.data.preprocessing) else {
+      throw CLIError(
+        "\(checkpoint)/config.json: its preprocessing record cannot be read; retrain the run")
+    }
+    if let window { recorded.window = try parseWindowOption(window) }
+    return recorded
+  }
 
   func run() throws {
     let model: TransferModel
@@ -40,7 +57,8 @@ struct EvaluateCommand: ParsableCommand {
         classes: record.data.classes, channels: 3,
         // The run's own seed: `train` split the manifest with it, so `--split test` here is
         // the run's test split (seed 0 for every run used to give other runs' test rows).
-        seed: record.configuration.seed, onBad: policy)
+        seed: record.configuration.seed, onBad: policy,
+        preprocessing: try runPreprocessing(record))
       // Patients matter only when a split is drawn.
       printDataNotes(skipped: notes.skipped, patientWarning: split == nil ? nil : notes.patientWarning,
                      source: data)

@@ -67,6 +67,11 @@ struct ShiftCommand: ParsableCommand {
   @Option(name: .customLong("input-size"), help: "Square network input size in pixels.")
   var inputSize: Int = 128
 
+  @Option(name: .long, parsing: .unconditional, help: ArgumentHelp(
+    "Input window: auto (the file's own VOI window, else a CT preset by body part, else the image's 0.5–99.5 percentiles), file[:C,W], C,W or pLOW,HIGH; with --checkpoint the run's own by default.",
+    valueName: "window"))
+  var window: String?
+
   @Option(name: .long, help: "MMD permutations B (p = (1 + #≥)/(1 + B)).")
   var permutations: Int = 1000
 
@@ -125,6 +130,7 @@ struct ShiftCommand: ParsableCommand {
     if plot != nil && embedding == "none" {
       throw CLIError("--plot needs an embedding; drop --embedding none")
     }
+    if let window { _ = try parseWindowOption(window) }
   }
 
   func run() throws {
@@ -169,6 +175,7 @@ struct ShiftCommand: ParsableCommand {
         logMEImages: logMEImages)
       request.checkpoint = checkpoint
       request.layer = layer
+      request.window = try window.map(parseWindowOption)
       let (document, undecodable) = try FeatureShiftRun.run(
         request, onBad: options.onBad, log: log)
       for (path, rows) in undecodable.sorted(by: { $0.key < $1.key }) {
@@ -250,7 +257,8 @@ struct ShiftCommand: ParsableCommand {
     func pad(_ s: String, _ n: Int) -> String { s.padding(toLength: max(n, s.count), withPad: " ", startingAt: 0) }
     var lines = [
       "\(d.source.name) (\(d.source.images) images) vs \(d.target.name) (\(d.target.images) images), "
-        + "\(d.model) \(d.layer ?? "head_conv") @ \(d.inputSize) px, d = \(r.featureDimension)"
+        + "\(d.model) \(d.layer ?? "head_conv") @ \(d.inputSize) px, d = \(r.featureDimension)",
+      "  input           \(d.preprocessing)"
     ]
     if let mmd = r.mmd {
       lines.append(

@@ -94,7 +94,7 @@ struct StudyRunCommand: ParsableCommand {
         spec: spec, store: store, context: context, executor: executor,
         shiftAnalyzer: FeatureShiftAnalyzer(
           backbone: spec.backbone, inputSize: spec.inputSize, options: spec.training.options,
-          onBad: spec.badRowPolicy))
+          onBad: spec.badRowPolicy, window: spec.window))
       try store.saveEnvironment(["medtransfer.version": MedTransferVersion.string])
       let command = (["medtransfer"] + CommandLine.arguments.dropFirst()).joined(separator: " ")
       let failed: Int

@@ -1,5 +1,6 @@
 import Adaptation
 import ArgumentParser
+import Datasets
 import Foundation
 
 #if canImport(Glibc)
@@ -87,6 +88,11 @@ struct TrainCommand: ParsableCommand {
   @Option(help: "Square input size in pixels.")
   var size: Int = 128
 
+  @Option(parsing: .unconditional, help: ArgumentHelp(
+    "Input window: auto (the file's own VOI window, else a CT preset by body part, else the image's 0.5–99.5 percentiles; 8-bit pictures as they are), file[:C,W], C,W (e.g. 40,400) or pLOW,HIGH (e.g. p1,99).",
+    valueName: "window"))
+  var window: String = "auto"
+
   @Option(help: "Seed of initialisation, splits, budgets, augmentation and dropout.")
   var seed: Int = 0
 
@@ -151,7 +157,8 @@ struct TrainCommand: ParsableCommand {
     let configuration = try makeConfiguration()
     let request = DataRequest(
       source: data, domains: domain, targetDomain: targetDomain, inputSize: size,
-      labelsPerClass: labelsPerClass, seed: seed, onBad: try parseOnBad(onBad))
+      labelsPerClass: labelsPerClass, seed: seed, onBad: try parseOnBad(onBad),
+      window: try parseWindowOption(window))
     let directory: RunDirectory
     do { directory = try RunDirectory(URL(fileURLWithPath: out)) } catch {
       throw CLIError("\(error)")
@@ -173,6 +180,11 @@ struct TrainCommand: ParsableCommand {
       let old = try RunDirectory.readJSON(RunConfigRecord.self, from: directory.configURL)
       guard old.configuration == configuration else {
         throw CLIError("\(out): holds a run with a different configuration; drop --resume or use a new --out")
+      }
+      guard old.data.preprocessingSHA256 == record.data.preprocessingSHA256 else {
+        throw CLIError(
+          "\(out): holds a run with different preprocessing (window "
+            + "\(old.data.window ?? "-600,1500")); drop --resume or use a new --out")
       }
     }
     try RunDirectory.writeJSON(record, to: directory.configURL)
@@ -201,6 +213,13 @@ struct TrainCommand: ParsableCommand {
     if let error = summary.error {
       throw CLIError("\(out): \(error)")
     }
+  }
+}
+
+/// Parses a `--window` value into a one-line CLI error when it is not one.
+func parseWindowOption(_ text: String) throws -> Preprocessing.Window {
+  do { return try Preprocessing.parseWindow(text, input: "--window") } catch {
+    throw CLIError("\(error)")
   }
 }
 

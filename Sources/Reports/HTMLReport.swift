@@ -16,6 +16,17 @@ struct HTMLReport {
     if !r.study.description.isEmpty { body += "<p class=\"lead\">\(escape(r.study.description))</p>" }
     let finished = r.runs.filter { $0.status == "finished" }.count
     body += "<p class=\"meta\">Source <b>\(escape(r.study.source))</b> → target(s) <b>\(escape(r.study.targets.joined(separator: ", ")))</b> · backbone \(escape(r.study.backbone)) at \(r.study.inputSize)×\(r.study.inputSize) · \(r.study.arms.count) arms × \(r.study.budgets.count) label budgets × \(r.study.seeds.count) seeds · \(finished)/\(r.runs.count) runs finished\(r.failedRuns.isEmpty ? "" : ", <span class=\"bad\">\(r.failedRuns.count) failed</span>") · headline metric: target-test \(escape(r.metric.title)) · intervals: \(pct(r.confidence)) · generated \(escape(r.generatedAt))</p>"
+    if let window = r.study.window {
+      let used = (r.study.windowsUsed ?? [:]).sorted { $0.key < $1.key }
+        .map { "\(escape($0.key)): \(escape($0.value))" }.joined(separator: " · ")
+      body += "<p class=\"meta\">Input window <b>\(escape(window))</b>"
+        + (window == "auto"
+          ? " (the file's own VOI window, else a CT preset by body part, else the image's "
+            + "0.5–99.5 percentiles; MONOCHROME1 radiographs inverted)"
+          : used.isEmpty && finished > 0
+            ? " (every image: these runs were recorded before per-dataset windows)" : "")
+        + (used.isEmpty ? "" : " — used: \(used)") + "</p>"
+    }
     body += "<nav>" + ["Headline", "Learning curves", "Training curves", "Domain shift", "Adaptation &amp; forgetting", "Calibration &amp; subgroups", "Reproducibility"].enumerated().map { "<a href=\"#s\($0.offset + 1)\">\($0.offset + 1). \($0.element)</a>" }.joined(separator: " ") + "</nav></header>"
     body += section(1, "Headline: does transfer beat scratch?", headline())
     body += section(2, "Learning curves", learningCurves())

@@ -325,7 +325,8 @@ extension StudyReport {
         specYAML: spec.yaml, createdAt: stored.createdAt, updatedAt: stored.updatedAt,
         source: spec.source.label, targets: targets, arms: arms.map(\.name),
         budgets: budgets.map(\.description), seeds: spec.seeds, backbone: spec.backbone,
-        inputSize: spec.inputSize),
+        inputSize: spec.inputSize, window: inputWindow(spec, finished),
+        windowsUsed: windowsUsed(finished)),
       environment: try store.environment(),
       commands: try store.commands().map { CommandInfo(at: $0.at, command: $0.command) },
       metric: metric, confidence: confidence, runs: runRows, headline: headline,
@@ -335,6 +336,30 @@ extension StudyReport {
       shift: shift,
       failedRuns: runRows.filter { $0.status == "failed" },
       staleRuns: try store.staleRunCount(), totalComputeSeconds: compute)
+  }
+
+  /// The spec's window policy; for a store whose finished runs carry no window notes (recorded
+  /// before windows were selectable) the lung window every image got then.
+  static func inputWindow(_ spec: StudySpec, _ finished: [StoredRun]) -> String {
+    if spec.window == nil, !finished.isEmpty, windowsUsed(finished).isEmpty {
+      return "-600,1500"
+    }
+    return spec.window ?? "auto"
+  }
+
+  /// Per dataset label, the distinct windows its images got (from the runs' notes).
+  static func windowsUsed(_ runs: [StoredRun]) -> [String: String] {
+    var used: [String: Set<String>] = [:]
+    for run in runs {
+      let notes = run.result?.notes ?? [:]
+      for (side, label) in [("source", run.config.source.label), ("target", run.config.target.label)] {
+        for line in (notes["window.\(side)"] ?? "").components(separatedBy: "; ")
+        where !line.isEmpty {
+          used[label, default: []].insert(line)
+        }
+      }
+    }
+    return used.mapValues { $0.sorted().joined(separator: "; ") }
   }
 
   /// Where scratch's mean curve (log-linear between budgets) first reaches `goal`.

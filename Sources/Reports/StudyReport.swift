@@ -41,6 +41,11 @@ public struct StudyReport: Codable, Sendable {
     public var seeds: [Int]
     public var backbone: String
     public var inputSize: Int
+    /// The input window policy (`auto` unless the spec's `preprocessing.window` sets one).
+    public var window: String?
+    /// Per dataset label, the windows its images got in finished runs ("A": "file window C
+    /// -600 W 1500"); from the runs' `window.source` / `window.target` notes.
+    public var windowsUsed: [String: String]?
   }
 
   public struct CommandInfo: Codable, Sendable {

@@ -68,39 +68,49 @@ extension ScanImage {
   }
 }
 
-/// The windowing arithmetic (DICOM PS3.3 C.11.2.1.2), output range [0, 255].
-enum VOIWindowing {
-  static func apply(_ w: VOIWindow, function: VOIFunction, to values: inout [Float]) {
+/// The windowing arithmetic (DICOM PS3.3 C.11.2.1.2), shared by `displayFrame` (output
+/// [0, 255]) and Datasets' network preprocessing (output [0, 1]): one implementation of the
+/// VOI window, so an exported PNG and a network input of the same window agree.
+public enum VOIWindowing {
+  /// Maps modality values through window `w` with the VOI LUT Function `function` onto
+  /// [0, `top`], in place. LINEAR is computed in double precision.
+  public static func apply(
+    _ w: VOIWindow, function: VOIFunction, to values: inout [Float], top: Float = 255
+  ) {
     let c = w.center
     let width = max(w.width, 1)
     switch function {
     case .linear:
-      let lo = Float(c - 0.5 - (width - 1) / 2)
-      let hi = Float(c - 0.5 + (width - 1) / 2)
-      let scale = Float(255 / max(width - 1, 1e-9))
-      let offset = Float(c - 0.5)
+      // y = ((x − (c − 0.5)) / (w − 1) + 0.5) · top, below/above the window 0/top.
+      let lo = c - 0.5 - (width - 1) / 2
+      let hi = c - 0.5 + (width - 1) / 2
+      let scale = Double(top) / max(width - 1, 1e-9)
       for i in values.indices {
-        let x = values[i]
-        values[i] = x <= lo ? 0 : (x > hi ? 255 : ((x - offset) * scale + 127.5))
+        let x = Double(values[i])
+        values[i] = x <= lo ? 0 : (x > hi ? top : min(Float((x - lo) * scale), top))
       }
     case .linearExact:
       let lo = Float(c - width / 2)
-      let scale = Float(255 / width)
-      for i in values.indices { values[i] = min(max((values[i] - lo) * scale, 0), 255) }
+      let scale = Float(Double(top) / width)
+      for i in values.indices { values[i] = min(max((values[i] - lo) * scale, 0), top) }
     case .sigmoid:
       for i in values.indices {
-        values[i] = Float(255 / (1 + _exp(-4 * (Double(values[i]) - c) / width)))
+        values[i] = Float(Double(top) / (1 + _exp(-4 * (Double(values[i]) - c) / width)))
       }
     }
   }
 
-  static func applyRange(_ range: (Float, Float), to values: inout [Float]) {
+  /// Maps `range.0`…`range.1` linearly onto [0, `top`] (clamped), in place; a constant range
+  /// maps everything to 0.
+  public static func applyRange(_ range: (Float, Float), to values: inout [Float], top: Float = 255)
+  {
     let (lo, hi) = range
-    let scale: Float = hi > lo ? 255 / (hi - lo) : 0
-    for i in values.indices { values[i] = min(max((values[i] - lo) * scale, 0), 255) }
+    let scale: Float = hi > lo ? top / (hi - lo) : 0
+    for i in values.indices { values[i] = min(max((values[i] - lo) * scale, 0), top) }
   }
 
-  static func minMax(_ values: [Float]) -> (Float, Float) {
+  /// The smallest and largest value ((0, 1) for no values).
+  public static func minMax(_ values: [Float]) -> (Float, Float) {
     guard var lo = values.first else { return (0, 1) }
     var hi = lo
     for v in values {
@@ -110,7 +120,10 @@ enum VOIWindowing {
     return (lo, hi)
   }
 
-  static func percentiles(_ values: [Float], _ low: Double, _ high: Double) -> (Float, Float) {
+  /// The `low` and `high` percentiles (0…100) of `values`, linearly interpolated between order
+  /// statistics like NumPy's default `percentile`.
+  public static func percentiles(_ values: [Float], _ low: Double, _ high: Double) -> (Float, Float)
+  {
     guard !values.isEmpty else { return (0, 1) }
     let sorted = values.sorted()
     func at(_ p: Double) -> Float {

@@ -46,6 +46,11 @@ final class ShiftCLITests: XCTestCase {
     let target = doc["target"] as! [String: Any]
     XCTAssertEqual(source["domain"] as? String, "site-a")
     XCTAssertEqual(target["domain"] as? String, "site-b")
+    // Each site's images go in through their own file window (the `auto` policy).
+    let input = doc["preprocessing"] as? String ?? ""
+    XCTAssertTrue(input.hasPrefix("window auto, 64 px"), input)
+    XCTAssertTrue(input.contains("site-a: file window C -600 W 1500 ("), input)
+    XCTAssertTrue(input.contains("site-b: file window C -550 W 1600 ("), input)
     let analysis = doc["analysis"] as! [String: Any]
     XCTAssertEqual(analysis["featureDimension"] as? Int, 1280)
     XCTAssertEqual(analysis["sourceCount"] as? Int, source["images"] as? Int)

@@ -82,7 +82,11 @@ enum ReportFixture {
       epochs: epochs, forgetting: forgetting,
       timings: [TimingRecord(phase: "target-training", seconds: epochs.last?.wallSeconds ?? 0.1)],
       wallSeconds: (epochs.last?.wallSeconds ?? 0.1) + 2, imagesPerSecond: trained ? 180 : nil,
-      trainImages: Int(n) * 4)
+      trainImages: Int(n) * 4,
+      notes: [
+        "window.source": "file window C -600 W 1500",
+        "window.target": "file window C -550 W 1600; per-image percentiles p0.5–p99.5",
+      ])
   }
 
   static let shift = ShiftAnalysisRecord(
@@ -112,9 +116,10 @@ enum ReportFixture {
     embeddingMethod: "PCA of pooled backbone features (fixture)", accuracyDrop: 0.21,
     imagesPerDomain: ["A": 60, "B": 60])
 
-  /// Creates the fixture database in `directory`; one run is recorded as failed.
+  /// Creates the fixture database in `directory`; one run is recorded as failed. Without
+  /// `windowNotes` the results look like runs recorded before per-dataset windows.
   @discardableResult
-  static func make(in directory: URL) throws -> StudyStore {
+  static func make(in directory: URL, windowNotes: Bool = true) throws -> StudyStore {
     let spec = try StudySpec.parse(yaml: yaml, file: "studies/fixture.yaml", defaultName: "fixture")
     let store = try StudyStore(directory: directory)
     try store.saveStudy(spec)
@@ -127,7 +132,9 @@ enum ReportFixture {
       if config.arm.name == "full" && config.budget == .perClass(25) && config.seed == 2 {
         try store.recordFailure(hash: config.hash, error: "train loss is nan at epoch 4", wallSeconds: 9)
       } else {
-        try store.recordResult(hash: config.hash, result: result(config))
+        var r = result(config)
+        if !windowNotes { r.notes = [:] }
+        try store.recordResult(hash: config.hash, result: r)
       }
     }
     try store.saveShift(key: "fixture-A-B", shift)

@@ -36,6 +36,12 @@ final class ReportWriterTests: XCTestCase {
     // The failed run is listed with its error; the shift table and header table are there.
     XCTAssertTrue(html.contains("train loss is nan at epoch 4"))
     XCTAssertTrue(html.contains("MMD² (RBF, median heuristic)"))
+    // The setup names the input window policy and the windows each dataset's images got.
+    XCTAssertTrue(html.contains("Input window <b>auto</b> (the file's own VOI window"), "window line")
+    XCTAssertTrue(
+      html.contains(
+        "A: file window C -600 W 1500 · B: file window C -550 W 1600; per-image percentiles "
+          + "p0.5–p99.5"), "windows per dataset")
     XCTAssertTrue(html.contains("B70f (sharp)"))
     XCTAssertTrue(html.contains("L2-SP trade-off"))
     // Forgetting split into weights and BatchNorm statistics: plain full at 10 labels forgets
@@ -55,6 +61,15 @@ final class ReportWriterTests: XCTestCase {
                    ["runs.csv", "headline.csv", "learning_curves.csv", "epochs.csv", "forgetting.csv", "shift.csv"])
     let runsCSV = try String(contentsOf: files.csv.first { $0.lastPathComponent == "runs.csv" }!, encoding: .utf8)
     XCTAssertEqual(runsCSV.split(separator: "\n").count, 1 + 4 * 5 * 3 + 4 * 3)
+  }
+
+  /// Runs recorded before per-dataset windows (no window notes) all used the lung window: the
+  /// report says so instead of claiming `auto`.
+  func testRunsFromBeforeWindowsWereSelectableAreLabelledLungWindow() throws {
+    try ReportFixture.make(in: dir, windowNotes: false)
+    let html = try String(contentsOf: try ReportWriter.write(studyDirectory: dir).html, encoding: .utf8)
+    XCTAssertTrue(html.contains("Input window <b>-600,1500</b> (every image"), "legacy window line")
+    XCTAssertFalse(html.contains("Input window <b>auto</b>"))
   }
 
   func testReportJSONMatchesTheDatabase() throws {

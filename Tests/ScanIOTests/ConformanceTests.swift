@@ -43,12 +43,7 @@ final class ConformanceTests: XCTestCase {
   }
 
   static var corpus: URL? {
-    let env = ProcessInfo.processInfo.environment
-    let path =
-      env["MEDTRANSFER_PYDICOM_FILES"]
-      ?? ((env["MEDTRANSFER_CACHE"] ?? (NSHomeDirectory() + "/.cache/medtransfer"))
-        + "/pydicom-3.0.2/test_files")
-    return FileManager.default.fileExists(atPath: path) ? URL(fileURLWithPath: path) : nil
+    cachedTestData("pydicom-3.0.2/test_files", override: "MEDTRANSFER_PYDICOM_FILES")
   }
 
   func testPydicomCorpusAgreesWithReference() throws {

@@ -127,3 +127,14 @@ public func jpegFixture(_ name: String) -> String {
   packageRoot.appendingPathComponent("Tests/ScanIOTests/Fixtures/jpeg").appendingPathComponent(name)
     .path
 }
+
+/// A folder of pinned test data that `scripts/bootstrap` puts in the cache (`relative` under
+/// `${MEDTRANSFER_CACHE:-~/.cache/medtransfer}`), or the folder the environment variable
+/// `override` names; nil when it is absent (the test then skips).
+public func cachedTestData(_ relative: String, override: String) -> URL? {
+  let env = ProcessInfo.processInfo.environment
+  let path =
+    env[override]
+    ?? ((env["MEDTRANSFER_CACHE"] ?? (NSHomeDirectory() + "/.cache/medtransfer")) + "/" + relative)
+  return FileManager.default.fileExists(atPath: path) ? URL(fileURLWithPath: path) : nil
+}

@@ -42,3 +42,10 @@ fetch_pypi_folder() {
 fetch_pypi_folder pydicom==3.0.2 \
   abf971a5440f84dbaf42c4b6758e30e62480902584f8b270b9a5d146e278a07b \
   pydicom/data/test_files "$cache/pydicom-3.0.2/test_files"
+
+# pydicom's larger test files (the pydicom-data package): CR radiographs in MONOCHROME1
+# (RG1, RG3), a 1024² MR, ultrasound, enhanced CT. Datasets' window tests use them and skip
+# when absent (MEDTRANSFER_PYDICOM_DATA overrides the location).
+fetch_pypi_folder pydicom-data==1.0.0 \
+  622ac97265f1d91f76b5120b5bd6eb0f57737c392ef863b72c71779c91e33637 \
+  data_store/data "$cache/pydicom-data-1.0.0/data"

@@ -24,12 +24,15 @@ public struct DataRequest: Codable, Hashable, Sendable {
   /// Bad rows and undecodable images: `fail` stops with one error listing them, `skip` leaves
   /// them out and lists them in `PreparedData.notes`.
   public var onBad: OnBad
+  /// The VOI window (`--window`; default `auto`: chosen per image, see `Preprocessing`).
+  public var window: Preprocessing.Window
 
   /// Creates a request.
   public init(source: String, domains: [String] = [], targetDomain: String? = nil,
               inputSize: Int = 128, labelsPerClass: Int? = nil, seed: Int = 0,
               splits: String = "train=0.6,val=0.2,test=0.2", domainBy: [String] = [],
-              onBad: OnBad = .fail) {
+              onBad: OnBad = .fail, window: Preprocessing.Window = .auto) {
+    self.window = window
     self.source = source
     self.domains = domains
     self.targetDomain = targetDomain
@@ -76,10 +79,13 @@ public struct PreparedData {
 
 /// Turns a Datasets manifest into `ImageSet`s through Datasets' preprocessing and tensor cache.
 public enum DataPreparation {
-  /// The preprocessing used for `inputSize` and `channels`: lung window (C −600, W 1500),
+  /// The preprocessing used for `inputSize` and `channels`: `window` (default `auto`: the
+  /// file's own VOI window, else a modality-aware default; MONOCHROME1 radiographs inverted),
   /// resample, `(v/255 − 0.5)/0.5` (EfficientNet-Lite's ImageNet normalisation).
-  public static func preprocessing(inputSize: Int, channels: Int) -> Preprocessing {
-    Preprocessing(window: .fixed(center: -600, width: 1500), size: inputSize, channels: channels)
+  public static func preprocessing(
+    inputSize: Int, channels: Int, window: Preprocessing.Window = .auto
+  ) -> Preprocessing {
+    Preprocessing(window: window, size: inputSize, channels: channels)
   }
 
   /// Which images of a dataset a run uses, before any pixel is decoded: the patient-grouped
@@ -156,8 +162,10 @@ public enum DataPreparation {
   public static func prepare(_ request: DataRequest, channels: Int = 3) throws -> PreparedData {
     let dataset = try DatasetLoader.load(
       request.source, options: DatasetLoadOptions(onBad: request.onBad, domainBy: request.domainBy))
-    let prep = preprocessing(inputSize: request.inputSize, channels: channels)
+    let prep = preprocessing(
+      inputSize: request.inputSize, channels: channels, window: request.window)
     let cache = try TensorCache(preprocessing: prep)
+    var windows: [Preprocessing.AppliedWindow] = []
     // The budgeted train set: undecodable images found while building it are passed over and
     // the budget is drawn again without them, until every chosen image decodes.
     var failures: [BadRow] = []
@@ -166,7 +174,8 @@ public enum DataPreparation {
     var built: (set: ImageSet, kept: [Int], skipped: [BadRow])
     repeat {
       planned = try plan(request, dataset: dataset, excluding: excluded)
-      built = try imageSet(dataset, planned.train, cache: cache, onBad: request.onBad)
+      built = try imageSet(
+        dataset, planned.train, cache: cache, onBad: request.onBad, windows: &windows)
       failures += built.skipped
       excluded.formUnion(Set(planned.train).subtracting(built.kept))
     } while !built.skipped.isEmpty && request.labelsPerClass != nil
@@ -176,7 +185,7 @@ public enum DataPreparation {
     let assignment = planned.assignment
     func decoded(_ indices: [Int]) throws -> (set: ImageSet, kept: [Int])? {
       guard !indices.isEmpty else { return nil }
-      let r = try imageSet(dataset, indices, cache: cache, onBad: request.onBad)
+      let r = try imageSet(dataset, indices, cache: cache, onBad: request.onBad, windows: &windows)
       failures += r.skipped
       return r.kept.isEmpty ? nil : (r.set, r.kept)
     }
@@ -203,7 +212,8 @@ public enum DataPreparation {
       preprocessingSHA256: prep.hash,
       preprocessing: String(decoding: try JSONEncoder.sorted.encode(prep), as: UTF8.self),
       cache: cache.directory, cacheSHA256: Datasets.sha256Hex(Data(cacheKeys.utf8)),
-      skipped: notes.skipped.isEmpty ? nil : notes.skipped)
+      skipped: notes.skipped.isEmpty ? nil : notes.skipped,
+      window: request.window.description, windows: prep.summarize(windows))
     let augmentation = Augmentation()
     let apply: (Tensor, UInt64) -> Void = { batch, seed in
       let (h, w, c) = (batch.shape[1], batch.shape[2], batch.shape[3])
@@ -230,10 +240,12 @@ public enum DataPreparation {
 
   /// Every image of `source` (optionally one split of the given domains) for `evaluate`, with
   /// labels mapped onto the run's `classes`, and what was skipped under `onBad == .skip`.
+  /// `preprocessing` should be the run's own (`Preprocessing.recorded` of its provenance);
+  /// its size and channels are replaced by `inputSize` and `channels`. Nil: the default.
   public static func evaluationSet(source: String, domains: [String], split: String?,
                                    inputSize: Int, classes: [String], channels: Int = 3,
                                    splits: String = "train=0.6,val=0.2,test=0.2", seed: Int = 0,
-                                   onBad: OnBad = .fail)
+                                   onBad: OnBad = .fail, preprocessing recorded: Preprocessing? = nil)
     throws -> (set: ImageSet, notes: DataNotes)
   {
     let dataset = try DatasetLoader.load(
@@ -248,7 +260,10 @@ public enum DataPreparation {
       indices = indices.filter { domains.contains(dataset.entries[$0].domain ?? "-") }
     }
     guard !indices.isEmpty else { throw AdaptationError.emptySplit(split ?? "all") }
-    let cache = try TensorCache(preprocessing: preprocessing(inputSize: inputSize, channels: channels))
+    var prep = recorded ?? preprocessing(inputSize: inputSize, channels: channels)
+    prep.size = inputSize
+    prep.channels = channels
+    let cache = try TensorCache(preprocessing: prep)
     let built = try imageSet(dataset, indices, cache: cache, onBad: onBad)
     guard !built.kept.isEmpty else { throw AdaptationError.emptySplit(split ?? "all") }
     let index = Dictionary(uniqueKeysWithValues: classes.enumerated().map { ($1, $0) })
@@ -269,6 +284,15 @@ public enum DataPreparation {
                               onBad: OnBad = .fail) throws
     -> (set: ImageSet, kept: [Int], skipped: [BadRow])
   {
+    var windows: [Preprocessing.AppliedWindow] = []
+    return try imageSet(dataset, indices, cache: cache, onBad: onBad, windows: &windows)
+  }
+
+  /// `imageSet`, appending the window each kept image got to `windows`.
+  static func imageSet(
+    _ dataset: Dataset, _ indices: [Int], cache: TensorCache, onBad: OnBad,
+    windows: inout [Preprocessing.AppliedWindow]
+  ) throws -> (set: ImageSet, kept: [Int], skipped: [BadRow]) {
     let p = cache.preprocessing
     var t = Tensor(shape: [indices.count, p.size, p.size, p.channels])
     var kept: [Int] = []
@@ -284,6 +308,7 @@ public enum DataPreparation {
         skipped.append(BadRow(undecodable: entry, error: error))
         continue
       }
+      if let window = image.window { windows.append(window) }
       (t.data + kept.count * p.valuesPerImage).update(from: image.values, count: p.valuesPerImage)
       kept.append(i)
       subgroups.append(Self.subgroups(of: entry))

@@ -27,12 +27,21 @@ public struct DataProvenance: Codable, Equatable, Sendable {
   /// Rows left out under `--on-bad skip` (bad manifest rows and undecodable images); nil when
   /// none were (and in records written before it existed).
   public var skipped: [BadRow]?
+  /// The window policy asked for (`auto`, `file`, `C,W`, `pLOW,HIGH`; nil in records written
+  /// before it was selectable, which all used the fixed lung window C −600, W 1500).
+  public var window: String?
+  /// How many images got each window (e.g. "file window C -600 W 1500": 240); nil in old
+  /// records.
+  public var windows: [String: Int]?
 
   /// Creates a provenance record.
   public init(source: String, sourceSHA256: String, domains: [String], targetDomain: String?,
               classes: [String], counts: [String: Int], splitSHA256: String,
               preprocessingSHA256: String, preprocessing: String, cache: String? = nil,
-              cacheSHA256: String? = nil, skipped: [BadRow]? = nil) {
+              cacheSHA256: String? = nil, skipped: [BadRow]? = nil, window: String? = nil,
+              windows: [String: Int]? = nil) {
+    self.window = window
+    self.windows = windows
     self.source = source
     self.sourceSHA256 = sourceSHA256
     self.domains = domains

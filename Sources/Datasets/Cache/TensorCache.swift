@@ -12,6 +12,8 @@ public final class MappedImage: @unchecked Sendable {
   public let channels: Int
   /// H×W×C Float32 values, channels-last.
   public let values: UnsafePointer<Float>
+  /// The window the image got (from the entry header; centre and width as Float32).
+  public let window: Preprocessing.AppliedWindow?
   private let base: UnsafeMutableRawPointer
   private let length: Int
 
@@ -22,6 +24,8 @@ public final class MappedImage: @unchecked Sendable {
     self.width = width
     self.channels = channels
     values = UnsafePointer(base.advanced(by: TensorCache.headerBytes).assumingMemoryBound(to: Float.self))
+    window = TensorCache.decodeWindow(
+      UnsafeBufferPointer(start: base.assumingMemoryBound(to: UInt32.self), count: 8))
   }
 
   deinit { munmap(base, length) }
@@ -36,7 +40,8 @@ public final class MappedImage: @unchecked Sendable {
 /// Decodes and preprocesses each image once into a memory-mappable cache file.
 ///
 /// An entry's file is `<root>/<preprocessing hash prefix>/<ab>/<content sha256>.f32`: a
-/// 32-byte header (magic, version, H, W, C) followed by H·W·C little-endian Float32. The key
+/// 32-byte header (magic, version, H, W, C, window rule + inversion, window centre and width
+/// as Float32 bits) followed by H·W·C little-endian Float32. The key
 /// is the SHA-256 of the image file's bytes plus the preprocessing hash, so editing a file or
 /// changing a setting misses exactly the affected entries; nothing needs invalidating by hand.
 /// Writes go to a temporary file renamed into place, so concurrent processes never read a
@@ -103,8 +108,11 @@ public final class TensorCache: @unchecked Sendable {
       return mapped
     }
     let scan = try ScanLoader.load(path: path)
-    let values = preprocessing.apply(scan)
-    try write(values, to: entry)
+    var values = [Float](repeating: 0, count: preprocessing.valuesPerImage)
+    let window = values.withUnsafeMutableBufferPointer {
+      preprocessing.apply(scan, into: $0.baseAddress!)
+    }
+    try write(values, window: window, to: entry)
     bump(hit: false)
     guard let mapped = map(entry) else {
       throw DatasetsError.cache(path: entry, cause: "the entry just written cannot be mapped")
@@ -118,7 +126,27 @@ public final class TensorCache: @unchecked Sendable {
     lock.unlock()
   }
 
-  private func write(_ values: [Float], to entry: String) throws {
+  /// Header words 5–7: rule (1-based index in `Rule.allCases`, 0 = none) plus 256 when
+  /// inverted; centre and width as Float32 bit patterns.
+  static func encodeWindow(_ w: Preprocessing.AppliedWindow) -> [UInt32] {
+    let rule = UInt32(Preprocessing.AppliedWindow.Rule.allCases.firstIndex(of: w.rule)! + 1)
+    return [
+      rule | (w.inverted ? 256 : 0), Float(w.center).bitPattern, Float(w.width).bitPattern,
+    ]
+  }
+
+  static func decodeWindow(_ header: UnsafeBufferPointer<UInt32>) -> Preprocessing.AppliedWindow? {
+    let rules = Preprocessing.AppliedWindow.Rule.allCases
+    let code = Int(header[5] & 255)
+    guard code >= 1, code <= rules.count else { return nil }
+    return Preprocessing.AppliedWindow(
+      rule: rules[code - 1], center: Double(Float(bitPattern: header[6])),
+      width: Double(Float(bitPattern: header[7])), inverted: header[5] & 256 != 0)
+  }
+
+  private func write(_ values: [Float], window: Preprocessing.AppliedWindow, to entry: String)
+    throws
+  {
     let p = preprocessing
     var header = [UInt32](repeating: 0, count: TensorCache.headerBytes / 4)
     header[0] = TensorCache.magic
@@ -126,6 +154,7 @@ public final class TensorCache: @unchecked Sendable {
     header[2] = UInt32(p.size)
     header[3] = UInt32(p.size)
     header[4] = UInt32(p.channels)
+    header.replaceSubrange(5..<8, with: TensorCache.encodeWindow(window))
     var data = Data()
     header.withUnsafeBytes { data.append(contentsOf: $0) }
     values.withUnsafeBytes { data.append(contentsOf: $0) }

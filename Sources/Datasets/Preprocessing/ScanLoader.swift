@@ -11,10 +11,13 @@ public struct DecodedScan: Sendable {
   /// Modality values, row-major, one per pixel (colour DICOM images are averaged to gray; colour
   /// PNG and JPEG files get their library's gray conversion, see `RasterImage.read`).
   public var values: [Float]
-  /// `MONOCHROME1`, `MONOCHROME2`, another DICOM photometric, `PNG` or `JPEG`.
+  /// `MONOCHROME1`, `MONOCHROME2`, another DICOM photometric, or the picture format (`PNG`,
+  /// `JPEG`; see `Preprocessing.pictureFormats`).
   public var photometric: String
   /// The first window in the file (center, width), if any.
   public var fileWindow: (center: Double, width: Double)?
+  /// The file's VOI LUT Function for `fileWindow` (LINEAR unless the file says otherwise).
+  public var fileWindowFunction: VOIFunction = .linear
   /// Row and column spacing in mm, if given.
   public var pixelSpacing: (row: Double, column: Double)?
   /// Bits stored (8 for PNG and JPEG).
@@ -99,6 +102,7 @@ public enum ScanLoader {
     headers["KVP"] = m.kvp.map { String(format: "%g", $0) }
     headers["PatientSex"] = m.patientSex
     headers["Modality"] = m.modality
+    headers["BodyPartExamined"] = m.bodyPartExamined
     headers["SliceThickness"] = m.sliceThickness.map { String(format: "%g", $0) }
     switch image.modalityLUT {
     case .identity: headers["ModalityLUT"] = "identity"
@@ -106,12 +110,14 @@ public enum ScanLoader {
     case .table: headers["ModalityLUT"] = "table"
     }
     let spacing = m.pixelSpacing.flatMap { $0.count >= 2 ? (row: $0[0], column: $0[1]) : nil }
-    return DecodedScan(
+    var scan = DecodedScan(
       width: image.columns, height: image.rows, values: values,
       photometric: image.photometric.rawValue,
       fileWindow: image.fileWindows.first.map { (center: $0.center, width: $0.width) },
       pixelSpacing: spacing, bitsStored: image.bitsStored,
       transferSyntaxUID: image.transferSyntaxUID, headers: headers, patientHash: m.patientHash)
+    scan.fileWindowFunction = image.voiFunction
+    return scan
   }
 
   /// Header values read without decoding pixels, plus the salted hashes that group images by

@@ -19,6 +19,9 @@ public struct RunConfig: Codable, Sendable, Hashable {
   public var backbone: String
   public var inputSize: Int
   public var training: TrainingSettings
+  /// The input window (the spec's `preprocessing.window`); nil: `auto`. Optional and left out
+  /// of the JSON when nil, so runs of specs that do not set it keep their hashes.
+  public var window: String?
 
   public init(
     arm: ArmSpec, source: DatasetRef, target: DatasetRef, budget: LabelBudget, seed: Int,

@@ -128,7 +128,7 @@ public struct AdaptationExecutor: RunExecutor {
       directory: directory, resume: resume,
       sourceModel: try configuration.source.map {
         try Self.sharedSourceModel($0, manifest: sourceManifest, domain: sourceDomain,
-                                   splits: splits, context: context.study)
+                                   splits: splits, window: run.window, context: context.study)
       },
       progress: { phase, p in
         guard phase == "target", p.step == p.steps else { return }
@@ -201,6 +201,11 @@ public struct AdaptationExecutor: RunExecutor {
     if !skipped.isEmpty {
       notes["skipped_rows"] = skipped.joined(separator: "; ") + " (see skipped-rows.txt)"
     }
+    // The windows the images got, per side (the report's input-window line).
+    for (side, prepared) in [("target", target), ("source", source)] {
+      notes["window.\(side)"] = (prepared.provenance.windows ?? [:]).keys.sorted()
+        .joined(separator: "; ")
+    }
     return RunResult(
       target: Self.metrics(result.afterAdaptation.target),
       source: result.afterAdaptation.source.map(Self.metrics),
@@ -248,27 +253,37 @@ public struct AdaptationExecutor: RunExecutor {
     let sourceDomain = try domain(of: run.source, manifest: sourceManifest)
     let targetDomain = try domain(of: run.target, manifest: targetManifest)
     let splits = options["splits"] ?? "train=0.6,val=0.2,test=0.2"
+    let window = try Self.window(run)
     return (
       DataRequest(
         source: targetManifest.path, domains: targetDomain.map { [$0] } ?? [],
         targetDomain: targetDomain, inputSize: run.inputSize, labelsPerClass: run.budget.count,
-        seed: run.seed, splits: splits, onBad: onBad),
+        seed: run.seed, splits: splits, onBad: onBad, window: window),
       DataRequest(
         source: sourceManifest.path, domains: sourceDomain.map { [$0] } ?? [],
         inputSize: run.inputSize, labelsPerClass: nil, seed: run.seed, splits: splits,
-        onBad: onBad)
+        onBad: onBad, window: window)
     )
   }
 
   /// Where the source phase of `configuration` on `manifest` is kept for every run that needs
   /// the same one: `<study>/source-models/<sha256 of config, data fingerprint, domain, splits>`.
+  /// The spec's window (a `preprocessing.window` parsed when the spec was read cannot fail).
+  static func window(_ run: RunConfig) throws -> Preprocessing.Window {
+    try run.window.map { try Preprocessing.parseWindow($0, input: "preprocessing.window") } ?? .auto
+  }
+
+  /// A set window is part of the key; without one the key is what it was before windows were
+  /// selectable.
   static func sharedSourceModel(_ configuration: TrainingConfiguration, manifest: URL,
-                                domain: String?, splits: String, context: StudyContext) throws
+                                domain: String?, splits: String, window: String? = nil,
+                                context: StudyContext) throws
     -> URL
   {
     let config = String(
       decoding: try StudyJSON.canonicalEncoder.encode(configuration), as: UTF8.self)
-    let key = [config, try fingerprint(manifest: manifest), domain ?? "-", splits]
+    let key = ([config, try fingerprint(manifest: manifest), domain ?? "-", splits]
+      + (window.map { ["window \($0)"] } ?? []))
       .joined(separator: "\n")
     return context.studyDirectory.appendingPathComponent("source-models")
       .appendingPathComponent(String(Studies.sha256Hex(Data(key.utf8)).prefix(24)) + ".safetensors")

@@ -17,13 +17,17 @@ public struct FeatureShiftAnalyzer: ShiftAnalyzer {
   public var options: [String: String]
   /// Bad rows and undecodable images (the spec's `data.on_bad`; default `.skip`).
   public var onBad: OnBad
+  /// The study's input window (`preprocessing.window`; nil: `auto`).
+  public var window: String?
 
   /// Acquisition attributes compared between the domains (the shared extractor's list).
   public static let headerAttributes = ShiftSampleExtractor.headerAttributes
 
   public init(
-    backbone: String, inputSize: Int, options: [String: String] = [:], onBad: OnBad = .skip
+    backbone: String, inputSize: Int, options: [String: String] = [:], onBad: OnBad = .skip,
+    window: String? = nil
   ) {
+    self.window = window
     self.backbone = backbone
     self.inputSize = inputSize
     self.options = options
@@ -57,15 +61,17 @@ public struct FeatureShiftAnalyzer: ShiftAnalyzer {
       projection: settings.analyses.contains(.embedding), analyses: settings.analyses)
     options.covarianceBootstrapReplicates = min(
       options.covarianceBootstrapReplicates, settings.bootstrap)
+    var request = FeatureShiftRun.Request(
+      source: s, target: t, sourceSide: (sourceManifest.path, nil, nil),
+      targetSide: (targetManifest.path, nil, nil), model: backbone, inputSize: inputSize,
+      options: options, transferability: false)
+    request.window = try window.map {
+      try Preprocessing.parseWindow($0, input: "preprocessing.window")
+    }
     let document: ShiftDocument
     let undecodable: [String: [BadRow]]
     do {
-      (document, undecodable) = try FeatureShiftRun.run(
-        FeatureShiftRun.Request(
-          source: s, target: t, sourceSide: (sourceManifest.path, nil, nil),
-          targetSide: (targetManifest.path, nil, nil), model: backbone, inputSize: inputSize,
-          options: options, transferability: false),
-        onBad: onBad)
+      (document, undecodable) = try FeatureShiftRun.run(request, onBad: onBad)
     } catch let error as DatasetsError {
       throw AdaptationExecutor.studyError(error)
     }

@@ -89,7 +89,8 @@ public struct ShiftDocument: Codable, Sendable {
   public var layer: String?
   /// Square network input size.
   public var inputSize: Int
-  /// Network input window (Datasets' preprocessing), for the record.
+  /// Network input preprocessing: the window policy, input size, and how many images of
+  /// each side got which window.
   public var preprocessing: String
   /// Every shift measurement (features, intensities, headers, labels, tests, embedding).
   public var analysis: ShiftReport
@@ -140,6 +141,8 @@ public enum FeatureShiftRun {
     /// checkpoint's class probabilities; nil: `head_conv`, the penultimate features). LogME
     /// always scores the penultimate features.
     public var layer: String?
+    /// The VOI window (`--window`); nil: `auto`, or with `checkpoint` the run's own.
+    public var window: Preprocessing.Window?
 
     /// A request with the defaults of `medtransfer shift`.
     public init(
@@ -166,14 +169,20 @@ public enum FeatureShiftRun {
   /// The best checkpoint of a run folder (config.json + model.safetensors), its architecture
   /// and input size; errors name the folder and what is missing.
   static func trainedModel(_ path: String) throws
-    -> (model: TransferModel, architecture: String, inputSize: Int, classes: [String])
+    -> (
+      model: TransferModel, architecture: String, inputSize: Int, classes: [String],
+      preprocessing: Preprocessing?
+    )
   {
     let (model, record) = try RunDirectory(URL(fileURLWithPath: path)).loadBestModel()
     let architecture: String
     switch record.configuration.initialization {
     case .pretrained(let name), .scratch(let name): architecture = name
     }
-    return (model, architecture, record.configuration.inputSize, record.data.classes)
+    return (
+      model, architecture, record.configuration.inputSize, record.data.classes,
+      Preprocessing.recorded(record.data.preprocessing)
+    )
   }
 
   /// Runs the analysis; `log` receives progress lines (for stderr).
@@ -200,6 +209,7 @@ public enum FeatureShiftRun {
         reason: "class probabilities need a trained head; add --checkpoint RUN_FOLDER")
     }
     var headClasses = classes
+    var recorded: Preprocessing?
     // Intensity and header analyses need no network: without a feature analysis, none runs.
     let needsFeatures = request.options.analyses?.contains(where: \.needsFeatures) ?? true
     if !needsFeatures {
@@ -210,10 +220,13 @@ public enum FeatureShiftRun {
       headClasses = trained.classes
       primary = "\(checkpoint) (\(trained.architecture) trained)"
       request.inputSize = trained.inputSize
+      recorded = trained.preprocessing
+      if request.window == nil { request.window = recorded?.window }
       request.transferability = false
       models.append((primary, "trained", trained.model))
       notes.append("Features of the trained network in \(checkpoint) at its input size "
-        + "\(trained.inputSize) px; LogME skipped (it ranks pretrained backbones before training).")
+        + "\(trained.inputSize) px and its window; LogME skipped (it ranks pretrained backbones "
+        + "before training).")
     } else {
       models.append((primary, "imagenet", try make(.pretrained(primary))))
     }
@@ -236,11 +249,15 @@ public enum FeatureShiftRun {
     } else if request.transferability {
       notes.append("LogME skipped: the target sample has fewer than two classes.")
     }
-    let extractor = ShiftSampleExtractor(
+    var extractor = ShiftSampleExtractor(
       inputSize: request.inputSize, classes: classes,
       histogramRange: ShiftSampleExtractor.histogramRange(
         paths: (request.source.indices.map { request.source.dataset.entries[$0].path }
-          + request.target.indices.map { request.target.dataset.entries[$0].path })))
+          + request.target.indices.map { request.target.dataset.entries[$0].path })),
+      window: request.window ?? .auto)
+    // A trained run's inputs as it saw them (runs recorded before windows were selectable never
+    // inverted MONOCHROME1).
+    if let recorded { extractor.preprocessing.invertMonochrome1 = recorded.invertMonochrome1 }
     func report(_ side: String, _ done: Int, _ total: Int) {
       if done == total || done % 256 < extractor.batchSize {
         log("\(side): \(done)/\(total) images")
@@ -316,12 +333,13 @@ public enum FeatureShiftRun {
         dataset: how.dataset, name: sample.name, domain: how.domain, split: how.split,
         images: sample.indices.count, classCounts: counts)
     }
-    let window: String
-    switch extractor.preprocessing.window {
-    case .fixed(let c, let w): window = "window C \(c) W \(w), \(request.inputSize) px, 3 channels"
-    case .file(let c, let w): window = "file window (fallback C \(c) W \(w))"
-    case .percentile(let a, let b): window = "percentile window p\(a)–p\(b)"
+    let prep = extractor.preprocessing
+    func used(_ name: String, _ windows: [Preprocessing.AppliedWindow]) -> String {
+      "\(name): " + prep.summarize(windows).sorted { $0.key < $1.key }
+        .map { "\($0.key) (\($0.value))" }.joined(separator: ", ")
     }
+    let window = "window \(prep.window), \(request.inputSize) px, 3 channels; "
+      + used(request.source.name, s.windows) + "; " + used(request.target.name, t.windows)
     return ShiftDocument(
       schemaVersion: 1, source: side(request.source, request.sourceSide),
       target: side(request.target, request.targetSide), classes: classes, model: primary,

@@ -48,6 +48,8 @@ public struct ExtractedShiftSample {
   public var headers: [[String: String]]
   /// Class index per image in the extractor's `classes`.
   public var labels: [Int]
+  /// The window each image got (`Preprocessing.AppliedWindow`).
+  public var windows: [Preprocessing.AppliedWindow] = []
 }
 
 /// Decodes each image of a shift sample once and derives everything the shift analysis needs
@@ -80,12 +82,13 @@ public struct ShiftSampleExtractor {
   /// Images decoded and pushed through the models at once.
   public var batchSize: Int
 
-  /// An extractor for `classes` with the training preprocessing at `inputSize`.
+  /// An extractor for `classes` with the training preprocessing at `inputSize` and `window`.
   public init(
     inputSize: Int, classes: [String], histogramRange: ClosedRange<Double> = -1024...3072,
-    histogramBins: Int = 256, batchSize: Int = 32
+    histogramBins: Int = 256, batchSize: Int = 32, window: Preprocessing.Window = .auto
   ) {
-    preprocessing = DataPreparation.preprocessing(inputSize: inputSize, channels: 3)
+    preprocessing = DataPreparation.preprocessing(
+      inputSize: inputSize, channels: 3, window: window)
     self.classes = classes
     self.histogramRange = histogramRange
     self.histogramBins = histogramBins
@@ -158,6 +161,7 @@ public struct ShiftSampleExtractor {
     var features = strides.map { $0 == nil ? nil : [Float]() }
     var intensities: [[String: Double]] = []
     var headers: [[String: String]] = []
+    var windows: [Preprocessing.AppliedWindow] = []
     var histogram = Metrics.IntensityHistogram(
       lower: histogramRange.lowerBound, upper: histogramRange.upperBound, bins: histogramBins)
     var start = 0
@@ -168,6 +172,7 @@ public struct ShiftSampleExtractor {
       for image in decoded {
         intensities.append(image.summary)
         headers.append(image.headers)
+        windows.append(image.window)
         histogram.add(image.modalityValues)
       }
       for (k, model) in models.enumerated() {
@@ -197,13 +202,14 @@ public struct ShiftSampleExtractor {
     }
     return ExtractedShiftSample(
       features: matrices, intensities: intensities, histogram: histogram, headers: headers,
-      labels: labels)
+      labels: labels, windows: windows)
   }
 
   // MARK: - Decoding
 
   struct DecodedImage: Sendable {
     var input: [Float]
+    var window: Preprocessing.AppliedWindow
     var modalityValues: [Float]
     var summary: [String: Double]
     var headers: [String: String]
@@ -246,8 +252,12 @@ public struct ShiftSampleExtractor {
     }
     if !scan.transferSyntaxUID.isEmpty { headers["TransferSyntax"] = scan.transferSyntaxUID }
     if ScanLoader.isRasterImage(path) { headers["PhotometricInterpretation"] = scan.photometric }
+    var input = [Float](repeating: 0, count: preprocessing.valuesPerImage)
+    let window = input.withUnsafeMutableBufferPointer {
+      preprocessing.apply(scan, into: $0.baseAddress!)
+    }
     return DecodedImage(
-      input: preprocessing.apply(scan), modalityValues: scan.values,
+      input: input, window: window, modalityValues: scan.values,
       summary: IntensityShift.summarize(scan.values), headers: headers)
   }
 }

@@ -33,8 +33,8 @@ extension StudySpec {
     }
     try p.checkKeys(
       top, path: "",
-      known: ["name", "description", "data", "backbone", "input_size", "arms", "budgets", "seeds",
-              "training", "shift", "report"])
+      known: ["name", "description", "data", "backbone", "input_size", "preprocessing", "arms",
+              "budgets", "seeds", "training", "shift", "report"])
 
     var name = defaultName
     if let n = top["name"] {
@@ -90,6 +90,24 @@ extension StudySpec {
         "use one of \(knownBackbones.joined(separator: ", "))")
     }
     let inputSize = try top["input_size"].map { try p.int($0, "input_size", in: 32...1024) } ?? 128
+    var window: String?
+    if let node = top["preprocessing"] {
+      guard let m = node.mapping else {
+        throw p.fail(node, "preprocessing", "must be a mapping", "e.g. preprocessing: {window: auto}")
+      }
+      try p.checkKeys(m, path: "preprocessing", known: ["window"])
+      if let v = m["window"] {
+        let text = try p.string(v, "preprocessing.window")
+        let parsed: Preprocessing.Window
+        do { parsed = try Preprocessing.parseWindow(text, input: "preprocessing.window") } catch {
+          throw p.fail(
+            v, "preprocessing.window", "'\(text)' is not a window setting",
+            "use auto, file, file:C,W, \"C,W\" (e.g. \"40,400\") or \"pLOW,HIGH\" (e.g. \"p1,99\")")
+        }
+        // `auto` is the default: the same runs, the same hashes.
+        window = parsed == .auto ? nil : parsed.description
+      }
+    }
 
     guard let armsNode = top["arms"] else {
       throw p.fail(root, "arms", "missing", "add arms: [scratch, full]")
@@ -282,7 +300,7 @@ extension StudySpec {
 
     return StudySpec(
       name: name, description: description, source: source, targets: targets, backbone: backbone,
-      inputSize: inputSize, arms: arms, budgets: budgets, armBudgets: armBudgets, armTraining: armTraining.isEmpty ? nil : armTraining, seeds: seeds,
+      inputSize: inputSize, arms: arms, budgets: budgets, armBudgets: armBudgets, armTraining: armTraining.isEmpty ? nil : armTraining, window: window, seeds: seeds,
       training: training, shift: shift, report: report, yaml: yaml, file: file, onBad: onBad)
   }
 

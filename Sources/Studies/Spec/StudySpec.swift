@@ -30,6 +30,10 @@ public struct StudySpec: Codable, Sendable, Equatable {
   /// fine-tuning. Other arms use `training`. Optional so that specs stored before it existed
   /// still decode.
   public var armTraining: [String: ArmTrainingOverride]? = nil
+  /// The input window (`preprocessing: {window: …}`) as `Preprocessing.Window`'s canonical
+  /// text (`file`, `40,400`, `p1,99`); nil: `auto`, the default. Part of every run's hash
+  /// only when set, so specs without it keep their run hashes.
+  public var window: String? = nil
   /// Seeds; every arm × target × budget runs once per seed (paired across arms).
   public var seeds: [Int]
   public var training: TrainingSettings
@@ -62,10 +66,11 @@ public struct StudySpec: Codable, Sendable, Equatable {
               if let v = o.patience { settings.patience = v }
               if let v = o.sourceEpochs { settings.sourceEpochs = v }
             }
-            runs.append(
-              RunConfig(
-                arm: arm, source: source, target: target, budget: budget, seed: seed,
-                backbone: backbone, inputSize: inputSize, training: settings))
+            var run = RunConfig(
+              arm: arm, source: source, target: target, budget: budget, seed: seed,
+              backbone: backbone, inputSize: inputSize, training: settings)
+            run.window = window
+            runs.append(run)
           }
         }
       }
