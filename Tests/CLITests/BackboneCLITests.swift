@@ -4,12 +4,7 @@ import XCTest
 
 /// `medtransfer backbone …` and `bench train|infer|probe` on the real binary.
 final class BackboneCLITests: XCTestCase {
-  var cache: URL {
-    if let c = ProcessInfo.processInfo.environment["MEDTRANSFER_CACHE"], !c.isEmpty {
-      return URL(fileURLWithPath: c)
-    }
-    return FileManager.default.homeDirectoryForCurrentUser.appendingPathComponent(".cache/medtransfer")
-  }
+  var cache: URL { medtransferCache }
 
   func testListJSON() throws {
     let result = try runMedtransfer(["backbone", "list", "--json"])

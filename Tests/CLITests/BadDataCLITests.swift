@@ -9,12 +9,7 @@ final class BadDataCLITests: XCTestCase {
   /// The phantom folder, the corrupt file's manifest row and relative path.
   static let data: (directory: URL, row: Int, path: String) = {
     let dir = try! makeTemporaryDirectory("cli-bad-data")
-    let spec = packageRoot.appendingPathComponent("datasets/chest-ct-sites.yaml").path
-    let gen = try! runMedtransfer([
-      "dataset", "generate", spec, "--out", dir.path, "--per-class", "3", "--size", "32",
-      "--seed", "5", "--json",
-    ])
-    precondition(gen.status == 0, "phantom generation failed: \(gen.stderr)")
+    try! generatePhantom(in: dir, perClass: 3, size: 32, seed: 5)
     let manifest = try! String(
       contentsOf: dir.appendingPathComponent("manifest.csv"), encoding: .utf8)
     let lines = manifest.split(separator: "\n")
@@ -84,12 +79,7 @@ final class BadDataCLITests: XCTestCase {
   }
 
   func testShiftFailsByDefaultAndSkipsWithOnBadSkip() throws {
-    let cache = ProcessInfo.processInfo.environment["MEDTRANSFER_CACHE"].flatMap {
-      $0.isEmpty ? nil : URL(fileURLWithPath: $0)
-    } ?? FileManager.default.homeDirectoryForCurrentUser.appendingPathComponent(".cache/medtransfer")
-    let weights = cache.appendingPathComponent("weights/efficientnet-lite0-57934424.pth").path
-    try XCTSkipUnless(
-      FileManager.default.fileExists(atPath: weights), "\(weights) missing; run scripts/bootstrap")
+    try skipUnlessLite0IsCached()
     let shift = [
       "shift", "--source", manifest, "--source-domain", "site-a", "--target-domain", "site-b",
       "--input-size", "32", "--permutations", "19", "--bootstrap", "10",

@@ -6,12 +6,7 @@ import XCTest
 final class ShiftCLITests: XCTestCase {
   static let directory: URL = {
     let dir = try! makeTemporaryDirectory("cli-shift")
-    let spec = packageRoot.appendingPathComponent("datasets/chest-ct-sites.yaml").path
-    let gen = try! runMedtransfer([
-      "dataset", "generate", spec, "--out", dir.path, "--per-class", "3", "--size", "64",
-      "--seed", "11", "--json",
-    ])
-    precondition(gen.status == 0, "phantom generation failed: \(gen.stderr)")
+    try! generatePhantom(in: dir, perClass: 3, size: 64, seed: 11)
     return dir
   }()
 
@@ -20,15 +15,7 @@ final class ShiftCLITests: XCTestCase {
     super.tearDown()
   }
 
-  func requireWeights() throws {
-    let cache = ProcessInfo.processInfo.environment["MEDTRANSFER_CACHE"].flatMap {
-      $0.isEmpty ? nil : URL(fileURLWithPath: $0)
-    } ?? FileManager.default.homeDirectoryForCurrentUser.appendingPathComponent(".cache/medtransfer")
-    let weights = cache.appendingPathComponent("weights/efficientnet-lite0-57934424.pth").path
-    if !FileManager.default.fileExists(atPath: weights) {
-      throw XCTSkip("\(weights) missing; run scripts/bootstrap")
-    }
-  }
+  func requireWeights() throws { try skipUnlessLite0IsCached() }
 
   func testSiteAVersusSiteBJSONAndPlot() throws {
     try requireWeights()

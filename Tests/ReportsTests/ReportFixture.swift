@@ -94,7 +94,7 @@ enum ReportFixture {
     metrics: [
       ShiftMetric(name: "MMD² (RBF, median heuristic)", value: 0.0412, lower: 0.031, upper: 0.052, pValue: 0.001, note: "1000 permutations"),
       ShiftMetric(name: "proxy A-distance", value: 1.42, lower: 1.31, upper: 1.55, note: "linear SVM, 5-fold"),
-      ShiftMetric(name: "intensity KS", value: 0.23, pValue: 0.0004),
+      ShiftMetric(name: "intensity mean: KS D", value: 0.23, pValue: 0.0004),
     ],
     histograms: ["A", "B"].map { d in
       let edges = stride(from: -1000.0, through: 400, by: 50).map { $0 }

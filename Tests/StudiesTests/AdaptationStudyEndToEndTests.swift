@@ -8,15 +8,8 @@ import XCTest
 /// phantom rendered into the cache, real training of two network arms, shift analysis, report.
 final class AdaptationStudyEndToEndTests: XCTestCase {
   func testTinyPhantomStudyTrainsEveryRunAndWritesTheReport() throws {
-    let generator = packageRoot.appendingPathComponent("datasets/chest-ct-sites.yaml")
-    let cache = ProcessInfo.processInfo.environment["MEDTRANSFER_CACHE"].map {
-      URL(fileURLWithPath: $0)
-    } ?? FileManager.default.homeDirectoryForCurrentUser.appendingPathComponent(".cache/medtransfer")
-    let cached = (try? FileManager.default.contentsOfDirectory(
-      atPath: cache.appendingPathComponent("weights").path)) ?? []
-    try XCTSkipUnless(
-      cached.contains { $0.hasPrefix("efficientnet-lite0-") },
-      "EfficientNet-Lite0 weights not in the cache; run scripts/bootstrap")
+    let generator = phantomSpec
+    try skipUnlessLite0IsCached()
     let dir = try makeTemporaryDirectory("studies-e2e")
     defer { try? FileManager.default.removeItem(at: dir) }
     let spec = dir.appendingPathComponent("tiny.yaml")
@@ -38,7 +31,7 @@ final class AdaptationStudyEndToEndTests: XCTestCase {
         learning_rate: 0.001
         source_epochs: 1
         options: {phantom_per_class: 16, phantom_size: 48}
-      shift: {analyses: [mmd, headers, embedding], permutations: 50, bootstrap: 50, max_images: 40}
+      shift: {analyses: [mmd, intensity, headers, embedding], permutations: 50, bootstrap: 50, max_images: 40}
       """.write(to: spec, atomically: true, encoding: .utf8)
     let studyDir = dir.appendingPathComponent("study")
     let run = try runMedtransfer(["study", "run", spec.path, "--out", studyDir.path])
@@ -93,5 +86,21 @@ final class AdaptationStudyEndToEndTests: XCTestCase {
     }
     XCTAssertTrue(html.contains("Shift distance vs the source model&#39;s drop")
       || html.contains("Shift distance vs the source model's drop"), "no distance-vs-drop chart")
+
+    // shift.analyses chooses what is computed, and everything chosen reaches the store, the
+    // CSV, report.json and the HTML: intensity rows are there, proxy A-distance (not asked
+    // for) is not.
+    let names = try store.shiftResults().flatMap { $0.metrics.map(\.name) }
+    XCTAssertTrue(names.contains("intensity mean: KS D"), "\(names)")
+    XCTAssertTrue(names.contains("intensity mean: Wasserstein"), "\(names)")
+    XCTAssertFalse(names.contains { $0.hasPrefix("proxy A-distance") || $0.hasPrefix("Fréchet") })
+    let csv = try String(
+      contentsOf: studyDir.appendingPathComponent("csv/shift.csv"), encoding: .utf8)
+    let json = try String(
+      contentsOf: studyDir.appendingPathComponent("report.json"), encoding: .utf8)
+    for (name, text) in [("shift.csv", csv), ("report.json", json), ("index.html", html)] {
+      XCTAssertTrue(text.contains("intensity mean: KS D"), "\(name) lacks the intensity KS row")
+      XCTAssertFalse(text.contains("proxy A-distance"), "\(name) has an analysis not asked for")
+    }
   }
 }

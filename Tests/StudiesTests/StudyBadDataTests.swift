@@ -11,14 +11,7 @@ final class StudyBadDataTests: XCTestCase {
   var dir: URL!
 
   override func setUpWithError() throws {
-    let cache = ProcessInfo.processInfo.environment["MEDTRANSFER_CACHE"].flatMap {
-      $0.isEmpty ? nil : URL(fileURLWithPath: $0)
-    } ?? FileManager.default.homeDirectoryForCurrentUser.appendingPathComponent(".cache/medtransfer")
-    let cached = (try? FileManager.default.contentsOfDirectory(
-      atPath: cache.appendingPathComponent("weights").path)) ?? []
-    try XCTSkipUnless(
-      cached.contains { $0.hasPrefix("efficientnet-lite0-") },
-      "EfficientNet-Lite0 weights not in the cache; run scripts/bootstrap")
+    try skipUnlessLite0IsCached()
     dir = try makeTemporaryDirectory("studies-bad-data")
   }
 

@@ -11,20 +11,9 @@ import Adaptation
 /// study gives bit-identical results with one worker, with two workers, and killed with
 /// SIGKILL mid-epoch and resumed; labels shuffled within the training set give chance.
 final class StudyInvariantTests: XCTestCase {
-  static let generator = packageRoot.appendingPathComponent("datasets/chest-ct-sites.yaml")
+  static let generator = phantomSpec
 
-  override func setUpWithError() throws {
-    let cached = (try? FileManager.default.contentsOfDirectory(
-      atPath: Self.cache.appendingPathComponent("weights").path)) ?? []
-    try XCTSkipUnless(
-      cached.contains { $0.hasPrefix("efficientnet-lite0-") },
-      "EfficientNet-Lite0 weights not in the cache; run scripts/bootstrap")
-  }
-
-  static var cache: URL {
-    ProcessInfo.processInfo.environment["MEDTRANSFER_CACHE"].map { URL(fileURLWithPath: $0) }
-      ?? FileManager.default.homeDirectoryForCurrentUser.appendingPathComponent(".cache/medtransfer")
-  }
+  override func setUpWithError() throws { try skipUnlessLite0IsCached() }
 
   /// A source phase on site A shared by every arm of a seed, then the target arms on site B at
   /// two budgets and two seeds: 12 runs, 8 of them trained.
@@ -201,11 +190,7 @@ final class StudyInvariantTests: XCTestCase {
     let dir = try makeTemporaryDirectory("study-shuffled")
     defer { try? FileManager.default.removeItem(at: dir) }
     let phantom = dir.appendingPathComponent("phantom")
-    let generated = try runMedtransfer([
-      "dataset", "generate", Self.generator.path, "--out", phantom.path, "--per-class", "80",
-      "--size", "96",
-    ])
-    XCTAssertEqual(generated.status, 0, generated.stderr)
+    try generatePhantom(in: phantom, perClass: 80, size: 96)
     let lines = try String(contentsOf: phantom.appendingPathComponent("manifest.csv"), encoding: .utf8)
       .split(separator: "\n").map { $0.split(separator: ",", omittingEmptySubsequences: false).map(String.init) }
     let header = lines[0]

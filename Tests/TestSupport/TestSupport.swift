@@ -132,9 +132,41 @@ public func jpegFixture(_ name: String) -> String {
 /// `${MEDTRANSFER_CACHE:-~/.cache/medtransfer}`), or the folder the environment variable
 /// `override` names; nil when it is absent (the test then skips).
 public func cachedTestData(_ relative: String, override: String) -> URL? {
-  let env = ProcessInfo.processInfo.environment
   let path =
-    env[override]
-    ?? ((env["MEDTRANSFER_CACHE"] ?? (NSHomeDirectory() + "/.cache/medtransfer")) + "/" + relative)
+    ProcessInfo.processInfo.environment[override]
+    ?? medtransferCache.appendingPathComponent(relative).path
   return FileManager.default.fileExists(atPath: path) ? URL(fileURLWithPath: path) : nil
+}
+
+/// The cache `scripts/bootstrap` fills: `$MEDTRANSFER_CACHE` when set and not empty, else
+/// `~/.cache/medtransfer`.
+public var medtransferCache: URL {
+  if let c = ProcessInfo.processInfo.environment["MEDTRANSFER_CACHE"], !c.isEmpty {
+    return URL(fileURLWithPath: c)
+  }
+  return FileManager.default.homeDirectoryForCurrentUser.appendingPathComponent(".cache/medtransfer")
+}
+
+/// Skips the calling test (one line saying why) unless EfficientNet-Lite0's ImageNet weights
+/// are in the cache.
+public func skipUnlessLite0IsCached() throws {
+  let weights = medtransferCache.appendingPathComponent("weights/efficientnet-lite0-57934424.pth")
+  try XCTSkipUnless(
+    FileManager.default.fileExists(atPath: weights.path),
+    "\(weights.path) missing; run scripts/bootstrap")
+}
+
+/// The shipped phantom spec, `datasets/chest-ct-sites.yaml`.
+public let phantomSpec = packageRoot.appendingPathComponent("datasets/chest-ct-sites.yaml")
+
+/// Renders the shipped phantom into `dir` with the real `medtransfer dataset generate`.
+public func generatePhantom(in dir: URL, perClass: Int, size: Int, seed: Int? = nil) throws {
+  let generated = try runMedtransfer(
+    ["dataset", "generate", phantomSpec.path, "--out", dir.path, "--per-class", String(perClass),
+     "--size", String(size), "--json"] + (seed.map { ["--seed", String($0)] } ?? []))
+  guard generated.status == 0 else {
+    throw CocoaError(.fileWriteUnknown, userInfo: [
+      NSLocalizedDescriptionKey: "phantom generation failed: \(generated.stderr)"
+    ])
+  }
 }
