@@ -438,15 +438,11 @@ public struct AdaptationExecutor: RunExecutor {
   /// The manifest `domain` value the spec's site/domain names (`A` → `site-a`).
   static func domain(of ref: DatasetRef, manifest: URL) throws -> String? {
     guard let site = ref.site else { return nil }
-    let text = (try? String(contentsOf: manifest, encoding: .utf8)) ?? ""
     var domains = Set<String>()
-    let lines = text.split(separator: "\n")
-    if let header = lines.first?.split(separator: ",").map(String.init),
-      let column = header.firstIndex(of: "domain")
-    {
-      for line in lines.dropFirst() {
-        let cells = line.split(separator: ",", omittingEmptySubsequences: false)
-        if column < cells.count { domains.insert(String(cells[column])) }
+    let records = CSV.parse((try? String(contentsOf: manifest, encoding: .utf8)) ?? "")
+    if let column = records.first?.fields.firstIndex(of: "domain") {
+      for record in records.dropFirst() where column < record.fields.count {
+        domains.insert(record.fields[column])
       }
     }
     for candidate in [site, site.lowercased(), "site-" + site.lowercased()]
@@ -460,23 +456,45 @@ public struct AdaptationExecutor: RunExecutor {
 
   /// SHA-256 over the manifest bytes and every listed file's bytes (a file that cannot be read
   /// counts as absent: the dataset check reports it as a bad row).
+  ///
+  /// Computed once per process for a manifest of a given size and modification time: every run
+  /// of a study asks again (its shared source model is keyed by it), and hashing every image
+  /// per run cost seconds on the phantom.
   static func fingerprint(manifest: URL) throws -> String {
-    let text = try String(contentsOf: manifest, encoding: .utf8)
-    var parts = [Studies.sha256Hex(Data(text.utf8))]
-    let folder = manifest.deletingLastPathComponent()
-    let lines = text.split(separator: "\n")
-    if let header = lines.first?.split(separator: ",").map(String.init),
-      let column = header.firstIndex(of: "path")
-    {
-      for line in lines.dropFirst() {
-        let cells = line.split(separator: ",", omittingEmptySubsequences: false)
-        guard column < cells.count else { continue }
-        let path = String(cells[column])
-        let url = path.hasPrefix("/") ? URL(fileURLWithPath: path)
-          : folder.appendingPathComponent(path)
-        parts.append((try? Studies.sha256Hex(ofFile: url)) ?? "absent")
+    let attributes = try? FileManager.default.attributesOfItem(atPath: manifest.path)
+    let key = [
+      manifest.standardizedFileURL.path, "\((attributes?[.size] as? NSNumber)?.intValue ?? -1)",
+      "\((attributes?[.modificationDate] as? Date)?.timeIntervalSince1970 ?? -1)",
+    ].joined(separator: "|")
+    return try fingerprints.value(for: key) {
+      let text = try String(contentsOf: manifest, encoding: .utf8)
+      var parts = [Studies.sha256Hex(Data(text.utf8))]
+      let folder = manifest.deletingLastPathComponent()
+      let records = CSV.parse(text)
+      if let column = records.first?.fields.firstIndex(of: "path") {
+        for record in records.dropFirst() where column < record.fields.count {
+          let path = record.fields[column]
+          let url = path.hasPrefix("/") ? URL(fileURLWithPath: path)
+            : folder.appendingPathComponent(path)
+          parts.append((try? Studies.sha256Hex(ofFile: url)) ?? "absent")
+        }
       }
+      return Studies.sha256Hex(Data(parts.joined(separator: "\n").utf8))
     }
-    return Studies.sha256Hex(Data(parts.joined(separator: "\n").utf8))
+  }
+
+  private static let fingerprints = Memo()
+
+  /// A process-wide memo of computed strings (a lock around a dictionary).
+  final class Memo: @unchecked Sendable {
+    private let lock = NSLock()
+    private var values: [String: String] = [:]
+
+    func value(for key: String, _ compute: () throws -> String) rethrows -> String {
+      if let cached = lock.withLock({ values[key] }) { return cached }
+      let value = try compute()
+      lock.withLock { values[key] = value }
+      return value
+    }
   }
 }
