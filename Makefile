@@ -6,7 +6,7 @@ SHELL := /bin/bash
 SWIFT_TEST_FLAGS = -c release -Xswiftc -enable-testing
 BIN = .build/release/medtransfer
 
-.PHONY: demo test build bootstrap clean
+.PHONY: demo test build bootstrap clean lint
 
 # make demo needs Lite0's weights only; make test also loads Lite1 and Lite2 strictly.
 WEIGHTS ?= lite0
@@ -21,8 +21,13 @@ build: bootstrap
 demo: build
 	$(BIN) study run studies/quickstart.yaml
 
+# The house style (.swift-format: 2-space indent, 100 columns). `swift-format format -i -r
+# Sources Tests Package.swift` fixes almost everything it reports.
+lint:
+	swift-format lint --strict -r Sources Tests Package.swift
+
 # CI shows only the tail of the output, so a failing run repeats its failing assertions last.
-test: build
+test: lint build
 	@set -o pipefail; $(SWIFT) test $(SWIFT_TEST_FLAGS) 2>&1 | tee .build/test.log; status=$$?; \
 	if [ $$status -ne 0 ]; then \
 	  echo "make test: failed (exit $$status); the failing assertions, from .build/test.log:"; \

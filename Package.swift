@@ -22,7 +22,7 @@ let package = Package(
   name: "MedTransfer",
   platforms: [.macOS(.v14)],
   products: [
-    .executable(name: "medtransfer", targets: ["MedTransferCLI"]),
+    .executable(name: "medtransfer", targets: ["MedTransferCLI"])
   ],
   dependencies: [
     .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -138,8 +138,11 @@ let package = Package(
 
 // The numeric modules opt into Swift 5 mode (see the comment at the top).
 for target in package.targets
-where ["LinearAlgebra", "Randomness", "ScanIO", "Neural", "Backbones", "Datasets", "Metrics", "Adaptation",
-  "MedTransferCLI", "TestSupport"].contains(target.name) || target.type == .test {
+where [
+  "LinearAlgebra", "Randomness", "ScanIO", "Neural", "Backbones", "Datasets", "Metrics",
+  "Adaptation",
+  "MedTransferCLI", "TestSupport",
+].contains(target.name) || target.type == .test {
   var settings = target.swiftSettings ?? []
   settings.append(.swiftLanguageMode(v5))
   target.swiftSettings = settings

@@ -30,7 +30,9 @@ final class InferencePlan {
   private let e = Tensor(shape: [0])
   private let d = Tensor(shape: [0])
 
-  init(stem: Conv2d, stemNorm: BatchNorm2d, blocks: [Layer], headConv: Conv2d, headNorm: BatchNorm2d) {
+  init(
+    stem: Conv2d, stemNorm: BatchNorm2d, blocks: [Layer], headConv: Conv2d, headNorm: BatchNorm2d
+  ) {
     self.stem = FoldedConv2d(stem, stemNorm)
     self.blocks = blocks.enumerated().map { index, layer in
       let residual = layer is Residual
@@ -75,7 +77,8 @@ final class InferencePlan {
       }
       step(block.depthwise, h, into: d, block.path + "._depthwise_conv+_bn1")
       if block.residual {
-        step(block.project, d, into: input, block.path + "._project_conv+_bn2+skip", accumulate: true)
+        step(
+          block.project, d, into: input, block.path + "._project_conv+_bn2+skip", accumulate: true)
       } else {
         step(block.project, d, into: spare, block.path + "._project_conv+_bn2")
         swap(&input, &spare)

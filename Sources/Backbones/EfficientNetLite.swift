@@ -160,20 +160,25 @@ public final class EfficientNetLite: Layer {
         var norms: [BatchNorm2d] = []
         if s.expand != 1 {
           children.append(
-            ("_expand_conv", Conv2d(inputChannels: channels, outputChannels: hidden, kernelSize: 1)))
+            ("_expand_conv", Conv2d(inputChannels: channels, outputChannels: hidden, kernelSize: 1))
+          )
           norms.append(norm(hidden, .relu6))
           norms.last!.overwritesOutputGradient = true
           children.append(("_bn0", norms.last!))
         }
         children.append(
-          ("_depthwise_conv",
-           Conv2d(inputChannels: hidden, outputChannels: hidden, kernelSize: s.kernel, stride: stride,
-                  padding: .same, groups: hidden)))
+          (
+            "_depthwise_conv",
+            Conv2d(
+              inputChannels: hidden, outputChannels: hidden, kernelSize: s.kernel, stride: stride,
+              padding: .same, groups: hidden)
+          ))
         norms.append(norm(hidden, .relu6))
         norms.last!.overwritesOutputGradient = true
         children.append(("_bn1", norms.last!))
         children.append(
-          ("_project_conv", Conv2d(inputChannels: hidden, outputChannels: s.filters, kernelSize: 1)))
+          ("_project_conv", Conv2d(inputChannels: hidden, outputChannels: s.filters, kernelSize: 1))
+        )
         norms.append(norm(s.filters, .identity))
         children.append(("_bn2", norms.last!))
         let body = Sequential(children)
@@ -223,10 +228,14 @@ public final class EfficientNetLite: Layer {
   /// global average pool, before dropout). The returned tensor is reused by the next call.
   public func extractFeatures(_ x: Tensor, mode: Mode) -> Tensor {
     let input = networkInput(x)
-    guard mode == .inference && usesFoldedInference else { return features.forward(input, mode: mode) }
-    let plan = self.plan ?? InferencePlan(
-      stem: stem, stemNorm: stemNorm, blocks: blocks.map { $0.layer }, headConv: headConv,
-      headNorm: headNorm)
+    guard mode == .inference && usesFoldedInference else {
+      return features.forward(input, mode: mode)
+    }
+    let plan =
+      self.plan
+      ?? InferencePlan(
+        stem: stem, stemNorm: stemNorm, blocks: blocks.map { $0.layer }, headConv: headConv,
+        headNorm: headNorm)
     self.plan = plan
     let h = plan.run(input)
     if Profiler.enabled {
@@ -240,11 +249,13 @@ public final class EfficientNetLite: Layer {
   /// The input the stem sees: `x` itself, or its gray channel replicated to three.
   private func networkInput(_ x: Tensor) -> Tensor {
     if let r = replicate {
-      precondition(x.shape.count == 4 && x.shape[3] == 1,
+      precondition(
+        x.shape.count == 4 && x.shape[3] == 1,
         "EfficientNetLite adapted to grayscale needs (N, H, W, 1) input, got \(x.shape).")
       return r.forward(x, into: replicatedInput)
     }
-    precondition(x.shape.count == 4 && x.shape[3] == inputChannels,
+    precondition(
+      x.shape.count == 4 && x.shape[3] == inputChannels,
       "EfficientNetLite needs (N, H, W, \(inputChannels)) input, got \(x.shape).")
     return x
   }
@@ -270,7 +281,8 @@ public final class EfficientNetLite: Layer {
   /// returned tensor is reused by the next call.
   public func pooledFeatures(_ x: Tensor, at layer: String, layerByLayer: Bool = false) -> Tensor {
     guard let index = Self.featureLayers.firstIndex(of: layer) else {
-      preconditionFailure("EfficientNetLite has no feature layer '\(layer)'; layers: \(Self.featureLayers).")
+      preconditionFailure(
+        "EfficientNetLite has no feature layer '\(layer)'; layers: \(Self.featureLayers).")
     }
     let last = Self.featureLayers.count - 1
     if index == last && !layerByLayer {
@@ -340,7 +352,9 @@ public final class EfficientNetLite: Layer {
     var remaining = Set(state.keys)
     func squeezed(_ s: [Int]) -> [Int] { s.filter { $0 != 1 } }
     for (name, p) in parameters {
-      guard let t = state[name] else { throw BackbonesError.missingKey(key: name, expected: p.pytorchShape) }
+      guard let t = state[name] else {
+        throw BackbonesError.missingKey(key: name, expected: p.pytorchShape)
+      }
       guard t.shape == p.pytorchShape else {
         throw BackbonesError.shapeMismatch(key: name, expected: p.pytorchShape, actual: t.shape)
       }
@@ -348,7 +362,9 @@ public final class EfficientNetLite: Layer {
       remaining.remove(name)
     }
     for (name, b) in buffers {
-      guard let t = state[name] else { throw BackbonesError.missingKey(key: name, expected: b.shape) }
+      guard let t = state[name] else {
+        throw BackbonesError.missingKey(key: name, expected: b.shape)
+      }
       guard t.values.count == b.count, squeezed(t.shape) == squeezed(b.shape) else {
         throw BackbonesError.shapeMismatch(key: name, expected: b.shape, actual: t.shape)
       }
@@ -404,7 +420,8 @@ public final class EfficientNetLite: Layer {
 
   /// Adapts the model to one-channel input (see `GrayscaleAdaptation`).
   public func adaptToGrayscale(_ adaptation: GrayscaleAdaptation) {
-    precondition(inputChannels == 3 && replicate == nil, "EfficientNetLite is already adapted to grayscale.")
+    precondition(
+      inputChannels == 3 && replicate == nil, "EfficientNetLite is already adapted to grayscale.")
     switch adaptation {
     case .replicate:
       replicate = ChannelReplicate(copies: 3)
@@ -413,8 +430,10 @@ public final class EfficientNetLite: Layer {
         inputChannels: 1, outputChannels: 32, kernelSize: 3, stride: 2, padding: .same)
       folded.computesInputGradient = false
       // Ours: (KH, KW, Cin, Cout); sum over Cin.
-      let src = stem.weight.value, dst = folded.weight.value
-      let taps = 9, cout = 32
+      let src = stem.weight.value
+      let dst = folded.weight.value
+      let taps = 9
+      let cout = 32
       for t in 0..<taps {
         for o in 0..<cout {
           var sum: Float = 0
@@ -435,8 +454,10 @@ public final class EfficientNetLite: Layer {
   /// classifier, in order (for partial fine-tuning and per-stage weight drift).
   public var stages: [Stage] {
     var result: [Stage] = [
-      Stage(name: "stem", parameters: prefixed("_conv_stem", stem.parameters) + prefixed("_bn0", stemNorm.parameters),
-            batchNorms: [stemNorm])
+      Stage(
+        name: "stem",
+        parameters: prefixed("_conv_stem", stem.parameters) + prefixed("_bn0", stemNorm.parameters),
+        batchNorms: [stemNorm])
     ]
     for stage in 1...Configuration.baseStages.count {
       var params: [(name: String, parameter: Parameter)] = []
@@ -448,8 +469,11 @@ public final class EfficientNetLite: Layer {
       result.append(Stage(name: "stage\(stage)", parameters: params, batchNorms: norms))
     }
     result.append(
-      Stage(name: "head_conv", parameters: prefixed("_conv_head", headConv.parameters) + prefixed("_bn1", headNorm.parameters),
-            batchNorms: [headNorm]))
+      Stage(
+        name: "head_conv",
+        parameters: prefixed("_conv_head", headConv.parameters)
+          + prefixed("_bn1", headNorm.parameters),
+        batchNorms: [headNorm]))
     result.append(Stage(name: "classifier", parameters: head.parameters, batchNorms: []))
     return result
   }
@@ -480,7 +504,8 @@ final class ChannelReplicate {
   func forward(_ x: Tensor, into y: Tensor) -> Tensor {
     let pixels = x.count
     y.reshape([x.shape[0], x.shape[1], x.shape[2], copies])
-    let src = x.data, dst = y.data
+    let src = x.data
+    let dst = y.data
     for i in 0..<pixels {
       let v = src[i]
       for c in 0..<copies { dst[i * copies + c] = v }

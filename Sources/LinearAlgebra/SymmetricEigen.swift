@@ -25,7 +25,9 @@ public struct SymmetricEigen: Sendable {
   /// Decomposes the n×n symmetric matrix `a` (row-major; only symmetry is assumed) with
   /// LAPACK's divide-and-conquer `dsyevd`.
   public init(symmetric a: [Double], n: Int) throws {
-    precondition(a.count == n * n, "SymmetricEigen needs an n×n matrix with n*n = \(n * n) values, got \(a.count).")
+    precondition(
+      a.count == n * n,
+      "SymmetricEigen needs an n×n matrix with n*n = \(n * n) values, got \(a.count).")
     self.n = n
     if n == 0 {
       values = []

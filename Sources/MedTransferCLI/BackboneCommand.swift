@@ -32,7 +32,8 @@ func cliError(_ error: Error) -> Error {
 
 struct BackboneList: ParsableCommand {
   static let configuration = CommandConfiguration(
-    commandName: "list", abstract: "List the registered pretrained backbones and whether they are cached.")
+    commandName: "list",
+    abstract: "List the registered pretrained backbones and whether they are cached.")
 
   @Flag(help: "Print JSON instead of a table.") var json = false
 
@@ -48,16 +49,19 @@ struct BackboneList: ParsableCommand {
 
   func run() throws {
     let rows = PretrainedRegistry.all.map { w in
-      Row(name: w.name, package: w.package, file: w.fileName, sha256: w.sha256,
-          parameters: w.parameterCount, resolution: w.configuration.resolution,
-          cached: PretrainedRegistry.cachedPath(for: w.name) != nil)
+      Row(
+        name: w.name, package: w.package, file: w.fileName, sha256: w.sha256,
+        parameters: w.parameterCount, resolution: w.configuration.resolution,
+        cached: PretrainedRegistry.cachedPath(for: w.name) != nil)
     }
     if json {
       print(try jsonLine(rows))
     } else {
       for r in rows {
         let name = r.name.padding(toLength: 20, withPad: " ", startingAt: 0)
-        print("\(name) \(r.resolution)px  \(r.parameters) params  \(r.cached ? "cached" : "not cached")  \(r.package)")
+        print(
+          "\(name) \(r.resolution)px  \(r.parameters) params  \(r.cached ? "cached" : "not cached")  \(r.package)"
+        )
       }
     }
   }
@@ -103,7 +107,9 @@ struct BackboneClassify: ParsableCommand {
   }
 
   func validate() throws {
-    guard top >= 1 && top <= 1000 else { throw ValidationError("--top must be within 1...1000, got \(top)") }
+    guard top >= 1 && top <= 1000 else {
+      throw ValidationError("--top must be within 1...1000, got \(top)")
+    }
     guard !images.isEmpty else { throw ValidationError("give at least one image") }
   }
 
@@ -121,7 +127,8 @@ struct BackboneClassify: ParsableCommand {
       let crop: [UInt8]
       do {
         let image = try RasterImage.read(path: path, as: .rgb)
-        crop = try ImageNetClassifier.preprocess(rgb: image.pixels, width: image.width, height: image.height)
+        crop = try ImageNetClassifier.preprocess(
+          rgb: image.pixels, width: image.width, height: image.height)
       } catch let error as ScanIOError {
         logLine("medtransfer: \(error)")  // names the file, the reason and the fix
         failed += 1
@@ -134,9 +141,12 @@ struct BackboneClassify: ParsableCommand {
         continue
       }
       ImageNetClassifier.normalize(rgb: crop, into: batch, index: 0)
-      let predictions = ImageNetClassifier.top(logits: network.forward(batch, mode: .inference), k: top)[0]
+      let predictions = ImageNetClassifier.top(
+        logits: network.forward(batch, mode: .inference), k: top)[0]
       if json {
-        let entries = predictions.map { Entry(index: $0.index, label: $0.label, probability: $0.probability) }
+        let entries = predictions.map {
+          Entry(index: $0.index, label: $0.label, probability: $0.probability)
+        }
         print(try jsonLine(Line(image: path, top: entries)))
       } else {
         print(path)

@@ -11,7 +11,9 @@ import Randomness
 /// `medtransfer bench train|infer|probe`: EfficientNet-Lite throughput on random data.
 enum BenchModelCommand {
   /// The model benchmarks, for the `bench` group.
-  static let subcommands: [ParsableCommand.Type] = [BenchTrain.self, BenchInfer.self, BenchProbe.self]
+  static let subcommands: [ParsableCommand.Type] = [
+    BenchTrain.self, BenchInfer.self, BenchProbe.self,
+  ]
 }
 
 /// What a model benchmark measures.
@@ -33,15 +35,19 @@ struct BenchModelOptions: ParsableArguments {
   @Option(help: "Timed iterations (after the warm-up).") var iterations = 5
   @Option(help: "Untimed warm-up iterations (buffers are allocated here).") var warmup = 2
   @Flag(help: "Print one JSON document on stdout.") var json = false
-  @Flag(help: "Print a per-layer time profile on stderr (adds a little overhead).") var profile = false
+  @Flag(help: "Print a per-layer time profile on stderr (adds a little overhead).") var profile =
+    false
 
   func validate() throws {
     guard batch >= 1, size >= 32, iterations >= 1, warmup >= 0 else {
-      throw ValidationError("--batch ≥ 1, --size ≥ 32, --iterations ≥ 1 and --warmup ≥ 0 are required")
+      throw ValidationError(
+        "--batch ≥ 1, --size ≥ 32, --iterations ≥ 1 and --warmup ≥ 0 are required")
     }
   }
 }
 
+// JSON keys of the benchmark record (snake_case, read by scripts/bench_compare.sh).
+// swift-format-ignore: AlwaysUseLowerCamelCase
 struct BenchResult: Encodable {
   var mode: String
   var model: String
@@ -130,10 +136,13 @@ func runModelBenchmark(_ mode: BenchMode, _ o: BenchModelOptions) throws {
   if o.json {
     print(try jsonLine(result))
   } else {
-    print("\(mode.rawValue) \(weights.name) batch \(o.batch) size \(o.size): "
-      + String(format: "%.1f images/s, %.1f GFLOP/s (%.0f%% of SGEMM's %.0f), peak RSS %.2f GB, load %.2f",
-        imagesPerSecond, result.gflop_per_second, result.fraction_of_sgemm_peak * 100, peak,
-        Double(result.peak_rss_bytes) / 1e9, result.load_average))
+    print(
+      "\(mode.rawValue) \(weights.name) batch \(o.batch) size \(o.size): "
+        + String(
+          format:
+            "%.1f images/s, %.1f GFLOP/s (%.0f%% of SGEMM's %.0f), peak RSS %.2f GB, load %.2f",
+          imagesPerSecond, result.gflop_per_second, result.fraction_of_sgemm_peak * 100, peak,
+          Double(result.peak_rss_bytes) / 1e9, result.load_average))
   }
 }
 
@@ -147,14 +156,17 @@ func loadAverage() -> Double {
 /// share of the measured SGEMM peak.
 func printProfile(totalSeconds: Double, peak: Double) {
   logLine(String(format: "profile: leaf layers by kind (SGEMM peak here %.0f GFLOP/s)", peak))
-  logLine("  " + "kind".padding(toLength: 36, withPad: " ", startingAt: 0)
-    + "  forward s backward s   share  GFLOP/s  of peak")
+  logLine(
+    "  " + "kind".padding(toLength: 36, withPad: " ", startingAt: 0)
+      + "  forward s backward s   share  GFLOP/s  of peak")
   for row in Profiler.summary() {
     let share = (row.forwardSeconds + row.backwardSeconds) / totalSeconds * 100
     let rate = row.gflopPerSecond
-    logLine("  " + row.kind.padding(toLength: 36, withPad: " ", startingAt: 0)
-      + String(format: " %9.3f %9.3f %6.1f%%", row.forwardSeconds, row.backwardSeconds, share)
-      + (row.multiplyAccumulates > 0 ? String(format: " %8.1f %7.0f%%", rate, rate / peak * 100) : ""))
+    logLine(
+      "  " + row.kind.padding(toLength: 36, withPad: " ", startingAt: 0)
+        + String(format: " %9.3f %9.3f %6.1f%%", row.forwardSeconds, row.backwardSeconds, share)
+        + (row.multiplyAccumulates > 0
+          ? String(format: " %8.1f %7.0f%%", rate, rate / peak * 100) : ""))
   }
   logLine("profile: 15 slowest layers (forward s, backward s, GFLOP/s)")
   let leaves = Profiler.entries.filter { !$0.isContainer }
@@ -162,17 +174,19 @@ func printProfile(totalSeconds: Double, peak: Double) {
   for e in leaves.prefix(15) {
     let t = e.forwardSeconds + e.backwardSeconds
     let macs = e.forwardMultiplyAccumulates + e.backwardMultiplyAccumulates
-    logLine("  " + e.path.padding(toLength: 40, withPad: " ", startingAt: 0) + " "
-      + e.kind.padding(toLength: 36, withPad: " ", startingAt: 0)
-      + String(format: " %8.3f %8.3f", e.forwardSeconds, e.backwardSeconds)
-      + (macs > 0 && t > 0 ? String(format: " %8.1f", 2 * Double(macs) / t / 1e9) : ""))
+    logLine(
+      "  " + e.path.padding(toLength: 40, withPad: " ", startingAt: 0) + " "
+        + e.kind.padding(toLength: 36, withPad: " ", startingAt: 0)
+        + String(format: " %8.3f %8.3f", e.forwardSeconds, e.backwardSeconds)
+        + (macs > 0 && t > 0 ? String(format: " %8.1f", 2 * Double(macs) / t / 1e9) : ""))
   }
 }
 
 struct BenchTrain: ParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "train",
-    abstract: "Full fine-tuning step: forward (BN training) + cross-entropy + backward + SGD momentum.")
+    abstract:
+      "Full fine-tuning step: forward (BN training) + cross-entropy + backward + SGD momentum.")
   @OptionGroup var options: BenchModelOptions
   func run() throws { try runModelBenchmark(.train, options) }
 }

@@ -74,7 +74,8 @@ struct DatasetGenerate: ParsableCommand {
       do {
         text = try String(contentsOfFile: spec, encoding: .utf8)
       } catch {
-        throw CLIError("\(spec): cannot read the spec (\(error.localizedDescription)); check the path")
+        throw CLIError(
+          "\(spec): cannot read the spec (\(error.localizedDescription)); check the path")
       }
       let parsed = try PhantomSpec.parse(yaml: text, path: spec)
       var lastShown = -1

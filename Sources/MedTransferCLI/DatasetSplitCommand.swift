@@ -34,7 +34,8 @@ struct DatasetSplitCommand: ParsableCommand {
       for (_, s) in assignment.splitOf { counts[s, default: 0] += 1 }
       printErr(
         "split \(loaded.entries.count) images of \(loaded.patientCount) patients: "
-          + counts.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")
+          + counts.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(
+            separator: ", ")
           + "; wrote \(out)")
     } catch let error as DatasetsError {
       throw CLIError(error.description)

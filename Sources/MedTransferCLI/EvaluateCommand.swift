@@ -22,13 +22,16 @@ struct EvaluateCommand: ParsableCommand {
   @Option(help: "Only rows of this split (e.g. test); default: every image.")
   var split: String?
 
-  @Option(name: .customLong("on-bad"),
-          help: "Bad rows and undecodable images: fail (default) or skip (listed on stderr).")
+  @Option(
+    name: .customLong("on-bad"),
+    help: "Bad rows and undecodable images: fail (default) or skip (listed on stderr).")
   var onBad: String = "fail"
 
-  @Option(parsing: .unconditional, help: ArgumentHelp(
-    "Input window (auto, file[:C,W], C,W or pLOW,HIGH); default: the one the run was trained with.",
-    valueName: "window"))
+  @Option(
+    parsing: .unconditional,
+    help: ArgumentHelp(
+      "Input window (auto, file[:C,W], C,W or pLOW,HIGH); default: the one the run was trained with.",
+      valueName: "window"))
   var window: String?
 
   @Flag(help: "Print the report as one JSON document on stdout.")
@@ -60,8 +63,9 @@ struct EvaluateCommand: ParsableCommand {
         seed: record.configuration.seed, onBad: policy,
         preprocessing: try runPreprocessing(record))
       // Patients matter only when a split is drawn.
-      printDataNotes(skipped: notes.skipped, patientWarning: split == nil ? nil : notes.patientWarning,
-                     source: data)
+      printDataNotes(
+        skipped: notes.skipped, patientWarning: split == nil ? nil : notes.patientWarning,
+        source: data)
       report = Runner.evaluate(model, on: set, seed: UInt64(record.configuration.seed))
     } catch let error as CustomStringConvertible {
       throw CLIError(error.description)
@@ -70,20 +74,28 @@ struct EvaluateCommand: ParsableCommand {
       print(String(decoding: try RunDirectory.prettyJSON(report), as: UTF8.self))
     } else {
       let o = report.overall
-      print(String(format: "images %d  accuracy %.3f [%.3f, %.3f]  balanced %.3f  macro-F1 %.3f",
-                   o.count, o.accuracy.value, o.accuracy.lower ?? .nan, o.accuracy.upper ?? .nan,
-                   o.balancedAccuracy, o.macroF1))
+      print(
+        String(
+          format: "images %d  accuracy %.3f [%.3f, %.3f]  balanced %.3f  macro-F1 %.3f",
+          o.count, o.accuracy.value, o.accuracy.lower ?? .nan, o.accuracy.upper ?? .nan,
+          o.balancedAccuracy, o.macroF1))
       if let auc = o.macroAUROC {
-        print(String(format: "macro AUROC %.3f [%.3f, %.3f]  ECE %.3f", auc.value,
-                     auc.lower ?? .nan, auc.upper ?? .nan, o.ece))
+        print(
+          String(
+            format: "macro AUROC %.3f [%.3f, %.3f]  ECE %.3f", auc.value,
+            auc.lower ?? .nan, auc.upper ?? .nan, o.ece))
       }
       for (name, r) in report.perDomain.sorted(by: { $0.key < $1.key }) {
-        print(String(format: "  domain %@: n %d accuracy %.3f balanced %.3f", name, r.count,
-                     r.accuracy.value, r.balancedAccuracy))
+        print(
+          String(
+            format: "  domain %@: n %d accuracy %.3f balanced %.3f", name, r.count,
+            r.accuracy.value, r.balancedAccuracy))
       }
       for (name, r) in report.perSubgroup.sorted(by: { $0.key < $1.key }) {
-        print(String(format: "  %@: n %d accuracy %.3f balanced %.3f", name, r.count,
-                     r.accuracy.value, r.balancedAccuracy))
+        print(
+          String(
+            format: "  %@: n %d accuracy %.3f balanced %.3f", name, r.count,
+            r.accuracy.value, r.balancedAccuracy))
       }
     }
   }

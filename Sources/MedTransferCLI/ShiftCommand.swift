@@ -10,7 +10,8 @@ import Studies
 struct ShiftCommand: ParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "shift",
-    abstract: "Measure the domain shift between two datasets (features, intensities, headers, labels).",
+    abstract:
+      "Measure the domain shift between two datasets (features, intensities, headers, labels).",
     discussion: """
       DATASET is a manifest CSV, a folder holding manifest.csv, an ImageFolder tree or a DICOM \
       tree with --labels-csv (as in `medtransfer dataset summary`). When one manifest holds both \
@@ -25,7 +26,8 @@ struct ShiftCommand: ParsableCommand {
   @Option(name: .long, help: "Source dataset (manifest CSV, ImageFolder or DICOM tree).")
   var source: String
 
-  @Option(name: .long, help: "Target dataset (default: the source dataset; then pick domains or splits).")
+  @Option(
+    name: .long, help: "Target dataset (default: the source dataset; then pick domains or splits).")
   var target: String?
 
   @OptionGroup var loading: DatasetSourceOptions
@@ -42,40 +44,55 @@ struct ShiftCommand: ParsableCommand {
   @Option(name: .customLong("target-split"), help: "Only this split of the target dataset.")
   var targetSplit: String?
 
-  @Option(name: .long, help: "Split fractions for --source-split/--target-split (hand-given splits are kept).")
+  @Option(
+    name: .long,
+    help: "Split fractions for --source-split/--target-split (hand-given splits are kept).")
   var splits: String = "train=0.6,val=0.2,test=0.2"
 
-  @Option(name: .customLong("max-images"), help: "At most N images per side (even stride over the manifest order).")
+  @Option(
+    name: .customLong("max-images"),
+    help: "At most N images per side (even stride over the manifest order).")
   var maxImages: Int?
 
   @Option(name: .long, help: "Backbone whose pooled features are compared.")
   var model: String = "efficientnet-lite0"
 
-  @Option(name: .long, help: ArgumentHelp(
-    "Run folder of `medtransfer train`: compare that trained network's features (at its input size) instead of --model's ImageNet features.",
-    valueName: "run-folder"))
+  @Option(
+    name: .long,
+    help: ArgumentHelp(
+      "Run folder of `medtransfer train`: compare that trained network's features (at its input size) instead of --model's ImageNet features.",
+      valueName: "run-folder"))
   var checkpoint: String?
 
-  @Flag(name: .customLong("permute-within-labels"), help: "MMD permutations exchange images (or patients) only within a class label: for samples drawn per class (balanced designs), where the plain test is conservative.")
+  @Flag(
+    name: .customLong("permute-within-labels"),
+    help:
+      "MMD permutations exchange images (or patients) only within a class label: for samples drawn per class (balanced designs), where the plain test is conservative."
+  )
   var permuteWithinLabels = false
 
-  @Option(name: .long, help: ArgumentHelp(
-    "Layer whose globally pooled output is compared: stem, stage1 … stage7, head_conv (the penultimate features), or softmax (a --checkpoint's class probabilities: black-box shift detection).",
-    valueName: "layer"))
+  @Option(
+    name: .long,
+    help: ArgumentHelp(
+      "Layer whose globally pooled output is compared: stem, stage1 … stage7, head_conv (the penultimate features), or softmax (a --checkpoint's class probabilities: black-box shift detection).",
+      valueName: "layer"))
   var layer: String = "head_conv"
 
   @Option(name: .customLong("input-size"), help: "Square network input size in pixels.")
   var inputSize: Int = 128
 
-  @Option(name: .long, parsing: .unconditional, help: ArgumentHelp(
-    "Input window: auto (the file's own VOI window, else a CT preset by body part, else the image's 0.5–99.5 percentiles), file[:C,W], C,W or pLOW,HIGH; with --checkpoint the run's own by default.",
-    valueName: "window"))
+  @Option(
+    name: .long, parsing: .unconditional,
+    help: ArgumentHelp(
+      "Input window: auto (the file's own VOI window, else a CT preset by body part, else the image's 0.5–99.5 percentiles), file[:C,W], C,W or pLOW,HIGH; with --checkpoint the run's own by default.",
+      valueName: "window"))
   var window: String?
 
   @Option(name: .long, help: "MMD permutations B (p = (1 + #≥)/(1 + B)).")
   var permutations: Int = 1000
 
-  @Option(name: .long, help: "Bootstrap replicates for the MMD, PAD, intensity and label intervals.")
+  @Option(
+    name: .long, help: "Bootstrap replicates for the MMD, PAD, intensity and label intervals.")
   var bootstrap: Int = 1000
 
   @Option(
@@ -86,13 +103,18 @@ struct ShiftCommand: ParsableCommand {
   @Option(name: .long, help: "2-D embedding: pca, tsne (exact, seeded; slower) or none.")
   var embedding: String = "pca"
 
-  @Option(name: .long, help: "Seed of permutations, bootstrap, splits and the random-init baseline.")
+  @Option(
+    name: .long, help: "Seed of permutations, bootstrap, splits and the random-init baseline.")
   var seed: UInt64 = 0
 
-  @Flag(name: .customLong("no-logme"), help: "Skip LogME of the other backbones and the random-init baseline.")
+  @Flag(
+    name: .customLong("no-logme"),
+    help: "Skip LogME of the other backbones and the random-init baseline.")
   var noLogME = false
 
-  @Option(name: .customLong("logme-images"), help: "LogME on about this many target images (every backbone on the same ones).")
+  @Option(
+    name: .customLong("logme-images"),
+    help: "LogME on about this many target images (every backbone on the same ones).")
   var logMEImages: Int = 500
 
   @Option(name: .long, help: "Write an SVG scatter of the 2-D embedding here.")
@@ -143,7 +165,8 @@ struct ShiftCommand: ParsableCommand {
       let options = try loading.loadOptions()
       let sourceSet = try DatasetLoader.load(source, options: options)
       let targetPath = target ?? source
-      let targetSet = targetPath == source
+      let targetSet =
+        targetPath == source
         ? sourceSet : try DatasetLoader.load(targetPath, options: options)
       for (path, set) in targetPath == source
         ? [(source, sourceSet)] : [(source, sourceSet), (targetPath, targetSet)]
@@ -162,7 +185,8 @@ struct ShiftCommand: ParsableCommand {
             + "need disjoint samples: pick different --source-domain/--target-domain or "
             + "--source-split/--target-split")
       }
-      log("source \(s.name): \(s.indices.count) images; target \(t.name): \(t.indices.count) images")
+      log(
+        "source \(s.name): \(s.indices.count) images; target \(t.name): \(t.indices.count) images")
       let analysis = ShiftAnalysis.Options(
         permutations: permutations, bootstrapReplicates: bootstrap,
         covarianceBootstrapReplicates: covarianceBootstrap, projection: embedding != "none",
@@ -221,14 +245,16 @@ struct ShiftCommand: ParsableCommand {
       guard domains.contains(domain) else {
         throw CLIError(
           "--\(flag)-domain '\(domain)': not a domain of \(path) (domains: "
-            + "\(domains.sorted().joined(separator: ", ")))\(domains.isEmpty ? "; add a domain column or --domain-by" : "")")
+            + "\(domains.sorted().joined(separator: ", ")))\(domains.isEmpty ? "; add a domain column or --domain-by" : "")"
+        )
       }
       indices = indices.filter { dataset.entries[$0].domain == domain }
     }
     if let split {
       let fractions = try Splitter.parseFractions(splits)
-      guard fractions.contains(where: { $0.name == split })
-        || dataset.entries.contains(where: { $0.split == split })
+      guard
+        fractions.contains(where: { $0.name == split })
+          || dataset.entries.contains(where: { $0.split == split })
       else {
         throw CLIError(
           "--\(flag)-split '\(split)': not a split of --splits \(splits); name one of "
@@ -240,7 +266,8 @@ struct ShiftCommand: ParsableCommand {
     }
     guard indices.count >= 2 else {
       throw CLIError(
-        "--\(flag) \(path): \(indices.count) image(s) selected; the analysis needs at least 2 per side")
+        "--\(flag) \(path): \(indices.count) image(s) selected; the analysis needs at least 2 per side"
+      )
     }
     var name = domain ?? (URL(fileURLWithPath: path).deletingPathExtension().lastPathComponent)
     if let split { name += " (\(split))" }
@@ -254,11 +281,13 @@ struct ShiftCommand: ParsableCommand {
     func ci(_ i: ConfidenceInterval?) -> String {
       i.map { " [\(g($0.lower)), \(g($0.upper))]" } ?? ""
     }
-    func pad(_ s: String, _ n: Int) -> String { s.padding(toLength: max(n, s.count), withPad: " ", startingAt: 0) }
+    func pad(_ s: String, _ n: Int) -> String {
+      s.padding(toLength: max(n, s.count), withPad: " ", startingAt: 0)
+    }
     var lines = [
       "\(d.source.name) (\(d.source.images) images) vs \(d.target.name) (\(d.target.images) images), "
         + "\(d.model) \(d.layer ?? "head_conv") @ \(d.inputSize) px, d = \(r.featureDimension)",
-      "  input           \(d.preprocessing)"
+      "  input           \(d.preprocessing)",
     ]
     if let mmd = r.mmd {
       lines.append(
@@ -275,16 +304,20 @@ struct ShiftCommand: ParsableCommand {
       lines.append("  CORAL           \(g(coral.value))\(ci(coral.interval))")
     }
     if let labels = r.labels {
-      lines.append("  label prior TV  \(g(labels.totalVariation.value))\(ci(labels.totalVariation.interval))")
+      lines.append(
+        "  label prior TV  \(g(labels.totalVariation.value))\(ci(labels.totalVariation.interval))")
     }
     for c in r.intensity {
       lines.append(
         "  intensity \(pad(c.statistic, 5)) KS D = \(String(format: "%.3f", c.ks.statistic)) "
           + "p = \(g(c.ks.pValue)), W1 = \(g(c.wasserstein.value)) "
-          + "(median \(String(format: "%.1f", c.sourceMedian)) → \(String(format: "%.1f", c.targetMedian)))")
+          + "(median \(String(format: "%.1f", c.sourceMedian)) → \(String(format: "%.1f", c.targetMedian)))"
+      )
     }
     if let h = r.headers {
-      lines.append("  headers differing: " + (h.differing.isEmpty ? "none" : h.differing.joined(separator: ", ")))
+      lines.append(
+        "  headers differing: "
+          + (h.differing.isEmpty ? "none" : h.differing.joined(separator: ", ")))
     }
     lines.append("  Holm-corrected tests (α = \(r.alpha)):")
     for test in r.tests {
@@ -296,10 +329,12 @@ struct ShiftCommand: ParsableCommand {
     if let p = d.predictions {
       lines.append(
         "  mean confidence \(String(format: "%.3f", p.sourceMeanConfidence)) → "
-          + "\(String(format: "%.3f", p.targetMeanConfidence)) (drop \(String(format: "%+.3f", p.confidenceDrop)))")
+          + "\(String(format: "%.3f", p.targetMeanConfidence)) (drop \(String(format: "%+.3f", p.confidenceDrop)))"
+      )
     }
     for t in d.transferability {
-      lines.append("  LogME \(t.backbone) (\(t.initialization)): \(String(format: "%.4f", t.logME))")
+      lines.append(
+        "  LogME \(t.backbone) (\(t.initialization)): \(String(format: "%.4f", t.logME))")
     }
     lines += d.notes.map { "  note: " + $0 }
     return lines.joined(separator: "\n")

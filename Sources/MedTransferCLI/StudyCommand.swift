@@ -1,7 +1,7 @@
 import ArgumentParser
 import Foundation
-import Reports
 import Neural
+import Reports
 import Studies
 
 /// `medtransfer study …`: run study specs.
@@ -29,7 +29,8 @@ struct StudyRunCommand: ParsableCommand {
   @Argument(help: "The study spec (YAML), e.g. studies/quickstart.yaml.")
   var spec: String
 
-  @Option(name: .long, help: "Study folder (database, checkpoints, report). Default: Reports/<name>.")
+  @Option(
+    name: .long, help: "Study folder (database, checkpoints, report). Default: Reports/<name>.")
   var out: String?
 
   @Flag(name: .long, help: "Also redo runs that failed in an earlier invocation.")
@@ -76,10 +77,12 @@ struct StudyRunCommand: ParsableCommand {
       let studyDirectory = URL(fileURLWithPath: folder).standardizedFileURL
       let specDirectory = URL(fileURLWithPath: self.spec).deletingLastPathComponent()
         .standardizedFileURL
-      let cache = ProcessInfo.processInfo.environment["MEDTRANSFER_CACHE"].map {
-        URL(fileURLWithPath: $0)
-      } ?? FileManager.default.homeDirectoryForCurrentUser.appendingPathComponent(
-        ".cache/medtransfer")
+      let cache =
+        ProcessInfo.processInfo.environment["MEDTRANSFER_CACHE"].map {
+          URL(fileURLWithPath: $0)
+        }
+        ?? FileManager.default.homeDirectoryForCurrentUser.appendingPathComponent(
+          ".cache/medtransfer")
       let context = StudyContext(
         studyDirectory: studyDirectory, specDirectory: specDirectory, cacheDirectory: cache)
       // Baselines first, every network arm through Adaptation; arms no executor can run are

@@ -26,8 +26,9 @@ struct TrainCommand: ParsableCommand {
   @Option(help: "Train on this domain only (repeatable).")
   var domain: [String] = []
 
-  @Option(name: .customLong("target-domain"),
-          help: "Unlabelled target domain for --adabn / --coral (its images, not its labels).")
+  @Option(
+    name: .customLong("target-domain"),
+    help: "Unlabelled target domain for --adabn / --coral (its images, not its labels).")
   var targetDomain: String?
 
   @Option(name: .customLong("init"), help: "pretrained:efficientnet-lite0 | scratch[:NAME].")
@@ -69,8 +70,9 @@ struct TrainCommand: ParsableCommand {
   @Option(help: "Early-stopping patience in epochs (0: off).")
   var patience: Int = 5
 
-  @Option(name: .customLong("bn-momentum"),
-          help: "BatchNorm running-statistics momentum while training (0: keep the network's).")
+  @Option(
+    name: .customLong("bn-momentum"),
+    help: "BatchNorm running-statistics momentum while training (0: keep the network's).")
   var bnMomentum: Double = 0.1
 
   @Option(help: "Selection metric: accuracy | balanced-accuracy | macro-f1 | macro-auroc.")
@@ -88,9 +90,11 @@ struct TrainCommand: ParsableCommand {
   @Option(help: "Square input size in pixels.")
   var size: Int = 128
 
-  @Option(parsing: .unconditional, help: ArgumentHelp(
-    "Input window: auto (the file's own VOI window, else a CT preset by body part, else the image's 0.5–99.5 percentiles; 8-bit pictures as they are), file[:C,W], C,W (e.g. 40,400) or pLOW,HIGH (e.g. p1,99).",
-    valueName: "window"))
+  @Option(
+    parsing: .unconditional,
+    help: ArgumentHelp(
+      "Input window: auto (the file's own VOI window, else a CT preset by body part, else the image's 0.5–99.5 percentiles; 8-bit pictures as they are), file[:C,W], C,W (e.g. 40,400) or pLOW,HIGH (e.g. p1,99).",
+      valueName: "window"))
   var window: String = "auto"
 
   @Option(help: "Seed of initialisation, splits, budgets, augmentation and dropout.")
@@ -99,8 +103,11 @@ struct TrainCommand: ParsableCommand {
   @Option(help: "Run folder to write.")
   var out: String
 
-  @Option(name: .customLong("on-bad"),
-          help: "Bad rows and undecodable images: fail (default) or skip (listed on stderr and in config.json).")
+  @Option(
+    name: .customLong("on-bad"),
+    help:
+      "Bad rows and undecodable images: fail (default) or skip (listed on stderr and in config.json)."
+  )
   var onBad: String = "fail"
 
   @Flag(help: "Continue a killed run from its last checkpoint.")
@@ -123,10 +130,13 @@ struct TrainCommand: ParsableCommand {
       throw CLIError("--optimizer \(optimizer): unknown; use adamw or sgd")
     }
     guard let selection = SelectionMetric(rawValue: metric) else {
-      throw CLIError("--metric \(metric): unknown; use "
-        + SelectionMetric.allCases.map(\.rawValue).joined(separator: ", "))
+      throw CLIError(
+        "--metric \(metric): unknown; use "
+          + SelectionMetric.allCases.map(\.rawValue).joined(separator: ", "))
     }
-    guard dropout >= 0 && dropout < 1 else { throw CLIError("--dropout \(dropout): must be in [0, 1)") }
+    guard dropout >= 0 && dropout < 1 else {
+      throw CLIError("--dropout \(dropout): must be in [0, 1)")
+    }
     guard epochs >= 1, batchSize >= 2, size >= 16 else {
       throw CLIError("--epochs ≥ 1, --batch-size ≥ 2 and --size ≥ 16 are required")
     }
@@ -179,7 +189,8 @@ struct TrainCommand: ParsableCommand {
     if resume, FileManager.default.fileExists(atPath: directory.configURL.path) {
       let old = try RunDirectory.readJSON(RunConfigRecord.self, from: directory.configURL)
       guard old.configuration == configuration else {
-        throw CLIError("\(out): holds a run with a different configuration; drop --resume or use a new --out")
+        throw CLIError(
+          "\(out): holds a run with a different configuration; drop --resume or use a new --out")
       }
       guard old.data.preprocessingSHA256 == record.data.preprocessingSHA256 else {
         throw CLIError(
@@ -204,11 +215,14 @@ struct TrainCommand: ParsableCommand {
     if json {
       print(String(decoding: try RunDirectory.prettyJSON(summary), as: UTF8.self))
     }
-    let test = summary.test.map {
-      String(format: " test accuracy %.3f balanced %.3f", $0.overall.accuracy.value,
-             $0.overall.balancedAccuracy)
-    } ?? ""
-    log("\(summary.status.rawValue): \(summary.epochsRun) epochs, best epoch \(summary.bestEpoch),"
+    let test =
+      summary.test.map {
+        String(
+          format: " test accuracy %.3f balanced %.3f", $0.overall.accuracy.value,
+          $0.overall.balancedAccuracy)
+      } ?? ""
+    log(
+      "\(summary.status.rawValue): \(summary.epochsRun) epochs, best epoch \(summary.bestEpoch),"
         + String(format: " %.1f img/s", summary.imagesPerSecond) + test + " → \(out)")
     if let error = summary.error {
       throw CLIError("\(out): \(error)")
@@ -241,8 +255,9 @@ final class ProgressBar {
     let filled = p.steps > 0 ? width * p.step / p.steps : 0
     let bar = String(repeating: "█", count: filled) + String(repeating: "·", count: width - filled)
     let val = p.validationValue.map { String(format: " val %@ %.3f", metric, $0) } ?? ""
-    let line = String(format: "epoch %d/%d %@ loss %.4f%@ %.1f img/s", p.epoch, p.epochs, bar,
-                      p.loss, val, p.imagesPerSecond)
+    let line = String(
+      format: "epoch %d/%d %@ loss %.4f%@ %.1f img/s", p.epoch, p.epochs, bar,
+      p.loss, val, p.imagesPerSecond)
     if interactive {
       if Date().timeIntervalSince(lastDraw) > 0.1 || p.step == p.steps {
         FileHandle.standardError.write(Data(("\r\u{1B}[K" + line).utf8))

@@ -24,8 +24,11 @@ enum WorkerPool {
     for k in 1...count {
       let p = Process()
       p.executableURL = executable
-      p.arguments = ["study", "run", spec, "--out", out, "--shard", "\(k)/\(count)",
-                     "--threads", "1", "--no-report"] + (retryFailed ? ["--retry-failed"] : [])
+      p.arguments =
+        [
+          "study", "run", spec, "--out", out, "--shard", "\(k)/\(count)",
+          "--threads", "1", "--no-report",
+        ] + (retryFailed ? ["--retry-failed"] : [])
       p.environment = environment
       let pipe = Pipe()
       p.standardError = pipe
@@ -43,7 +46,7 @@ enum WorkerPool {
       do { try p.run() } catch {
         pipe.fileHandleForReading.readabilityHandler = nil
         drained.leave()
-        processes.forEach { $0.terminate() }
+        for process in processes { process.terminate() }
         throw CLIError("cannot start worker \(k)/\(count) (\(executable.path)): \(error)")
       }
       processes.append(p)

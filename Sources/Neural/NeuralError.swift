@@ -21,7 +21,8 @@ public enum NeuralError: Error, CustomStringConvertible, Equatable {
         + "(check the architecture name)"
     case .unexpectedKeys(let keys):
       let shown = keys.prefix(5).joined(separator: ", ")
-      return "state dict has \(keys.count) unused tensor(s) (\(shown)\(keys.count > 5 ? ", …" : ""))"
+      return
+        "state dict has \(keys.count) unused tensor(s) (\(shown)\(keys.count > 5 ? ", …" : ""))"
         + "; the checkpoint does not match this model (check the architecture name)"
     case .shapeMismatch(let key, let expected, let actual):
       return "tensor '\(key)' has shape \(actual) but the model needs \(expected); "

@@ -22,7 +22,10 @@ extension Parameter {
   /// - Throws: `NeuralError.shapeMismatch` naming `key` when the shapes differ.
   public func load(pytorch tensor: Tensor, key: String = "") throws {
     let expected = pytorchShape
-    guard tensor.shape == expected || (tensor.count == value.count && squeezed(tensor.shape) == squeezed(expected)) else {
+    guard
+      tensor.shape == expected
+        || (tensor.count == value.count && squeezed(tensor.shape) == squeezed(expected))
+    else {
       throw NeuralError.shapeMismatch(key: key, expected: expected, actual: tensor.shape)
     }
     let src = tensor.data
@@ -52,7 +55,9 @@ extension Parameter {
       for o in 0..<co {
         for i in 0..<ci {
           for a in 0..<kh {
-            for b in 0..<kw { body(((a * kw + b) * ci + i) * co + o, ((o * ci + i) * kh + a) * kw + b) }
+            for b in 0..<kw {
+              body(((a * kw + b) * ci + i) * co + o, ((o * ci + i) * kh + a) * kw + b)
+            }
           }
         }
       }
@@ -91,7 +96,9 @@ extension Layer {
         if strict { throw NeuralError.missingKey(key: name) }
         continue
       }
-      if t.shape != p.pytorchShape && !(t.count == p.value.count && squeezed(t.shape) == squeezed(p.pytorchShape)) {
+      if t.shape != p.pytorchShape
+        && !(t.count == p.value.count && squeezed(t.shape) == squeezed(p.pytorchShape))
+      {
         throw NeuralError.shapeMismatch(key: name, expected: p.pytorchShape, actual: t.shape)
       }
     }

@@ -48,7 +48,8 @@ public enum Parallel {
   public static var workers: Int = {
     let n = Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))
     return Swift.max(1, n)
-  }() {
+  }()
+  {
     didSet { workers = Swift.max(1, workers) }
   }
 
@@ -145,13 +146,17 @@ public enum Profiler {
   public static func summary() -> [KindTotal] {
     var sums: [String: KindTotal] = [:]
     for e in list where !e.isContainer {
-      var s = sums[e.kind] ?? KindTotal(kind: e.kind, forwardSeconds: 0, backwardSeconds: 0, multiplyAccumulates: 0)
+      var s =
+        sums[e.kind]
+        ?? KindTotal(kind: e.kind, forwardSeconds: 0, backwardSeconds: 0, multiplyAccumulates: 0)
       s.forwardSeconds += e.forwardSeconds
       s.backwardSeconds += e.backwardSeconds
       s.multiplyAccumulates += e.forwardMultiplyAccumulates + e.backwardMultiplyAccumulates
       sums[e.kind] = s
     }
-    return sums.values.sorted { $0.forwardSeconds + $0.backwardSeconds > $1.forwardSeconds + $1.backwardSeconds }
+    return sums.values.sorted {
+      $0.forwardSeconds + $0.backwardSeconds > $1.forwardSeconds + $1.backwardSeconds
+    }
   }
 
   /// Times `body` as a forward leaf called `path` (for code that runs kernels outside

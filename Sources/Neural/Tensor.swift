@@ -50,7 +50,8 @@ public final class Tensor {
   /// Creates a tensor holding `values` (row-major in `shape`).
   public convenience init(shape: [Int], values: [Float]) {
     self.init(shape: shape)
-    precondition(values.count == count, "Tensor of shape \(shape) needs \(count) values, got \(values.count).")
+    precondition(
+      values.count == count, "Tensor of shape \(shape) needs \(count) values, got \(values.count).")
     values.withUnsafeBufferPointer { data.update(from: $0.baseAddress!, count: count) }
   }
 
@@ -59,7 +60,9 @@ public final class Tensor {
   private static func allocate(_ n: Int) -> UnsafeMutablePointer<Float> {
     var raw: UnsafeMutableRawPointer?
     let status = posix_memalign(&raw, 64, Swift.max(n, 1) * MemoryLayout<Float>.stride)
-    precondition(status == 0 && raw != nil, "Tensor could not allocate \(n) floats (posix_memalign status \(status)).")
+    precondition(
+      status == 0 && raw != nil,
+      "Tensor could not allocate \(n) floats (posix_memalign status \(status)).")
     return raw!.bindMemory(to: Float.self, capacity: Swift.max(n, 1))
   }
 
@@ -93,7 +96,9 @@ public final class Tensor {
 
   /// Copies `other`'s elements (shapes must hold the same number of elements).
   public func copy(from other: Tensor) {
-    precondition(other.count == count, "Tensor.copy needs equal element counts, got \(other.count) into \(count).")
+    precondition(
+      other.count == count,
+      "Tensor.copy needs equal element counts, got \(other.count) into \(count).")
     data.update(from: other.data, count: count)
   }
 

@@ -12,7 +12,8 @@ public enum EmbeddingChart {
     func axis(_ k: Int) -> String {
       let method = embedding.method == "pca" ? "PC" : embedding.method + " "
       if embedding.method == "pca", k < embedding.explainedVarianceRatio.count {
-        return "\(method)\(k + 1) (\(String(format: "%.1f", 100 * embedding.explainedVarianceRatio[k])) % of variance)"
+        return
+          "\(method)\(k + 1) (\(String(format: "%.1f", 100 * embedding.explainedVarianceRatio[k])) % of variance)"
       }
       return "\(method)\(k + 1)"
     }

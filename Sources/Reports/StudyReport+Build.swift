@@ -85,12 +85,16 @@ extension StudyReport {
           if let n = budget.count {
             x = Double(n)
           } else {
-            let perClass = r.map { Double($0.trainImages) / Double(max(1, $0.target.classNames.count)) }
+            let perClass = r.map {
+              Double($0.trainImages) / Double(max(1, $0.target.classNames.count))
+            }
             x = perClass.reduce(0, +) / Double(max(1, perClass.count))
           }
           points.append(CurvePoint(budget: budget.description, labelsPerClass: x, value: value))
         }
-        if !points.isEmpty { curves.append(CurveSeries(target: target, arm: arm.name, points: points)) }
+        if !points.isEmpty {
+          curves.append(CurveSeries(target: target, arm: arm.name, points: points))
+        }
       }
     }
 
@@ -111,7 +115,8 @@ extension StudyReport {
             $0.target == target && $0.arm == arm.name && $0.budget == point.budget
           }?.difference
           let significant = paired.map { $0.n >= 3 && ($0.lower ?? -.infinity) > 0 } ?? false
-          let (needed, note) = significant
+          let (needed, note) =
+            significant
             ? crossing(scratchCurve.points, goal: goal) : (nil, Self.notSignificant)
           labelsToMatch.append(
             LabelsToMatchRow(
@@ -127,7 +132,8 @@ extension StudyReport {
     for target in targets {
       guard let budget = detailBudget(target) else { continue }
       let bestFinal = arms.compactMap { arm in
-        interval(results(target, arm.name, budget).values.compactMap { $0.target.value(metric) })?.mean
+        interval(results(target, arm.name, budget).values.compactMap { $0.target.value(metric) })?
+          .mean
       }.max()
       guard let goal = spec.report.targetValue ?? bestFinal.map({ 0.95 * $0 }) else { continue }
       for arm in arms {
@@ -143,13 +149,15 @@ extension StudyReport {
             let losses = records.compactMap(\.trainLoss).filter(\.isFinite)
             points.append(
               TrainingPoint(
-                epoch: e, wallSeconds: records.map(\.wallSeconds).reduce(0, +) / Double(records.count),
+                epoch: e,
+                wallSeconds: records.map(\.wallSeconds).reduce(0, +) / Double(records.count),
                 valMetric: vals.isEmpty ? nil : vals.reduce(0, +) / Double(vals.count),
                 trainLoss: losses.isEmpty ? nil : losses.reduce(0, +) / Double(losses.count),
                 runs: records.count))
           }
           trainingCurves.append(
-            TrainingCurveSeries(target: target, arm: arm.name, budget: budget.description, points: points))
+            TrainingCurveSeries(
+              target: target, arm: arm.name, budget: budget.description, points: points))
         }
         guard !r.isEmpty else { continue }
         let times = withEpochs.compactMap { res in
@@ -158,8 +166,10 @@ extension StudyReport {
         timeToTarget.append(
           TimeToTargetRow(
             target: target, arm: arm.name, budget: budget.description, targetValue: goal,
-            medianSeconds: times.isEmpty ? nil
-              : (times.count % 2 == 1 ? times[times.count / 2]
+            medianSeconds: times.isEmpty
+              ? nil
+              : (times.count % 2 == 1
+                ? times[times.count / 2]
                 : (times[times.count / 2 - 1] + times[times.count / 2]) / 2),
             reached: times.count, runs: withEpochs.count))
       }
@@ -192,10 +202,12 @@ extension StudyReport {
               forgettingOwnStatistics: interval(f.compactMap(\.forgettingOwnStatistics)),
               targetBefore: interval(f.compactMap(\.targetBefore)),
               targetAfter: interval(after),
-              targetGain: interval(r.compactMap { res in
-                guard let b = res.forgetting?.targetBefore, let a = res.target.value(metric) else { return nil }
-                return a - b
-              })))
+              targetGain: interval(
+                r.compactMap { res in
+                  guard let b = res.forgetting?.targetBefore, let a = res.target.value(metric)
+                  else { return nil }
+                  return a - b
+                })))
         }
       }
       for arm in arms where arm.adaBN {
@@ -212,12 +224,15 @@ extension StudyReport {
               target: target, budget: budget.description, arm: arm.name, baseline: plain.name,
               withAdaBN: interval(a.values.compactMap { $0.target.value(metric) }),
               without: interval(b.values.compactMap { $0.target.value(metric) }),
-              difference: seeds.isEmpty ? nil : ReportStatistics.pairedTest(
-                seeds.compactMap { a[$0]!.target.value(metric) },
-                seeds.compactMap { b[$0]!.target.value(metric) }, confidence: confidence)))
+              difference: seeds.isEmpty
+                ? nil
+                : ReportStatistics.pairedTest(
+                  seeds.compactMap { a[$0]!.target.value(metric) },
+                  seeds.compactMap { b[$0]!.target.value(metric) }, confidence: confidence)))
         } else {
           let pairs = a.values.compactMap { res -> (Double, Double)? in
-            guard let before = res.forgetting?.targetBefore, let after = res.target.value(metric) else { return nil }
+            guard let before = res.forgetting?.targetBefore, let after = res.target.value(metric)
+            else { return nil }
             return (after, before)
           }
           adaBN.append(
@@ -225,8 +240,10 @@ extension StudyReport {
               target: target, budget: budget.description, arm: arm.name,
               baseline: "source model, no adaptation",
               withAdaBN: interval(pairs.map(\.0)), without: interval(pairs.map(\.1)),
-              difference: pairs.isEmpty ? nil : ReportStatistics.pairedTest(
-                pairs.map(\.0), pairs.map(\.1), confidence: confidence)))
+              difference: pairs.isEmpty
+                ? nil
+                : ReportStatistics.pairedTest(
+                  pairs.map(\.0), pairs.map(\.1), confidence: confidence)))
         }
       }
       for arm in arms {
@@ -234,12 +251,20 @@ extension StudyReport {
         let r = results(target, arm.name, budget).sorted { $0.key < $1.key }.map(\.value)
         guard !r.isEmpty else { continue }
         var stages: [String] = []
-        for res in r { for d in res.forgetting?.stageDistances ?? [] where !stages.contains(d.stage) { stages.append(d.stage) } }
+        for res in r {
+          for d in res.forgetting?.stageDistances ?? [] where !stages.contains(d.stage) {
+            stages.append(d.stage)
+          }
+        }
         for stage in stages {
-          let v = r.compactMap { $0.forgetting?.stageDistances.first { $0.stage == stage }?.distance }
+          let v = r.compactMap {
+            $0.forgetting?.stageDistances.first { $0.stage == stage }?.distance
+          }
           if let i = interval(v) {
             distances.append(
-              WeightDistanceRow(target: target, arm: arm.name, budget: budget.description, stage: stage, distance: i))
+              WeightDistanceRow(
+                target: target, arm: arm.name, budget: budget.description, stage: stage, distance: i
+              ))
           }
         }
         calibration.append(
@@ -248,12 +273,15 @@ extension StudyReport {
             ece: interval(r.compactMap(\.target.ece)), bins: pool(r.map(\.target.reliability))))
         var keys: [(String, String)] = []
         for res in r {
-          for s in res.target.subgroups where !keys.contains(where: { $0 == (s.attribute, s.value) }) {
+          for s in res.target.subgroups
+          where !keys.contains(where: { $0 == (s.attribute, s.value) }) {
             keys.append((s.attribute, s.value))
           }
         }
         for (attribute, value) in keys {
-          let s = r.compactMap { $0.target.subgroups.first { $0.attribute == attribute && $0.value == value } }
+          let s = r.compactMap {
+            $0.target.subgroups.first { $0.attribute == attribute && $0.value == value }
+          }
           if let i = interval(s.map(\.accuracy)) {
             subgroups.append(
               SubgroupRow(
@@ -352,7 +380,9 @@ extension StudyReport {
     var used: [String: Set<String>] = [:]
     for run in runs {
       let notes = run.result?.notes ?? [:]
-      for (side, label) in [("source", run.config.source.label), ("target", run.config.target.label)] {
+      for (side, label) in [
+        ("source", run.config.source.label), ("target", run.config.target.label),
+      ] {
         for line in (notes["window.\(side)"] ?? "").components(separatedBy: "; ")
         where !line.isEmpty {
           used[label, default: []].insert(line)
@@ -369,7 +399,8 @@ extension StudyReport {
     if first.value.mean >= goal { return (first.labelsPerClass, "at or below the smallest budget") }
     for (a, b) in zip(sorted, sorted.dropFirst()) where b.value.mean >= goal {
       let fraction = (goal - a.value.mean) / (b.value.mean - a.value.mean)
-      let x = exp(log(a.labelsPerClass) + fraction * (log(b.labelsPerClass) - log(a.labelsPerClass)))
+      let x = exp(
+        log(a.labelsPerClass) + fraction * (log(b.labelsPerClass) - log(a.labelsPerClass)))
       return (x, "reached")
     }
     return (nil, "not reached within the budgets run")
@@ -384,10 +415,12 @@ extension StudyReport {
         let key = String(format: "%.6f-%.6f", bin.lower, bin.upper)
         if var existing = byEdge[key] {
           let n = Double(existing.count + bin.count)
-          existing.meanConfidence = (existing.meanConfidence * Double(existing.count)
-            + bin.meanConfidence * Double(bin.count)) / n
-          existing.accuracy = (existing.accuracy * Double(existing.count)
-            + bin.accuracy * Double(bin.count)) / n
+          existing.meanConfidence =
+            (existing.meanConfidence * Double(existing.count)
+              + bin.meanConfidence * Double(bin.count)) / n
+          existing.accuracy =
+            (existing.accuracy * Double(existing.count)
+              + bin.accuracy * Double(bin.count)) / n
           existing.count += bin.count
           byEdge[key] = existing
         } else {
@@ -410,7 +443,8 @@ public enum ReportsError: Error, CustomStringConvertible, Sendable {
   public var description: String {
     switch self {
     case .emptyStudy(let directory):
-      return "\(directory): the study database holds no study yet; run `medtransfer study run SPEC`."
+      return
+        "\(directory): the study database holds no study yet; run `medtransfer study run SPEC`."
     case .write(let path, let cause):
       return "\(path): cannot write the report (\(cause)); check the folder's permissions."
     }

@@ -94,7 +94,6 @@ public struct StudyReport: Codable, Sendable {
   /// The labels-to-match note where transfer did not significantly beat scratch.
   public static let notSignificant = "transfer not significantly better than scratch here"
 
-
   /// Wall seconds until the validation metric first reached `targetValue`.
   public struct TimeToTargetRow: Codable, Sendable {
     public var target: String

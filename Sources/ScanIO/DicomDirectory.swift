@@ -51,8 +51,11 @@ public struct DicomDirectory: Sendable {
       throw ScanIOError.invalidArgument(path: path, cause: "is not a directory")
     }
     let files = listFiles(path, recursive: recursive)
-    let results = ScanIO.parallelMap(files, workers: workers) { file -> Result<Image, ScanIOError> in
-      Result { try header(file) }.mapError { ($0 as? ScanIOError) ?? .io(path: file, cause: "\($0)") }
+    let results = ScanIO.parallelMap(files, workers: workers) {
+      file -> Result<Image, ScanIOError> in
+      Result { try header(file) }.mapError {
+        ($0 as? ScanIOError) ?? .io(path: file, cause: "\($0)")
+      }
     }
     var skipped: [Skipped] = []
     var groups: [String: [Image]] = [:]

@@ -118,7 +118,7 @@ public enum DicomWriter {
     let sorted = spec.attributes.sorted { $0.key < $1.key }
     let tags = sorted.map(\.key.raw)
     let values = sorted.map { strdup($0.value) }
-    defer { values.forEach { free($0) } }
+    defer { for value in values { free(value) } }
     var message = [CChar](repeating: 0, count: 1024)
     let status: Int32 = values.map { UnsafePointer<CChar>($0) }.withUnsafeBufferPointer {
       valuePointers in

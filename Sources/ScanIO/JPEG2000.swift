@@ -195,12 +195,14 @@ enum JPEG2000Frames {
     var imagePointer: UnsafeMutablePointer<opj_image_t>?
     guard opj_read_header(stream, codec, &imagePointer) != 0, let image = imagePointer else {
       throw ScanIOError.decodeFailed(
-        path: path, cause: "JPEG 2000 header: \(source.lastError.isEmpty ? "invalid" : source.lastError)")
+        path: path,
+        cause: "JPEG 2000 header: \(source.lastError.isEmpty ? "invalid" : source.lastError)")
     }
     defer { opj_image_destroy(image) }
     guard opj_decode(codec, stream, image) != 0, opj_end_decompress(codec, stream) != 0 else {
       throw ScanIOError.decodeFailed(
-        path: path, cause: "JPEG 2000: \(source.lastError.isEmpty ? "decode failed" : source.lastError)")
+        path: path,
+        cause: "JPEG 2000: \(source.lastError.isEmpty ? "decode failed" : source.lastError)")
     }
     let count = Int(image.pointee.numcomps)
     guard count > 0, let comps = image.pointee.comps else {

@@ -4,7 +4,10 @@ import CPNG
 /// (`RasterImage.read`) and written as PNG; see `PNGImage16`.
 public struct PNGImage: Equatable, Sendable {
   /// Pixel layout.
-  public enum Channels: Int, Sendable { case gray = 1, rgb = 3 }
+  public enum Channels: Int, Sendable {
+    case gray = 1
+    case rgb = 3
+  }
 
   public var width: Int
   public var height: Int
@@ -15,7 +18,8 @@ public struct PNGImage: Equatable, Sendable {
   public init(width: Int, height: Int, channels: Channels, pixels: [UInt8]) {
     precondition(
       pixels.count == width * height * channels.rawValue,
-      "PNGImage needs width*height*channels = \(width * height * channels.rawValue) samples, got \(pixels.count).")
+      "PNGImage needs width*height*channels = \(width * height * channels.rawValue) samples, got \(pixels.count)."
+    )
     self.width = width
     self.height = height
     self.channels = channels

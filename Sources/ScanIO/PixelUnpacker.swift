@@ -37,14 +37,17 @@ enum PixelUnpacker {
       try needBytes(expected, geometry)
       let kind = sampleKind(bits: layout.bitsAllocated, signed: layout.signed)
       let data = bytes.count == expected ? bytes : Array(bytes.prefix(expected))
-      return Result(buffer: SampleBuffer(bytes: data, kind: kind, shift: layout.shift), isColor: false)
+      return Result(
+        buffer: SampleBuffer(bytes: data, kind: kind, shift: layout.shift), isColor: false)
 
     case .paletteColor:
       let expected = n * bps
       try needBytes(expected, geometry)
       let kind = sampleKind(bits: layout.bitsAllocated, signed: layout.signed)
-      let indices = SampleBuffer(bytes: Array(bytes.prefix(expected)), kind: kind, shift: layout.shift)
-        .stored(frame: 0, count: n)
+      let indices = SampleBuffer(
+        bytes: Array(bytes.prefix(expected)), kind: kind, shift: layout.shift
+      )
+      .stored(frame: 0, count: n)
       return try palette(indices, file: file)
 
     default:
@@ -62,7 +65,8 @@ enum PixelUnpacker {
         try needBytes(full, geometry)
         data = Array(bytes.prefix(full))
         if layout.planar == 1 {
-          data = interleave(data, pixelsPerFrame: layout.pixelsPerFrame, frames: layout.frames, bps: bps)
+          data = interleave(
+            data, pixelsPerFrame: layout.pixelsPerFrame, frames: layout.frames, bps: bps)
         }
       }
       if isYBR && bps == 1 {
@@ -70,7 +74,8 @@ enum PixelUnpacker {
         isYBR = false
       }
       return Result(
-        buffer: SampleBuffer(bytes: data, kind: bps == 1 ? .u8 : (bps == 2 ? .u16 : .u32), shift: 0),
+        buffer: SampleBuffer(
+          bytes: data, kind: bps == 1 ? .u8 : (bps == 2 ? .u16 : .u32), shift: 0),
         isColor: true)
     }
   }
@@ -106,9 +111,18 @@ enum PixelUnpacker {
     var p = 0
     var i = 0
     while p + 1 < pixels + 1 && i + 3 < data.count && p < pixels {
-      let y0 = data[i], y1 = data[i + 1], cb = data[i + 2], cr = data[i + 3]
-      out[p * 3] = y0; out[p * 3 + 1] = cb; out[p * 3 + 2] = cr
-      if p + 1 < pixels { out[p * 3 + 3] = y1; out[p * 3 + 4] = cb; out[p * 3 + 5] = cr }
+      let y0 = data[i]
+      let y1 = data[i + 1]
+      let cb = data[i + 2]
+      let cr = data[i + 3]
+      out[p * 3] = y0
+      out[p * 3 + 1] = cb
+      out[p * 3 + 2] = cr
+      if p + 1 < pixels {
+        out[p * 3 + 3] = y1
+        out[p * 3 + 4] = cb
+        out[p * 3 + 5] = cr
+      }
       p += 2
       i += 4
     }
@@ -125,7 +139,9 @@ enum PixelUnpacker {
     data.withUnsafeMutableBufferPointer { d in
       var i = 0
       while i + 2 < d.count {
-        let y = Float(d[i]), cb = Float(d[i + 1]) - 128, cr = Float(d[i + 2]) - 128
+        let y = Float(d[i])
+        let cb = Float(d[i + 1]) - 128
+        let cr = Float(d[i + 2]) - 128
         let r = (y + cr * crR + 0.5).rounded(.down)
         let g = (y + cb * cbG + cr * crG + 0.5).rounded(.down)
         let b = (y + cb * cbB + 0.5).rounded(.down)

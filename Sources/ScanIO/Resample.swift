@@ -15,7 +15,8 @@ public enum Resampler {
   ) -> [Float] {
     precondition(
       values.count == height * width * channels,
-      "Resampler.resize: \(values.count) values do not make a \(height)x\(width)x\(channels) image.")
+      "Resampler.resize: \(values.count) values do not make a \(height)x\(width)x\(channels) image."
+    )
     precondition(newHeight > 0 && newWidth > 0, "Resampler.resize: target size must be positive.")
     // Rows first (width changes), then columns (height changes).
     let wide = axisWeights(from: width, to: newWidth)

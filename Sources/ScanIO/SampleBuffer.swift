@@ -88,8 +88,7 @@ private func convertSamples<T: FixedWidthInteger>(
   case .rescale(let slope, let intercept):
     // Exact in Float32 when the result is an integer below 2^24: stored values of up to 16
     // bits, slope 1 and an integral intercept (the common CT case).
-    if T.bitWidth <= 16, slope == 1, intercept == intercept.rounded(), abs(intercept) < 8_000_000
-    {
+    if T.bitWidth <= 16, slope == 1, intercept == intercept.rounded(), abs(intercept) < 8_000_000 {
       let b = Float(intercept)
       for i in 0..<count { out[i] = Float(p[i]) + b }
     } else {

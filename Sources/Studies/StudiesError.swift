@@ -25,7 +25,8 @@ public enum StudiesError: Error, CustomStringConvertible, Sendable, Equatable {
     case .unreadableSpec(let file, let cause):
       return "\(file): cannot read the study spec (\(cause)); check the path."
     case .yamlSyntax(let file, let line, let cause):
-      return "\(file)\(line.map { ":\($0)" } ?? ""): not valid YAML (\(cause)); fix the syntax there."
+      return
+        "\(file)\(line.map { ":\($0)" } ?? ""): not valid YAML (\(cause)); fix the syntax there."
     case .invalidSpec(let file, let line, let key, let reason, let fix):
       return "\(file)\(line.map { ":\($0)" } ?? ""): key '\(key)': \(reason); \(fix)."
     case .unsupportedArm(let file, let arm, let reason):

@@ -31,7 +31,8 @@ final class CORALLossTests: XCTestCase {
     let (nS, nT, d) = (5, 4, 3)
     var xs = features(nS, d, seed: 0.3, scale: 1)
     var xt = features(nT, d, seed: 2.1, scale: 0.5)
-    let r = CORALLoss.compute(source: xs, sourceCount: nS, target: xt, targetCount: nT, dimension: d)
+    let r = CORALLoss.compute(
+      source: xs, sourceCount: nS, target: xt, targetCount: nT, dimension: d)
     XCTAssertGreaterThan(r.loss, 0)
     let h: Float = 1e-2
     var maxDiff = 0.0

@@ -49,8 +49,9 @@ final class DataPreparationTests: XCTestCase {
   }
 
   func request(_ manifest: String, onBad: OnBad) -> DataRequest {
-    DataRequest(source: manifest, inputSize: 16, labelsPerClass: 3, seed: 4,
-                splits: "train=0.6,val=0.2,test=0.2", onBad: onBad)
+    DataRequest(
+      source: manifest, inputSize: 16, labelsPerClass: 3, seed: 4,
+      splits: "train=0.6,val=0.2,test=0.2", onBad: onBad)
   }
 
   func testUndecodableImageFailsByDefaultNamingItsRow() throws {
@@ -84,13 +85,15 @@ final class DataPreparationTests: XCTestCase {
     // The images are the 4-per-class budget without the corrupt one, labels aligned: each row
     // of the tensor is the preprocessed file of its label.
     let dataset = try DatasetLoader.load(manifest)
-    let cache = try TensorCache(preprocessing: DataPreparation.preprocessing(inputSize: 16, channels: 3))
+    let cache = try TensorCache(
+      preprocessing: DataPreparation.preprocessing(inputSize: 16, channels: 3))
     let expected = budget4.subtracting([corrupt.key]).sorted()
     XCTAssertEqual(expected.count, 7)
     var matched = 0
     for row in 0..<train.count {
-      let values = Array(UnsafeBufferPointer(
-        start: train.images.data + row * train.imageSize, count: train.imageSize))
+      let values = Array(
+        UnsafeBufferPointer(
+          start: train.images.data + row * train.imageSize, count: train.imageSize))
       for key in expected {
         let entry = dataset.entries.first { $0.key == key }!
         if try cache.image(path: entry.path).array == values {

@@ -1,6 +1,6 @@
 import Foundation
-import TestSupport
 import Metrics
+import TestSupport
 import XCTest
 
 @testable import Adaptation
@@ -20,8 +20,9 @@ final class EvaluatorTests: XCTestCase {
       }
     }
     let p = scores.flatMap { [1 - $0, $0] }
-    let r = Evaluator.classification(probabilities: p, labels: positives.map { $0 ? 1 : 0 },
-                                     classes: ["a", "b"], bootstrapReplicates: 50)
+    let r = Evaluator.classification(
+      probabilities: p, labels: positives.map { $0 ? 1 : 0 },
+      classes: ["a", "b"], bootstrapReplicates: 50)
     XCTAssertEqual(r.perClassAUROC["b"]!.value, wins / pairs, accuracy: 1e-6)
     XCTAssertEqual(r.perClassAUROC["b"]!.method, "delong")
     XCTAssertEqual(r.macroAUROC!.method, "bootstrap")
@@ -37,8 +38,9 @@ final class EvaluatorTests: XCTestCase {
     // Rows: predicted class 0 (0.9), 0 (0.6), 1 (0.8), 1 (0.7); labels 0, 1, 1, 0.
     let p: [Float] = [0.9, 0.1, 0.6, 0.4, 0.2, 0.8, 0.3, 0.7]
     let labels = [0, 1, 1, 0]
-    let r = Evaluator.classification(probabilities: p, labels: labels, classes: ["a", "b"],
-                                     bootstrapReplicates: 50)
+    let r = Evaluator.classification(
+      probabilities: p, labels: labels, classes: ["a", "b"],
+      bootstrapReplicates: 50)
     XCTAssertEqual(r.confusion, [[1, 1], [1, 1]])
     XCTAssertEqual(r.accuracy.value, 0.5)
     XCTAssertEqual(r.balancedAccuracy, 0.5)
@@ -54,10 +56,11 @@ final class EvaluatorTests: XCTestCase {
   /// Per-domain and per-subgroup breakdowns partition the images.
   func testBreakdowns() {
     let p: [Float] = [0.9, 0.1, 0.2, 0.8, 0.7, 0.3, 0.4, 0.6]
-    let report = Evaluator.report(probabilities: p, labels: [0, 1, 1, 1], classes: ["a", "b"],
-                                  domains: ["A", "A", "B", "B"],
-                                  subgroups: [["sex=F"], ["sex=M"], ["sex=F"], ["sex=M"]],
-                                  bootstrapReplicates: 20)
+    let report = Evaluator.report(
+      probabilities: p, labels: [0, 1, 1, 1], classes: ["a", "b"],
+      domains: ["A", "A", "B", "B"],
+      subgroups: [["sex=F"], ["sex=M"], ["sex=F"], ["sex=M"]],
+      bootstrapReplicates: 20)
     XCTAssertEqual(report.perDomain["A"]?.accuracy.value, 1)
     XCTAssertEqual(report.perDomain["B"]?.accuracy.value, 0.5)
     XCTAssertEqual(report.perSubgroup.keys.sorted(), ["sex=F", "sex=M"])

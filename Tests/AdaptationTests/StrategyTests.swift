@@ -6,9 +6,11 @@ import XCTest
 @testable import Adaptation
 
 final class StrategyTests: XCTestCase {
-  private func train(_ strategy: Strategy) throws -> (before: [String: [Float]],
-                                                      after: [String: [Float]],
-                                                      plan: StrategyPlan) {
+  private func train(_ strategy: Strategy) throws -> (
+    before: [String: [Float]],
+    after: [String: [Float]],
+    plan: StrategyPlan
+  ) {
     let model = makeTinyModel()
     let plan = try model.apply(strategy)
     let before = checksums(model)
@@ -19,16 +21,19 @@ final class StrategyTests: XCTestCase {
     config.patience = nil
     config.learningRate = 1e-2
     let trainer = Trainer(model: model, configuration: config, penalty: model.penalty(.l2sp()))
-    let outcome = try trainer.fit(train: makeTinyImages(24), validation: makeTinyImages(12, seed: 9))
+    let outcome = try trainer.fit(
+      train: makeTinyImages(24), validation: makeTinyImages(12, seed: 9))
     XCTAssertEqual(outcome.summary.status, .completed, outcome.summary.error ?? "")
     // The best epoch's weights are restored; make sure they are not the initial ones.
     XCTAssertGreaterThan(outcome.summary.bestEpoch, 0)
     return (before, checksums(model), plan)
   }
 
-  private func assertFrozen(_ r: (before: [String: [Float]], after: [String: [Float]], plan: StrategyPlan),
-                            trainedStages: Set<String>, file: StaticString = #filePath,
-                            line: UInt = #line) {
+  private func assertFrozen(
+    _ r: (before: [String: [Float]], after: [String: [Float]], plan: StrategyPlan),
+    trainedStages: Set<String>, file: StaticString = #filePath,
+    line: UInt = #line
+  ) {
     for (name, values) in r.before {
       let stage = String(name.split(separator: ".").first!)
       let isHead = name.hasPrefix("_fc")
@@ -36,7 +41,9 @@ final class StrategyTests: XCTestCase {
       let changed = values != r.after[name]!
       if isHead || trainedStages.contains(stage) {
         // Trained parameters and the running statistics of trained stages move.
-        if !isCounter { XCTAssertTrue(changed, "\(name) should have changed", file: file, line: line) }
+        if !isCounter {
+          XCTAssertTrue(changed, "\(name) should have changed", file: file, line: line)
+        }
       } else {
         XCTAssertFalse(changed, "\(name) should be bit-identical", file: file, line: line)
       }
@@ -77,8 +84,12 @@ final class StrategyTests: XCTestCase {
   func testPenaltyCoversConvolutionAndLinearWeights() throws {
     let model = makeTinyModel()
     let names = model.penalty(.l2sp()).terms.map(\.name)
-    XCTAssertEqual(names, ["stem.conv.weight", "stage1.conv.weight", "stage2.conv.weight",
-                           "_fc.weight"])
+    XCTAssertEqual(
+      names,
+      [
+        "stem.conv.weight", "stage1.conv.weight", "stage2.conv.weight",
+        "_fc.weight",
+      ])
     let withBN = model.penalty(.l2sp(includeBatchNormAffine: true)).terms.map(\.name)
     XCTAssertTrue(withBN.contains("stem.bn.weight") && withBN.contains("stage2.bn.bias"))
     XCTAssertFalse(withBN.contains("_fc.bias"))

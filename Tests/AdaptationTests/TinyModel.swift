@@ -14,35 +14,56 @@ func makeTinyModel(classes: Int = 3, channels: Int = 1, dropout: Float = 0, seed
   let bn1 = BatchNorm2d(channels: 8, eps: 1e-3, activation: .relu6)
   let bn2 = BatchNorm2d(channels: 8, eps: 1e-3, activation: .relu6)
   let backbone = Sequential([
-    ("stem", Sequential([
-      ("conv", Conv2d(inputChannels: channels, outputChannels: 4, kernelSize: 3, stride: 2,
-                      padding: .same)),
-      ("bn", stemBN),
-    ])),
-    ("stage1", Sequential([
-      ("conv", Conv2d(inputChannels: 4, outputChannels: 8, kernelSize: 3, stride: 2,
-                      padding: .same)),
-      ("bn", bn1),
-    ])),
-    ("stage2", Sequential([
-      ("conv", Conv2d(inputChannels: 8, outputChannels: 8, kernelSize: 1)),
-      ("bn", bn2),
-    ])),
+    (
+      "stem",
+      Sequential([
+        (
+          "conv",
+          Conv2d(
+            inputChannels: channels, outputChannels: 4, kernelSize: 3, stride: 2,
+            padding: .same)
+        ),
+        ("bn", stemBN),
+      ])
+    ),
+    (
+      "stage1",
+      Sequential([
+        (
+          "conv",
+          Conv2d(
+            inputChannels: 4, outputChannels: 8, kernelSize: 3, stride: 2,
+            padding: .same)
+        ),
+        ("bn", bn1),
+      ])
+    ),
+    (
+      "stage2",
+      Sequential([
+        ("conv", Conv2d(inputChannels: 8, outputChannels: 8, kernelSize: 1)),
+        ("bn", bn2),
+      ])
+    ),
     ("pool", GlobalAveragePool()),
   ])
   backbone.resetParameters(seed: seed)
   let head = ClassifierHead(inputFeatures: 8, classes: classes, dropout: dropout, seed: seed)
   return TransferModel(
     backbone: backbone, head: head,
-    stages: [BackboneStage(name: "stem", prefixes: ["stem."]),
-             BackboneStage(name: "stage1", prefixes: ["stage1."]),
-             BackboneStage(name: "stage2", prefixes: ["stage2."])],
+    stages: [
+      BackboneStage(name: "stem", prefixes: ["stem."]),
+      BackboneStage(name: "stage1", prefixes: ["stage1."]),
+      BackboneStage(name: "stage2", prefixes: ["stage2."]),
+    ],
     batchNorms: [("stem.bn", 0, stemBN), ("stage1.bn", 1, bn1), ("stage2.bn", 2, bn2)])
 }
 
 /// n images of 8×8×channels whose class is visible in where the bright blob sits, plus noise.
-func makeTinyImages(_ n: Int, classes: Int = 3, channels: Int = 1, seed: UInt64 = 7,
-                    shift: Float = 0, domain: String? = nil) -> ImageSet {
+func makeTinyImages(
+  _ n: Int, classes: Int = 3, channels: Int = 1, seed: UInt64 = 7,
+  shift: Float = 0, domain: String? = nil
+) -> ImageSet {
   var g = SeededGenerator(seed: seed)
   let t = Tensor(shape: [n, 8, 8, channels])
   var labels: [Int] = []
@@ -58,9 +79,10 @@ func makeTinyImages(_ n: Int, classes: Int = 3, channels: Int = 1, seed: UInt64 
       }
     }
   }
-  return ImageSet(images: t, labels: labels, classes: (0..<classes).map { "c\($0)" },
-                  domains: domain.map { d in Array(repeating: d, count: n) },
-                  subgroups: (0..<n).map { [$0 % 2 == 0 ? "sex=F" : "sex=M"] })
+  return ImageSet(
+    images: t, labels: labels, classes: (0..<classes).map { "c\($0)" },
+    domains: domain.map { d in Array(repeating: d, count: n) },
+    subgroups: (0..<n).map { [$0 % 2 == 0 ? "sex=F" : "sex=M"] })
 }
 
 /// Copies of every parameter and buffer, by name.
@@ -75,6 +97,7 @@ func checksums(_ model: TransferModel) -> [String: [Float]] {
 func tinyFactory(_ configuration: TrainingConfiguration, _ classes: Int, _ channels: Int) throws
   -> TransferModel
 {
-  makeTinyModel(classes: classes, channels: channels, dropout: Float(configuration.dropout),
-                seed: UInt64(configuration.seed) &+ 1)
+  makeTinyModel(
+    classes: classes, channels: channels, dropout: Float(configuration.dropout),
+    seed: UInt64(configuration.seed) &+ 1)
 }

@@ -26,8 +26,9 @@ final class TrainerTests: XCTestCase {
     let outcome = try trainer.fit(train: makeTinyImages(16), validation: nil)
     XCTAssertEqual(outcome.summary.status, .failed)
     XCTAssertEqual(outcome.summary.epochsRun, 1)
-    XCTAssertTrue(outcome.summary.error?.contains("training loss became") ?? false,
-                  outcome.summary.error ?? "no error")
+    XCTAssertTrue(
+      outcome.summary.error?.contains("training loss became") ?? false,
+      outcome.summary.error ?? "no error")
     XCTAssertTrue(outcome.epochs.isEmpty)
   }
 
@@ -38,9 +39,11 @@ final class TrainerTests: XCTestCase {
     defer { try? FileManager.default.removeItem(at: dir) }
     let runDir = try RunDirectory(dir)
     var c = config(epochs: 2)
-    let data = RunData(train: makeTinyImages(36), validation: makeTinyImages(18, seed: 11),
-                       test: makeTinyImages(30, seed: 12))
-    let first = try Runner.run(configuration: c, data: data, factory: tinyFactory, directory: runDir)
+    let data = RunData(
+      train: makeTinyImages(36), validation: makeTinyImages(18, seed: 11),
+      test: makeTinyImages(30, seed: 12))
+    let first = try Runner.run(
+      configuration: c, data: data, factory: tinyFactory, directory: runDir)
     XCTAssertEqual(runDir.readMetrics().map(\.epoch), [1, 2])
     XCTAssertNotNil(first.summary.test)
     for url in [runDir.bestCheckpointURL, runDir.resumeStateURL, runDir.summaryURL] {
@@ -58,8 +61,9 @@ final class TrainerTests: XCTestCase {
     XCTAssertEqual(resumed.summary.epochsRun, 5)
     // The resumed run learned the task.
     let p = trainer.predict(data.test!)
-    let report = Evaluator.classification(probabilities: p, labels: data.test!.labels,
-                                          classes: data.test!.classes)
+    let report = Evaluator.classification(
+      probabilities: p, labels: data.test!.labels,
+      classes: data.test!.classes)
     XCTAssertGreaterThan(report.accuracy.value, 0.6)
   }
 
@@ -99,8 +103,9 @@ final class TrainerTests: XCTestCase {
     let again = try trainer(dir)
     let resumed = try again.fit(train: train, validation: validation, resume: true)
 
-    XCTAssertEqual(again.model.stateSnapshot(), straight.model.stateSnapshot(),
-                   "resumed weights differ from the uninterrupted run's")
+    XCTAssertEqual(
+      again.model.stateSnapshot(), straight.model.stateSnapshot(),
+      "resumed weights differ from the uninterrupted run's")
     XCTAssertEqual(resumed.epochs.map(\.validation), reference.epochs.map(\.validation))
     XCTAssertEqual(resumed.epochs.map(\.trainLoss), reference.epochs.map(\.trainLoss))
     XCTAssertEqual(resumed.summary.bestEpoch, reference.summary.bestEpoch)
@@ -120,8 +125,9 @@ final class TrainerTests: XCTestCase {
     XCTAssertEqual(out.summary.epochsRun, out.summary.bestEpoch + 2)
     let best = out.epochs.first { $0.epoch == out.summary.bestEpoch }!
     let p = trainer.predict(makeTinyImages(12, seed: 5))
-    let now = Evaluator.validation(probabilities: p, labels: makeTinyImages(12, seed: 5).labels,
-                                   classes: 3)
+    let now = Evaluator.validation(
+      probabilities: p, labels: makeTinyImages(12, seed: 5).labels,
+      classes: 3)
     XCTAssertEqual(now.balancedAccuracy, best.validation!.balancedAccuracy, accuracy: 1e-9)
   }
 
@@ -132,8 +138,9 @@ final class TrainerTests: XCTestCase {
     let model = makeTinyModel()
     try model.apply(.full)
     let trainer = Trainer(model: model, configuration: c, penalty: WeightPenalty(terms: []))
-    let out = try trainer.fit(train: makeTinyImages(24), validation: nil,
-                              unlabelledTarget: makeTinyImages(24, seed: 8, shift: 1))
+    let out = try trainer.fit(
+      train: makeTinyImages(24), validation: nil,
+      unlabelledTarget: makeTinyImages(24, seed: 8, shift: 1))
     XCTAssertEqual(out.summary.status, .completed)
     XCTAssertTrue(out.epochs.allSatisfy { $0.trainLoss > $0.trainCrossEntropy })
   }
@@ -151,8 +158,9 @@ final class TrainerTests: XCTestCase {
       let target = makeTinyImages(60, seed: 4, shift: 1, domain: "B")
       let budgeted = target.subset(Array(0..<labels))
       let data = SourceTargetData(
-        source: RunData(train: makeTinyImages(36, domain: "A"),
-                        test: makeTinyImages(18, seed: 3, domain: "A")),
+        source: RunData(
+          train: makeTinyImages(36, domain: "A"),
+          test: makeTinyImages(18, seed: 3, domain: "A")),
         target: RunData(train: budgeted, test: makeTinyImages(30, seed: 6, shift: 1, domain: "B")))
       return try SourceTargetProtocol.run(
         SourceTargetConfiguration(source: source, adaBN: false, fineTune: tune), data: data,
@@ -161,17 +169,21 @@ final class TrainerTests: XCTestCase {
     let few = try run(labels: 9)
     let many = try run(labels: 60)
     for r in [few, many] {
-      XCTAssertNotEqual(r.afterAdaptation.target.overall.predictionsSHA256,
-                        r.beforeAdaptation.target.overall.predictionsSHA256,
-                        "after adaptation scored the source model, not the regression")
-      XCTAssertEqual(r.afterAdaptation.target, r.fineTuning?.test,
-                     "the run's test score and the protocol's target score differ")
-      XCTAssertNotEqual(r.afterAdaptation.source?.overall.predictionsSHA256,
-                        r.beforeAdaptation.source?.overall.predictionsSHA256)
+      XCTAssertNotEqual(
+        r.afterAdaptation.target.overall.predictionsSHA256,
+        r.beforeAdaptation.target.overall.predictionsSHA256,
+        "after adaptation scored the source model, not the regression")
+      XCTAssertEqual(
+        r.afterAdaptation.target, r.fineTuning?.test,
+        "the run's test score and the protocol's target score differ")
+      XCTAssertNotEqual(
+        r.afterAdaptation.source?.overall.predictionsSHA256,
+        r.beforeAdaptation.source?.overall.predictionsSHA256)
     }
-    XCTAssertNotEqual(few.afterAdaptation.target.overall.predictionsSHA256,
-                      many.afterAdaptation.target.overall.predictionsSHA256,
-                      "the target score does not depend on the label budget")
+    XCTAssertNotEqual(
+      few.afterAdaptation.target.overall.predictionsSHA256,
+      many.afterAdaptation.target.overall.predictionsSHA256,
+      "the target score does not depend on the label budget")
     XCTAssertGreaterThan(many.afterAdaptation.target.overall.accuracy.value, 0.6)
   }
 
@@ -195,10 +207,12 @@ final class TrainerTests: XCTestCase {
     var source = config(epochs: 2)
     source.strategy = .scratch
     let data = SourceTargetData(
-      source: RunData(train: makeTinyImages(36, domain: "A"), test: makeTinyImages(18, seed: 3, domain: "A")),
-      target: RunData(train: makeTinyImages(12, seed: 4, shift: 1, domain: "B"),
-                      test: makeTinyImages(18, seed: 6, shift: 1, domain: "B"),
-                      unlabelledTarget: makeTinyImages(24, seed: 7, shift: 1, domain: "B")))
+      source: RunData(
+        train: makeTinyImages(36, domain: "A"), test: makeTinyImages(18, seed: 3, domain: "A")),
+      target: RunData(
+        train: makeTinyImages(12, seed: 4, shift: 1, domain: "B"),
+        test: makeTinyImages(18, seed: 6, shift: 1, domain: "B"),
+        unlabelledTarget: makeTinyImages(24, seed: 7, shift: 1, domain: "B")))
     let result = try SourceTargetProtocol.run(
       SourceTargetConfiguration(source: source, adaBN: true, fineTune: nil), data: data,
       factory: tinyFactory)
@@ -209,9 +223,10 @@ final class TrainerTests: XCTestCase {
     XCTAssertEqual(result.afterAdaptation.target, afterAdaBN.target)
     // afterAdaBN.source is the source scored with target statistics; the final score is not.
     XCTAssertNotEqual(result.afterAdaptation.source?.overall.loss, afterAdaBN.source?.overall.loss)
-    XCTAssertEqual(result.forgettingAccuracy!,
-                   result.beforeAdaptation.source!.overall.accuracy.value
-                     - result.afterAdaptation.source!.overall.accuracy.value, accuracy: 1e-12)
+    XCTAssertEqual(
+      result.forgettingAccuracy!,
+      result.beforeAdaptation.source!.overall.accuracy.value
+        - result.afterAdaptation.source!.overall.accuracy.value, accuracy: 1e-12)
   }
 
   /// Source → target: AdaBN + L2-SP fine-tune; forgetting is measured and drift recorded.
@@ -222,25 +237,30 @@ final class TrainerTests: XCTestCase {
     tune.regularizer = .l2sp()
     tune.labelsPerClass = 4
     let data = SourceTargetData(
-      source: RunData(train: makeTinyImages(36, domain: "A"), validation: makeTinyImages(12, seed: 2, domain: "A"),
-                      test: makeTinyImages(18, seed: 3, domain: "A")),
-      target: RunData(train: makeTinyImages(12, seed: 4, shift: 1, domain: "B"),
-                      validation: makeTinyImages(12, seed: 5, shift: 1, domain: "B"),
-                      test: makeTinyImages(18, seed: 6, shift: 1, domain: "B"),
-                      unlabelledTarget: makeTinyImages(24, seed: 7, shift: 1, domain: "B")))
+      source: RunData(
+        train: makeTinyImages(36, domain: "A"),
+        validation: makeTinyImages(12, seed: 2, domain: "A"),
+        test: makeTinyImages(18, seed: 3, domain: "A")),
+      target: RunData(
+        train: makeTinyImages(12, seed: 4, shift: 1, domain: "B"),
+        validation: makeTinyImages(12, seed: 5, shift: 1, domain: "B"),
+        test: makeTinyImages(18, seed: 6, shift: 1, domain: "B"),
+        unlabelledTarget: makeTinyImages(24, seed: 7, shift: 1, domain: "B")))
     let result = try SourceTargetProtocol.run(
       SourceTargetConfiguration(source: source, adaBN: true, fineTune: tune), data: data,
       factory: tinyFactory)
     XCTAssertNotNil(result.afterAdaBN)
     XCTAssertNotNil(result.fineTuning)
-    XCTAssertEqual(result.forgettingAccuracy!,
-                   result.beforeAdaptation.source!.overall.accuracy.value
-                     - result.afterAdaptation.source!.overall.accuracy.value, accuracy: 1e-12)
+    XCTAssertEqual(
+      result.forgettingAccuracy!,
+      result.beforeAdaptation.source!.overall.accuracy.value
+        - result.afterAdaptation.source!.overall.accuracy.value, accuracy: 1e-12)
     XCTAssertGreaterThan(result.driftFromAdaptationStart.first { $0.name == "head" }!.distance, 0)
     XCTAssertEqual(result.fineTuningEpochs.count, 2)
     // Round-trips as JSON (the Studies module stores it).
     let data2 = try RunDirectory.prettyJSON(result)
-    XCTAssertEqual(try RunDirectory.decoder.decode(SourceTargetResult.self, from: data2).configuration,
-                   result.configuration)
+    XCTAssertEqual(
+      try RunDirectory.decoder.decode(SourceTargetResult.self, from: data2).configuration,
+      result.configuration)
   }
 }

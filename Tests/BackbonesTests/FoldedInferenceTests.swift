@@ -1,9 +1,9 @@
 import Neural
+import Randomness
 import TestSupport
 import XCTest
 
 @testable import Backbones
-import Randomness
 
 /// The folded inference path (BatchNorm + ReLU6 folded into the convolutions, activation arena)
 /// against the layer-by-layer path it replaces, on the same model and input.
@@ -16,15 +16,20 @@ final class FoldedInferenceTests: XCTestCase {
   }
 
   /// Logits of both paths; prints the max difference relative to the largest logit.
-  func compare(_ model: EfficientNetLite, _ x: Tensor, _ label: String,
-               file: StaticString = #filePath, line: UInt = #line) {
+  func compare(
+    _ model: EfficientNetLite, _ x: Tensor, _ label: String,
+    file: StaticString = #filePath, line: UInt = #line
+  ) {
     model.usesFoldedInference = false
     let expected = model.forward(x, mode: .inference).array
     model.usesFoldedInference = true
     let actual = model.forward(x, mode: .inference).array
     let scale = Double(expected.map { abs($0) }.max() ?? 1)
-    let diff = assertClose(actual, expected, rtol: 1e-4, atol: 1e-4 * scale, label, file: file, line: line)
-    print("\(label): folded vs layer-by-layer max diff \(diff) (scale \(scale), tolerance 1e-4 relative)")
+    let diff = assertClose(
+      actual, expected, rtol: 1e-4, atol: 1e-4 * scale, label, file: file, line: line)
+    print(
+      "\(label): folded vs layer-by-layer max diff \(diff) (scale \(scale), tolerance 1e-4 relative)"
+    )
   }
 
   func testFoldedMatchesLayerByLayerWithRandomStatistics() {
@@ -38,7 +43,9 @@ final class FoldedInferenceTests: XCTestCase {
       for i in 0..<t.count { t[i] = g.uniformFloat(0.5, 2) }
     }
     for (name, p) in model.parameters where name.contains("_bn") {
-      for i in 0..<p.value.count { p.value[i] = name.hasSuffix("weight") ? g.uniformFloat(0.5, 1.5) : g.uniformFloat(-0.3, 0.3) }
+      for i in 0..<p.value.count {
+        p.value[i] = name.hasSuffix("weight") ? g.uniformFloat(0.5, 1.5) : g.uniformFloat(-0.3, 0.3)
+      }
     }
     compare(model, input([2, 48, 40, 3], seed: 13), "scratch lite0, random BN statistics")
   }

@@ -8,22 +8,28 @@ struct NPY {
   init(_ url: URL) throws {
     let bytes = [UInt8](try Data(contentsOf: url))
     guard bytes.count > 10, bytes[0] == 0x93, bytes[1...5].elementsEqual(Array("NUMPY".utf8)) else {
-      throw NSError(domain: "NPY", code: 1, userInfo: [NSLocalizedDescriptionKey: "\(url.path): not .npy"])
+      throw NSError(
+        domain: "NPY", code: 1, userInfo: [NSLocalizedDescriptionKey: "\(url.path): not .npy"])
     }
     let major = bytes[6]
-    let headerLength = major == 1 ? Int(bytes[8]) | Int(bytes[9]) << 8
+    let headerLength =
+      major == 1
+      ? Int(bytes[8]) | Int(bytes[9]) << 8
       : Int(bytes[8]) | Int(bytes[9]) << 8 | Int(bytes[10]) << 16 | Int(bytes[11]) << 24
     let start = major == 1 ? 10 : 12
     let header = String(decoding: bytes[start..<(start + headerLength)], as: UTF8.self)
     precondition(header.contains("'fortran_order': False"), "\(url.path) is Fortran order")
     let shapeText = header.components(separatedBy: "'shape': (")[1].components(separatedBy: ")")[0]
-    shape = shapeText.split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }
+    shape = shapeText.split(separator: ",").compactMap {
+      Int($0.trimmingCharacters(in: .whitespaces))
+    }
     let count = shape.reduce(1, *)
     let body = Array(bytes[(start + headerLength)...])
     if header.contains("'<f4'") {
       values = (0..<count).map { i in
-        Float(bitPattern: UInt32(body[4 * i]) | UInt32(body[4 * i + 1]) << 8
-          | UInt32(body[4 * i + 2]) << 16 | UInt32(body[4 * i + 3]) << 24)
+        Float(
+          bitPattern: UInt32(body[4 * i]) | UInt32(body[4 * i + 1]) << 8
+            | UInt32(body[4 * i + 2]) << 16 | UInt32(body[4 * i + 3]) << 24)
       }
     } else if header.contains("'<i8'") {
       values = (0..<count).map { i in

@@ -10,8 +10,9 @@ final class BackboneCLITests: XCTestCase {
     let result = try runMedtransfer(["backbone", "list", "--json"])
     XCTAssertEqual(result.status, 0, result.stderr)
     let rows = try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [[String: Any]]
-    XCTAssertEqual(rows?.compactMap { $0["name"] as? String },
-                   ["efficientnet-lite0", "efficientnet-lite1", "efficientnet-lite2"])
+    XCTAssertEqual(
+      rows?.compactMap { $0["name"] as? String },
+      ["efficientnet-lite0", "efficientnet-lite1", "efficientnet-lite2"])
   }
 
   func testUnknownModelIsOneLineError() throws {
@@ -30,11 +31,16 @@ final class BackboneCLITests: XCTestCase {
       throw XCTSkip("\(path) missing; run scripts/bootstrap")
     }
     let result = try runMedtransfer(
-      ["backbone", "classify", "--model", "efficientnet-lite0", chelsea, coffee, "--top", "3", "--json"])
+      [
+        "backbone", "classify", "--model", "efficientnet-lite0", chelsea, coffee, "--top", "3",
+        "--json",
+      ])
     XCTAssertEqual(result.status, 0, result.stderr)
     let lines = result.stdout.split(separator: "\n").map { String($0) }
     XCTAssertEqual(lines.count, 2, result.stdout)
-    let objects = try lines.map { try JSONSerialization.jsonObject(with: Data($0.utf8)) as! [String: Any] }
+    let objects = try lines.map {
+      try JSONSerialization.jsonObject(with: Data($0.utf8)) as! [String: Any]
+    }
     XCTAssertEqual(objects[0]["image"] as? String, chelsea)
     let catTop = (objects[0]["top"] as! [[String: Any]]).map { $0["index"] as! Int }
     let coffeeTop = (objects[1]["top"] as! [[String: Any]]).map { $0["index"] as! Int }
@@ -59,8 +65,10 @@ final class BackboneCLITests: XCTestCase {
     try bytes.prefix(bytes.count / 3).write(to: URL(fileURLWithPath: broken))
 
     let result = try runMedtransfer(
-      ["backbone", "classify", "--model", "efficientnet-lite0", broken, rocket, "--top", "3",
-       "--json"])
+      [
+        "backbone", "classify", "--model", "efficientnet-lite0", broken, rocket, "--top", "3",
+        "--json",
+      ])
     XCTAssertEqual(result.status, 1, result.stderr)
     let lines = result.stdout.split(separator: "\n").map { String($0) }
     guard lines.count == 1 else { return XCTFail("one JSON line expected: \(result)") }
@@ -76,7 +84,10 @@ final class BackboneCLITests: XCTestCase {
 
   func testBenchInferJSON() throws {
     let result = try runMedtransfer(
-      ["bench", "infer", "--batch", "2", "--size", "64", "--iterations", "1", "--warmup", "0", "--json"])
+      [
+        "bench", "infer", "--batch", "2", "--size", "64", "--iterations", "1", "--warmup", "0",
+        "--json",
+      ])
     XCTAssertEqual(result.status, 0, result.stderr)
     let object = try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any]
     XCTAssertNotNil(object?["images_per_second"] as? Double)

@@ -27,12 +27,15 @@ final class BadDataCLITests: XCTestCase {
   var manifest: String { Self.data.directory.appendingPathComponent("manifest.csv").path }
 
   /// Asserts that `r` failed with one error line naming the row, the file and the fix.
-  func assertFailsNamingTheRow(_ r: CommandResult, file: StaticString = #filePath, line: UInt = #line) {
+  func assertFailsNamingTheRow(
+    _ r: CommandResult, file: StaticString = #filePath, line: UInt = #line
+  ) {
     XCTAssertNotEqual(r.status, 0, file: file, line: line)
     let errors = r.stderr.split(separator: "\n").filter { $0.hasPrefix("Error:") }
     XCTAssertEqual(errors.count, 1, r.stderr, file: file, line: line)
     let error = errors.first.map(String.init) ?? ""
-    XCTAssertTrue(error.contains("row \(Self.data.row) (\(Self.data.path))"), error, file: file, line: line)
+    XCTAssertTrue(
+      error.contains("row \(Self.data.row) (\(Self.data.path))"), error, file: file, line: line)
     XCTAssertTrue(error.contains("undecodable"), error, file: file, line: line)
     XCTAssertTrue(error.contains("--on-bad skip"), error, file: file, line: line)
     XCTAssertFalse(r.stderr.contains("Fatal"), r.stderr, file: file, line: line)
@@ -60,13 +63,15 @@ final class BadDataCLITests: XCTestCase {
     let skipped = try runMedtransfer(train + ["--out", run.path, "--on-bad", "skip"])
     assertSkippedTheRow(skipped)
     // The run folder keeps the list, and the row is in no split's images.
-    let config = try JSONSerialization.jsonObject(
-      with: Data(contentsOf: run.appendingPathComponent("config.json"))) as! [String: Any]
+    let config =
+      try JSONSerialization.jsonObject(
+        with: Data(contentsOf: run.appendingPathComponent("config.json"))) as! [String: Any]
     let data = config["data"] as! [String: Any]
     let rows = try XCTUnwrap(data["skipped"] as? [[String: Any]])
     XCTAssertEqual(rows.map { $0["row"] as? Int }, [Self.data.row])
     let counts = data["counts"] as! [String: Int]
-    let manifestRows = try String(contentsOfFile: manifest, encoding: .utf8)
+    let manifestRows =
+      try String(contentsOfFile: manifest, encoding: .utf8)
       .split(separator: "\n").count - 1
     XCTAssertEqual(counts.values.reduce(0, +), manifestRows - 1)
 
@@ -74,7 +79,8 @@ final class BadDataCLITests: XCTestCase {
     assertFailsNamingTheRow(try runMedtransfer(evaluate))
     let evaluated = try runMedtransfer(evaluate + ["--on-bad", "skip"])
     assertSkippedTheRow(evaluated)
-    let report = try JSONSerialization.jsonObject(with: Data(evaluated.stdout.utf8)) as! [String: Any]
+    let report =
+      try JSONSerialization.jsonObject(with: Data(evaluated.stdout.utf8)) as! [String: Any]
     XCTAssertEqual((report["overall"] as? [String: Any])?["count"] as? Int, manifestRows - 1)
   }
 

@@ -15,6 +15,8 @@ final class CLIBasicsTests: XCTestCase {
   func testUnknownSubcommandFailsWithUsage() throws {
     let result = try runMedtransfer(["frobnicate"])
     XCTAssertNotEqual(result.status, 0)
-    XCTAssertTrue((result.stderr + result.stdout).contains("Usage") || (result.stderr + result.stdout).contains("USAGE"), result.stderr)
+    XCTAssertTrue(
+      (result.stderr + result.stdout).contains("Usage")
+        || (result.stderr + result.stdout).contains("USAGE"), result.stderr)
   }
 }

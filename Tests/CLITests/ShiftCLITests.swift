@@ -53,8 +53,10 @@ final class ShiftCLITests: XCTestCase {
     // The phantom's sites differ in window-independent ways the pipeline must see: headers.
     let headers = analysis["headers"] as! [String: Any]
     let differing = headers["differing"] as! [String]
-    for attribute in ["Manufacturer", "ManufacturerModelName", "ConvolutionKernel", "PixelSpacing",
-                      "PhotometricInterpretation"] {
+    for attribute in [
+      "Manufacturer", "ManufacturerModelName", "ConvolutionKernel", "PixelSpacing",
+      "PhotometricInterpretation",
+    ] {
       XCTAssertTrue(differing.contains(attribute), "\(attribute) not in \(differing)")
     }
     // Intensities: site B's +35 HU offset and smoother kernel; every statistic is compared.
@@ -66,7 +68,8 @@ final class ShiftCLITests: XCTestCase {
     XCTAssertNotNil(analysis["labels"] as? [String: Any])
     let tests = analysis["tests"] as! [[String: Any]]
     XCTAssertEqual(tests.count, 1 + intensity.count)
-    XCTAssertTrue(tests.allSatisfy { ($0["adjustedPValue"] as! Double) >= ($0["pValue"] as! Double) })
+    XCTAssertTrue(
+      tests.allSatisfy { ($0["adjustedPValue"] as! Double) >= ($0["pValue"] as! Double) })
     let embedding = analysis["embedding"] as! [String: Any]
     XCTAssertEqual((embedding["source"] as! [Any]).count, source["images"] as? Int)
     XCTAssertEqual((embedding["target"] as! [Any]).count, target["images"] as? Int)
@@ -139,13 +142,15 @@ final class ShiftCLITests: XCTestCase {
     let predictions = try XCTUnwrap(b["predictions"] as? [String: Any])
     for side in ["source", "target"] {
       let confidence = try XCTUnwrap(predictions["\(side)MeanConfidence"] as? Double)
-      XCTAssertTrue(confidence >= 1 / Double(classes.count) - 1e-6 && confidence <= 1 + 1e-6, "\(confidence)")
+      XCTAssertTrue(
+        confidence >= 1 / Double(classes.count) - 1e-6 && confidence <= 1 + 1e-6, "\(confidence)")
       let shares = try XCTUnwrap(predictions["\(side)Predicted"] as? [String: Double])
       XCTAssertEqual(shares.values.reduce(0, +), 1, accuracy: 1e-9)
     }
     XCTAssertEqual(
       predictions["confidenceDrop"] as? Double ?? .nan,
-      (predictions["sourceMeanConfidence"] as! Double) - (predictions["targetMeanConfidence"] as! Double),
+      (predictions["sourceMeanConfidence"] as! Double)
+        - (predictions["targetMeanConfidence"] as! Double),
       accuracy: 1e-12)
 
     let bad = try runMedtransfer([
@@ -175,7 +180,8 @@ final class ShiftCLITests: XCTestCase {
     XCTAssertEqual(analysis["featureDimension"] as? Int, 40)
     let transfer = try XCTUnwrap(doc["transferability"] as? [[String: Any]])
     let imagenet = transfer.filter {
-      $0["backbone"] as? String == "efficientnet-lite0" && $0["initialization"] as? String == "imagenet"
+      $0["backbone"] as? String == "efficientnet-lite0"
+        && $0["initialization"] as? String == "imagenet"
     }
     XCTAssertEqual(imagenet.count, 1, "\(transfer)")
     XCTAssertEqual(imagenet.first?["featureDimension"] as? Int, 1280)
@@ -186,10 +192,18 @@ final class ShiftCLITests: XCTestCase {
     let cases: [([String], String)] = [
       (["shift", "--source", "/nonexistent/manifest.csv", "--json"], "/nonexistent/manifest.csv"),
       (["shift", "--source", manifest, "--source-domain", "site-z", "--json"], "site-z"),
-      (["shift", "--source", manifest, "--source-domain", "site-a", "--target-domain", "site-a",
-        "--json"], "on both sides"),
-      (["shift", "--source", manifest, "--source-domain", "site-a", "--target-domain", "site-b",
-        "--model", "resnet50", "--json"], "resnet50"),
+      (
+        [
+          "shift", "--source", manifest, "--source-domain", "site-a", "--target-domain", "site-a",
+          "--json",
+        ], "on both sides"
+      ),
+      (
+        [
+          "shift", "--source", manifest, "--source-domain", "site-a", "--target-domain", "site-b",
+          "--model", "resnet50", "--json",
+        ], "resnet50"
+      ),
       (["shift", "--source", manifest, "--embedding", "umap"], "umap"),
       (["shift", "--source", manifest, "--layer", "stage9"], "stage9"),
       (["shift", "--source", manifest, "--layer", "softmax"], "--checkpoint"),

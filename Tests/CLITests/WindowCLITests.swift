@@ -67,7 +67,8 @@ final class WindowCLITests: XCTestCase {
     XCTAssertEqual(plain["windows"] as? [String: Int], ["8-bit picture as is (0–255)": count])
 
     // A negative centre is a value, not an option.
-    let lung = try train(images, dir.appendingPathComponent("lung").path, ["--window", "-600,1500"])
+    let lung = try train(
+      images, dir.appendingPathComponent("lung").path, ["--window", "-600,1500"])
     XCTAssertEqual(lung["window"] as? String, "-600,1500")
 
     let soft = dir.appendingPathComponent("soft").path
@@ -75,7 +76,8 @@ final class WindowCLITests: XCTestCase {
     XCTAssertEqual(data["window"] as? String, "40,400")
     XCTAssertEqual(data["windows"] as? [String: Int], ["fixed window C 40 W 400": count])
     XCTAssertTrue((data["preprocessing"] as? String ?? "").contains("\"fixed\""))
-    XCTAssertNotEqual(data["preprocessingSHA256"] as? String, plain["preprocessingSHA256"] as? String)
+    XCTAssertNotEqual(
+      data["preprocessingSHA256"] as? String, plain["preprocessingSHA256"] as? String)
     XCTAssertEqual(try cachedWindows().count, 3)
 
     // evaluate preprocesses with the run's own window (no new cache folder) unless told.
@@ -92,7 +94,10 @@ final class WindowCLITests: XCTestCase {
 
     // A bad window is one line naming the option, the text and the fix; nothing is trained.
     for command in [
-      ["train", "--data", images, "--window", "wide", "--out", dir.appendingPathComponent("x").path],
+      [
+        "train", "--data", images, "--window", "wide", "--out",
+        dir.appendingPathComponent("x").path,
+      ],
       evaluate + ["--window", "wide"],
       ["shift", "--source", images, "--window", "wide"],
     ] {
@@ -100,7 +105,8 @@ final class WindowCLITests: XCTestCase {
       XCTAssertNotEqual(bad.status, 0, command.joined(separator: " "))
       let lines = bad.stderr.split(separator: "\n")
       XCTAssertEqual(lines.count, 1, bad.stderr)
-      XCTAssertTrue(bad.stderr.contains("--window 'wide': not a window setting; use auto"), bad.stderr)
+      XCTAssertTrue(
+        bad.stderr.contains("--window 'wide': not a window setting; use auto"), bad.stderr)
     }
   }
 

@@ -30,11 +30,13 @@ final class DatasetCommandTests: XCTestCase {
     let spacing = perDomain.map { (($0["pixelSpacingMM"] as! [String: Any])["mean"] as! Double) }
     XCTAssertEqual(Set(spacing.map { ($0 * 1000).rounded() }).count, 3, "sites differ in FOV")
     let headers = perDomain.map { $0["headers"] as! [String: [String: Int]] }
-    XCTAssertEqual(headers[1]["PhotometricInterpretation"], ["MONOCHROME1": perDomain[1]["images"] as! Int])
+    XCTAssertEqual(
+      headers[1]["PhotometricInterpretation"], ["MONOCHROME1": perDomain[1]["images"] as! Int])
 
     // Domains from headers instead of the manifest column.
     let byHeader = try runMedtransfer([
-      "dataset", "summary", dir + "/manifest.csv", "--domain-by", "Manufacturer,ManufacturerModelName",
+      "dataset", "summary", dir + "/manifest.csv", "--domain-by",
+      "Manufacturer,ManufacturerModelName",
       "--json",
     ])
     XCTAssertEqual(byHeader.status, 0, byHeader.stderr)
@@ -90,11 +92,15 @@ final class DatasetCommandTests: XCTestCase {
     XCTAssertTrue(fail.stderr.contains("missingFile"), fail.stderr)
     XCTAssertFalse(fail.stderr.contains("PX2"), fail.stderr)
     XCTAssertFalse(fail.stderr.contains("Fatal"), fail.stderr)
-    let skip = try runMedtransfer(["dataset", "summary", dir + "/m.csv", "--on-bad", "skip", "--json"])
+    let skip = try runMedtransfer([
+      "dataset", "summary", dir + "/m.csv", "--on-bad", "skip", "--json",
+    ])
     XCTAssertEqual(skip.status, 0, skip.stderr)
     let s = try JSONSerialization.jsonObject(with: Data(skip.stdout.utf8)) as! [String: Any]
     XCTAssertEqual((s["skipped"] as! [[String: Any]]).first?["row"] as? Int, 3)
-    let missingSpec = try runMedtransfer(["dataset", "generate", dir + "/none.yaml", "--out", dir + "/o"])
+    let missingSpec = try runMedtransfer([
+      "dataset", "generate", dir + "/none.yaml", "--out", dir + "/o",
+    ])
     XCTAssertNotEqual(missingSpec.status, 0)
     XCTAssertTrue(missingSpec.stderr.contains("none.yaml"), missingSpec.stderr)
   }
@@ -161,4 +167,3 @@ final class DatasetCommandTests: XCTestCase {
     }
   }
 }
-

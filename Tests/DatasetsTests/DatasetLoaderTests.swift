@@ -60,7 +60,8 @@ final class DatasetLoaderTests: XCTestCase {
 
   func testQuotedFieldsAndCRLF() throws {
     let path = try Fixtures.write(
-      "path,label\r\n\"img/a.png\",\"big, round\"\r\nimg/b.png,\"say \"\"hi\"\"\"\r\n", to: "q.csv", in: dir)
+      "path,label\r\n\"img/a.png\",\"big, round\"\r\nimg/b.png,\"say \"\"hi\"\"\"\r\n", to: "q.csv",
+      in: dir)
     let d = try DatasetLoader.load(path)
     XCTAssertEqual(d.entries.map(\.label), ["big, round", "say \"hi\""])
     XCTAssertEqual(d.entries.map(\.row), [2, 3])

@@ -89,4 +89,3 @@ enum Fixtures {
     String(((key as NSString).lastPathComponent).split(separator: "-")[0])
   }
 }
-

@@ -53,7 +53,8 @@ final class PatientGroupingTests: XCTestCase {
         let truth = Fixtures.truePatient(of: e.key)
         let split = try XCTUnwrap(s.splitOf[e.key], file: file, line: line)
         if let prior = splitOf[truth] {
-          XCTAssertEqual(prior, split, "seed \(seed): \(truth) in two splits", file: file, line: line)
+          XCTAssertEqual(
+            prior, split, "seed \(seed): \(truth) in two splits", file: file, line: line)
         }
         splitOf[truth] = split
       }
@@ -140,9 +141,11 @@ final class PatientGroupingTests: XCTestCase {
       let records = CSV.parse(try String(contentsOfFile: dir + "/manifest.csv", encoding: .utf8))
       let pathColumn = records[0].fields.firstIndex(of: "path")!
       let labelColumn = records[0].fields.firstIndex(of: "label")!
-      let stripped = "path,label\n" + records.dropFirst().map {
-        "\($0.fields[pathColumn]),\($0.fields[labelColumn])\n"
-      }.joined()
+      let stripped =
+        "path,label\n"
+        + records.dropFirst().map {
+          "\($0.fields[pathColumn]),\($0.fields[labelColumn])\n"
+        }.joined()
       let headers = try DatasetLoader.load(try Fixtures.write(stripped, to: "bare.csv", in: dir))
       XCTAssertEqual(headers.patientSources.patientID, headers.entries.count, name)
       XCTAssertEqual(headers.patientCount, withColumn.patientCount, name)

@@ -16,7 +16,8 @@ final class PhantomGeneratorTests: XCTestCase {
     XCTAssertTrue(spec.sites.contains { $0.transferSyntax == "rle" })
     XCTAssertEqual(Set(spec.sites.map(\.fovMM)).count, 3)
     for site in spec.sites {
-      XCTAssertTrue(spec.classCounts(site: site, perClass: spec.perClass).allSatisfy { $0 >= spec.perClass })
+      XCTAssertTrue(
+        spec.classCounts(site: site, perClass: spec.perClass).allSatisfy { $0 >= spec.perClass })
     }
   }
 
@@ -70,9 +71,10 @@ final class PhantomGeneratorTests: XCTestCase {
       XCTAssertEqual(a, b, item.relativePath)
       // Whole files too: DCMTK's JPEG-LS encoder left its odd-length pad byte unwritten, so
       // site-B files differed in one byte after the EOI marker from run to run.
-      XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: Fixtures.tiny + "/" + item.relativePath)),
-                     try Data(contentsOf: URL(fileURLWithPath: dir + "/" + item.relativePath)),
-                     "whole file \(item.relativePath)")
+      XCTAssertEqual(
+        try Data(contentsOf: URL(fileURLWithPath: Fixtures.tiny + "/" + item.relativePath)),
+        try Data(contentsOf: URL(fileURLWithPath: dir + "/" + item.relativePath)),
+        "whole file \(item.relativePath)")
       // Serial rendering gives the same stored values as the parallel writer.
       let stored = PhantomGenerator.storedPixels(spec: Fixtures.spec, item: item, seed: 7, size: 32)
       let bytes = stored.flatMap { v -> [UInt8] in
@@ -82,7 +84,8 @@ final class PhantomGeneratorTests: XCTestCase {
       XCTAssertEqual(a, bytes, item.relativePath)
     }
     // A different seed changes the pixels.
-    let other = PhantomGenerator.storedPixels(spec: Fixtures.spec, item: items[0], seed: 8, size: 32)
+    let other = PhantomGenerator.storedPixels(
+      spec: Fixtures.spec, item: items[0], seed: 8, size: 32)
     XCTAssertNotEqual(
       other, PhantomGenerator.storedPixels(spec: Fixtures.spec, item: items[0], seed: 7, size: 32))
   }

@@ -1,16 +1,19 @@
 import Datasets
 import Foundation
+import Randomness
 import ScanIO
 import TestSupport
 import XCTest
-import Randomness
 
 final class PreprocessingTests: XCTestCase {
-  func scan(_ values: [Float], width: Int, height: Int, photometric: String = "MONOCHROME2",
-            window: (Double, Double)? = nil) -> DecodedScan {
-    DecodedScan(width: width, height: height, values: values, photometric: photometric,
-                fileWindow: window.map { (center: $0.0, width: $0.1) }, pixelSpacing: nil, bitsStored: 16,
-                transferSyntaxUID: "")
+  func scan(
+    _ values: [Float], width: Int, height: Int, photometric: String = "MONOCHROME2",
+    window: (Double, Double)? = nil
+  ) -> DecodedScan {
+    DecodedScan(
+      width: width, height: height, values: values, photometric: photometric,
+      fileWindow: window.map { (center: $0.0, width: $0.1) }, pixelSpacing: nil, bitsStored: 16,
+      transferSyntaxUID: "")
   }
 
   /// DICOM linear window: y = ((x − (c − 0.5)) / (w − 1) + 0.5) clamped, then (v − 0.5)/0.5.
@@ -22,8 +25,10 @@ final class PreprocessingTests: XCTestCase {
 
   func testFileWindowFallbackPercentileAndMonochrome1() {
     let values: [Float] = (0..<100).map(Float.init)
-    let fromFile = Preprocessing(window: .file(fallbackCenter: 0, fallbackWidth: 2), size: 10, channels: 1)
-    XCTAssertEqual(fromFile.resolvedWindow(scan(values, width: 10, height: 10, window: (50, 20))).0, 50)
+    let fromFile = Preprocessing(
+      window: .file(fallbackCenter: 0, fallbackWidth: 2), size: 10, channels: 1)
+    XCTAssertEqual(
+      fromFile.resolvedWindow(scan(values, width: 10, height: 10, window: (50, 20))).0, 50)
     XCTAssertEqual(fromFile.resolvedWindow(scan(values, width: 10, height: 10)).1, 2)
     let pct = Preprocessing(window: .percentile(low: 0, high: 100), size: 10, channels: 1)
     let out = pct.apply(scan(values, width: 10, height: 10))
@@ -49,10 +54,18 @@ final class PreprocessingTests: XCTestCase {
   func testHashChangesWithEverySetting() {
     let base = Preprocessing()
     var hashes = Set([base.hash])
-    var a = base; a.size = 128; hashes.insert(a.hash)
-    var b = base; b.channels = 1; hashes.insert(b.hash)
-    var c = base; c.window = .fixed(center: 40, width: 400); hashes.insert(c.hash)
-    var d = base; d.invertMonochrome1 = true; hashes.insert(d.hash)
+    var a = base
+    a.size = 128
+    hashes.insert(a.hash)
+    var b = base
+    b.channels = 1
+    hashes.insert(b.hash)
+    var c = base
+    c.window = .fixed(center: 40, width: 400)
+    hashes.insert(c.hash)
+    var d = base
+    d.invertMonochrome1 = true
+    hashes.insert(d.hash)
     XCTAssertEqual(hashes.count, 5)
     XCTAssertEqual(base.hash, Preprocessing().hash)
     XCTAssertEqual(base.hash.count, 64)
@@ -61,7 +74,8 @@ final class PreprocessingTests: XCTestCase {
   func testWindowParsing() throws {
     XCTAssertEqual(try Preprocessing.parseWindow("-600,1500"), .fixed(center: -600, width: 1500))
     XCTAssertEqual(try Preprocessing.parseWindow("p1,99"), .percentile(low: 1, high: 99))
-    XCTAssertEqual(try Preprocessing.parseWindow("file"), .file(fallbackCenter: -600, fallbackWidth: 1500))
+    XCTAssertEqual(
+      try Preprocessing.parseWindow("file"), .file(fallbackCenter: -600, fallbackWidth: 1500))
     XCTAssertThrowsError(try Preprocessing.parseWindow("wide"))
   }
 }
@@ -120,7 +134,9 @@ final class AugmentationTests: XCTestCase {
     var out = [Float](repeating: 0, count: input.count)
     var rng = SeededGenerator(seed: seed, stream: [1, 2])
     input.withUnsafeBufferPointer { i in
-      out.withUnsafeMutableBufferPointer { a.apply(i.baseAddress!, height: h, width: w, channels: c, into: $0.baseAddress!, rng: &rng) }
+      out.withUnsafeMutableBufferPointer {
+        a.apply(i.baseAddress!, height: h, width: w, channels: c, into: $0.baseAddress!, rng: &rng)
+      }
     }
     return out
   }
@@ -138,9 +154,14 @@ final class AugmentationTests: XCTestCase {
     var flip = Augmentation.none
     flip.horizontalFlip = 1
     let out = run(flip, seed: 3)
-    for y in 0..<h { for x in 0..<w { for k in 0..<c {
-      XCTAssertEqual(out[(y * w + x) * c + k], input[(y * w + (w - 1 - x)) * c + k], accuracy: 1e-6)
-    } } }
+    for y in 0..<h {
+      for x in 0..<w {
+        for k in 0..<c {
+          XCTAssertEqual(
+            out[(y * w + x) * c + k], input[(y * w + (w - 1 - x)) * c + k], accuracy: 1e-6)
+        }
+      }
+    }
     var bright = Augmentation.none
     bright.brightness = [0.1, 0.1]
     let b = run(bright, seed: 3)
@@ -187,8 +208,9 @@ final class BatchLoaderTests: XCTestCase {
     XCTAssertEqual(x1, x2)
     XCTAssertNotEqual(s1, s3)
     // Abandoning an epoch midway does not hang.
-    let loader = BatchLoader(dataset: d, indices: Array(0..<10), cache: cache, batchSize: 2,
-                             shuffle: false, seed: 1)
+    let loader = BatchLoader(
+      dataset: d, indices: Array(0..<10), cache: cache, batchSize: 2,
+      shuffle: false, seed: 1)
     let e = loader.epoch(0)
     _ = try e.next()
   }

@@ -1,6 +1,6 @@
 import Datasets
-import XCTest
 import Randomness
+import XCTest
 
 final class SeededGeneratorTests: XCTestCase {
   func testStreamsAreReproducibleAndDistinct() {

@@ -1,7 +1,7 @@
 import Datasets
 import Foundation
-import XCTest
 import Randomness
+import XCTest
 
 final class SplitterTests: XCTestCase {
   /// 3 labels × 40 patients × 1–5 slices, synthetic (files are not touched by the splitter).
@@ -12,8 +12,10 @@ final class SplitterTests: XCTestCase {
       for p in 0..<40 {
         for s in 0..<rng.integer(1...5) {
           let key = "\(label)/p\(p)/s\(s).dcm"
-          entries.append(DatasetEntry(path: "/x/" + key, key: key, label: label,
-                                      patient: "\(label)-\(p)", row: entries.count + 2))
+          entries.append(
+            DatasetEntry(
+              path: "/x/" + key, key: key, label: label,
+              patient: "\(label)-\(p)", row: entries.count + 2))
         }
       }
     }
@@ -79,7 +81,8 @@ final class SplitterTests: XCTestCase {
       XCTAssertEqual(b10.filter { d.entries[$0].label == label }.count, 10)
       XCTAssertEqual(b25.filter { d.entries[$0].label == label }.count, 25)
       let n = train.filter { d.entries[$0].label == label }.count
-      XCTAssertEqual(b50.filter { d.entries[$0].label == label }.count, Int((0.5 * Double(n)).rounded()))
+      XCTAssertEqual(
+        b50.filter { d.entries[$0].label == label }.count, Int((0.5 * Double(n)).rounded()))
     }
     // Small budgets spread over patients: 10 images come from 10 different patients.
     let patients = Set(b10.filter { d.entries[$0].label == "a" }.map { d.entries[$0].group })

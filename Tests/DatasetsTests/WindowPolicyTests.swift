@@ -44,9 +44,11 @@ final class WindowPolicyTests: XCTestCase {
     XCTAssertEqual(rule(scan(ramp, photometric: "PNG", bits: 8)), .picture)
     XCTAssertEqual(rule(scan(ramp, photometric: "JPEG", bits: 8)), .picture)
     XCTAssertEqual(rule(scan(ramp, photometric: "RGB", modality: "US", bits: 8)), .colour)
-    XCTAssertEqual(Preprocessing.autoWindow(scan(ramp, photometric: "RGB", bits: 8)).range.upper, 255)
     XCTAssertEqual(
-      Preprocessing.autoWindow(scan(ramp, photometric: "PALETTE COLOR", bits: 8)).range.upper, 65535)
+      Preprocessing.autoWindow(scan(ramp, photometric: "RGB", bits: 8)).range.upper, 255)
+    XCTAssertEqual(
+      Preprocessing.autoWindow(scan(ramp, photometric: "PALETTE COLOR", bits: 8)).range.upper, 65535
+    )
     // The file's window wins over every modality default.
     let file = Preprocessing.autoWindow(
       scan(ramp, modality: "CT", bodyPart: "HEAD", window: (40, 100)))
@@ -80,21 +82,25 @@ final class WindowPolicyTests: XCTestCase {
     let p = Preprocessing(window: .fixed(center: 500.5, width: 1001), size: 5, channels: 1)
     let mono2 = p.windowed(scan(values, modality: "CR")).values
     for modality in ["CR", "DX", "MG", "RF", "XA", "OT", ""] {
-      let (mono1, applied) = p.windowed(scan(values, photometric: "MONOCHROME1", modality: modality))
+      let (mono1, applied) = p.windowed(
+        scan(values, photometric: "MONOCHROME1", modality: modality))
       XCTAssertTrue(applied.inverted, modality)
       assertClose(mono1, mono2.map { 1 - $0 }, atol: 1e-6, modality)
     }
     for modality in ["CT", "MR", "PT", "NM"] {
-      let (mono1, applied) = p.windowed(scan(values, photometric: "MONOCHROME1", modality: modality))
+      let (mono1, applied) = p.windowed(
+        scan(values, photometric: "MONOCHROME1", modality: modality))
       XCTAssertFalse(applied.inverted, modality)
       XCTAssertEqual(mono1, mono2, modality)
     }
     var never = p
     never.invertMonochrome1 = false
-    XCTAssertFalse(never.windowed(scan(values, photometric: "MONOCHROME1", modality: "CR")).window.inverted)
+    XCTAssertFalse(
+      never.windowed(scan(values, photometric: "MONOCHROME1", modality: "CR")).window.inverted)
     var always = p
     always.invertMonochrome1 = true
-    XCTAssertTrue(always.windowed(scan(values, photometric: "MONOCHROME1", modality: "CT")).window.inverted)
+    XCTAssertTrue(
+      always.windowed(scan(values, photometric: "MONOCHROME1", modality: "CT")).window.inverted)
   }
 
   func testWindowTextRoundTripsAndBadTextIsOneLine() throws {
@@ -179,7 +185,8 @@ final class WindowPolicyTests: XCTestCase {
     guard let lo = v.min(), let hi = v.max(), lo < hi else { return nil }
     var (u, applied) = p.windowed(scan)
     if applied.inverted { u = u.map { 1 - $0 } }
-    let modality = scan.headers["Modality"] ?? (ScanLoader.isRasterImage(path) ? scan.photometric : "?")
+    let modality =
+      scan.headers["Modality"] ?? (ScanLoader.isRasterImage(path) ? scan.photometric : "?")
     let tissue = (0..<v.count).filter { modality != "CT" || v[$0] >= -900 }
     func share(_ indices: [Int], _ test: (Int) -> Bool) -> Double {
       indices.isEmpty ? 0 : Double(indices.filter(test).count) / Double(indices.count)
@@ -206,7 +213,8 @@ final class WindowPolicyTests: XCTestCase {
     _ = try PhantomGenerator.generate(
       spec: Fixtures.spec, specText: Fixtures.specText, outDirectory: generated, seed: 3,
       perClass: 1, size: 128)
-    let phantom = (FileManager.default.enumerator(atPath: generated)?.allObjects as? [String]
+    let phantom =
+      (FileManager.default.enumerator(atPath: generated)?.allObjects as? [String]
       ?? []).filter { $0.hasSuffix(".dcm") }.sorted()
     var sites = Set<String>()
     for file in phantom where sites.insert(file.components(separatedBy: "/")[0]).inserted {
@@ -217,7 +225,8 @@ final class WindowPolicyTests: XCTestCase {
         .filter { FileManager.default.fileExists(atPath: $0) }
     }
     let png = FileManager.default.temporaryDirectory.appendingPathComponent(
-      "window-policy-ramp.png").path
+      "window-policy-ramp.png"
+    ).path
     try Fixtures.writePNG(png, size: 32) { i, j in UInt8(20 + (i * 32 + j) * 200 / 1024) }
     files.append(png)
     return files
@@ -243,7 +252,8 @@ final class WindowPolicyTests: XCTestCase {
       measured += 1
       modalities.insert(m.modality)
       let clinical = ![.percentile, .picture, .colour].contains(m.window.rule)
-      let (low, high, bound) = clinical
+      let (low, high, bound) =
+        clinical
         ? (m.tissueLow, m.tissueHigh, 0.5) : (m.low, m.high, 0.05)
       func pad(_ s: String, _ n: Int) -> String {
         s.padding(toLength: max(n, s.count), withPad: " ", startingAt: 0)
@@ -259,12 +269,14 @@ final class WindowPolicyTests: XCTestCase {
         max(old.tissueLow, old.tissueHigh) >= (clinical ? 0.5 : 0.05)
       {
         legacyFailures.append(
-          "\(m.file) (\(m.modality)) \(String(format: "%.0f%%/%.0f%%", old.low * 100, old.high * 100))")
+          "\(m.file) (\(m.modality)) \(String(format: "%.0f%%/%.0f%%", old.low * 100, old.high * 100))"
+        )
       }
     }
     print("\(measured) images, modalities \(modalities.sorted().joined(separator: ", "))")
-    print("legacy lung window fails on \(legacyFailures.count): "
-      + legacyFailures.joined(separator: ", "))
+    print(
+      "legacy lung window fails on \(legacyFailures.count): "
+        + legacyFailures.joined(separator: ", "))
     XCTAssertGreaterThanOrEqual(measured, 5)
     // The same check rejects the old default (the generated PNG's values 20–220 come out 91–100%
     // white under it, a third of them saturated).
@@ -311,9 +323,14 @@ final class WindowPolicyTests: XCTestCase {
     let mirrored = VOIWindow(center: Double(top) - w.center + 1, width: w.width)
     let inverted = stored.map { top - $0 }
     let pairs = [
-      ("file window", original, try write("m2-window.dcm", inverted, .monochrome2, window: mirrored)),
-      ("percentiles", try write("m1.dcm", stored, .monochrome1, window: nil),
-        try write("m2.dcm", inverted, .monochrome2, window: nil)),
+      (
+        "file window", original,
+        try write("m2-window.dcm", inverted, .monochrome2, window: mirrored)
+      ),
+      (
+        "percentiles", try write("m1.dcm", stored, .monochrome1, window: nil),
+        try write("m2.dcm", inverted, .monochrome2, window: nil)
+      ),
     ]
     /// Largest difference of the two inputs and the spread of the first (flat: nothing seen).
     func compare(_ p: Preprocessing, _ mono1: String, _ mono2: String) throws -> (Float, Float) {
@@ -325,8 +342,9 @@ final class WindowPolicyTests: XCTestCase {
     legacy.size = 128
     for (name, mono1, mono2) in pairs {
       let (maxDiff, spread) = try compare(Preprocessing(size: 128, channels: 1), mono1, mono2)
-      print("\(name): MONOCHROME1 vs MONOCHROME2 copy maxdiff \(maxDiff) (tolerance 1e-4), "
-        + "input spread \(spread) of 2")
+      print(
+        "\(name): MONOCHROME1 vs MONOCHROME2 copy maxdiff \(maxDiff) (tolerance 1e-4), "
+          + "input spread \(spread) of 2")
       XCTAssertLessThanOrEqual(maxDiff, 1e-4, name)
       XCTAssertGreaterThan(spread, 1, "\(name): the input must show the image, not a flat field")
       let (legacyDiff, legacySpread) = try compare(legacy, mono1, mono2)
@@ -339,7 +357,9 @@ final class WindowPolicyTests: XCTestCase {
   func testCacheEntriesRecordTheirWindow() throws {
     let dir = try makeTemporaryDirectory("window-cache").path
     defer { try? FileManager.default.removeItem(atPath: dir) }
-    let dicom = Fixtures.tiny + "/" + (FileManager.default.enumerator(atPath: Fixtures.tiny)?
+    let dicom =
+      Fixtures.tiny + "/"
+      + (FileManager.default.enumerator(atPath: Fixtures.tiny)?
       .allObjects as? [String] ?? []).filter { $0.hasSuffix(".dcm") }.sorted()[0]
     let png = dir + "/a.png"
     try Fixtures.writePNG(png)

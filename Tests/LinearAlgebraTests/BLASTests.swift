@@ -6,10 +6,15 @@ final class BLASTests: XCTestCase {
   /// OpenBLAS's sgemm against a naive triple loop, for every transpose combination.
   func testSgemmMatchesNaiveLoop() {
     var generator = SystemRandomNumberGenerator()
-    let m = 37, n = 29, k = 53
+    let m = 37
+    let n = 29
+    let k = 53
     let a = (0..<(m * k)).map { _ in Float.random(in: -1...1, using: &generator) }
     let b = (0..<(k * n)).map { _ in Float.random(in: -1...1, using: &generator) }
-    for (ta, tb) in [(BLAS.Transpose.none, BLAS.Transpose.none), (.transpose, .none), (.none, .transpose), (.transpose, .transpose)] {
+    for (ta, tb) in [
+      (BLAS.Transpose.none, BLAS.Transpose.none), (.transpose, .none), (.none, .transpose),
+      (.transpose, .transpose),
+    ] {
       // Store A as m×k (or k×m when transposed) so op(A) is always the same m×k matrix.
       let aStored = ta == .none ? a : transpose(a, rows: m, cols: k)
       let bStored = tb == .none ? b : transpose(b, rows: k, cols: n)
@@ -38,7 +43,9 @@ final class BLASTests: XCTestCase {
     var rebuilt = [Double](repeating: 0, count: 9)
     for i in 0..<3 {
       for j in 0..<3 {
-        for p in 0..<3 { rebuilt[i * 3 + j] += eig.vectors[i * 3 + p] * eig.values[p] * eig.vectors[j * 3 + p] }
+        for p in 0..<3 {
+          rebuilt[i * 3 + j] += eig.vectors[i * 3 + p] * eig.values[p] * eig.vectors[j * 3 + p]
+        }
       }
     }
     assertClose(rebuilt, a, rtol: 0, atol: 1e-10)

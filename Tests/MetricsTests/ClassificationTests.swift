@@ -1,14 +1,15 @@
 import Metrics
+import Randomness
 import TestSupport
 import XCTest
-import Randomness
 
 final class ClassificationTests: XCTestCase {
   /// Hand example: labels (0,0,0,1,1,2), predictions (0,1,0,1,2,2).
   /// Confusion [[2,1,0],[0,1,1],[0,0,1]]; accuracy 4/6; recalls 2/3, 1/2, 1 → balanced 13/18;
   /// F1: class 0 = 2·2/(3+2) = 0.8, class 1 = 2·1/(2+2) = 0.5, class 2 = 2·1/(1+2) = 2/3.
   func testConfusionAccuracyBalancedF1() throws {
-    let m = try ConfusionMatrix(labels: [0, 0, 0, 1, 1, 2], predictions: [0, 1, 0, 1, 2, 2], classCount: 3)
+    let m = try ConfusionMatrix(
+      labels: [0, 0, 0, 1, 1, 2], predictions: [0, 1, 0, 1, 2, 2], classCount: 3)
     XCTAssertEqual(m.counts, [[2, 1, 0], [0, 1, 1], [0, 0, 1]])
     XCTAssertEqual(m.accuracy, 4.0 / 6, accuracy: 1e-15)
     XCTAssertEqual(m.balancedAccuracy, 13.0 / 18, accuracy: 1e-15)
@@ -31,10 +32,12 @@ final class ClassificationTests: XCTestCase {
     let reference = try loadFixture("metrics_reference.json")
     var maxDiff = 0.0
     for case let c as [String: Any] in reference["wilson"] as! [Any] {
-      let k = (c["k"] as! NSNumber).intValue, n = (c["n"] as! NSNumber).intValue
+      let k = (c["k"] as! NSNumber).intValue
+      let n = (c["n"] as! NSNumber).intValue
       let level = (c["level"] as! NSNumber).doubleValue
       let ci = try XCTUnwrap(Classification.wilsonInterval(successes: k, count: n, level: level))
-      let low = (c["low"] as! NSNumber).doubleValue, high = (c["high"] as! NSNumber).doubleValue
+      let low = (c["low"] as! NSNumber).doubleValue
+      let high = (c["high"] as! NSNumber).doubleValue
       XCTAssertEqual(ci.lower, low, accuracy: 1e-12, "k=\(k) n=\(n)")
       XCTAssertEqual(ci.upper, high, accuracy: 1e-12, "k=\(k) n=\(n)")
       maxDiff = max(maxDiff, abs(ci.lower - low), abs(ci.upper - high))
@@ -47,7 +50,8 @@ final class ClassificationTests: XCTestCase {
   func testLogLoss() {
     let p: [[Double]] = [[0.8, 0.2], [0.4, 0.6], [1, 0]]
     let expected = -(log(0.8) + log(0.6) + log(1e-12)) / 3
-    XCTAssertEqual(Classification.logLoss(probabilities: p, labels: [0, 1, 1]), expected, accuracy: 1e-12)
+    XCTAssertEqual(
+      Classification.logLoss(probabilities: p, labels: [0, 1, 1]), expected, accuracy: 1e-12)
   }
 
   /// ECE hand example, 15 bins: confidences 0.95 (correct), 0.95 (wrong), 0.55 (correct),

@@ -1,6 +1,6 @@
 import Metrics
-import XCTest
 import Randomness
+import XCTest
 
 /// Rows of one patient are correlated: tests that treat them as independent reject far too
 /// often under the null. The cluster-aware permutations must hold their level.
@@ -23,7 +23,8 @@ final class ClusteredTestsTests: XCTestCase {
 
   func testClusterPermutationMMDHoldsItsLevelWhereImagePermutationDoesNot() throws {
     var g = SeededGenerator(seed: 77)
-    var clusterRejections = 0, imageRejections = 0
+    var clusterRejections = 0
+    var imageRejections = 0
     let repetitions = 200
     for r in 0..<repetitions {
       let (s, cs) = clustered(8, per: 5, d: 4, prefix: "s", generator: &g)
@@ -43,9 +44,12 @@ final class ClusteredTestsTests: XCTestCase {
     }
     let clusterRate = Double(clusterRejections) / Double(repetitions)
     let imageRate = Double(imageRejections) / Double(repetitions)
-    print("MMD null rejection at α = 0.05: cluster permutation \(clusterRate), image permutation \(imageRate)")
+    print(
+      "MMD null rejection at α = 0.05: cluster permutation \(clusterRate), image permutation \(imageRate)"
+    )
     XCTAssertTrue((0.01...0.09).contains(clusterRate), "cluster-level rate \(clusterRate)")
-    XCTAssertGreaterThan(imageRate, 0.25, "image-level permutations should be anti-conservative here")
+    XCTAssertGreaterThan(
+      imageRate, 0.25, "image-level permutations should be anti-conservative here")
   }
 
   func testClusterPermutationMMDDetectsARealShift() throws {
@@ -67,9 +71,13 @@ final class ClusteredTestsTests: XCTestCase {
     var rejections = 0
     let repetitions = 200
     for r in 0..<repetitions {
-      var x = [Double](), y = [Double](), cx = [String](), cy = [String]()
+      var x = [Double]()
+      var y = [Double]()
+      var cx = [String]()
+      var cy = [String]()
       for c in 0..<10 {
-        let e1 = g.normal(), e2 = g.normal()
+        let e1 = g.normal()
+        let e2 = g.normal()
         for _ in 0..<5 {
           x.append(e1 + 0.2 * g.normal())
           cx.append("x\(c)")

@@ -1,7 +1,8 @@
-@testable import Metrics
+import Randomness
 import TestSupport
 import XCTest
-import Randomness
+
+@testable import Metrics
 
 final class CovarianceBootstrapTests: XCTestCase {
   /// The pooled-Gram replicate (multiplicity weights) equals refitting on the resampled rows.
@@ -12,9 +13,11 @@ final class CovarianceBootstrapTests: XCTestCase {
     let y = gaussianMatrix(rows: 12, columns: d, mean: 0.4, scale: 1.2, generator: &g)
     let gram = try GaussianDistances.WeightedGram(x, y)
     for _ in 0..<3 {
-      let i = Bootstrap.resample(10, using: &g), j = Bootstrap.resample(12, using: &g)
+      let i = Bootstrap.resample(10, using: &g)
+      let j = Bootstrap.resample(12, using: &g)
       let r = try gram.distances(sourceIndices: i, targetIndices: j)
-      let xs = x.selecting(rows: i), ys = y.selecting(rows: j)
+      let xs = x.selecting(rows: i)
+      let ys = y.selecting(rows: j)
       let fd = try GaussianDistances.frechet(source: xs, target: ys)
       XCTAssertEqual(r.frechet, fd, accuracy: 1e-8 * fd)
       XCTAssertEqual(r.coral, try GaussianDistances.coral(source: xs, target: ys), accuracy: 1e-10)

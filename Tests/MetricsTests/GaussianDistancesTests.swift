@@ -1,19 +1,22 @@
 import Metrics
+import Randomness
 import TestSupport
 import XCTest
-import Randomness
 
 final class GaussianDistancesTests: XCTestCase {
   /// Commuting (diagonal) covariances: FD = ‖μ₁ − μ₂‖² + Σ (√aᵢ − √bᵢ)².
   func testFrechetOfDiagonalGaussiansMatchesClosedForm() throws {
-    let a = [1.0, 4.0, 9.0], b = [4.0, 1.0, 0.25]
-    let mu1 = [0.0, 1.0, 2.0], mu2 = [1.0, 1.0, 0.0]
+    let a = [1.0, 4.0, 9.0]
+    let b = [4.0, 1.0, 0.25]
+    let mu1 = [0.0, 1.0, 2.0]
+    let mu2 = [1.0, 1.0, 0.0]
     func diag(_ v: [Double]) -> [Double] {
       var m = [Double](repeating: 0, count: 9)
       for i in 0..<3 { m[i * 4] = v[i] }
       return m
     }
-    let fd = try GaussianDistances.frechet(mean1: mu1, covariance1: diag(a), mean2: mu2, covariance2: diag(b))
+    let fd = try GaussianDistances.frechet(
+      mean1: mu1, covariance1: diag(a), mean2: mu2, covariance2: diag(b))
     // 5 + (1−2)² + (2−1)² + (3−0.5)² = 5 + 1 + 1 + 6.25
     XCTAssertEqual(fd, 13.25, accuracy: 1e-10)
   }
@@ -21,11 +24,14 @@ final class GaussianDistancesTests: XCTestCase {
   /// Non-commuting case: Σ₁ = sI and Σ₂ = R diag(λ) Rᵀ (rotated); then
   /// (Σ₁^{1/2}Σ₂Σ₁^{1/2})^{1/2} = √s Σ₂^{1/2} and FD = Σ (√s − √λᵢ)².
   func testFrechetOfRotatedGaussianMatchesClosedForm() throws {
-    let s = 2.0, lambda = [0.5, 3.0]
+    let s = 2.0
+    let lambda = [0.5, 3.0]
     let t = 0.6
     let r = [cos(t), -sin(t), sin(t), cos(t)]
     var c2 = [Double](repeating: 0, count: 4)
-    for i in 0..<2 { for j in 0..<2 { for k in 0..<2 { c2[i * 2 + j] += r[i * 2 + k] * lambda[k] * r[j * 2 + k] } } }
+    for i in 0..<2 {
+      for j in 0..<2 { for k in 0..<2 { c2[i * 2 + j] += r[i * 2 + k] * lambda[k] * r[j * 2 + k] } }
+    }
     let fd = try GaussianDistances.frechet(
       mean1: [0, 0], covariance1: [s, 0, 0, s], mean2: [0, 0], covariance2: c2)
     let expected = lambda.reduce(0) { $0 + pow(s.squareRoot() - $1.squareRoot(), 2) }
@@ -37,7 +43,8 @@ final class GaussianDistancesTests: XCTestCase {
   func testSampleFrechetAndCoralMatchScipy() throws {
     let c = try loadFixture("metrics_reference.json")["frechet"] as! [String: Any]
     let d = (c["d"] as! NSNumber).intValue
-    let xv = doubles(c["x"]).map(Float.init), yv = doubles(c["y"]).map(Float.init)
+    let xv = doubles(c["x"]).map(Float.init)
+    let yv = doubles(c["y"]).map(Float.init)
     let x = try FeatureMatrix(rows: xv.count / d, columns: d, values: xv)
     let y = try FeatureMatrix(rows: yv.count / d, columns: d, values: yv)
     let fd = try GaussianDistances.frechet(source: x, target: y)
@@ -63,19 +70,24 @@ final class GaussianDistancesTests: XCTestCase {
       for i in 0..<n {
         for a in 0..<d {
           for b in 0..<d {
-            cov[a * d + b] += (Double(m.values[i * d + a]) - mean[a]) * (Double(m.values[i * d + b]) - mean[b]) / Double(n - 1)
+            cov[a * d + b] +=
+              (Double(m.values[i * d + a]) - mean[a]) * (Double(m.values[i * d + b]) - mean[b])
+              / Double(n - 1)
           }
         }
       }
       return (mean, cov)
     }
-    let (m1, c1) = moments(x), (m2, c2) = moments(y)
-    let direct = try GaussianDistances.frechet(mean1: m1, covariance1: c1, mean2: m2, covariance2: c2)
+    let (m1, c1) = moments(x)
+    let (m2, c2) = moments(y)
+    let direct = try GaussianDistances.frechet(
+      mean1: m1, covariance1: c1, mean2: m2, covariance2: c2)
     let gram = try GaussianDistances.frechet(source: x, target: y)
     XCTAssertEqual(gram, direct, accuracy: 1e-7 * direct)
     var frob = 0.0
     for i in 0..<(d * d) { frob += (c1[i] - c2[i]) * (c1[i] - c2[i]) }
-    XCTAssertEqual(try GaussianDistances.coral(source: x, target: y), frob / Double(4 * d * d), accuracy: 1e-9)
+    XCTAssertEqual(
+      try GaussianDistances.coral(source: x, target: y), frob / Double(4 * d * d), accuracy: 1e-9)
     // A sample against itself is at distance 0.
     XCTAssertEqual(try GaussianDistances.frechet(source: x, target: x), 0, accuracy: 1e-8)
   }

@@ -1,6 +1,6 @@
 import Metrics
-import XCTest
 import Randomness
+import XCTest
 
 /// Gaussian samples: `rows` × `columns`, each feature N(mean, scale²).
 func gaussianMatrix(

@@ -1,6 +1,6 @@
 import Metrics
-import XCTest
 import Randomness
+import XCTest
 
 final class IntensitySummaryTests: XCTestCase {
   /// The quickselect percentiles equal numpy-style type-7 quantiles of the sorted data, with
@@ -13,7 +13,8 @@ final class IntensitySummaryTests: XCTestCase {
       let finite = pixels.filter(\.isFinite).map(Double.init).sorted()
       let s = IntensityShift.summarize(pixels)
       for (name, p) in IntensityShift.percentiles {
-        XCTAssertEqual(s[name]!, Descriptive.quantile(sorted: finite, p), accuracy: 1e-9, "n \(n) \(name)")
+        XCTAssertEqual(
+          s[name]!, Descriptive.quantile(sorted: finite, p), accuracy: 1e-9, "n \(n) \(name)")
       }
       XCTAssertEqual(s["mean"]!, Descriptive.mean(finite), accuracy: 1e-9)
       XCTAssertEqual(s["std"]!, Descriptive.standardDeviation(finite, ddof: 0), accuracy: 1e-9)

@@ -1,7 +1,7 @@
 import Metrics
+import Randomness
 import TestSupport
 import XCTest
-import Randomness
 
 final class LogMETests: XCTestCase {
   /// Against the explicit-matrix numpy LogME in scripts/reference/metrics_reference.py, for
@@ -9,7 +9,8 @@ final class LogMETests: XCTestCase {
   func testLogMEMatchesNumpyReference() throws {
     let cases = try loadFixture("metrics_reference.json")["logme"] as! [Any]
     for case let c as [String: Any] in cases {
-      let n = (c["n"] as! NSNumber).intValue, d = (c["d"] as! NSNumber).intValue
+      let n = (c["n"] as! NSNumber).intValue
+      let d = (c["d"] as! NSNumber).intValue
       let k = (c["k"] as! NSNumber).intValue
       let f = try FeatureMatrix(rows: n, columns: d, values: doubles(c["features"]).map(Float.init))
       let r = try LogME.score(features: f, labels: ints(c["labels"]), classCount: k)
@@ -22,7 +23,8 @@ final class LogMETests: XCTestCase {
   /// Features that encode the label score higher than pure noise.
   func testInformativeFeaturesScoreHigher() throws {
     var g = SeededGenerator(seed: 4)
-    let n = 100, d = 8
+    let n = 100
+    let d = 8
     let labels = (0..<n).map { $0 % 2 }
     let noise = gaussianMatrix(rows: n, columns: d, generator: &g)
     var informative = noise.values

@@ -1,7 +1,7 @@
 import Metrics
+import Randomness
 import TestSupport
 import XCTest
-import Randomness
 
 final class MMDTests: XCTestCase {
   /// The unbiased statistic against a naive double loop with the same bandwidth.
@@ -15,7 +15,9 @@ final class MMDTests: XCTestCase {
       for i in a.indices { s += Double(a[i] - b[i]) * Double(a[i] - b[i]) }
       return exp(-s / (2 * sigma * sigma))
     }
-    var sxx = 0.0, syy = 0.0, sxy = 0.0
+    var sxx = 0.0
+    var syy = 0.0
+    var sxy = 0.0
     for i in 0..<13 { for j in 0..<13 where i != j { sxx += k(x.row(i), x.row(j)) } }
     for i in 0..<9 { for j in 0..<9 where i != j { syy += k(y.row(i), y.row(j)) } }
     for i in 0..<13 { for j in 0..<9 { sxy += k(x.row(i), y.row(j)) } }
@@ -23,7 +25,8 @@ final class MMDTests: XCTestCase {
     let fast = try MMD.unbiasedMMD2(source: x, target: y, bandwidth: sigma)
     XCTAssertEqual(fast, naive, accuracy: 1e-6)
     let test = try MMD.test(
-      source: x, target: y, options: .init(permutations: 0, bandwidth: sigma, bootstrap: .init(replicates: 0)))
+      source: x, target: y,
+      options: .init(permutations: 0, bandwidth: sigma, bootstrap: .init(replicates: 0)))
     XCTAssertEqual(test.mmd2, naive, accuracy: 1e-6)
     XCTAssertEqual(test.pValue, 1)
   }
@@ -97,7 +100,8 @@ final class MMDTests: XCTestCase {
     XCTAssertGreaterThan(ci.upper, r.mmd2)
     XCTAssertGreaterThan(ci.lower, 0)
     // Same seed, same answer.
-    XCTAssertEqual(r, try MMD.test(source: x, target: y, options: .init(permutations: 250, seed: 1)))
+    XCTAssertEqual(
+      r, try MMD.test(source: x, target: y, options: .init(permutations: 250, seed: 1)))
   }
 
   func testTooFewSamplesThrows() throws {

@@ -1,7 +1,7 @@
 import Foundation
 import Metrics
-import XCTest
 import Randomness
+import XCTest
 
 /// Wall-time measurements for the report; skipped unless MEDTRANSFER_BENCH=1 (timing is never
 /// asserted in a unit test).
@@ -23,7 +23,8 @@ final class MetricsBenchmarks: XCTestCase {
     let end = Date()
     print(
       "BENCH MMD 1000v1000 d=1280 B=1000: \(mid.timeIntervalSince(start)) s (mmd2 \(r.mmd2), p \(r.pValue)); "
-        + "with 1000 bootstrap: \(end.timeIntervalSince(mid)) s, CI \(String(describing: r2.interval))")
+        + "with 1000 bootstrap: \(end.timeIntervalSince(mid)) s, CI \(String(describing: r2.interval))"
+    )
   }
 }
 
@@ -41,7 +42,8 @@ extension MetricsBenchmarks {
       print("BENCH \(name): \(String(format: "%.2f", Date().timeIntervalSince(clock))) s")
       clock = Date()
     }
-    _ = try ProxyADistance.compute(source: s, target: t, options: .init(bootstrap: .init(replicates: 0)))
+    _ = try ProxyADistance.compute(
+      source: s, target: t, options: .init(bootstrap: .init(replicates: 0)))
     lap("PAD 5-fold d=1280")
     _ = try GaussianDistances.frechet(source: s, target: t)
     lap("Frechet d=1280 (one)")
@@ -55,6 +57,8 @@ extension MetricsBenchmarks {
       source: .init(name: "s", features: s, labels: labels),
       target: .init(name: "t", features: t, labels: labels))
     lap("ShiftAnalysis.run defaults (B=1000, bootstrap 1000, covariance bootstrap 50)")
-    print("BENCH report: MMD p \(report.mmd!.pValue), PAD \(report.proxyADistance!.value), FD \(report.frechetDistance!)")
+    print(
+      "BENCH report: MMD p \(report.mmd!.pValue), PAD \(report.proxyADistance!.value), FD \(report.frechetDistance!)"
+    )
   }
 }

@@ -1,7 +1,7 @@
 import Metrics
+import Randomness
 import TestSupport
 import XCTest
-import Randomness
 
 final class ProjectionTests: XCTestCase {
   /// Two planted directions (std 10 and 6) plus unit noise: every PCA route (d ≤ n covariance,
@@ -23,10 +23,14 @@ final class ProjectionTests: XCTestCase {
       let half = n / 2
       let p = try Projection.pca(
         source: all.selecting(rows: Array(0..<half)), target: all.selecting(rows: Array(half..<n)))
-      let xs = (p.source + p.target).map(\.x), ys = (p.source + p.target).map(\.y)
+      let xs = (p.source + p.target).map(\.x)
+      let ys = (p.source + p.target).map(\.y)
       func corr(_ a: [Double], _ b: [Double]) -> Double {
-        let ma = Descriptive.mean(a), mb = Descriptive.mean(b)
-        var sab = 0.0, saa = 0.0, sbb = 0.0
+        let ma = Descriptive.mean(a)
+        let mb = Descriptive.mean(b)
+        var sab = 0.0
+        var saa = 0.0
+        var sbb = 0.0
         for i in a.indices {
           sab += (a[i] - ma) * (b[i] - mb)
           saa += (a[i] - ma) * (a[i] - ma)

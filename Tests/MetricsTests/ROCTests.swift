@@ -1,7 +1,7 @@
 import Metrics
+import Randomness
 import TestSupport
 import XCTest
-import Randomness
 
 final class ROCTests: XCTestCase {
   /// AUROC against a brute-force count of correctly ordered (positive, negative) pairs.
@@ -10,7 +10,8 @@ final class ROCTests: XCTestCase {
     let n = 157
     let positive = (0..<n).map { _ in g.unit() < 0.3 }
     let scores = positive.map { p in ((p ? 0.7 : 0) + g.normal()).rounded() / 2 }  // many ties
-    var wins = 0.0, pairs = 0.0
+    var wins = 0.0
+    var pairs = 0.0
     for i in 0..<n where positive[i] {
       for j in 0..<n where !positive[j] {
         pairs += 1
@@ -24,7 +25,8 @@ final class ROCTests: XCTestCase {
   /// components in scripts/reference/metrics_reference.py.
   func testDeLongMatchesBruteForceReference() throws {
     let c = try loadFixture("metrics_reference.json")["delong"] as! [String: Any]
-    let a = doubles(c["scoresA"]), b = doubles(c["scoresB"])
+    let a = doubles(c["scoresA"])
+    let b = doubles(c["scoresB"])
     let positive = ints(c["labels"]).map { $0 == 1 }
     let ra = try ROC.analyze(scores: a, positive: positive)
     let rb = try ROC.analyze(scores: b, positive: positive)
@@ -42,7 +44,8 @@ final class ROCTests: XCTestCase {
 
   func testStratifiedBootstrapAndOneVsRest() throws {
     var g = SeededGenerator(seed: 21)
-    let n = 300, k = 3
+    let n = 300
+    let k = 3
     let labels = (0..<n).map { $0 % k }
     let probabilities: [[Double]] = labels.map { y in
       var logits = (0..<k).map { _ in g.normal() }
@@ -55,7 +58,8 @@ final class ROCTests: XCTestCase {
       probabilities: probabilities, labels: labels, bootstrap: .init(replicates: 300, seed: 1))
     XCTAssertEqual(r.perClass.count, 3)
     for c in 0..<k {
-      let direct = try ROC.auroc(scores: probabilities.map { $0[c] }, positive: labels.map { $0 == c })
+      let direct = try ROC.auroc(
+        scores: probabilities.map { $0[c] }, positive: labels.map { $0 == c })
       XCTAssertEqual(r.perClass[c].auc, direct, accuracy: 1e-12)
     }
     let ci = try XCTUnwrap(r.bootstrapInterval)
@@ -66,7 +70,9 @@ final class ROCTests: XCTestCase {
       scores: probabilities.map { $0[0] }, positive: labels.map { $0 == 0 },
       bootstrap: .init(replicates: 500, seed: 2))
     let boot = try XCTUnwrap(binary.bootstrapInterval)
-    XCTAssertEqual(boot.upper - boot.lower, binary.deLongInterval.upper - binary.deLongInterval.lower, accuracy: 0.03)
+    XCTAssertEqual(
+      boot.upper - boot.lower, binary.deLongInterval.upper - binary.deLongInterval.lower,
+      accuracy: 0.03)
   }
 
   func testCurveAndMissingClass() throws {

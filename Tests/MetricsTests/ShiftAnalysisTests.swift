@@ -1,8 +1,8 @@
 import Foundation
 import Metrics
+import Randomness
 import TestSupport
 import XCTest
-import Randomness
 
 final class ShiftAnalysisTests: XCTestCase {
   /// Three "sites" in 32-D: A and A′ from one distribution, B shifted in mean and scale. A vs A′
@@ -14,7 +14,9 @@ final class ShiftAnalysisTests: XCTestCase {
       -> ShiftAnalysis.Domain
     {
       var values = gaussianMatrix(rows: count, columns: d, generator: &g).values
-      for i in 0..<count { for j in 0..<8 { values[i * d + j] = values[i * d + j] * scale + shift } }
+      for i in 0..<count {
+        for j in 0..<8 { values[i * d + j] = values[i * d + j] * scale + shift }
+      }
       let intensities = (0..<count).map { _ -> [String: Double] in
         let pixels = (0..<64).map { _ in Float(brightness + 20 * g.normal()) }
         return IntensityShift.summarize(pixels)
@@ -37,9 +39,11 @@ final class ShiftAnalysisTests: XCTestCase {
     let same = try ShiftAnalysis.run(source: a, target: a2, options: options)
     let shifted = try ShiftAnalysis.run(source: a, target: b, options: options)
     print(
-      "A vs A': MMD² \(same.mmd!.mmd2) p \(same.mmd!.pValue), PAD \(same.proxyADistance!.value), FD \(same.frechetDistance!.value), CORAL \(same.coralDistance!.value)")
+      "A vs A': MMD² \(same.mmd!.mmd2) p \(same.mmd!.pValue), PAD \(same.proxyADistance!.value), FD \(same.frechetDistance!.value), CORAL \(same.coralDistance!.value)"
+    )
     print(
-      "A vs B : MMD² \(shifted.mmd!.mmd2) p \(shifted.mmd!.pValue), PAD \(shifted.proxyADistance!.value), FD \(shifted.frechetDistance!.value), CORAL \(shifted.coralDistance!.value)")
+      "A vs B : MMD² \(shifted.mmd!.mmd2) p \(shifted.mmd!.pValue), PAD \(shifted.proxyADistance!.value), FD \(shifted.frechetDistance!.value), CORAL \(shifted.coralDistance!.value)"
+    )
     XCTAssertFalse(same.shiftDetected, "\(same.tests)")
     XCTAssertTrue(shifted.shiftDetected)
     XCTAssertLessThan(shifted.mmd!.pValue, 0.01)

@@ -9,7 +9,8 @@ final class StatisticsTests: XCTestCase {
     let reference = try loadFixture("metrics_reference.json")
     var maxDiff = 0.0
     for case let c as [String: Any] in reference["ks"] as! [Any] {
-      let x = doubles(c["x"]), y = doubles(c["y"])
+      let x = doubles(c["x"])
+      let y = doubles(c["y"])
       let ks = try TwoSample.kolmogorovSmirnov(x, y)
       XCTAssertEqual(ks.method, "exact")
       XCTAssertEqual(ks.statistic, (c["statistic"] as! NSNumber).doubleValue, accuracy: 1e-12)
@@ -34,7 +35,8 @@ final class StatisticsTests: XCTestCase {
   func testStudentTAndNormalQuantiles() throws {
     let reference = try loadFixture("metrics_reference.json")
     for case let c as [String: Any] in reference["tQuantiles"] as! [Any] {
-      let p = (c["p"] as! NSNumber).doubleValue, df = (c["df"] as! NSNumber).doubleValue
+      let p = (c["p"] as! NSNumber).doubleValue
+      let df = (c["df"] as! NSNumber).doubleValue
       let q = (c["q"] as! NSNumber).doubleValue
       XCTAssertEqual(Distributions.studentTQuantile(p, df: df), q, accuracy: 1e-9 * max(1, abs(q)))
     }
@@ -45,7 +47,8 @@ final class StatisticsTests: XCTestCase {
   func testMcNemarMatchesScipyBinomial() throws {
     let reference = try loadFixture("metrics_reference.json")
     for case let c as [String: Any] in reference["mcnemar"] as! [Any] {
-      let b = (c["b"] as! NSNumber).intValue, cc = (c["c"] as! NSNumber).intValue
+      let b = (c["b"] as! NSNumber).intValue
+      let cc = (c["c"] as! NSNumber).intValue
       // 7 samples both right, 4 both wrong, then the discordant ones.
       var a = [Bool](repeating: true, count: 7) + [Bool](repeating: false, count: 4)
       var bb = a
@@ -97,7 +100,8 @@ final class StatisticsTests: XCTestCase {
     let single = try PairedComparison.difference([0.6], [0.5], bootstrap: .init(replicates: 0))
     XCTAssertNil(single.pValue)
     XCTAssertNil(single.tInterval)
-    let flat = try PairedComparison.difference([0.6, 0.6], [0.5, 0.5], bootstrap: .init(replicates: 0))
+    let flat = try PairedComparison.difference(
+      [0.6, 0.6], [0.5, 0.5], bootstrap: .init(replicates: 0))
     XCTAssertNil(flat.pValue)
     XCTAssertNil(flat.tStatistic)
     XCTAssertEqual(flat.tInterval!.lower, 0.1, accuracy: 1e-12)

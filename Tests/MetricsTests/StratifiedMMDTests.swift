@@ -1,7 +1,7 @@
+import Randomness
 import XCTest
 
 @testable import Metrics
-import Randomness
 
 /// The MMD permutation test on class-balanced designs: both samples drawn per class (4 classes
 /// with well-separated means, 10 images of each per side). Relabelling images across classes
@@ -47,7 +47,9 @@ final class StratifiedMMDTests: XCTestCase {
   func testWithinLabelPermutationsAreCalibratedWherePlainOnesAreConservative() throws {
     let plain = try rejectionRate(shift: 0, withinLabels: false, repetitions: 400, seed: 31)
     let within = try rejectionRate(shift: 0, withinLabels: true, repetitions: 400, seed: 31)
-    print("balanced design under the null, rejection rate at 0.05: plain \(plain), within labels \(within)")
+    print(
+      "balanced design under the null, rejection rate at 0.05: plain \(plain), within labels \(within)"
+    )
     XCTAssertLessThan(plain, 0.02, "the plain test was expected to be conservative here")
     XCTAssertGreaterThanOrEqual(within, 0.02)
     XCTAssertLessThanOrEqual(within, 0.08)

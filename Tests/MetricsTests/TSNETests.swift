@@ -1,6 +1,6 @@
 import Metrics
-import XCTest
 import Randomness
+import XCTest
 
 final class TSNETests: XCTestCase {
   /// Three clusters 12 σ apart in 30-d (50 points each): every point's nearest 2-D neighbour is
@@ -8,7 +8,8 @@ final class TSNETests: XCTestCase {
   /// their centres, and the same seed gives the same layout.
   func testSeparatesWellSeparatedClustersDeterministically() throws {
     var g = SeededGenerator(seed: 41)
-    let d = 30, per = 50
+    let d = 30
+    let per = 50
     var values = [Float]()
     var cluster = [Int]()
     for c in 0..<3 {
@@ -22,7 +23,8 @@ final class TSNETests: XCTestCase {
     let y = try TSNE.embed(x, options: options)
     let n = 3 * per
     func dist2(_ i: Int, _ j: Int) -> Double {
-      let a = y[2 * i] - y[2 * j], b = y[2 * i + 1] - y[2 * j + 1]
+      let a = y[2 * i] - y[2 * j]
+      let b = y[2 * i + 1] - y[2 * j + 1]
       return a * a + b * b
     }
     var misplaced = 0
@@ -39,17 +41,23 @@ final class TSNETests: XCTestCase {
     var spread = 0.0
     for i in 0..<n {
       let c = centres[cluster[i]]
-      spread = max(spread, ((y[2 * i] - c.0) * (y[2 * i] - c.0) + (y[2 * i + 1] - c.1) * (y[2 * i + 1] - c.1)).squareRoot())
+      spread = max(
+        spread,
+        ((y[2 * i] - c.0) * (y[2 * i] - c.0) + (y[2 * i + 1] - c.1) * (y[2 * i + 1] - c.1))
+          .squareRoot())
     }
     for a in 0..<3 {
       for b in (a + 1)..<3 {
-        let gap = ((centres[a].0 - centres[b].0) * (centres[a].0 - centres[b].0)
+        let gap =
+          ((centres[a].0 - centres[b].0) * (centres[a].0 - centres[b].0)
           + (centres[a].1 - centres[b].1) * (centres[a].1 - centres[b].1)).squareRoot()
-        XCTAssertGreaterThan(gap, 2 * spread, "clusters \(a), \(b): gap \(gap), max radius \(spread)")
+        XCTAssertGreaterThan(
+          gap, 2 * spread, "clusters \(a), \(b): gap \(gap), max radius \(spread)")
       }
     }
     XCTAssertEqual(try TSNE.embed(x, options: options), y)
-    XCTAssertNotEqual(try TSNE.embed(x, options: TSNE.Options(perplexity: 15, iterations: 500, seed: 8)), y)
+    XCTAssertNotEqual(
+      try TSNE.embed(x, options: TSNE.Options(perplexity: 15, iterations: 500, seed: 8)), y)
   }
 
   /// The split back into sides keeps the row order, and ShiftAnalysis can ask for it.

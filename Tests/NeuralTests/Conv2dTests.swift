@@ -2,9 +2,10 @@
 // TensorFlow SAME padding amounts, and finite-difference gradient checks for every path
 // (1×1 GEMM, k×k im2col, depthwise 3×3/5×5 at stride 1 and 2).
 
-@testable import Neural
 import TestSupport
 import XCTest
+
+@testable import Neural
 
 /// Direct NHWC convolution in Double with OIHW weights (groups 1 or depthwise).
 func referenceConv(
@@ -25,7 +26,8 @@ func referenceConv(
               if ih < 0 || ih >= h || iw < 0 || iw >= w { continue }
               for k in 0..<ci {
                 let channel = groups == 1 ? k : o
-                s += Double(x[((b * h + ih) * w + iw) * c + channel])
+                s +=
+                  Double(x[((b * h + ih) * w + iw) * c + channel])
                   * Double(oihw[((o * ci + k) * kh + a) * kw + d])
               }
             }
@@ -46,7 +48,8 @@ final class Conv2dTests: XCTestCase {
     XCTAssert(Padding.same.amounts(size: 7, kernel: 3, stride: 1, vertical: true) == (1, 1))
     XCTAssert(Padding.same.amounts(size: 7, kernel: 5, stride: 2, vertical: false) == (2, 2))
     let conv = Conv2d(inputChannels: 3, outputChannels: 4, kernelSize: 3, stride: 2, padding: .same)
-    XCTAssertEqual(conv.forward(Tensor(shape: [1, 9, 8, 3]), mode: .inference).shape, [1, 5, 4, 4])
+    XCTAssertEqual(
+      conv.forward(Tensor(shape: [1, 9, 8, 3]), mode: .inference).shape, [1, 5, 4, 4])
   }
 
   func forwardCase(
@@ -75,7 +78,8 @@ final class Conv2dTests: XCTestCase {
   }
 
   func testForwardMatchesDirectConvolution() {
-    forwardCase(cin: 5, cout: 7, k: 1, stride: 1, padding: .valid, groups: 1, h: 4, w: 3, bias: true)
+    forwardCase(
+      cin: 5, cout: 7, k: 1, stride: 1, padding: .valid, groups: 1, h: 4, w: 3, bias: true)
     forwardCase(cin: 3, cout: 8, k: 3, stride: 2, padding: .same, groups: 1, h: 9, w: 8)
     forwardCase(cin: 4, cout: 6, k: 3, stride: 1, padding: .symmetric(1), groups: 1, h: 5, w: 6)
     forwardCase(cin: 4, cout: 5, k: 1, stride: 2, padding: .valid, groups: 1, h: 5, w: 5)
@@ -83,7 +87,8 @@ final class Conv2dTests: XCTestCase {
       for s in [1, 2] {
         // 19 channels: a 16-wide block and a scalar tail of 3; 24 channels: 16 + 8.
         forwardCase(cin: 19, cout: 19, k: k, stride: s, padding: .same, groups: 19, h: 9, w: 7)
-        forwardCase(cin: 24, cout: 24, k: k, stride: s, padding: .same, groups: 24, h: 8, w: 8, bias: true)
+        forwardCase(
+          cin: 24, cout: 24, k: k, stride: s, padding: .same, groups: 24, h: 8, w: 8, bias: true)
       }
     }
   }
@@ -94,9 +99,11 @@ final class Conv2dTests: XCTestCase {
   }
 
   func testGradientsIm2col() {
-    let conv = Conv2d(inputChannels: 3, outputChannels: 4, kernelSize: 3, stride: 2, padding: .same, bias: true)
+    let conv = Conv2d(
+      inputChannels: 3, outputChannels: 4, kernelSize: 3, stride: 2, padding: .same, bias: true)
     checkGradients(conv, input: randomTensor([2, 7, 6, 3], seed: 2))
-    let conv2 = Conv2d(inputChannels: 2, outputChannels: 3, kernelSize: 3, stride: 1, padding: .symmetric(1))
+    let conv2 = Conv2d(
+      inputChannels: 2, outputChannels: 3, kernelSize: 3, stride: 1, padding: .symmetric(1))
     checkGradients(conv2, input: randomTensor([1, 5, 5, 2], seed: 3))
   }
 
@@ -106,10 +113,13 @@ final class Conv2dTests: XCTestCase {
         let conv = Conv2d(
           inputChannels: 19, outputChannels: 19, kernelSize: k, stride: s, padding: .same,
           groups: 19, bias: k == 3)
-        checkGradients(conv, input: randomTensor([2, 7, 6, 19], seed: UInt64(k * 10 + s)), samples: 40)
+        checkGradients(
+          conv, input: randomTensor([2, 7, 6, 19], seed: UInt64(k * 10 + s)), samples: 40)
         let wide = Conv2d(
-          inputChannels: 24, outputChannels: 24, kernelSize: k, stride: s, padding: .same, groups: 24)
-        checkGradients(wide, input: randomTensor([1, 6, 7, 24], seed: UInt64(k * 10 + s + 5)), samples: 40)
+          inputChannels: 24, outputChannels: 24, kernelSize: k, stride: s, padding: .same,
+          groups: 24)
+        checkGradients(
+          wide, input: randomTensor([1, 6, 7, 24], seed: UInt64(k * 10 + s + 5)), samples: 40)
       }
     }
   }

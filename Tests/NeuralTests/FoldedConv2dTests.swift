@@ -1,9 +1,10 @@
 // FoldedConv2d against the unfolded path it replaces: Conv2d → BatchNorm2d(.inference) (with
 // its fused activation) [→ + residual], for every kind of convolution EfficientNet-Lite uses.
 
-@testable import Neural
 import TestSupport
 import XCTest
+
+@testable import Neural
 
 final class FoldedConv2dTests: XCTestCase {
 
@@ -29,7 +30,8 @@ final class FoldedConv2dTests: XCTestCase {
     folded.forward(x, into: y, accumulate: accumulate)
     XCTAssertEqual(y.shape, expected.shape, file: file, line: line)
     let scale = Double(reference.map { abs($0) }.max() ?? 1)
-    let diff = assertClose(y.array, reference, rtol: 1e-5, atol: 1e-5 * scale, "\(conv.kind)",
+    let diff = assertClose(
+      y.array, reference, rtol: 1e-5, atol: 1e-5 * scale, "\(conv.kind)",
       file: file, line: line)
     print("FoldedConv2d \(conv.kind) \(activation) \(shape): max diff \(diff) (scale \(scale))")
   }
@@ -47,15 +49,17 @@ final class FoldedConv2dTests: XCTestCase {
 
   func testStrideTwoSamePaddedStemWithBias() {
     // im2col in blocks (stem of EfficientNet-Lite: 3×3 stride 2, TF SAME, odd input size).
-    let conv = Conv2d(inputChannels: 3, outputChannels: 32, kernelSize: 3, stride: 2,
-                      padding: .same, bias: true)
+    let conv = Conv2d(
+      inputChannels: 3, outputChannels: 32, kernelSize: 3, stride: 2,
+      padding: .same, bias: true)
     check(conv, activation: .relu6, input: [2, 33, 30, 3], seed: 3)
   }
 
   func testDepthwiseKernelsAndStrides() {
     for (k, s) in [(3, 1), (3, 2), (5, 1), (5, 2)] {
-      let conv = Conv2d(inputChannels: 40, outputChannels: 40, kernelSize: k, stride: s,
-                        padding: .same, groups: 40)
+      let conv = Conv2d(
+        inputChannels: 40, outputChannels: 40, kernelSize: k, stride: s,
+        padding: .same, groups: 40)
       check(conv, activation: .relu6, input: [2, 13, 11, 40], seed: UInt64(10 + k * 2 + s))
     }
   }

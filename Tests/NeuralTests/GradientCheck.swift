@@ -5,8 +5,8 @@
 // sample of input and parameter coordinates.
 
 import Neural
-import XCTest
 import Randomness
+import XCTest
 
 /// A tensor of uniform values in [low, high) from `seed`.
 func randomTensor(_ shape: [Int], seed: UInt64, low: Float = -1, high: Float = 1) -> Tensor {
@@ -72,7 +72,8 @@ func checkGradients(
     checked += 1
     let diff = abs(numeric - Double(analytic))
     worst = max(worst, diff / max(abs(numeric), 1e-3))
-    XCTAssert(diff <= atol + rtol * abs(numeric),
+    XCTAssert(
+      diff <= atol + rtol * abs(numeric),
       "\(layer.kind) \(what)[\(index)]: analytic \(analytic) vs numeric \(numeric)",
       file: file, line: line)
   }
@@ -87,10 +88,13 @@ func checkGradients(
       compare(grad[i], p.value, i, name)
     }
   }
-  XCTAssert(skipped * 4 <= checked, "\(layer.kind): \(skipped) coordinates straddle kinks, \(checked) checked",
+  XCTAssert(
+    skipped * 4 <= checked,
+    "\(layer.kind): \(skipped) coordinates straddle kinks, \(checked) checked",
     file: file, line: line)
-  print("gradient check \(layer.kind): \(checked) coordinates, worst relative error \(worst)"
-    + (skipped > 0 ? ", \(skipped) skipped at kinks" : ""))
+  print(
+    "gradient check \(layer.kind): \(checked) coordinates, worst relative error \(worst)"
+      + (skipped > 0 ? ", \(skipped) skipped at kinks" : ""))
   return worst
 }
 

@@ -1,9 +1,10 @@
 // BatchNorm2d, activations, dropout, pooling, Linear, Residual and Sequential: closed-form
 // forward values and finite-difference gradient checks (inputs and parameters).
 
-@testable import Neural
 import TestSupport
 import XCTest
+
+@testable import Neural
 
 final class BatchNormTests: XCTestCase {
 
@@ -34,7 +35,8 @@ final class BatchNormTests: XCTestCase {
     var expected: [Double] = []
     for i in 0..<x.count {
       let c = i % 4
-      let z = (Double(x[i]) - Double(bn.runningMean[c]))
+      let z =
+        (Double(x[i]) - Double(bn.runningMean[c]))
         / (Double(bn.runningVar[c]) + 1e-3).squareRoot() * Double(bn.weight.value[c])
         + Double(bn.bias.value[c])
       expected.append(min(max(z, 0), 6))
@@ -120,7 +122,9 @@ final class PointwiseLayerTests: XCTestCase {
     XCTAssertEqual(y.shape, [2, 5])
     var expected = [Double](repeating: 0, count: 10)
     for n in 0..<2 {
-      for j in 0..<12 { for c in 0..<5 { expected[n * 5 + c] += Double(x[(n * 12 + j) * 5 + c]) / 12 } }
+      for j in 0..<12 {
+        for c in 0..<5 { expected[n * 5 + c] += Double(x[(n * 12 + j) * 5 + c]) / 12 }
+      }
     }
     assertClose(y.array, expected, rtol: 1e-5, atol: 1e-6)
     checkGradients(pool, input: x)
@@ -132,7 +136,8 @@ final class PointwiseLayerTests: XCTestCase {
     linear.bias!.value.copy(from: Tensor(shape: [2], values: [0.5, -0.5]))
     let y = linear.forward(Tensor(shape: [1, 3], values: [1, 1, 2]), mode: .inference)
     XCTAssertEqual(y.array, [9.5, 0.5])
-    checkGradients(Linear(inputFeatures: 7, outputFeatures: 4), input: randomTensor([5, 7], seed: 43))
+    checkGradients(
+      Linear(inputFeatures: 7, outputFeatures: 4), input: randomTensor([5, 7], seed: 43))
   }
 }
 
@@ -141,8 +146,11 @@ final class ContainerTests: XCTestCase {
     Sequential([
       ("_expand_conv", Conv2d(inputChannels: 8, outputChannels: 16, kernelSize: 1)),
       ("_bn0", BatchNorm2d(channels: 16, eps: 1e-3, activation: .relu6)),
-      ("_depthwise_conv", Conv2d(
-        inputChannels: 16, outputChannels: 16, kernelSize: 3, padding: .same, groups: 16)),
+      (
+        "_depthwise_conv",
+        Conv2d(
+          inputChannels: 16, outputChannels: 16, kernelSize: 3, padding: .same, groups: 16)
+      ),
       ("_bn1", BatchNorm2d(channels: 16, eps: 1e-3, activation: .relu6)),
       ("_project_conv", Conv2d(inputChannels: 16, outputChannels: 8, kernelSize: 1)),
       ("_bn2", BatchNorm2d(channels: 8, eps: 1e-3)),
@@ -150,7 +158,10 @@ final class ContainerTests: XCTestCase {
   }
 
   func testNamesFollowPyTorch() {
-    let model = Sequential([("_blocks", Sequential([Residual(block())])), ("_fc", Linear(inputFeatures: 8, outputFeatures: 3))])
+    let model = Sequential([
+      ("_blocks", Sequential([Residual(block())])),
+      ("_fc", Linear(inputFeatures: 8, outputFeatures: 3)),
+    ])
     let names = model.parameters.map(\.name)
     XCTAssertEqual(names.first, "_blocks.0._expand_conv.weight")
     XCTAssert(names.contains("_blocks.0._bn1.bias"))
@@ -175,22 +186,27 @@ final class ContainerTests: XCTestCase {
       body.resetParameters(seed: seed)
       for (i, (_, layer)) in body.layers.enumerated() {
         guard let bn = layer as? BatchNorm2d else { continue }
-        bn.bias.value.copy(from: randomTensor([bn.channels], seed: seed + UInt64(i), low: 0.2, high: 1))
+        bn.bias.value.copy(
+          from: randomTensor([bn.channels], seed: seed + UInt64(i), low: 0.2, high: 1))
         bn.freezeStatistics = freeze
       }
       return body
     }
     checkGradients(
-      Residual(offKink(block(), seed: 70, freeze: true)), input: randomTensor([2, 5, 4, 8], seed: 50),
+      Residual(offKink(block(), seed: 70, freeze: true)),
+      input: randomTensor([2, 5, 4, 8], seed: 50),
       eps: 1e-3, samples: 30, kinks: true)
     checkGradients(
-      Residual(offKink(block(), seed: 80, freeze: false)), input: randomTensor([2, 5, 4, 8], seed: 51),
+      Residual(offKink(block(), seed: 80, freeze: false)),
+      input: randomTensor([2, 5, 4, 8], seed: 51),
       eps: 1e-3, samples: 30, kinks: true)
   }
 
   func testDropPath() {
-    let residual = Residual(Linear(inputFeatures: 4, outputFeatures: 4), dropPathProbability: 0.5, seed: 1)
-    checkGradients(residual, input: randomTensor([6, 4], seed: 52), prepare: { residual.reseed(1) })
+    let residual = Residual(
+      Linear(inputFeatures: 4, outputFeatures: 4), dropPathProbability: 0.5, seed: 1)
+    checkGradients(
+      residual, input: randomTensor([6, 4], seed: 52), prepare: { residual.reseed(1) })
     let x = randomTensor([6, 4], seed: 53)
     let inference = residual.forward(x, mode: .inference).array
     let body = (residual.body as! Linear).forward(x, mode: .inference).array

@@ -21,13 +21,18 @@ final class PyTorchParityTests: XCTestCase {
   }
 
   func block(_ c: Int, expand e: Int, kernel k: Int, stride s: Int) -> Layer {
-    let bn = { (n: Int, act: Activation) in BatchNorm2d(channels: n, eps: 1e-3, momentum: 0.01, activation: act) }
+    let bn = { (n: Int, act: Activation) in
+      BatchNorm2d(channels: n, eps: 1e-3, momentum: 0.01, activation: act)
+    }
     let body = Sequential([
       ("_expand_conv", Conv2d(inputChannels: c, outputChannels: c * e, kernelSize: 1)),
       ("_bn0", bn(c * e, .relu6)),
-      ("_depthwise_conv", Conv2d(
-        inputChannels: c * e, outputChannels: c * e, kernelSize: k, stride: s, padding: .same,
-        groups: c * e)),
+      (
+        "_depthwise_conv",
+        Conv2d(
+          inputChannels: c * e, outputChannels: c * e, kernelSize: k, stride: s, padding: .same,
+          groups: c * e)
+      ),
       ("_bn1", bn(c * e, .relu6)),
       ("_project_conv", Conv2d(inputChannels: c * e, outputChannels: c, kernelSize: 1)),
       ("_bn2", bn(c, .identity)),
@@ -41,7 +46,12 @@ final class PyTorchParityTests: XCTestCase {
     return Sequential([
       ("_conv_stem", stem),
       ("_bn0", BatchNorm2d(channels: 8, eps: 1e-3, momentum: 0.01, activation: .relu6)),
-      ("_blocks", Sequential([block(8, expand: 3, kernel: 3, stride: 1), block(8, expand: 2, kernel: 5, stride: 2)])),
+      (
+        "_blocks",
+        Sequential([
+          block(8, expand: 3, kernel: 3, stride: 1), block(8, expand: 2, kernel: 5, stride: 2),
+        ])
+      ),
       ("_conv_head", Conv2d(inputChannels: 8, outputChannels: 16, kernelSize: 1)),
       ("_bn1", BatchNorm2d(channels: 16, eps: 1e-3, momentum: 0.01, activation: .relu6)),
       ("", GlobalAveragePool()),
@@ -65,7 +75,9 @@ final class PyTorchParityTests: XCTestCase {
     var d = assertClose(eval.array, fixture["eval.logits"]!.array, rtol: 1e-4, atol: 1e-5)
     print("TENSOR OK eval logits, maxdiff = \(d)")
 
-    let sgd = SGD(parameters: net.parameters, learningRate: 0.05, momentum: 0.9, weightDecay: 1e-4, nesterov: true)
+    let sgd = SGD(
+      parameters: net.parameters, learningRate: 0.05, momentum: 0.9, weightDecay: 1e-4,
+      nesterov: true)
     let loss = SoftmaxCrossEntropy(labelSmoothing: 0.1)
     for step in 0..<2 {
       sgd.zeroGrad()
@@ -81,7 +93,9 @@ final class PyTorchParityTests: XCTestCase {
           let expected = fixture["grad.\(name)"]!
           let grad = Parameter(Tensor(shape: p.value.shape), layout: p.layout)
           grad.value.copy(from: p.grad)
-          worst = max(worst, assertClose(grad.pytorchTensor().array, expected.array, rtol: 1e-3, atol: 2e-5, name))
+          worst = max(
+            worst,
+            assertClose(grad.pytorchTensor().array, expected.array, rtol: 1e-3, atol: 2e-5, name))
         }
         print("TENSOR OK gradients (\(net.parameters.count) tensors), maxdiff = \(worst)")
       }
@@ -90,14 +104,17 @@ final class PyTorchParityTests: XCTestCase {
     let after = Dictionary(uniqueKeysWithValues: net.stateDict().map { ($0.name, $0.tensor) })
     var worst = 0.0
     for (name, expected) in subset("step2.") {
-      worst = max(worst, assertClose(after[name]!.array, expected.array, rtol: 1e-3, atol: 2e-5, name))
+      worst = max(
+        worst, assertClose(after[name]!.array, expected.array, rtol: 1e-3, atol: 2e-5, name))
     }
     print("TENSOR OK state after two SGD steps, maxdiff = \(worst)")
   }
 
   func testAdamWMatchesPyTorch() throws {
     let linear = Linear(inputFeatures: 4, outputFeatures: 3)
-    try linear.loadStateDict(["weight": fixture["adamw.init.weight"]!, "bias": fixture["adamw.init.bias"]!])
+    try linear.loadStateDict([
+      "weight": fixture["adamw.init.weight"]!, "bias": fixture["adamw.init.bias"]!,
+    ])
     let adam = AdamW(parameters: linear.parameters, learningRate: 0.01, weightDecay: 0.05)
     let inputs = fixture["adamw.inputs"]!
     for i in 0..<3 {
@@ -108,8 +125,10 @@ final class PyTorchParityTests: XCTestCase {
       _ = linear.backward(dy)
       adam.step()
     }
-    let d1 = assertClose(linear.weight.value.array, fixture["adamw.final.weight"]!.array, rtol: 1e-5, atol: 1e-6)
-    let d2 = assertClose(linear.bias!.value.array, fixture["adamw.final.bias"]!.array, rtol: 1e-5, atol: 1e-6)
+    let d1 = assertClose(
+      linear.weight.value.array, fixture["adamw.final.weight"]!.array, rtol: 1e-5, atol: 1e-6)
+    let d2 = assertClose(
+      linear.bias!.value.array, fixture["adamw.final.bias"]!.array, rtol: 1e-5, atol: 1e-6)
     print("TENSOR OK AdamW, maxdiff = \(max(d1, d2))")
   }
 
@@ -147,7 +166,10 @@ final class SafeTensorsTests: XCTestCase {
     let url = dir.appendingPathComponent("model.safetensors")
     let make = {
       Sequential([
-        ("conv", Conv2d(inputChannels: 2, outputChannels: 3, kernelSize: 3, padding: .same) as Layer),
+        (
+          "conv",
+          Conv2d(inputChannels: 2, outputChannels: 3, kernelSize: 3, padding: .same) as Layer
+        ),
         ("bn", BatchNorm2d(channels: 3)),
       ])
     }
@@ -178,6 +200,7 @@ final class SafeTensorsTests: XCTestCase {
     XCTAssertThrowsError(try SafeTensors.read(contentsOf: url)) { error in
       XCTAssert("\(error)".contains("'x'"), "\(error)")
     }
-    XCTAssertThrowsError(try SafeTensors.read(contentsOf: dir.appendingPathComponent("missing.safetensors")))
+    XCTAssertThrowsError(
+      try SafeTensors.read(contentsOf: dir.appendingPathComponent("missing.safetensors")))
   }
 }

@@ -1,9 +1,10 @@
 // Cross-entropy against hand-computed values, and optimizer steps against PyTorch's update rules
 // written out by hand (SGD momentum/Nesterov with coupled weight decay, AdamW), schedules.
 
-@testable import Neural
 import TestSupport
 import XCTest
+
+@testable import Neural
 
 final class CrossEntropyTests: XCTestCase {
   func testValueAndGradient() {
@@ -56,7 +57,8 @@ final class OptimizerTests: XCTestCase {
     let w1 = [0.949, -2.023]
     let d2 = [0.5 + 0.01 * w1[0], 0.25 + 0.01 * w1[1]]
     let buf2 = [0.9 * 0.51 + d2[0], 0.9 * 0.23 + d2[1]]
-    assertClose(p.value.array, [w1[0] - 0.1 * buf2[0], w1[1] - 0.1 * buf2[1]], rtol: 1e-6, atol: 1e-6)
+    assertClose(
+      p.value.array, [w1[0] - 0.1 * buf2[0], w1[1] - 0.1 * buf2[1]], rtol: 1e-6, atol: 1e-6)
   }
 
   func testSGDNesterovGroupsAndFrozen() {
@@ -101,9 +103,12 @@ final class OptimizerTests: XCTestCase {
 
   func testSchedules() {
     let cosine = CosineSchedule(warmupSteps: 2, totalSteps: 6, minimumFactor: 0.1)
-    assertClose((0..<7).map { cosine.factor(at: $0) },
-      [0.5, 1, 1, 0.1 + 0.9 * 0.5 * (1 + cos(Double.pi / 4)), 0.55,
-       0.1 + 0.9 * 0.5 * (1 + cos(3 * Double.pi / 4)), 0.1], rtol: 1e-12, atol: 1e-12)
+    assertClose(
+      (0..<7).map { cosine.factor(at: $0) },
+      [
+        0.5, 1, 1, 0.1 + 0.9 * 0.5 * (1 + cos(Double.pi / 4)), 0.55,
+        0.1 + 0.9 * 0.5 * (1 + cos(3 * Double.pi / 4)), 0.1,
+      ], rtol: 1e-12, atol: 1e-12)
     let step = StepSchedule(stepSize: 3, gamma: 0.5)
     XCTAssertEqual((0..<7).map { step.factor(at: $0) }, [1, 1, 1, 0.5, 0.5, 0.5, 0.25])
   }
@@ -112,9 +117,14 @@ final class OptimizerTests: XCTestCase {
 final class StateDictTests: XCTestCase {
   func model() -> Sequential {
     Sequential([
-      ("_conv_stem", Conv2d(inputChannels: 3, outputChannels: 4, kernelSize: 3, stride: 2, padding: .same)),
+      (
+        "_conv_stem",
+        Conv2d(inputChannels: 3, outputChannels: 4, kernelSize: 3, stride: 2, padding: .same)
+      ),
       ("_bn0", BatchNorm2d(channels: 4, eps: 1e-3, activation: .relu6)),
-      ("_dw", Conv2d(inputChannels: 4, outputChannels: 4, kernelSize: 3, padding: .same, groups: 4)),
+      (
+        "_dw", Conv2d(inputChannels: 4, outputChannels: 4, kernelSize: 3, padding: .same, groups: 4)
+      ),
     ])
   }
 
@@ -128,7 +138,8 @@ final class StateDictTests: XCTestCase {
     let target = model()
     try target.loadStateDict(dict)
     let x = randomTensor([1, 6, 6, 3], seed: 2)
-    XCTAssertEqual(target.forward(x, mode: .inference).array, source.forward(x, mode: .inference).array)
+    XCTAssertEqual(
+      target.forward(x, mode: .inference).array, source.forward(x, mode: .inference).array)
 
     var missing = dict
     missing["_bn0.running_mean"] = nil
@@ -143,7 +154,8 @@ final class StateDictTests: XCTestCase {
     var wrong = dict
     wrong["_dw.weight"] = Tensor(shape: [4, 1, 5, 5])
     XCTAssertThrowsError(try target.loadStateDict(wrong)) {
-      XCTAssertEqual($0 as? NeuralError,
+      XCTAssertEqual(
+        $0 as? NeuralError,
         .shapeMismatch(key: "_dw.weight", expected: [4, 1, 3, 3], actual: [4, 1, 5, 5]))
       XCTAssert("\($0)".contains("_dw.weight"))
     }

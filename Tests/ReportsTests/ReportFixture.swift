@@ -1,6 +1,6 @@
 import Foundation
-import TestSupport
 import Studies
+import TestSupport
 
 /// A study database filled through the public store API with designed results, so that every
 /// report section has content and the expected numbers are known in closed form. (No trainer is
@@ -36,8 +36,11 @@ enum ReportFixture {
     case "linear-probe": return 0.55 + 0.15 * (1 - exp(-n / 40)) + noise
     case "adabn": return 0.52 + noise
     default:
-      let alpha = arm.contains("l2sp(0.01)") ? 0.01 : arm.contains("l2sp(1)") ? 1 : arm.contains("l2sp") ? 0.1 : 0
-      return 0.58 + 0.30 * (1 - exp(-n / 60)) - 0.02 * alpha + (arm.hasPrefix("adabn") ? 0.02 : 0) + noise
+      let alpha =
+        arm.contains("l2sp(0.01)")
+        ? 0.01 : arm.contains("l2sp(1)") ? 1 : arm.contains("l2sp") ? 0.1 : 0
+      return 0.58 + 0.30 * (1 - exp(-n / 60)) - 0.02 * alpha + (arm.hasPrefix("adabn") ? 0.02 : 0)
+        + noise
     }
   }
 
@@ -46,21 +49,30 @@ enum ReportFixture {
     let arm = config.arm.name
     let v = value(arm, n, seed: config.seed)
     let trained = config.arm.isBaseline == false && config.arm.strategy != .untrained
-    let epochs: [EpochRecord] = trained ? (1...12).map { e in
-      let progress = 1 - exp(-Double(e) / (arm == "scratch" ? 6 : 2))
-      return EpochRecord(
-        epoch: e, wallSeconds: Double(e) * (arm == "linear-probe" ? 0.8 : 3.1) + Double(config.seed),
-        trainLoss: 1.4 * (1 - progress) + 0.1, valMetric: 0.25 + (v - 0.25) * progress)
-    } : []
+    let epochs: [EpochRecord] =
+      trained
+      ? (1...12).map { e in
+        let progress = 1 - exp(-Double(e) / (arm == "scratch" ? 6 : 2))
+        return EpochRecord(
+          epoch: e,
+          wallSeconds: Double(e) * (arm == "linear-probe" ? 0.8 : 3.1) + Double(config.seed),
+          trainLoss: 1.4 * (1 - progress) + 0.1, valMetric: 0.25 + (v - 0.25) * progress)
+      } : []
     let alpha = config.arm.l2sp?.alpha ?? 0
-    let forgetting: ForgettingRecord? = config.arm.isTransfer ? ForgettingRecord(
-      sourceBefore: 0.86, sourceAfter: 0.86 - (config.arm.strategy == .full ? 0.12 / (1 + 10 * alpha) : 0.01),
-      targetBefore: 0.48 + 0.002 * Double(config.seed),
-      stageDistances: config.arm.strategy == .full
-        ? (1...7).map { StageDistance(stage: "stage\($0)", distance: Double($0) * 0.4 / (1 + 10 * alpha)) } : [],
-      // A quarter of the forgetting is in the weights; the rest is BatchNorm statistics.
-      sourceBeforeOwnStatistics: 0.88,
-      sourceAfterOwnStatistics: 0.88 - (config.arm.strategy == .full ? 0.03 / (1 + 10 * alpha) : 0.0025))
+    let forgetting: ForgettingRecord? =
+      config.arm.isTransfer
+      ? ForgettingRecord(
+        sourceBefore: 0.86,
+        sourceAfter: 0.86 - (config.arm.strategy == .full ? 0.12 / (1 + 10 * alpha) : 0.01),
+        targetBefore: 0.48 + 0.002 * Double(config.seed),
+        stageDistances: config.arm.strategy == .full
+          ? (1...7).map {
+            StageDistance(stage: "stage\($0)", distance: Double($0) * 0.4 / (1 + 10 * alpha))
+          } : [],
+        // A quarter of the forgetting is in the weights; the rest is BatchNorm statistics.
+        sourceBeforeOwnStatistics: 0.88,
+        sourceAfterOwnStatistics: 0.88
+          - (config.arm.strategy == .full ? 0.03 / (1 + 10 * alpha) : 0.0025))
       : nil
     let bins = (0..<10).map { i -> ReliabilityBin in
       let c = (Double(i) + 0.5) / 10
@@ -92,26 +104,36 @@ enum ReportFixture {
   static let shift = ShiftAnalysisRecord(
     source: "A", target: "B",
     metrics: [
-      ShiftMetric(name: "MMD² (RBF, median heuristic)", value: 0.0412, lower: 0.031, upper: 0.052, pValue: 0.001, note: "1000 permutations"),
-      ShiftMetric(name: "proxy A-distance", value: 1.42, lower: 1.31, upper: 1.55, note: "linear SVM, 5-fold"),
+      ShiftMetric(
+        name: "MMD² (RBF, median heuristic)", value: 0.0412, lower: 0.031, upper: 0.052,
+        pValue: 0.001, note: "1000 permutations"),
+      ShiftMetric(
+        name: "proxy A-distance", value: 1.42, lower: 1.31, upper: 1.55, note: "linear SVM, 5-fold"),
       ShiftMetric(name: "intensity mean: KS D", value: 0.23, pValue: 0.0004),
     ],
     histograms: ["A", "B"].map { d in
       let edges = stride(from: -1000.0, through: 400, by: 50).map { $0 }
       let centre = d == "A" ? -300.0 : -220
-      let raw = zip(edges, edges.dropFirst()).map { exp(-pow(($0 + $1) / 2 - centre, 2) / 60000) + 0.4 * exp(-pow(($0 + $1) / 2 + 850, 2) / 8000) }
+      let raw = zip(edges, edges.dropFirst()).map {
+        exp(-pow(($0 + $1) / 2 - centre, 2) / 60000) + 0.4
+          * exp(-pow(($0 + $1) / 2 + 850, 2) / 8000)
+      }
       let total = raw.reduce(0, +)
-      return IntensityHistogram(domain: d, edges: edges, density: raw.map { $0 / total }, unit: "HU")
+      return IntensityHistogram(
+        domain: d, edges: edges, density: raw.map { $0 / total }, unit: "HU")
     },
-    headers: HeaderTable(domains: ["A", "B"], rows: [
-      HeaderRow(attribute: "Manufacturer", values: ["Phantom Medical", "Acme Imaging"]),
-      HeaderRow(attribute: "ConvolutionKernel", values: ["B30f (smooth)", "B70f (sharp)"]),
-      HeaderRow(attribute: "PixelSpacing (mm)", values: ["0.70", "0.82"]),
-    ]),
+    headers: HeaderTable(
+      domains: ["A", "B"],
+      rows: [
+        HeaderRow(attribute: "Manufacturer", values: ["Phantom Medical", "Acme Imaging"]),
+        HeaderRow(attribute: "ConvolutionKernel", values: ["B30f (smooth)", "B70f (sharp)"]),
+        HeaderRow(attribute: "PixelSpacing (mm)", values: ["0.70", "0.82"]),
+      ]),
     embedding: (0..<120).map { i in
       let d = i % 2 == 0 ? "A" : "B"
       let t = Double(i) * 0.37
-      return EmbeddingPoint(x: cos(t) * 2 + (d == "A" ? -1.2 : 1.2), y: sin(t * 1.7) * 1.5, domain: d)
+      return EmbeddingPoint(
+        x: cos(t) * 2 + (d == "A" ? -1.2 : 1.2), y: sin(t * 1.7) * 1.5, domain: d)
     },
     embeddingMethod: "PCA of pooled backbone features (fixture)", accuracyDrop: 0.21,
     imagesPerDomain: ["A": 60, "B": 60])
@@ -130,7 +152,8 @@ enum ReportFixture {
     for config in configs {
       try store.markRunning(hash: config.hash)
       if config.arm.name == "full" && config.budget == .perClass(25) && config.seed == 2 {
-        try store.recordFailure(hash: config.hash, error: "train loss is nan at epoch 4", wallSeconds: 9)
+        try store.recordFailure(
+          hash: config.hash, error: "train loss is nan at epoch 4", wallSeconds: 9)
       } else {
         var r = result(config)
         if !windowNotes { r.notes = [:] }

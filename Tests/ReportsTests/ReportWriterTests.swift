@@ -21,15 +21,23 @@ final class ReportWriterTests: XCTestCase {
     try ReportFixture.make(in: dir)
     let files = try ReportWriter.write(studyDirectory: dir)
     let html = try String(contentsOf: files.html, encoding: .utf8)
-    for title in ["1. Headline", "2. Learning curves", "3. Training curves", "4. Domain shift",
-                  "5. Adaptation and forgetting", "6. Calibration and subgroups", "7. Reproducibility"] {
+    for title in [
+      "1. Headline", "2. Learning curves", "3. Training curves", "4. Domain shift",
+      "5. Adaptation and forgetting", "6. Calibration and subgroups", "7. Reproducibility",
+    ] {
       XCTAssertTrue(html.contains(title), "missing section \(title)")
     }
     // Headline: full − scratch at 10 labels/class, paired over the 3 seeds.
-    let d = (0..<3).map { ReportFixture.value("full", 10, seed: $0) - ReportFixture.value("scratch", 10, seed: $0) }
+    let d = (0..<3).map {
+      ReportFixture.value("full", 10, seed: $0) - ReportFixture.value("scratch", 10, seed: $0)
+    }
     let test = try XCTUnwrap(ReportStatistics.pairedTest(d, [0, 0, 0], confidence: 0.95))
-    XCTAssertTrue(html.contains("+\(fmt(test.difference, 3))</span> <span class=\"small\">[\(fmt(test.lower!, 3)), \(fmt(test.upper!, 3))]"), "headline cell missing")
-    XCTAssertTrue(html.contains(test.pValue! < 0.001 ? "p &lt; 0.001" : "p = \(fmt(test.pValue!, 3))"))
+    XCTAssertTrue(
+      html.contains(
+        "+\(fmt(test.difference, 3))</span> <span class=\"small\">[\(fmt(test.lower!, 3)), \(fmt(test.upper!, 3))]"
+      ), "headline cell missing")
+    XCTAssertTrue(
+      html.contains(test.pValue! < 0.001 ? "p &lt; 0.001" : "p = \(fmt(test.pValue!, 3))"))
     // The failed run leaves one headline cell with 2 paired seeds: flagged; 3 seeds are not.
     XCTAssertTrue(html.contains("n=2: too few seeds to trust"))
     XCTAssertFalse(html.contains("n=3: too few seeds"))
@@ -37,7 +45,8 @@ final class ReportWriterTests: XCTestCase {
     XCTAssertTrue(html.contains("train loss is nan at epoch 4"))
     XCTAssertTrue(html.contains("MMD² (RBF, median heuristic)"))
     // The setup names the input window policy and the windows each dataset's images got.
-    XCTAssertTrue(html.contains("Input window <b>auto</b> (the file's own VOI window"), "window line")
+    XCTAssertTrue(
+      html.contains("Input window <b>auto</b> (the file's own VOI window"), "window line")
     XCTAssertTrue(
       html.contains(
         "A: file window C -600 W 1500 · B: file window C -550 W 1600; per-image percentiles "
@@ -47,19 +56,28 @@ final class ReportWriterTests: XCTestCase {
     // Forgetting split into weights and BatchNorm statistics: plain full at 10 labels forgets
     // 0.12 as deployed and 0.03 with source statistics, the same in every seed.
     XCTAssertTrue(html.contains("forgetting, with source BN statistics"))
-    XCTAssertTrue(html.contains(">source BN statistics</text>"), "the trade-off chart's second series")
-    XCTAssertTrue(html.contains("<td>0.880 → 0.850 <span class=\"muted small\">n=3</span></td><td>0.030 "),
-                  "the source-statistics columns are filled")
+    XCTAssertTrue(
+      html.contains(">source BN statistics</text>"), "the trade-off chart's second series")
+    XCTAssertTrue(
+      html.contains("<td>0.880 → 0.850 <span class=\"muted small\">n=3</span></td><td>0.030 "),
+      "the source-statistics columns are filled")
     XCTAssertTrue(html.contains("reliability"))
     // Self-contained: inline SVG, no script, no external resource.
     XCTAssertGreaterThanOrEqual(html.components(separatedBy: "<svg").count - 1, 8)
     XCTAssertFalse(html.contains("<script"))
-    XCTAssertFalse(html.replacingOccurrences(of: "xmlns=\"http://www.w3.org/2000/svg\"", with: "").contains("http"))
+    XCTAssertFalse(
+      html.replacingOccurrences(of: "xmlns=\"http://www.w3.org/2000/svg\"", with: "").contains(
+        "http"))
     XCTAssertFalse(html.contains("nan</td>"))
     // CSV tables.
-    XCTAssertEqual(Set(files.csv.map(\.lastPathComponent)),
-                   ["runs.csv", "headline.csv", "learning_curves.csv", "epochs.csv", "forgetting.csv", "shift.csv"])
-    let runsCSV = try String(contentsOf: files.csv.first { $0.lastPathComponent == "runs.csv" }!, encoding: .utf8)
+    XCTAssertEqual(
+      Set(files.csv.map(\.lastPathComponent)),
+      [
+        "runs.csv", "headline.csv", "learning_curves.csv", "epochs.csv", "forgetting.csv",
+        "shift.csv",
+      ])
+    let runsCSV = try String(
+      contentsOf: files.csv.first { $0.lastPathComponent == "runs.csv" }!, encoding: .utf8)
     XCTAssertEqual(runsCSV.split(separator: "\n").count, 1 + 4 * 5 * 3 + 4 * 3)
   }
 
@@ -67,7 +85,8 @@ final class ReportWriterTests: XCTestCase {
   /// report says so instead of claiming `auto`.
   func testRunsFromBeforeWindowsWereSelectableAreLabelledLungWindow() throws {
     try ReportFixture.make(in: dir, windowNotes: false)
-    let html = try String(contentsOf: try ReportWriter.write(studyDirectory: dir).html, encoding: .utf8)
+    let html = try String(
+      contentsOf: try ReportWriter.write(studyDirectory: dir).html, encoding: .utf8)
     XCTAssertTrue(html.contains("Input window <b>-600,1500</b> (every image"), "legacy window line")
     XCTAssertFalse(html.contains("Input window <b>auto</b>"))
   }
@@ -85,23 +104,26 @@ final class ReportWriterTests: XCTestCase {
     XCTAssertEqual(Set(rows.compactMap { $0["hash"] ?? nil }).count, report.runs.count)
     var checked = 0
     for row in rows {
-      guard let hash = row["hash"] ?? nil, let run = report.runs.first(where: { $0.hash == hash }) else {
+      guard let hash = row["hash"] ?? nil, let run = report.runs.first(where: { $0.hash == hash })
+      else {
         XCTFail("run \(String(describing: row["hash"])) missing from report.json")
         continue
       }
       XCTAssertEqual(run.status, row["status"] ?? nil)
-      guard let metric = row["metric"] ?? nil, let value = (row["value"] ?? nil).flatMap(Double.init),
+      guard let metric = row["metric"] ?? nil,
+        let value = (row["value"] ?? nil).flatMap(Double.init),
         let result = run.result
       else { continue }
-      let expected: Double? = switch metric {
-      case "accuracy": result.target.accuracy
-      case "balanced_accuracy": result.target.balancedAccuracy
-      case "macro_f1": result.target.macroF1
-      case "auroc": result.target.auroc?.value
-      case "ece": result.target.ece
-      case "count": Double(result.target.count)
-      default: nil
-      }
+      let expected: Double? =
+        switch metric {
+        case "accuracy": result.target.accuracy
+        case "balanced_accuracy": result.target.balancedAccuracy
+        case "macro_f1": result.target.macroF1
+        case "auroc": result.target.auroc?.value
+        case "ece": result.target.ece
+        case "count": Double(result.target.count)
+        default: nil
+        }
       XCTAssertEqual(expected ?? .nan, value, accuracy: 1e-12, "\(metric) of \(hash)")
       checked += 1
     }
@@ -110,14 +132,18 @@ final class ReportWriterTests: XCTestCase {
     XCTAssertEqual(report.shift.first, ReportFixture.shift)
     XCTAssertEqual(report.totalComputeSeconds, try store.totalComputeSeconds(), accuracy: 1e-9)
     // The headline row for full at 25 labels has 2 pairs (seed 2 failed).
-    XCTAssertEqual(report.headline.first { $0.arm == "full" && $0.budget == "25" }?.difference?.n, 2)
+    XCTAssertEqual(
+      report.headline.first { $0.arm == "full" && $0.budget == "25" }?.difference?.n, 2)
     // …so "labels scratch needs" gives no number there; at 10 labels (3 pairs, CI above 0) it
     // does: full ≈ 0.63 at 10 labels, which scratch only passes beyond 100 labels/class.
-    let match = { (budget: String) in report.labelsToMatch.first { $0.arm == "full" && $0.budget == budget } }
+    let match = { (budget: String) in
+      report.labelsToMatch.first { $0.arm == "full" && $0.budget == budget }
+    }
     XCTAssertEqual(match("25")?.note, StudyReport.notSignificant)
     XCTAssertNil(match("25")?.scratchLabelsNeeded)
     XCTAssertEqual(match("10")?.note, "reached")
-    XCTAssertGreaterThan(match("10")?.scratchLabelsNeeded ?? 0, 100, "\(String(describing: match("10")))")
+    XCTAssertGreaterThan(
+      match("10")?.scratchLabelsNeeded ?? 0, 100, "\(String(describing: match("10")))")
   }
 
   /// Renders the fixture report in headless Chromium (Debian `chromium`, installed by
@@ -146,30 +172,40 @@ final class ReportWriterTests: XCTestCase {
 
   /// Headless Chromium screenshot of `page` into .build/report-screenshots/NAME.png; checks the
   /// page rendered (a PNG well above a blank page's size).
-  func screenshot(_ page: URL, as name: String, file: StaticString = #filePath, line: UInt = #line) throws {
-    guard let chromium = ["/usr/bin/chromium", "/usr/bin/chromium-browser"].first(where: {
-      FileManager.default.isExecutableFile(atPath: $0)
-    }) else {
+  func screenshot(_ page: URL, as name: String, file: StaticString = #filePath, line: UInt = #line)
+    throws
+  {
+    guard
+      let chromium = ["/usr/bin/chromium", "/usr/bin/chromium-browser"].first(where: {
+        FileManager.default.isExecutableFile(atPath: $0)
+      })
+    else {
       throw XCTSkip("chromium is not installed; run scripts/bootstrap")
     }
     let out = packageRoot.appendingPathComponent(".build/report-screenshots")
     try FileManager.default.createDirectory(at: out, withIntermediateDirectories: true)
     let png = out.appendingPathComponent("\(name).png")
     try? FileManager.default.removeItem(at: png)
-    let result = try runProcess(chromium, [
-      "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
-      "--user-data-dir=\(dir.appendingPathComponent("chromium-\(name)").path)",
-      "--screenshot=\(png.path)", "--window-size=1280,9000", page.absoluteString,
-    ])
+    let result = try runProcess(
+      chromium,
+      [
+        "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
+        "--user-data-dir=\(dir.appendingPathComponent("chromium-\(name)").path)",
+        "--screenshot=\(png.path)", "--window-size=1280,9000", page.absoluteString,
+      ])
     XCTAssertEqual(result.status, 0, "\(name): \(result.output)", file: file, line: line)
     let data = try Data(contentsOf: png)
-    XCTAssertEqual(Array(data.prefix(4)), [0x89, 0x50, 0x4E, 0x47], "\(name): not a PNG", file: file, line: line)
-    XCTAssertGreaterThan(data.count, 50_000, "\(name): the page rendered (nearly) empty", file: file, line: line)
+    XCTAssertEqual(
+      Array(data.prefix(4)), [0x89, 0x50, 0x4E, 0x47], "\(name): not a PNG", file: file, line: line)
+    XCTAssertGreaterThan(
+      data.count, 50_000, "\(name): the page rendered (nearly) empty", file: file, line: line)
   }
 }
 
 /// Runs a process and returns its status and combined output.
-func runProcess(_ executable: String, _ arguments: [String]) throws -> (status: Int32, output: String) {
+func runProcess(_ executable: String, _ arguments: [String]) throws -> (
+  status: Int32, output: String
+) {
   let process = Process()
   process.executableURL = URL(fileURLWithPath: executable)
   process.arguments = arguments

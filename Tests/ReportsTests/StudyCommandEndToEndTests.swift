@@ -15,7 +15,9 @@ final class StudyCommandEndToEndTests: XCTestCase {
     for (domain, counts) in [("A", [40, 20]), ("B", [12, 36])] {
       for (label, n) in zip(["normal", "nodule"], counts) {
         for i in 0..<n {
-          rows.append("\(domain)/\(label)\(i).dcm,\(label),\(domain),\(i % 4 == 0 ? "test" : "train"),\(domain)\(label)\(i)")
+          rows.append(
+            "\(domain)/\(label)\(i).dcm,\(label),\(domain),\(i % 4 == 0 ? "test" : "train"),\(domain)\(label)\(i)"
+          )
         }
       }
     }
@@ -24,25 +26,31 @@ final class StudyCommandEndToEndTests: XCTestCase {
     try createEmptyFiles(rows.dropFirst().map { String($0.prefix { $0 != "," }) }, in: dir)
     let spec = dir.appendingPathComponent("tiny.yaml")
     try """
-      name: tiny
-      data:
-        source: {manifest: sites.csv, domain: A}
-        targets: [{manifest: sites.csv, domain: B}]
-      arms: [baseline:majority-class]
-      budgets: [5, 10, all]
-      seeds: 2
-      shift: {analyses: []}
-      report: {metric: accuracy}
-      """.write(to: spec, atomically: true, encoding: .utf8)
+    name: tiny
+    data:
+      source: {manifest: sites.csv, domain: A}
+      targets: [{manifest: sites.csv, domain: B}]
+    arms: [baseline:majority-class]
+    budgets: [5, 10, all]
+    seeds: 2
+    shift: {analyses: []}
+    report: {metric: accuracy}
+    """.write(to: spec, atomically: true, encoding: .utf8)
     let studyDir = dir.appendingPathComponent("out")
     let run = try runMedtransfer(["study", "run", spec.path, "--out", studyDir.path])
     XCTAssertEqual(run.status, 0, run.stderr)
     XCTAssertEqual(run.stdout, "")
-    XCTAssertTrue(run.stderr.contains("[6/6] baseline:majority-class → B · all/class · seed 1: target accuracy 0.750"), run.stderr)
+    XCTAssertTrue(
+      run.stderr.contains(
+        "[6/6] baseline:majority-class → B · all/class · seed 1: target accuracy 0.750"), run.stderr
+    )
 
-    let html = try String(contentsOf: studyDir.appendingPathComponent("index.html"), encoding: .utf8)
+    let html = try String(
+      contentsOf: studyDir.appendingPathComponent("index.html"), encoding: .utf8)
     for n in 1...7 { XCTAssertTrue(html.contains("<section id=\"s\(n)\">"), "section \(n)") }
-    XCTAssertTrue(html.contains("0.750"), "the baseline's accuracy (27 of 36 test images are nodules … ) is shown")
+    XCTAssertTrue(
+      html.contains("0.750"),
+      "the baseline's accuracy (27 of 36 test images are nodules … ) is shown")
     XCTAssertTrue(html.contains("medtransfer study run"))
 
     // Regenerate from the database alone (spec and manifest gone) into another folder.
@@ -59,29 +67,42 @@ final class StudyCommandEndToEndTests: XCTestCase {
       XCTAssertEqual(a.result, b.result)
       XCTAssertEqual(a.status, b.status.rawValue)
     }
-    XCTAssertEqual(decoded.runs.compactMap { $0.result?.target.accuracy }, Array(repeating: 0.75, count: 6))
-    XCTAssertTrue(FileManager.default.fileExists(atPath: other.appendingPathComponent("index.html").path))
-    XCTAssertTrue(FileManager.default.fileExists(atPath: other.appendingPathComponent("csv/runs.csv").path))
+    XCTAssertEqual(
+      decoded.runs.compactMap { $0.result?.target.accuracy }, Array(repeating: 0.75, count: 6))
+    XCTAssertTrue(
+      FileManager.default.fileExists(atPath: other.appendingPathComponent("index.html").path))
+    XCTAssertTrue(
+      FileManager.default.fileExists(atPath: other.appendingPathComponent("csv/runs.csv").path))
   }
 
   func testBadSpecAndMissingStudyGiveOneLineErrors() throws {
     let dir = try makeTemporaryDirectory("study-e2e-bad")
     defer { try? FileManager.default.removeItem(at: dir) }
     let spec = dir.appendingPathComponent("bad.yaml")
-    try "data:\n  source: {manifest: a.csv}\n  targets: [{manifest: b.csv}]\narms: [scratch]\nbudgets: [ten]\n"
+    try
+      "data:\n  source: {manifest: a.csv}\n  targets: [{manifest: b.csv}]\narms: [scratch]\nbudgets: [ten]\n"
       .write(to: spec, atomically: true, encoding: .utf8)
-    let bad = try runMedtransfer(["study", "run", spec.path, "--out", dir.appendingPathComponent("o").path])
+    let bad = try runMedtransfer([
+      "study", "run", spec.path, "--out", dir.appendingPathComponent("o").path,
+    ])
     XCTAssertNotEqual(bad.status, 0)
-    XCTAssertEqual(bad.stderr.trimmingCharacters(in: .whitespacesAndNewlines).split(separator: "\n").count, 1, bad.stderr)
-    XCTAssertTrue(bad.stderr.contains("bad.yaml:5: key 'budgets[0]': 'ten' is not a label budget"), bad.stderr)
+    XCTAssertEqual(
+      bad.stderr.trimmingCharacters(in: .whitespacesAndNewlines).split(separator: "\n").count, 1,
+      bad.stderr)
+    XCTAssertTrue(
+      bad.stderr.contains("bad.yaml:5: key 'budgets[0]': 'ten' is not a label budget"), bad.stderr)
 
     let trainer = dir.appendingPathComponent("trainer.yaml")
     try "data:\n  source: {manifest: a.csv}\n  targets: [{manifest: b.csv}]\narms: [scratch]\n"
       .write(to: trainer, atomically: true, encoding: .utf8)
-    let unsupported = try runMedtransfer(["study", "run", trainer.path, "--out", dir.appendingPathComponent("o2").path])
+    let unsupported = try runMedtransfer([
+      "study", "run", trainer.path, "--out", dir.appendingPathComponent("o2").path,
+    ])
     XCTAssertNotEqual(unsupported.status, 0)
     // Training arms run through the Adaptation executor now; the missing manifest is what fails.
-    XCTAssertEqual(unsupported.stderr.trimmingCharacters(in: .whitespacesAndNewlines).split(separator: "\n").count, 1, unsupported.stderr)
+    XCTAssertEqual(
+      unsupported.stderr.trimmingCharacters(in: .whitespacesAndNewlines).split(separator: "\n")
+        .count, 1, unsupported.stderr)
     XCTAssertTrue(unsupported.stderr.contains("a.csv: file not found"), unsupported.stderr)
 
     let missing = try runMedtransfer(["report", dir.appendingPathComponent("nothing").path])

@@ -103,7 +103,8 @@ final class BadInputTests: XCTestCase {
   }
 
   func testDirectoryWithoutImagesIsNoImages() throws {
-    try "x".write(toFile: dir.appendingPathComponent("a.txt").path, atomically: true, encoding: .utf8)
+    try "x".write(
+      toFile: dir.appendingPathComponent("a.txt").path, atomically: true, encoding: .utf8)
     XCTAssertThrowsError(try DicomDirectory.scan(dir.path)) { error in
       XCTAssertEqual((error as? ScanIOError)?.code, "noImages")
     }

@@ -13,7 +13,8 @@ final class ConformanceTests: XCTestCase {
   /// Files pydicom 3.0.2 refuses that ScanIO decodes, and why that is right.
   static let decodedBeyondPydicom: [String: String] = [
     "JPEG-lossy.dcm": "12-bit JPEG extended; DCMTK decodes it, pydicom has no plugin for it",
-    "ExplVR_BigEndNoMeta.dcm": "no File Meta header; DCMTK detects the encoding (pydicom needs force)",
+    "ExplVR_BigEndNoMeta.dcm":
+      "no File Meta header; DCMTK detects the encoding (pydicom needs force)",
     "ExplVR_LitEndNoMeta.dcm": "no File Meta header; DCMTK detects the encoding",
     "no_meta.dcm": "no File Meta header; DCMTK detects the encoding",
     "meta_missing_tsyntax.dcm": "no TransferSyntaxUID in the meta header; DCMTK detects it",
@@ -54,7 +55,9 @@ final class ConformanceTests: XCTestCase {
       "Tests/ScanIOTests/Fixtures/pydicom_reference.json")
     let reference = try JSONDecoder().decode(
       Reference.self, from: Data(contentsOf: referenceURL))
-    var compared = 0, refused = 0, beyond = 0
+    var compared = 0
+    var refused = 0
+    var beyond = 0
     for entry in reference.files {
       let path = corpus.appendingPathComponent(entry.file).path
       let result = Result { try ScanIO.read(path: path) }
@@ -81,8 +84,9 @@ final class ConformanceTests: XCTestCase {
         }
       }
     }
-    print("conformance: \(compared) files compared, \(refused) refused with typed errors, "
-      + "\(beyond) decoded beyond pydicom")
+    print(
+      "conformance: \(compared) files compared, \(refused) refused with typed errors, "
+        + "\(beyond) decoded beyond pydicom")
     XCTAssertGreaterThan(compared, 60)
   }
 
@@ -100,11 +104,13 @@ final class ConformanceTests: XCTestCase {
     let slope = abs(entry.rescaleSlope ?? 1)
     let ybr = ["YBR_FULL", "YBR_FULL_422"].contains(entry.photometric ?? "")
     let tolerance: Double = entry.lossy == true ? 5 * slope : (ybr ? 1 : 0)
-    let lo = Double(values.min()!), hi = Double(values.max()!)
+    let lo = Double(values.min()!)
+    let hi = Double(values.max()!)
     let mean = values.reduce(0.0) { $0 + Double($1) } / Double(values.count)
     XCTAssertEqual(lo, entry.min!, accuracy: tolerance, "\(name): min")
     XCTAssertEqual(hi, entry.max!, accuracy: tolerance, "\(name): max")
-    XCTAssertEqual(mean, entry.mean!, accuracy: max(tolerance, 1e-6 * abs(entry.mean!)), "\(name): mean")
+    XCTAssertEqual(
+      mean, entry.mean!, accuracy: max(tolerance, 1e-6 * abs(entry.mean!)), "\(name): mean")
     var worst = 0.0
     for (p, expected) in zip(entry.positions!, entry.samples!) {
       worst = max(worst, abs(Double(values[p]) - expected))

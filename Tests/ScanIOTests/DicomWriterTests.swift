@@ -9,7 +9,8 @@ final class DicomWriterTests: XCTestCase {
   func testEveryWritableVariantRoundTripsThroughScanImage() throws {
     let dir = try makeTemporaryDirectory()
     defer { try? FileManager.default.removeItem(at: dir) }
-    let rows = 12, columns = 20
+    let rows = 12
+    let columns = 20
     for syntax in DicomWriter.TransferSyntax.allCases {
       for photometric in [Photometric.monochrome1, .monochrome2] {
         for (bits, signed) in [(10, true), (12, false), (12, true), (16, false), (16, true)] {
@@ -27,7 +28,9 @@ final class DicomWriterTests: XCTestCase {
           spec.set("PixelSpacing", "0.7\\0.8")
           spec.set("KVP", "120")
           let label = "\(syntax) \(photometric) \(bits)-bit \(signed ? "signed" : "unsigned")"
-          let path = dir.appendingPathComponent("\(label).dcm".replacingOccurrences(of: " ", with: "_")).path
+          let path = dir.appendingPathComponent(
+            "\(label).dcm".replacingOccurrences(of: " ", with: "_")
+          ).path
           try DicomWriter.write(spec, to: path)
           let image = try ScanIO.read(path: path)
           XCTAssertEqual(image.transferSyntaxUID, syntax.rawValue, label)

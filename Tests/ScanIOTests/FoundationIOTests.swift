@@ -24,7 +24,8 @@ final class FoundationIOTests: XCTestCase {
   func testDICOMRoundTripThroughDCMTK() throws {
     let dir = try makeTemporaryDirectory()
     defer { try? FileManager.default.removeItem(at: dir) }
-    let rows = 16, columns = 24
+    let rows = 16
+    let columns = 24
     let pixels = (0..<(rows * columns)).map { UInt16(($0 * 37) % 4096) }
     for syntax in DicomWriter.TransferSyntax.allCases {
       let path = dir.appendingPathComponent("ct-\(syntax).dcm").path

@@ -8,6 +8,8 @@ import XCTest
 /// decode (its own libjpeg-turbo) of baseline and progressive, gray and colour 13 × 11 JPEGs, and
 /// for colour files libjpeg's gray output (Pillow's draft("L")).
 final class JPEGImageTests: XCTestCase {
+  // Keys of the fixture written by scripts/reference (snake_case).
+  // swift-format-ignore: AlwaysUseLowerCamelCase
   struct Reference: Decodable {
     struct Case: Decodable {
       var file: String

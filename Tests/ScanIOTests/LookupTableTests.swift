@@ -68,7 +68,8 @@ final class LookupTableTests: XCTestCase {
       } else {
         XCTAssertEqual(image.voiLUT, table, c.name)
         let modality = image.modalityFrame(0)
-        let slope = c.rescale![0], intercept = c.rescale![1]
+        let slope = c.rescale![0]
+        let intercept = c.rescale![1]
         let top = Float((1 << c.lut.bits) - 1)
         for (auto, file) in [(WindowChoice.auto, "auto"), (.file, "file")] {
           let display = image.displayFrame(0, window: auto)

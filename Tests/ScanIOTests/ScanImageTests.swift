@@ -52,9 +52,11 @@ final class ScanImageTests: XCTestCase {
     // 4x4 ramp to 2x2 by area averaging: means of 2x2 blocks.
     let ramp = (0..<16).map(Float.init)
     XCTAssertEqual(
-      Resampler.resize(ramp, height: 4, width: 4, newHeight: 2, newWidth: 2), [2.5, 4.5, 10.5, 12.5])
+      Resampler.resize(ramp, height: 4, width: 4, newHeight: 2, newWidth: 2),
+      [2.5, 4.5, 10.5, 12.5])
     // 1x2 to 1x4 bilinear with half-pixel centres: [0, 0.25, 0.75, 1] * 4.
-    XCTAssertEqual(Resampler.resize([0, 4], height: 1, width: 2, newHeight: 1, newWidth: 4), [0, 1, 3, 4])
+    XCTAssertEqual(
+      Resampler.resize([0, 4], height: 1, width: 2, newHeight: 1, newWidth: 4), [0, 1, 3, 4])
     // A 2x4 image padded to 4x4 keeps the content in the middle rows.
     let wide = [Float](repeating: 7, count: 8)
     let padded = Resampler.square(wide, height: 2, width: 4, size: 4, fit: .pad, padValue: -1)

@@ -81,10 +81,12 @@ final class StudyBadDataTests: XCTestCase {
     let (preparation, _) = try runner.prepare()
     let said = lines.text.split(separator: "\n")
     // The one manifest behind both sides is checked once: one warning, one skipped row.
-    XCTAssertEqual(said.filter { $0.contains("patients unknown for 12 of 12 images") }.count, 1,
-                   lines.text)
-    XCTAssertEqual(said.filter { $0.contains("row 4 (missing.png): missingFile") }.count, 1,
-                   lines.text)
+    XCTAssertEqual(
+      said.filter { $0.contains("patients unknown for 12 of 12 images") }.count, 1,
+      lines.text)
+    XCTAssertEqual(
+      said.filter { $0.contains("row 4 (missing.png): missingFile") }.count, 1,
+      lines.text)
     XCTAssertTrue(preparation.environment["data.skipped_rows"]?.hasPrefix("1,") ?? false)
     let listFile = dir.appendingPathComponent("study/skipped-rows.txt")
     let listed = try String(contentsOf: listFile, encoding: .utf8)
@@ -120,7 +122,8 @@ final class StudyBadDataTests: XCTestCase {
   func testUndecodableImageIsSkippedByEveryRunAndPrintedOnce() throws {
     let data = dir.appendingPathComponent("phantom")
     let gen = try runMedtransfer([
-      "dataset", "generate", packageRoot.appendingPathComponent("datasets/chest-ct-sites.yaml").path,
+      "dataset", "generate",
+      packageRoot.appendingPathComponent("datasets/chest-ct-sites.yaml").path,
       "--out", data.path, "--per-class", "3", "--size", "32", "--seed", "5",
     ])
     XCTAssertEqual(gen.status, 0, gen.stderr)
@@ -132,17 +135,17 @@ final class StudyBadDataTests: XCTestCase {
     try Data("not a DICOM file".utf8).write(to: data.appendingPathComponent(path))
     let spec = dir.appendingPathComponent("corrupt.yaml")
     try """
-      name: corrupt
-      data:
-        source: {manifest: phantom/manifest.csv, domain: site-a}
-        targets: [{manifest: phantom/manifest.csv, domain: site-b}]
-      input_size: 32
-      arms: [linear-probe]
-      budgets: [2]
-      seeds: 2
-      training: {epochs: 1, patience: 0, batch_size: 8}
-      shift: {analyses: []}
-      """.write(to: spec, atomically: true, encoding: .utf8)
+    name: corrupt
+    data:
+      source: {manifest: phantom/manifest.csv, domain: site-a}
+      targets: [{manifest: phantom/manifest.csv, domain: site-b}]
+    input_size: 32
+    arms: [linear-probe]
+    budgets: [2]
+    seeds: 2
+    training: {epochs: 1, patience: 0, batch_size: 8}
+    shift: {analyses: []}
+    """.write(to: spec, atomically: true, encoding: .utf8)
     let study = dir.appendingPathComponent("study")
     let run = try runMedtransfer(["study", "run", spec.path, "--out", study.path, "--no-report"])
     XCTAssertEqual(run.status, 0, run.stderr)
@@ -154,7 +157,8 @@ final class StudyBadDataTests: XCTestCase {
     XCTAssertEqual(runs.count, 2)
     for stored in runs {
       XCTAssertEqual(stored.status, .finished, stored.error ?? "")
-      XCTAssertEqual(stored.result?.notes["skipped_rows"], "target rows \(row) (see skipped-rows.txt)")
+      XCTAssertEqual(
+        stored.result?.notes["skipped_rows"], "target rows \(row) (see skipped-rows.txt)")
     }
     let listed = try String(
       contentsOf: study.appendingPathComponent("skipped-rows.txt"), encoding: .utf8)

@@ -1,9 +1,9 @@
+import Adaptation
 import Foundation
 import TestSupport
 import XCTest
 
 @testable import Studies
-import Adaptation
 
 /// The invariants a reviewer checks first, on a tiny phantom study run by the real
 /// `medtransfer` binary: an arm's result depends on its label budget; every arm of a seed sees
@@ -100,7 +100,8 @@ final class StudyInvariantTests: XCTestCase {
         if arm != "baseline:majority-class" {
           let a = try XCTUnwrap(byBudget[2]?.target.predictionsSHA256, arm)
           let b = try XCTUnwrap(byBudget[8]?.target.predictionsSHA256, arm)
-          XCTAssertNotEqual(a, b, "\(arm) seed \(seed): the same target predictions at 2 and 8 labels/class")
+          XCTAssertNotEqual(
+            a, b, "\(arm) seed \(seed): the same target predictions at 2 and 8 labels/class")
           XCTAssertEqual(byBudget[2]?.trainImages, 8)  // 4 classes × 2
           XCTAssertGreaterThan(byBudget[8]?.trainImages ?? 0, 8)
         }
@@ -116,7 +117,8 @@ final class StudyInvariantTests: XCTestCase {
       let artifact = try XCTUnwrap(r.notes["artifact"], run.config.label)
       let config = try XCTUnwrap(
         JSONSerialization.jsonObject(
-          with: Data(contentsOf: URL(fileURLWithPath: artifact + "/config.json"))) as? [String: Any])
+          with: Data(contentsOf: URL(fileURLWithPath: artifact + "/config.json"))) as? [String: Any]
+      )
       let data = try XCTUnwrap((config["data"] as? [String: Any])?["source"] as? String)
       let evaluated = try runMedtransfer([
         "evaluate", "--checkpoint", artifact, "--data", data, "--domain", "site-b",
@@ -129,8 +131,9 @@ final class StudyInvariantTests: XCTestCase {
         positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
       let overall = try decoder.decode(EvaluationReport.self, from: Data(evaluated.stdout.utf8))
         .overall
-      XCTAssertEqual(overall.predictionsSHA256, r.target.predictionsSHA256,
-                     "\(run.config.label): evaluate scored other predictions than the run")
+      XCTAssertEqual(
+        overall.predictionsSHA256, r.target.predictionsSHA256,
+        "\(run.config.label): evaluate scored other predictions than the run")
       XCTAssertEqual(overall.balancedAccuracy, r.target.balancedAccuracy, run.config.label)
       XCTAssertEqual(overall.accuracy.value, r.target.accuracy, run.config.label)
       XCTAssertEqual(overall.count, r.target.count, run.config.label)
@@ -144,7 +147,8 @@ final class StudyInvariantTests: XCTestCase {
     let parallel = try results(two)
     XCTAssertEqual(Set(parallel.keys), Set(reference.keys))
     for (hash, r) in reference {
-      XCTAssertEqual(try Self.comparable(parallel[hash]!), try Self.comparable(r), "--workers 2, run \(hash)")
+      XCTAssertEqual(
+        try Self.comparable(parallel[hash]!), try Self.comparable(r), "--workers 2, run \(hash)")
     }
 
     // 5. Killed with SIGKILL in the middle of a run's target training (after an epoch's
@@ -170,7 +174,9 @@ final class StudyInvariantTests: XCTestCase {
     kill(process.processIdentifier, SIGKILL)
     process.waitUntilExit()
     XCTAssertNotNil(victim, "the study finished before any run could be killed mid-training")
-    let resumed = try runMedtransfer(["study", "run", spec.path, "--out", killed.path, "--no-report"])
+    let resumed = try runMedtransfer([
+      "study", "run", spec.path, "--out", killed.path, "--no-report",
+    ])
     XCTAssertEqual(resumed.status, 0, resumed.stderr)
     let again = try results(killed)
     XCTAssertEqual(Set(again.keys), Set(reference.keys))
@@ -178,7 +184,9 @@ final class StudyInvariantTests: XCTestCase {
       again.values.contains { $0.notes["resumed"] == "true" },
       "no run resumed from its checkpoint; the kill missed the training phase")
     for (hash, r) in reference {
-      XCTAssertEqual(try Self.comparable(again[hash]!), try Self.comparable(r), "killed and resumed, run \(hash)")
+      XCTAssertEqual(
+        try Self.comparable(again[hash]!), try Self.comparable(r), "killed and resumed, run \(hash)"
+      )
     }
   }
 
@@ -191,12 +199,17 @@ final class StudyInvariantTests: XCTestCase {
     defer { try? FileManager.default.removeItem(at: dir) }
     let phantom = dir.appendingPathComponent("phantom")
     try generatePhantom(in: phantom, perClass: 80, size: 96)
-    let lines = try String(contentsOf: phantom.appendingPathComponent("manifest.csv"), encoding: .utf8)
-      .split(separator: "\n").map { $0.split(separator: ",", omittingEmptySubsequences: false).map(String.init) }
+    let lines = try String(
+      contentsOf: phantom.appendingPathComponent("manifest.csv"), encoding: .utf8
+    )
+    .split(separator: "\n").map {
+      $0.split(separator: ",", omittingEmptySubsequences: false).map(String.init)
+    }
     let header = lines[0]
     let (path, label, domain, patient) = (
       header.firstIndex(of: "path")!, header.firstIndex(of: "label")!,
-      header.firstIndex(of: "domain")!, header.firstIndex(of: "patient")!)
+      header.firstIndex(of: "domain")!, header.firstIndex(of: "patient")!
+    )
     let rows = lines.dropFirst().filter { $0.count == header.count && $0[domain] == "site-a" }
     let patients = Array(Set(rows.map { $0[patient] })).sorted()
     func split(_ p: String) -> String {
@@ -223,7 +236,8 @@ final class StudyInvariantTests: XCTestCase {
       for (j, row) in members.enumerated() { shuffledLabel[row] = classes[(j + k) % classes.count] }
     }
     let agree = shuffledLabel.filter { rows[$0.key][label] == $0.value }.count
-    XCTAssertLessThan(Double(agree) / Double(shuffledLabel.count), 0.3, "the relabelling kept most labels")
+    XCTAssertLessThan(
+      Double(agree) / Double(shuffledLabel.count), 0.3, "the relabelling kept most labels")
     for (name, shuffle) in [("clean.csv", false), ("shuffled.csv", true)] {
       let body = rows.indices.map { i -> String in
         let r = rows[i]
@@ -235,20 +249,20 @@ final class StudyInvariantTests: XCTestCase {
     }
     let spec = dir.appendingPathComponent("shuffled.yaml")
     try """
-      name: shuffled
-      data:
-        source: {manifest: phantom/clean.csv, domain: site-a}
-        targets: [{manifest: phantom/clean.csv, domain: site-a}, {manifest: phantom/shuffled.csv, domain: site-a}]
-      backbone: efficientnet-lite0
-      input_size: 96
-      arms: [features+logreg, full]
-      budgets: [all]
-      seeds: 1
-      training:
-        {epochs: 10, patience: 0, batch_size: 16, optimizer: adamw, learning_rate: 0.001,
-         backbone_lr_scale: 0.3}
-      shift: {analyses: []}
-      """.write(to: spec, atomically: true, encoding: .utf8)
+    name: shuffled
+    data:
+      source: {manifest: phantom/clean.csv, domain: site-a}
+      targets: [{manifest: phantom/clean.csv, domain: site-a}, {manifest: phantom/shuffled.csv, domain: site-a}]
+    backbone: efficientnet-lite0
+    input_size: 96
+    arms: [features+logreg, full]
+    budgets: [all]
+    seeds: 1
+    training:
+      {epochs: 10, patience: 0, batch_size: 16, optimizer: adamw, learning_rate: 0.001,
+       backbone_lr_scale: 0.3}
+    shift: {analyses: []}
+    """.write(to: spec, atomically: true, encoding: .utf8)
     let study = dir.appendingPathComponent("study")
     let run = try runMedtransfer(["study", "run", spec.path, "--out", study.path, "--no-report"])
     XCTAssertEqual(run.status, 0, run.stderr)
@@ -260,11 +274,13 @@ final class StudyInvariantTests: XCTestCase {
       let auroc = try XCTUnwrap(r.target.auroc, stored.config.label)
       let (lower, upper) = (try XCTUnwrap(auroc.lower), try XCTUnwrap(auroc.upper))
       let shuffled = stored.config.target.path.hasSuffix("shuffled.csv")
-      print("\(stored.config.arm.name) \(shuffled ? "shuffled" : "clean"): macro AUROC "
-        + "\(auroc.value) [\(lower), \(upper)], balanced accuracy \(r.target.balancedAccuracy)")
+      print(
+        "\(stored.config.arm.name) \(shuffled ? "shuffled" : "clean"): macro AUROC "
+          + "\(auroc.value) [\(lower), \(upper)], balanced accuracy \(r.target.balancedAccuracy)")
       if shuffled {
-        XCTAssertTrue(lower <= 0.5 && 0.5 <= upper,
-                      "\(stored.config.arm.name) learned from shuffled labels: AUROC [\(lower), \(upper)]")
+        XCTAssertTrue(
+          lower <= 0.5 && 0.5 <= upper,
+          "\(stored.config.arm.name) learned from shuffled labels: AUROC [\(lower), \(upper)]")
         XCTAssertEqual(r.target.balancedAccuracy, 0.25, accuracy: 0.2, stored.config.arm.name)
       } else {
         XCTAssertGreaterThan(lower, 0.5, "\(stored.config.arm.name) did not learn the clean labels")

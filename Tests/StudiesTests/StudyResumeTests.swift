@@ -28,15 +28,15 @@ final class StudyResumeTests: XCTestCase {
     try Self.writeManifest(in: dir, rows: 1500, domains: ["A", "B", "C"])
     let spec = dir.appendingPathComponent("resume.yaml")
     try """
-      name: resume
-      data:
-        source: {manifest: sites.csv, domain: A}
-        targets: [{manifest: sites.csv, domain: B}, {manifest: sites.csv, domain: C}]
-      arms: [baseline:majority-class]
-      budgets: [1, 2, 3, 5, 8, 13, 21, 34, 55, 89, 144, all]
-      seeds: 15
-      shift: {analyses: []}
-      """.write(to: spec, atomically: true, encoding: .utf8)
+    name: resume
+    data:
+      source: {manifest: sites.csv, domain: A}
+      targets: [{manifest: sites.csv, domain: B}, {manifest: sites.csv, domain: C}]
+    arms: [baseline:majority-class]
+    budgets: [1, 2, 3, 5, 8, 13, 21, 34, 55, 89, 144, all]
+    seeds: 15
+    shift: {analyses: []}
+    """.write(to: spec, atomically: true, encoding: .utf8)
     let studyDir = dir.appendingPathComponent("study")
     let total = 2 * 12 * 15
 
@@ -57,7 +57,9 @@ final class StudyResumeTests: XCTestCase {
     }
     kill(process.processIdentifier, SIGKILL)
     process.waitUntilExit()
-    XCTAssertEqual(process.terminationReason, .uncaughtSignal, "the study finished before the kill; make it bigger")
+    XCTAssertEqual(
+      process.terminationReason, .uncaughtSignal,
+      "the study finished before the kill; make it bigger")
 
     let store = try StudyStore(directory: studyDir, create: false)
     let finishedBefore = try store.runs().filter { $0.status == .finished }.count
@@ -78,7 +80,8 @@ final class StudyResumeTests: XCTestCase {
     XCTAssertEqual(perRun.count, total)
     XCTAssertTrue(perRun.allSatisfy { $0["n"] == "6" })
     // Runs finished before the kill were not redone (one attempt each).
-    XCTAssertEqual(runs.filter { $0.attempts == 1 }.count, total - runs.filter { $0.attempts > 1 }.count)
+    XCTAssertEqual(
+      runs.filter { $0.attempts == 1 }.count, total - runs.filter { $0.attempts > 1 }.count)
     XCTAssertLessThanOrEqual(runs.filter { $0.attempts > 1 }.count, 1)
   }
 
@@ -90,15 +93,15 @@ final class StudyResumeTests: XCTestCase {
     try Self.writeManifest(in: dir, rows: 300, domains: ["A", "B"])
     let spec = dir.appendingPathComponent("workers.yaml")
     try """
-      name: workers
-      data:
-        source: {manifest: sites.csv, domain: A}
-        targets: [{manifest: sites.csv, domain: B}]
-      arms: [baseline:majority-class]
-      budgets: [1, 2, 3, 5, 8, 13, all]
-      seeds: 5
-      shift: {analyses: []}
-      """.write(to: spec, atomically: true, encoding: .utf8)
+    name: workers
+    data:
+      source: {manifest: sites.csv, domain: A}
+      targets: [{manifest: sites.csv, domain: B}]
+    arms: [baseline:majority-class]
+    budgets: [1, 2, 3, 5, 8, 13, all]
+    seeds: 5
+    shift: {analyses: []}
+    """.write(to: spec, atomically: true, encoding: .utf8)
     let total = 7 * 5
     var metrics: [String: [[String?]]] = [:]
     for (name, extra) in [("one", [String]()), ("two", ["--workers", "2"])] {
@@ -118,9 +121,11 @@ final class StudyResumeTests: XCTestCase {
         JOIN run r ON r.id = m.runId WHERE m.dataset = 'target' ORDER BY h, k
         """)
       metrics[name] = values.map { row in ["h", "k", "v"].map { row[$0] ?? nil } }
-      XCTAssertTrue(FileManager.default.fileExists(atPath: studyDir.appendingPathComponent("index.html").path))
+      XCTAssertTrue(
+        FileManager.default.fileExists(atPath: studyDir.appendingPathComponent("index.html").path))
       if name == "two" {
-        XCTAssertTrue(result.stderr.contains("[1/2] ") && result.stderr.contains("[2/2] "), result.stderr)
+        XCTAssertTrue(
+          result.stderr.contains("[1/2] ") && result.stderr.contains("[2/2] "), result.stderr)
         // Each worker's last line ("study done …") reaches the parent's stderr before it exits.
         for k in 1...2 {
           XCTAssertTrue(result.stderr.contains("[\(k)/2] study done"), result.stderr)

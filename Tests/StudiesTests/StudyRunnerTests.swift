@@ -28,11 +28,16 @@ final class StudyRunnerTests: XCTestCase {
         try? createEmptyFiles([path], in: dir)
       }
     }
-    add(30, "normal", "A", "train"); add(10, "nodule", "A", "train")
-    add(12, "normal", "A", "test"); add(8, "nodule", "A", "test")
-    add(6, "normal", "B", "train"); add(20, "nodule", "B", "train")
-    add(5, "normal", "B", "test"); add(15, "nodule", "B", "test")
-    add(4, "normal", "C", "train"); add(4, "nodule", "C", "train")
+    add(30, "normal", "A", "train")
+    add(10, "nodule", "A", "train")
+    add(12, "normal", "A", "test")
+    add(8, "nodule", "A", "test")
+    add(6, "normal", "B", "train")
+    add(20, "nodule", "B", "train")
+    add(5, "normal", "B", "test")
+    add(15, "nodule", "B", "test")
+    add(4, "normal", "C", "train")
+    add(4, "nodule", "C", "train")
     try rows.joined(separator: "\n").write(
       to: dir.appendingPathComponent("sites.csv"), atomically: true, encoding: .utf8)
   }
@@ -73,7 +78,9 @@ final class StudyRunnerTests: XCTestCase {
     try writeManifests()
     let lines = LineSink()
     let summary = try runner(try spec(), lines: lines).run()
-    XCTAssertEqual(summary, .init(total: 6, skipped: 0, finished: 6, failed: 0, previouslyFailed: 0, shiftAnalyses: 0))
+    XCTAssertEqual(
+      summary,
+      .init(total: 6, skipped: 0, finished: 6, failed: 0, previouslyFailed: 0, shiftAnalyses: 0))
     let store = try StudyStore(directory: dir.appendingPathComponent("study"), create: false)
     let runs = try store.runs()
     XCTAssertEqual(runs.count, 6)
@@ -90,14 +97,19 @@ final class StudyRunnerTests: XCTestCase {
       XCTAssertEqual(r.target.confusion ?? [], [[15, 0], [5, 0]])
       XCTAssertEqual(r.source?.accuracy ?? -1, 8.0 / 20, accuracy: 1e-12)
       // Training counts after the budget cap: 5 → (5, 5), 10 → (6, 10), all → (6, 20).
-      let (normal, nodule) = [LabelBudget.perClass(5): (5.0, 5.0), .perClass(10): (6, 10), .all: (6, 20)][run.config.budget]!
+      let (normal, nodule) = [
+        LabelBudget.perClass(5): (5.0, 5.0), .perClass(10): (6, 10), .all: (6, 20),
+      ][run.config.budget]!
       // Scored like every arm, from Float32 probabilities (the prior rounded to Float).
       let prior = Double(Float(nodule / (normal + nodule)))
       XCTAssertEqual(r.target.ece ?? -1, abs(prior - 0.75), accuracy: 1e-12)
       XCTAssertEqual(r.trainImages, Int(normal + nodule))
     }
     // Progress: one line per finished run plus a bar with an ETA.
-    XCTAssertEqual(lines.text.components(separatedBy: "\n").filter { $0.hasPrefix("[") && $0.contains("target balanced accuracy") }.count, 6)
+    XCTAssertEqual(
+      lines.text.components(separatedBy: "\n").filter {
+        $0.hasPrefix("[") && $0.contains("target balanced accuracy")
+      }.count, 6)
     XCTAssertTrue(lines.text.contains("ETA"), lines.text)
     // Normalised tables match the JSON result.
     let rows = try store.query(
@@ -123,7 +135,8 @@ final class StudyRunnerTests: XCTestCase {
     XCTAssertTrue(runs.allSatisfy { $0.status == .finished })
     XCTAssertEqual(runs.first { $0.hash == victim.hash }?.attempts, 3)
     // Exactly one set of final metrics per run.
-    let counts = try store.query("SELECT runId, COUNT(*) AS n FROM finalMetric WHERE dataset = 'target' GROUP BY runId")
+    let counts = try store.query(
+      "SELECT runId, COUNT(*) AS n FROM finalMetric WHERE dataset = 'target' GROUP BY runId")
     XCTAssertEqual(counts.count, 6)
     XCTAssertTrue(counts.allSatisfy { $0["n"] == "6" }, "\(counts)")
   }
@@ -162,14 +175,18 @@ final class StudyRunnerTests: XCTestCase {
 
   func testFailedRunsAreRecordedAndTheStudyGoesOn() throws {
     try writeManifests()
-    let s = try spec(targets: "[{manifest: sites.csv, domain: C}, {manifest: sites.csv, domain: B}]")
+    let s = try spec(
+      targets: "[{manifest: sites.csv, domain: C}, {manifest: sites.csv, domain: B}]")
     let summary = try runner(s).run()
     XCTAssertEqual(summary.failed, 6)
     XCTAssertEqual(summary.finished, 6)
     let store = try StudyStore(directory: dir.appendingPathComponent("study"))
     let failed = try store.runs().filter { $0.status == .failed }
     XCTAssertEqual(failed.count, 6)
-    XCTAssertTrue(failed.allSatisfy { $0.config.target.site == "C" && $0.error?.contains("no test images for C") == true })
+    XCTAssertTrue(
+      failed.allSatisfy {
+        $0.config.target.site == "C" && $0.error?.contains("no test images for C") == true
+      })
     // Failed runs are not retried unless asked.
     let again = try runner(s).run()
     XCTAssertEqual(again.previouslyFailed, 6)

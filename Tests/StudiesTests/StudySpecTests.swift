@@ -31,7 +31,8 @@ final class StudySpecTests: XCTestCase {
     XCTAssertEqual(spec.name, "t")
     XCTAssertEqual(spec.backbone, "efficientnet-lite0")
     XCTAssertEqual(spec.inputSize, 128)
-    XCTAssertEqual(spec.budgets, [.perClass(10), .perClass(25), .perClass(50), .perClass(100), .all])
+    XCTAssertEqual(
+      spec.budgets, [.perClass(10), .perClass(25), .perClass(50), .perClass(100), .all])
     XCTAssertEqual(spec.seeds, [0, 1, 2])
     XCTAssertEqual(spec.training.epochs, 30)
     XCTAssertEqual(spec.training.patience, 5)
@@ -46,14 +47,16 @@ final class StudySpecTests: XCTestCase {
     let spec = try parse(Self.minimal)
     XCTAssertNil(spec.onBad)
     XCTAssertEqual(spec.badRowPolicy, .skip)
-    let failing = try parse(Self.minimal.replacingOccurrences(
-      of: "targets: [{manifest: b.csv, domain: B}]",
-      with: "targets: [{manifest: b.csv, domain: B}]\n  on_bad: fail"))
+    let failing = try parse(
+      Self.minimal.replacingOccurrences(
+        of: "targets: [{manifest: b.csv, domain: B}]",
+        with: "targets: [{manifest: b.csv, domain: B}]\n  on_bad: fail"))
     XCTAssertEqual(failing.badRowPolicy, .fail)
     XCTAssertEqual(failing.expand().map(\.hash), spec.expand().map(\.hash), "not in run hashes")
-    let message = error(Self.minimal.replacingOccurrences(
-      of: "targets: [{manifest: b.csv, domain: B}]",
-      with: "targets: [{manifest: b.csv, domain: B}]\n  on_bad: ignore"))
+    let message = error(
+      Self.minimal.replacingOccurrences(
+        of: "targets: [{manifest: b.csv, domain: B}]",
+        with: "targets: [{manifest: b.csv, domain: B}]\n  on_bad: ignore"))
     XCTAssertTrue(message.contains("data.on_bad"), message)
     XCTAssertTrue(message.contains("on_bad: skip"), message)
   }
@@ -64,7 +67,8 @@ final class StudySpecTests: XCTestCase {
       atPath: packageRoot.appendingPathComponent("studies").path
     ).filter { $0.hasSuffix(".yaml") }.map { String($0.dropLast(5)) }.sorted()
     XCTAssertEqual(
-      names, ["chest-ct-site-shift", "forgetting", "quickstart", "shift-vs-drop", "transfer-vs-scratch"])
+      names,
+      ["chest-ct-site-shift", "forgetting", "quickstart", "shift-vs-drop", "transfer-vs-scratch"])
     for name in names {
       let path = packageRoot.appendingPathComponent("studies/\(name).yaml").path
       let spec = try StudySpec.load(file: path)
@@ -77,7 +81,10 @@ final class StudySpecTests: XCTestCase {
     XCTAssertEqual(full.seeds.count, 3)
     // 6 arms at 4 budgets and 4 arms at one, × 2 targets × 3 seeds.
     XCTAssertEqual(full.expand().count, (6 * 4 + 4) * 2 * 3)
-    XCTAssertTrue(full.expand().filter { $0.arm.name == "scratch" }.allSatisfy { $0.training.sourceEpochs == 40 && $0.training.patience == 0 })
+    XCTAssertTrue(
+      full.expand().filter { $0.arm.name == "scratch" }.allSatisfy {
+        $0.training.sourceEpochs == 40 && $0.training.patience == 0
+      })
     XCTAssertTrue(full.arms.contains { $0.strategy == .featuresLogReg })
     XCTAssertTrue(full.arms.contains { $0.strategy == ArmSpec.Strategy.untrained && $0.adaBN })
   }
@@ -88,19 +95,23 @@ final class StudySpecTests: XCTestCase {
       "studies/t.yaml:5: key 'budgets[1]': 'lots' is not a label budget; use a positive number "
         + "of labels per class or 'all'.")
     let typo = error(Self.minimal + "\nseed: 3")
-    XCTAssertTrue(typo.hasPrefix("studies/t.yaml:5: key 'seed': unknown key; did you mean 'seeds'?"), typo)
+    XCTAssertTrue(
+      typo.hasPrefix("studies/t.yaml:5: key 'seed': unknown key; did you mean 'seeds'?"), typo)
     let arm = error(Self.minimal.replacingOccurrences(of: "full+l2sp(0.1)", with: "ful"))
     XCTAssertTrue(arm.contains("key 'arms[1]': unknown component 'ful'"), arm)
     XCTAssertTrue(error("arms: [scratch]").contains("key 'data': missing"))
     let syntax = error("data: [unclosed")
     XCTAssertTrue(syntax.hasPrefix("studies/t.yaml:"), syntax)
     XCTAssertTrue(syntax.contains("not valid YAML"), syntax)
-    let site = error(Self.minimal.replacingOccurrences(of: "{manifest: b.csv, domain: B}", with: "{generator: g.yaml}"))
+    let site = error(
+      Self.minimal.replacingOccurrences(
+        of: "{manifest: b.csv, domain: B}", with: "{generator: g.yaml}"))
     XCTAssertTrue(site.contains("key 'data.targets[0].site': missing"), site)
     let range = error(Self.minimal + "\ntraining: {epochs: 0}")
     XCTAssertTrue(range.contains("key 'training.epochs': 0 is out of range"), range)
     let subset = error(
-      Self.minimal.replacingOccurrences(of: "arms: [scratch, full+l2sp(0.1)]", with: "arms: [scratch, {arm: full, budgets: [7]}]")
+      Self.minimal.replacingOccurrences(
+        of: "arms: [scratch, full+l2sp(0.1)]", with: "arms: [scratch, {arm: full, budgets: [7]}]")
         + "\nbudgets: [10, 20]")
     XCTAssertTrue(subset.contains("budget 7 is not in the study's budgets"), subset)
     // Every message is one line.
@@ -149,7 +160,8 @@ final class StudySpecTests: XCTestCase {
     XCTAssertEqual(spec.budgets, [.perClass(10), .perClass(50), .all])
     XCTAssertEqual(runs.prefix(4).map(\.arm.name), ["scratch", "full", "scratch", "full"])
     XCTAssertEqual(runs.prefix(4).map(\.seed), [3, 3, 7, 7])
-    XCTAssertEqual(runs.filter { $0.arm.name == "full+l2sp(1)" }.map(\.budget), [.perClass(50), .perClass(50)])
+    XCTAssertEqual(
+      runs.filter { $0.arm.name == "full+l2sp(1)" }.map(\.budget), [.perClass(50), .perClass(50)])
     XCTAssertEqual(Set(runs.map(\.hash)).count, runs.count, "every run has its own hash")
   }
 
@@ -161,27 +173,36 @@ final class StudySpecTests: XCTestCase {
         + "\ntraining: {epochs: 12, source_epochs: 10}\n")
     let runs = spec.expand()
     let scratch = runs.filter { $0.arm.name == "scratch" }
-    XCTAssertTrue(scratch.allSatisfy {
-      $0.training.epochs == 40 && $0.training.sourceEpochs == 30 && $0.training.patience == 0
-    })
+    XCTAssertTrue(
+      scratch.allSatisfy {
+        $0.training.epochs == 40 && $0.training.sourceEpochs == 30 && $0.training.patience == 0
+      })
     let full = runs.filter { $0.arm.name == "full" }
-    XCTAssertTrue(full.allSatisfy {
-      $0.training.epochs == 12 && $0.training.sourceEpochs == 10 && $0.training.patience == 5
-    })
+    XCTAssertTrue(
+      full.allSatisfy {
+        $0.training.epochs == 12 && $0.training.sourceEpochs == 10 && $0.training.patience == 5
+      })
     // A spec stored before per-arm epochs existed (no key in its JSON) still decodes.
-    var json = try JSONSerialization.jsonObject(with: StudyJSON.prettyEncoder.encode(try parse(Self.minimal))) as! [String: Any]
+    var json =
+      try JSONSerialization.jsonObject(
+        with: StudyJSON.prettyEncoder.encode(try parse(Self.minimal))) as! [String: Any]
     json.removeValue(forKey: "armTraining")
-    let old = try StudyJSON.decoder.decode(StudySpec.self, from: JSONSerialization.data(withJSONObject: json))
+    let old = try StudyJSON.decoder.decode(
+      StudySpec.self, from: JSONSerialization.data(withJSONObject: json))
     XCTAssertNil(old.armTraining)
     XCTAssertTrue(
-      error(Self.minimal.replacingOccurrences(
-        of: "arms: [scratch, full+l2sp(0.1)]", with: "arms: [{arm: scratch, epochs: 0}]"))
-        .contains("arms[0].epochs"))
+      error(
+        Self.minimal.replacingOccurrences(
+          of: "arms: [scratch, full+l2sp(0.1)]", with: "arms: [{arm: scratch, epochs: 0}]")
+      )
+      .contains("arms[0].epochs"))
   }
 
   func testShardsPartitionTheRuns() throws {
     XCTAssertEqual(StudyRunner.Shard(parsing: "2/3"), StudyRunner.Shard(index: 1, count: 3))
-    for bad in ["0/2", "3/2", "1", "a/b", "1/0"] { XCTAssertNil(StudyRunner.Shard(parsing: bad), bad) }
+    for bad in ["0/2", "3/2", "1", "a/b", "1/0"] {
+      XCTAssertNil(StudyRunner.Shard(parsing: bad), bad)
+    }
     let shards = (0..<3).map { StudyRunner.Shard(index: $0, count: 3) }
     for position in 0..<20 {
       XCTAssertEqual(shards.filter { $0.owns(position) }.count, 1)

@@ -20,11 +20,15 @@ public func assertClose<A: Collection, B: Collection>(
     if !(diff <= atol + rtol * abs(e)) && !(a.isNaN && e.isNaN) {
       failures += 1
       if failures <= 5 {
-        XCTFail("element \(index): \(a) vs expected \(e) (diff \(diff)) \(message)", file: file, line: line)
+        XCTFail(
+          "element \(index): \(a) vs expected \(e) (diff \(diff)) \(message)", file: file,
+          line: line)
       }
     }
   }
-  if failures > 5 { XCTFail("\(failures) elements differ in total \(message)", file: file, line: line) }
+  if failures > 5 {
+    XCTFail("\(failures) elements differ in total \(message)", file: file, line: line)
+  }
   return maxDiff
 }
 
@@ -144,7 +148,8 @@ public var medtransferCache: URL {
   if let c = ProcessInfo.processInfo.environment["MEDTRANSFER_CACHE"], !c.isEmpty {
     return URL(fileURLWithPath: c)
   }
-  return FileManager.default.homeDirectoryForCurrentUser.appendingPathComponent(".cache/medtransfer")
+  return FileManager.default.homeDirectoryForCurrentUser.appendingPathComponent(
+    ".cache/medtransfer")
 }
 
 /// Skips the calling test (one line saying why) unless EfficientNet-Lite0's ImageNet weights
@@ -162,11 +167,15 @@ public let phantomSpec = packageRoot.appendingPathComponent("datasets/chest-ct-s
 /// Renders the shipped phantom into `dir` with the real `medtransfer dataset generate`.
 public func generatePhantom(in dir: URL, perClass: Int, size: Int, seed: Int? = nil) throws {
   let generated = try runMedtransfer(
-    ["dataset", "generate", phantomSpec.path, "--out", dir.path, "--per-class", String(perClass),
-     "--size", String(size), "--json"] + (seed.map { ["--seed", String($0)] } ?? []))
+    [
+      "dataset", "generate", phantomSpec.path, "--out", dir.path, "--per-class", String(perClass),
+      "--size", String(size), "--json",
+    ] + (seed.map { ["--seed", String($0)] } ?? []))
   guard generated.status == 0 else {
-    throw CocoaError(.fileWriteUnknown, userInfo: [
-      NSLocalizedDescriptionKey: "phantom generation failed: \(generated.stderr)"
-    ])
+    throw CocoaError(
+      .fileWriteUnknown,
+      userInfo: [
+        NSLocalizedDescriptionKey: "phantom generation failed: \(generated.stderr)"
+      ])
   }
 }

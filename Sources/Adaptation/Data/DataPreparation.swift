@@ -28,10 +28,12 @@ public struct DataRequest: Codable, Hashable, Sendable {
   public var window: Preprocessing.Window
 
   /// Creates a request.
-  public init(source: String, domains: [String] = [], targetDomain: String? = nil,
-              inputSize: Int = 128, labelsPerClass: Int? = nil, seed: Int = 0,
-              splits: String = "train=0.6,val=0.2,test=0.2", domainBy: [String] = [],
-              onBad: OnBad = .fail, window: Preprocessing.Window = .auto) {
+  public init(
+    source: String, domains: [String] = [], targetDomain: String? = nil,
+    inputSize: Int = 128, labelsPerClass: Int? = nil, seed: Int = 0,
+    splits: String = "train=0.6,val=0.2,test=0.2", domainBy: [String] = [],
+    onBad: OnBad = .fail, window: Preprocessing.Window = .auto
+  ) {
     self.window = window
     self.source = source
     self.domains = domains
@@ -113,8 +115,10 @@ public enum DataPreparation {
     /// SHA-256 of the sorted manifest keys of the (budgeted) training images: equal for every
     /// arm of a seed and budget, since they all take their images from `plan`.
     public var trainSHA256: String {
-      Datasets.sha256Hex(Data(train.map { dataset.entries[$0].key }.sorted()
-        .joined(separator: "\n").utf8))
+      Datasets.sha256Hex(
+        Data(
+          train.map { dataset.entries[$0].key }.sorted()
+            .joined(separator: "\n").utf8))
     }
   }
 
@@ -234,26 +238,30 @@ public enum DataPreparation {
   /// An image set with no images (a target domain whose every image failed to decode).
   static func emptySet(_ dataset: Dataset, cache: TensorCache) -> ImageSet {
     let p = cache.preprocessing
-    return ImageSet(images: Tensor(shape: [0, p.size, p.size, p.channels]), labels: [],
-                    classes: dataset.labels, domains: [], subgroups: [])
+    return ImageSet(
+      images: Tensor(shape: [0, p.size, p.size, p.channels]), labels: [],
+      classes: dataset.labels, domains: [], subgroups: [])
   }
 
   /// Every image of `source` (optionally one split of the given domains) for `evaluate`, with
   /// labels mapped onto the run's `classes`, and what was skipped under `onBad == .skip`.
   /// `preprocessing` should be the run's own (`Preprocessing.recorded` of its provenance);
   /// its size and channels are replaced by `inputSize` and `channels`. Nil: the default.
-  public static func evaluationSet(source: String, domains: [String], split: String?,
-                                   inputSize: Int, classes: [String], channels: Int = 3,
-                                   splits: String = "train=0.6,val=0.2,test=0.2", seed: Int = 0,
-                                   onBad: OnBad = .fail, preprocessing recorded: Preprocessing? = nil)
+  public static func evaluationSet(
+    source: String, domains: [String], split: String?,
+    inputSize: Int, classes: [String], channels: Int = 3,
+    splits: String = "train=0.6,val=0.2,test=0.2", seed: Int = 0,
+    onBad: OnBad = .fail, preprocessing recorded: Preprocessing? = nil
+  )
     throws -> (set: ImageSet, notes: DataNotes)
   {
     let dataset = try DatasetLoader.load(
       source, options: DatasetLoadOptions(onBad: onBad, labels: classes))
     var indices = Array(dataset.entries.indices)
     if let split {
-      let assignment = try Splitter.split(dataset, fractions: try Splitter.parseFractions(splits),
-                                          seed: UInt64(seed))
+      let assignment = try Splitter.split(
+        dataset, fractions: try Splitter.parseFractions(splits),
+        seed: UInt64(seed))
       indices = assignment.indices(of: split, in: dataset)
     }
     if !domains.isEmpty {
@@ -280,8 +288,10 @@ public enum DataPreparation {
   /// of the set is listed in one `DatasetsError.badRows`; under `.skip` it is left out (labels,
   /// domains and subgroups stay aligned with the images) and returned in `skipped`. `kept` are
   /// the indices of the images in the set, in order.
-  public static func imageSet(_ dataset: Dataset, _ indices: [Int], cache: TensorCache,
-                              onBad: OnBad = .fail) throws
+  public static func imageSet(
+    _ dataset: Dataset, _ indices: [Int], cache: TensorCache,
+    onBad: OnBad = .fail
+  ) throws
     -> (set: ImageSet, kept: [Int], skipped: [BadRow])
   {
     var windows: [Preprocessing.AppliedWindow] = []
@@ -322,9 +332,10 @@ public enum DataPreparation {
       t.data.update(from: all.data, count: kept.count * p.valuesPerImage)
     }
     let labels = dataset.labelIndices
-    let set = ImageSet(images: t, labels: kept.map { labels[$0] }, classes: dataset.labels,
-                       domains: kept.map { dataset.entries[$0].domain ?? "-" },
-                       subgroups: subgroups)
+    let set = ImageSet(
+      images: t, labels: kept.map { labels[$0] }, classes: dataset.labels,
+      domains: kept.map { dataset.entries[$0].domain ?? "-" },
+      subgroups: subgroups)
     return (set, kept, skipped)
   }
 
@@ -332,8 +343,10 @@ public enum DataPreparation {
   /// without those attributes.
   public static func subgroups(of entry: DatasetEntry) -> [String] {
     var groups: [String] = []
-    if let header = try? ScanLoader.attributes(path: entry.path,
-                                               names: ["PatientSex", "PatientAge"]).values {
+    if let header = try? ScanLoader.attributes(
+      path: entry.path,
+      names: ["PatientSex", "PatientAge"]
+    ).values {
       if let sex = header["PatientSex"], !sex.isEmpty { groups.append("sex=\(sex)") }
       if let age = header["PatientAge"].flatMap(ageYears) { groups.append("age=\(ageBand(age))") }
     }
@@ -359,11 +372,14 @@ public enum DataPreparation {
 
   static func sourceHash(_ path: String) throws -> String {
     var isDirectory: ObjCBool = false
-    if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), !isDirectory.boolValue,
-       let data = try? Data(contentsOf: URL(fileURLWithPath: path)) {
+    if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory),
+      !isDirectory.boolValue,
+      let data = try? Data(contentsOf: URL(fileURLWithPath: path))
+    {
       return Datasets.sha256Hex(data)
     }
-    let files = (FileManager.default.enumerator(atPath: path)?.allObjects as? [String] ?? []).sorted()
+    let files = (FileManager.default.enumerator(atPath: path)?.allObjects as? [String] ?? [])
+      .sorted()
     return Datasets.sha256Hex(Data(files.joined(separator: "\n").utf8))
   }
 }

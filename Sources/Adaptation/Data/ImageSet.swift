@@ -19,13 +19,18 @@ public struct ImageSet {
   public var subgroups: [[String]]?
 
   /// Creates a set; every per-image array must have N entries.
-  public init(images: Tensor, labels: [Int], classes: [String], domains: [String]? = nil,
-              subgroups: [[String]]? = nil) {
-    precondition(images.shape.count == 4 && images.shape[0] == labels.count,
-                 "ImageSet needs (N, H, W, C) images and N labels; got \(images.shape), \(labels.count).")
-    precondition(domains.map { $0.count == labels.count } ?? true, "ImageSet: one domain per image.")
-    precondition(subgroups.map { $0.count == labels.count } ?? true,
-                 "ImageSet: one subgroup list per image.")
+  public init(
+    images: Tensor, labels: [Int], classes: [String], domains: [String]? = nil,
+    subgroups: [[String]]? = nil
+  ) {
+    precondition(
+      images.shape.count == 4 && images.shape[0] == labels.count,
+      "ImageSet needs (N, H, W, C) images and N labels; got \(images.shape), \(labels.count).")
+    precondition(
+      domains.map { $0.count == labels.count } ?? true, "ImageSet: one domain per image.")
+    precondition(
+      subgroups.map { $0.count == labels.count } ?? true,
+      "ImageSet: one subgroup list per image.")
     self.images = images
     self.labels = labels
     self.classes = classes
@@ -51,9 +56,10 @@ public struct ImageSet {
 
   /// The subset at `indices` (copies).
   public func subset(_ indices: [Int]) -> ImageSet {
-    ImageSet(images: batch(indices), labels: indices.map { labels[$0] }, classes: classes,
-             domains: domains.map { d in indices.map { d[$0] } },
-             subgroups: subgroups.map { g in indices.map { g[$0] } })
+    ImageSet(
+      images: batch(indices), labels: indices.map { labels[$0] }, classes: classes,
+      domains: domains.map { d in indices.map { d[$0] } },
+      subgroups: subgroups.map { g in indices.map { g[$0] } })
   }
 
   /// Batches of `size` indices in order, or shuffled by `seed`; the last batch may be smaller.
@@ -112,7 +118,8 @@ extension TransferModel {
       let f = backbone.forward(set.batch(indices), mode: .inference)
       out += f.array
     }
-    return FeatureSet(features: out, dimension: featureDimension, labels: set.labels,
-                      classes: set.classes, domains: set.domains, subgroups: set.subgroups)
+    return FeatureSet(
+      features: out, dimension: featureDimension, labels: set.labels,
+      classes: set.classes, domains: set.domains, subgroups: set.subgroups)
   }
 }

@@ -22,31 +22,41 @@ public enum CORALLoss {
   /// (nT × d), and its gradients.
   ///
   /// dℓ/dX = ±1/(d²(n−1)) · (X − 1μᵀ)(C_S − C_T), + for the source, − for the target.
-  public static func compute(source xs: [Float], sourceCount nS: Int,
-                             target xt: [Float], targetCount nT: Int, dimension d: Int) -> Result {
+  public static func compute(
+    source xs: [Float], sourceCount nS: Int,
+    target xt: [Float], targetCount nT: Int, dimension d: Int
+  ) -> Result {
     precondition(nS >= 2 && nT >= 2, "CORAL needs at least two source and two target rows.")
-    precondition(xs.count == nS * d && xt.count == nT * d,
-                 "CORAL features must be (n, \(d)); got \(xs.count) and \(xt.count) values.")
+    precondition(
+      xs.count == nS * d && xt.count == nT * d,
+      "CORAL features must be (n, \(d)); got \(xs.count) and \(xt.count) values.")
     let (cs, ms) = covariance(xs, n: nS, d: d)
     let (ct, mt) = covariance(xt, n: nT, d: d)
     var diff = [Double](repeating: 0, count: d * d)
     var norm2 = 0.0
-    for i in 0..<(d * d) { diff[i] = cs[i] - ct[i]; norm2 += diff[i] * diff[i] }
+    for i in 0..<(d * d) {
+      diff[i] = cs[i] - ct[i]
+      norm2 += diff[i] * diff[i]
+    }
     let dd = Double(d * d)
     let loss = norm2 / (4 * dd)
-    let gs = centeredTimes(xs, mean: ms, n: nS, d: d, matrix: diff, scale: 1 / (dd * Double(nS - 1)))
-    let gt = centeredTimes(xt, mean: mt, n: nT, d: d, matrix: diff,
-                           scale: -1 / (dd * Double(nT - 1)))
+    let gs = centeredTimes(
+      xs, mean: ms, n: nS, d: d, matrix: diff, scale: 1 / (dd * Double(nS - 1)))
+    let gt = centeredTimes(
+      xt, mean: mt, n: nT, d: d, matrix: diff,
+      scale: -1 / (dd * Double(nT - 1)))
     return Result(loss: loss, sourceGradient: gs, targetGradient: gt)
   }
 
   /// Convenience over (N, D) tensors.
   public static func compute(source: Tensor, target: Tensor) -> Result {
-    precondition(source.shape.count == 2 && target.shape.count == 2
-                 && source.shape[1] == target.shape[1],
-                 "CORAL needs (n, d) feature tensors of equal width; got \(source.shape) and \(target.shape).")
-    return compute(source: source.array, sourceCount: source.shape[0], target: target.array,
-                   targetCount: target.shape[0], dimension: source.shape[1])
+    precondition(
+      source.shape.count == 2 && target.shape.count == 2
+        && source.shape[1] == target.shape[1],
+      "CORAL needs (n, d) feature tensors of equal width; got \(source.shape) and \(target.shape).")
+    return compute(
+      source: source.array, sourceCount: source.shape[0], target: target.array,
+      targetCount: target.shape[0], dimension: source.shape[1])
   }
 
   // C = (X − 1μᵀ)ᵀ(X − 1μᵀ)/(n − 1), symmetric, d × d.
@@ -76,13 +86,18 @@ public enum CORALLoss {
   }
 
   // scale · (X − 1μᵀ) · M, (n × d).
-  static func centeredTimes(_ x: [Float], mean: [Double], n: Int, d: Int, matrix m: [Double],
-                            scale: Double) -> [Float] {
+  static func centeredTimes(
+    _ x: [Float], mean: [Double], n: Int, d: Int, matrix m: [Double],
+    scale: Double
+  ) -> [Float] {
     var out = [Float](repeating: 0, count: n * d)
     var row = [Double](repeating: 0, count: d)
     var acc = [Double](repeating: 0, count: d)
     for r in 0..<n {
-      for c in 0..<d { row[c] = Double(x[r * d + c]) - mean[c]; acc[c] = 0 }
+      for c in 0..<d {
+        row[c] = Double(x[r * d + c]) - mean[c]
+        acc[c] = 0
+      }
       for k in 0..<d {
         let rk = row[k]
         if rk == 0 { continue }

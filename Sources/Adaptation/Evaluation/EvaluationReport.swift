@@ -49,10 +49,12 @@ public struct ClassificationReport: Codable, Equatable, Sendable {
   public var predictionsSHA256: String?
 
   /// Creates a report.
-  public init(count: Int, classes: [String], accuracy: IntervalEstimate, balancedAccuracy: Double,
-              macroF1: Double, perClassAUROC: [String: IntervalEstimate],
-              macroAUROC: IntervalEstimate?, ece: Double, confusion: [[Int]], loss: Double,
-              reliability: [CalibrationBin] = []) {
+  public init(
+    count: Int, classes: [String], accuracy: IntervalEstimate, balancedAccuracy: Double,
+    macroF1: Double, perClassAUROC: [String: IntervalEstimate],
+    macroAUROC: IntervalEstimate?, ece: Double, confusion: [[Int]], loss: Double,
+    reliability: [CalibrationBin] = []
+  ) {
     self.reliability = reliability
     self.count = count
     self.classes = classes
@@ -89,8 +91,10 @@ public struct CalibrationBin: Codable, Equatable, Sendable {
   public var accuracy: Double
 
   /// Creates a bin.
-  public init(lower: Double, upper: Double, count: Int, meanConfidence: Double,
-              accuracy: Double) {
+  public init(
+    lower: Double, upper: Double, count: Int, meanConfidence: Double,
+    accuracy: Double
+  ) {
     self.lower = lower
     self.upper = upper
     self.count = count
@@ -109,8 +113,10 @@ public struct EvaluationReport: Codable, Equatable, Sendable {
   public var perSubgroup: [String: ClassificationReport]
 
   /// Creates a report.
-  public init(overall: ClassificationReport, perDomain: [String: ClassificationReport] = [:],
-              perSubgroup: [String: ClassificationReport] = [:]) {
+  public init(
+    overall: ClassificationReport, perDomain: [String: ClassificationReport] = [:],
+    perSubgroup: [String: ClassificationReport] = [:]
+  ) {
     self.overall = overall
     self.perDomain = perDomain
     self.perSubgroup = perSubgroup

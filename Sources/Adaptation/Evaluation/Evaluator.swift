@@ -12,19 +12,23 @@ import Metrics
 public enum Evaluator {
   /// The full report with per-domain and per-subgroup breakdowns (subsets with < 2 images are
   /// left out).
-  public static func report(probabilities: [Float], labels: [Int], classes: [String],
-                            domains: [String]? = nil, subgroups: [[String]]? = nil,
-                            bootstrapReplicates: Int = 500, seed: UInt64 = 0) -> EvaluationReport {
+  public static func report(
+    probabilities: [Float], labels: [Int], classes: [String],
+    domains: [String]? = nil, subgroups: [[String]]? = nil,
+    bootstrapReplicates: Int = 500, seed: UInt64 = 0
+  ) -> EvaluationReport {
     let k = classes.count
     func sub(_ rows: [Int]) -> ClassificationReport {
       var p: [Float] = []
       p.reserveCapacity(rows.count * k)
       for r in rows { p += probabilities[(r * k)..<((r + 1) * k)] }
-      return classification(probabilities: p, labels: rows.map { labels[$0] }, classes: classes,
-                            bootstrapReplicates: bootstrapReplicates, seed: seed)
+      return classification(
+        probabilities: p, labels: rows.map { labels[$0] }, classes: classes,
+        bootstrapReplicates: bootstrapReplicates, seed: seed)
     }
-    let overall = classification(probabilities: probabilities, labels: labels, classes: classes,
-                                 bootstrapReplicates: bootstrapReplicates, seed: seed)
+    let overall = classification(
+      probabilities: probabilities, labels: labels, classes: classes,
+      bootstrapReplicates: bootstrapReplicates, seed: seed)
     var perDomain: [String: ClassificationReport] = [:]
     if let domains, Set(domains).count > 1 {
       for d in Set(domains) {
@@ -65,8 +69,10 @@ public enum Evaluator {
   /// Accuracy has a Wilson interval; per-class one-vs-rest AUROC a DeLong interval (classes
   /// with at least two positives and two negatives); their macro mean a stratified bootstrap
   /// interval (`bootstrapReplicates` resamples within each class, seeded by `seed`).
-  public static func classification(probabilities: [Float], labels: [Int], classes: [String],
-                                    bootstrapReplicates: Int = 500, seed: UInt64 = 0)
+  public static func classification(
+    probabilities: [Float], labels: [Int], classes: [String],
+    bootstrapReplicates: Int = 500, seed: UInt64 = 0
+  )
     -> ClassificationReport
   {
     let k = classes.count
@@ -102,13 +108,15 @@ public enum Evaluator {
       probabilities: rows, labels: labels)
     let reliability = (calibration?.bins ?? []).compactMap { bin -> CalibrationBin? in
       guard let confidence = bin.meanConfidence, let accuracy = bin.accuracy else { return nil }
-      return CalibrationBin(lower: bin.lower, upper: bin.upper, count: bin.count,
-                            meanConfidence: confidence, accuracy: accuracy)
+      return CalibrationBin(
+        lower: bin.lower, upper: bin.upper, count: bin.count,
+        meanConfidence: confidence, accuracy: accuracy)
     }
     var report = ClassificationReport(
       count: n, classes: classes,
-      accuracy: IntervalEstimate(value: confusion.accuracy, lower: wilson?.lower,
-                                 upper: wilson?.upper, method: "wilson"),
+      accuracy: IntervalEstimate(
+        value: confusion.accuracy, lower: wilson?.lower,
+        upper: wilson?.upper, method: "wilson"),
       balancedAccuracy: confusion.balancedAccuracy, macroF1: confusion.macroF1,
       perClassAUROC: perClass, macroAUROC: macro,
       ece: n == 0 ? .nan : calibration?.expectedCalibrationError ?? .nan,

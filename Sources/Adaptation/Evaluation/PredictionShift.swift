@@ -38,7 +38,8 @@ public struct PredictionShift: Codable, Equatable, Sendable {
     let s = try FeatureMatrix(rows: source.count / classes, columns: classes, values: source)
     let t = try FeatureMatrix(rows: target.count / classes, columns: classes, values: target)
     let test = try MMD.test(
-      source: s, target: t, options: MMD.Options(
+      source: s, target: t,
+      options: MMD.Options(
         permutations: permutations, seed: seed, bootstrap: Bootstrap.Plan(replicates: 0)))
     let (cs, ct) = (meanConfidence(s), meanConfidence(t))
     return PredictionShift(

@@ -33,10 +33,13 @@ public final class ClassifierHead: Layer {
   private var batch = 0
 
   /// Creates a head for `inputFeatures` → `classes`, initialised from `seed`.
-  public init(inputFeatures: Int, classes: Int, hiddenUnits: Int? = nil, dropout: Float = 0.2,
-              seed: UInt64 = 0) {
-    precondition(inputFeatures > 0 && classes > 1,
-                 "A classifier head needs a positive feature width and at least two classes.")
+  public init(
+    inputFeatures: Int, classes: Int, hiddenUnits: Int? = nil, dropout: Float = 0.2,
+    seed: UInt64 = 0
+  ) {
+    precondition(
+      inputFeatures > 0 && classes > 1,
+      "A classifier head needs a positive feature width and at least two classes.")
     precondition(dropout >= 0 && dropout < 1, "Dropout must be in [0, 1), got \(dropout).")
     self.inputFeatures = inputFeatures
     self.hiddenUnits = hiddenUnits
@@ -79,8 +82,10 @@ public final class ClassifierHead: Layer {
   /// regression's feature standardisation into the layer (computed in double, stored as Float).
   public func setLinear(logisticRegression fit: LogisticRegression) {
     precondition(hiddenUnits == nil, "Only a linear head can hold a logistic regression.")
-    precondition(fit.featureCount == inputFeatures && fit.classCount == classes,
-                 "The regression has \(fit.featureCount) features × \(fit.classCount) classes; the head \(inputFeatures) × \(classes).")
+    precondition(
+      fit.featureCount == inputFeatures && fit.classCount == classes,
+      "The regression has \(fit.featureCount) features × \(fit.classCount) classes; the head \(inputFeatures) × \(classes)."
+    )
     let d = inputFeatures
     for k in 0..<classes {
       var b = fit.bias[k]
@@ -120,8 +125,10 @@ public final class ClassifierHead: Layer {
   }
 
   // dx = dy W, dW += dyᵀ x, db += Σ dy — backward of torch.nn.functional.linear
-  private static func linearBackward(_ dy: [Float], _ x: [Float], _ n: Int, _ w: Parameter,
-                                     _ b: Parameter, needInput: Bool) -> [Float] {
+  private static func linearBackward(
+    _ dy: [Float], _ x: [Float], _ n: Int, _ w: Parameter,
+    _ b: Parameter, needInput: Bool
+  ) -> [Float] {
     let out = w.value.shape[0]
     let inp = w.value.shape[1]
     let wd = w.value.data
@@ -153,8 +160,9 @@ public final class ClassifierHead: Layer {
 
   /// features (N, in) → logits (N, classes).
   public func forward(_ x: Tensor, mode: Mode) -> Tensor {
-    precondition(x.shape.count == 2 && x.shape[1] == inputFeatures,
-                 "ClassifierHead expects (N, \(inputFeatures)) features, got \(x.shape).")
+    precondition(
+      x.shape.count == 2 && x.shape[1] == inputFeatures,
+      "ClassifierHead expects (N, \(inputFeatures)) features, got \(x.shape).")
     let n = x.shape[0]
     batch = n
     var a = x.array
@@ -179,7 +187,9 @@ public final class ClassifierHead: Layer {
   /// dL/dlogits (N, classes) → dL/dfeatures (N, in); accumulates parameter gradients.
   public func backward(_ dy: Tensor) -> Tensor {
     let n = batch
-    precondition(dy.shape == [n, classes], "ClassifierHead.backward got \(dy.shape), expected \([n, classes]).")
+    precondition(
+      dy.shape == [n, classes], "ClassifierHead.backward got \(dy.shape), expected \([n, classes])."
+    )
     var d = ClassifierHead.linearBackward(dy.array, lastInput, n, weight, bias, needInput: true)
     if !mask.isEmpty { for i in 0..<d.count { d[i] *= mask[i] } }
     if let hw = hiddenWeight, let hb = hiddenBias {

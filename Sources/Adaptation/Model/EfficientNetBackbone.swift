@@ -33,16 +33,19 @@ public final class EfficientNetBackbone: Layer {
 public enum ModelFactories {
   /// EfficientNet-Lite (pretrained from the registry, or He fan-out initialised from the seed),
   /// grayscale input folded into the stem, and a new `ClassifierHead`.
-  public static func efficientNet(_ configuration: TrainingConfiguration, classes: Int,
-                                  channels: Int) throws -> TransferModel {
+  public static func efficientNet(
+    _ configuration: TrainingConfiguration, classes: Int,
+    channels: Int
+  ) throws -> TransferModel {
     let network: EfficientNetLite
     let seed = UInt64(configuration.seed)
     switch configuration.initialization {
     case .pretrained(let name):
       network = try EfficientNetLite.pretrained(name)
     case .scratch(let name):
-      network = EfficientNetLite(try PretrainedRegistry.weights(named: name).configuration,
-                                 seed: seed)
+      network = EfficientNetLite(
+        try PretrainedRegistry.weights(named: name).configuration,
+        seed: seed)
       network.initializeFromScratch(seed: seed &+ 0x5C2A7C)
     }
     if channels == 1 { network.adaptToGrayscale(.foldStem) }
@@ -56,9 +59,10 @@ public enum ModelFactories {
         norms.append((name: "\(stage.name).bn\(j)", stage: index, layer: bn))
       }
     }
-    let head = ClassifierHead(inputFeatures: network.featureCount, classes: classes,
-                              hiddenUnits: configuration.hiddenUnits,
-                              dropout: Float(configuration.dropout), seed: seed &+ 0x4EAD)
+    let head = ClassifierHead(
+      inputFeatures: network.featureCount, classes: classes,
+      hiddenUnits: configuration.hiddenUnits,
+      dropout: Float(configuration.dropout), seed: seed &+ 0x4EAD)
     return TransferModel(backbone: backbone, head: head, stages: stages, batchNorms: norms)
   }
 

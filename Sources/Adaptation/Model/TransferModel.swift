@@ -52,16 +52,19 @@ public final class TransferModel {
   public var featureDimension: Int { head.inputFeatures }
 
   /// Creates a model. Every backbone parameter must belong to exactly one stage.
-  public init(backbone: Layer, head: ClassifierHead, stages: [BackboneStage],
-              batchNorms: [(name: String, stage: Int, layer: RunningStatistics)]) {
+  public init(
+    backbone: Layer, head: ClassifierHead, stages: [BackboneStage],
+    batchNorms: [(name: String, stage: Int, layer: RunningStatistics)]
+  ) {
     self.backbone = backbone
     self.head = head
     self.stages = stages
     self.batchNorms = batchNorms
     for (name, _) in backbone.parameters {
       let owners = stages.indices.filter { stages[$0].owns(name) }
-      precondition(owners.count == 1,
-                   "Backbone parameter \(name) belongs to \(owners.count) stages; it needs exactly one.")
+      precondition(
+        owners.count == 1,
+        "Backbone parameter \(name) belongs to \(owners.count) stages; it needs exactly one.")
     }
   }
 

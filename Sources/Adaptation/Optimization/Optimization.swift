@@ -32,9 +32,10 @@ extension TransferModel {
   /// (coupled weight decay) or AdamW (decoupled), the backbone group at
   /// `backboneLearningRateScale` × the head's learning rate.
   public func makeOptimizer(_ configuration: TrainingConfiguration) -> Optimizer {
-    let groups = parameterGroups(learningRate: configuration.learningRate,
-                                 backboneScale: configuration.backboneLearningRateScale,
-                                 weightDecay: configuration.weightDecay)
+    let groups = parameterGroups(
+      learningRate: configuration.learningRate,
+      backboneScale: configuration.backboneLearningRateScale,
+      weightDecay: configuration.weightDecay)
     switch configuration.optimizer {
     case .sgd: return SGD(groups: groups, momentum: Float(configuration.momentum))
     case .adamw: return AdamW(groups: groups)

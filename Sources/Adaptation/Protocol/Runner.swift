@@ -15,8 +15,10 @@ public struct RunData {
   public var unlabelledTarget: ImageSet?
 
   /// Creates the data of a run.
-  public init(train: ImageSet, validation: ImageSet? = nil, test: ImageSet? = nil,
-              unlabelledTarget: ImageSet? = nil) {
+  public init(
+    train: ImageSet, validation: ImageSet? = nil, test: ImageSet? = nil,
+    unlabelledTarget: ImageSet? = nil
+  ) {
     self.train = train
     self.validation = validation
     self.test = test
@@ -28,8 +30,10 @@ public struct RunData {
 /// new head for `classes` classes and `channels` input channels.
 ///
 /// The default factory comes from Backbones (`TransferModel.make`); tests pass tiny ones.
-public typealias ModelFactory = (_ configuration: TrainingConfiguration, _ classes: Int,
-                                 _ channels: Int) throws -> TransferModel
+public typealias ModelFactory = (
+  _ configuration: TrainingConfiguration, _ classes: Int,
+  _ channels: Int
+) throws -> TransferModel
 
 /// Runs one training run end to end: build, apply the strategy, AdaBN, train, test, drift.
 public enum Runner {
@@ -38,11 +42,13 @@ public enum Runner {
   /// With `directory`, writes `metrics.jsonl`, checkpoints and `summary.json` (the caller writes
   /// `config.json`, which also needs the data's hashes). A NaN/inf loss is recorded in the
   /// summary (`status == .failed`), not thrown. Returns the summary and the trained model.
-  public static func run(configuration: TrainingConfiguration, data: RunData,
-                         factory: ModelFactory, directory: RunDirectory? = nil,
-                         resume: Bool = false,
-                         progress: ((TrainingProgress) -> Void)? = nil,
-                         augmentation: ((Tensor, UInt64) -> Void)? = nil) throws
+  public static func run(
+    configuration: TrainingConfiguration, data: RunData,
+    factory: ModelFactory, directory: RunDirectory? = nil,
+    resume: Bool = false,
+    progress: ((TrainingProgress) -> Void)? = nil,
+    augmentation: ((Tensor, UInt64) -> Void)? = nil
+  ) throws
     -> (summary: RunSummary, model: TransferModel)
   {
     let classes = data.train.classes.count
@@ -53,19 +59,22 @@ public enum Runner {
       AdaBN.adapt(model, on: target, batchSize: configuration.batchSize)
     }
     let start = model.snapshot()
-    let summary = try train(model: model, configuration: configuration, data: data,
-                            reference: start, directory: directory, resume: resume,
-                            progress: progress, augmentation: augmentation)
+    let summary = try train(
+      model: model, configuration: configuration, data: data,
+      reference: start, directory: directory, resume: resume,
+      progress: progress, augmentation: augmentation)
     return (summary, model)
   }
 
   /// Trains an existing model (strategy already applied) and evaluates it; `reference` is the
   /// anchor for the drift report (e.g. the ImageNet weights).
-  public static func train(model: TransferModel, configuration: TrainingConfiguration,
-                           data: RunData, reference: [String: [Float]],
-                           directory: RunDirectory? = nil, resume: Bool = false,
-                           progress: ((TrainingProgress) -> Void)? = nil,
-                           augmentation: ((Tensor, UInt64) -> Void)? = nil) throws -> RunSummary {
+  public static func train(
+    model: TransferModel, configuration: TrainingConfiguration,
+    data: RunData, reference: [String: [Float]],
+    directory: RunDirectory? = nil, resume: Bool = false,
+    progress: ((TrainingProgress) -> Void)? = nil,
+    augmentation: ((Tensor, UInt64) -> Void)? = nil
+  ) throws -> RunSummary {
     var summary: RunSummary
     if configuration.strategy == .featuresLogReg {
       summary = try fitLogisticRegression(model: model, configuration: configuration, data: data)
@@ -76,14 +85,17 @@ public enum Runner {
         summary.test = evaluate(model, on: test, seed: UInt64(configuration.seed))
       }
     } else {
-      let trainer = Trainer(model: model, configuration: configuration,
-                            penalty: model.penalty(configuration.regularizer))
+      let trainer = Trainer(
+        model: model, configuration: configuration,
+        penalty: model.penalty(configuration.regularizer))
       trainer.runDirectory = directory
       trainer.onProgress = progress
       trainer.augmentation = configuration.augment ? augmentation : nil
-      let outcome = try trainer.fit(train: data.train, validation: data.validation,
-                                    unlabelledTarget: configuration.coralWeight == nil ? nil
-                                      : data.unlabelledTarget, resume: resume)
+      let outcome = try trainer.fit(
+        train: data.train, validation: data.validation,
+        unlabelledTarget: configuration.coralWeight == nil
+          ? nil
+          : data.unlabelledTarget, resume: resume)
       summary = outcome.summary
       summary.epochs = outcome.epochs
       if let test = data.test {
@@ -106,17 +118,20 @@ public enum Runner {
   public static func evaluate(probabilities: [Float], on set: ImageSet, seed: UInt64 = 0)
     -> EvaluationReport
   {
-    Evaluator.report(probabilities: probabilities, labels: set.labels,
-                     classes: set.classes, domains: set.domains, subgroups: set.subgroups,
-                     seed: seed)
+    Evaluator.report(
+      probabilities: probabilities, labels: set.labels,
+      classes: set.classes, domains: set.domains, subgroups: set.subgroups,
+      seed: seed)
   }
 
   /// `features+logreg`: frozen features → L2-regularised multinomial logistic regression
   /// (Metrics' `LogisticRegression`, L-BFGS on standardised features), written into the
   /// model's linear head with the standardisation folded in, so that the model from then on
   /// *is* the fitted regression: logits = W·(f − μ)/σ + b = (W/σ)·f + (b − W·μ/σ).
-  static func fitLogisticRegression(model: TransferModel, configuration: TrainingConfiguration,
-                                    data: RunData) throws -> RunSummary {
+  static func fitLogisticRegression(
+    model: TransferModel, configuration: TrainingConfiguration,
+    data: RunData
+  ) throws -> RunSummary {
     let started = Date()
     guard model.head.hiddenUnits == nil else {
       throw AdaptationError.badLabels(
@@ -126,8 +141,9 @@ public enum Runner {
     let fit: LogisticRegression
     do {
       fit = try LogisticRegression.fit(
-        features: try FeatureMatrix(rows: train.count, columns: train.dimension,
-                                    values: train.features),
+        features: try FeatureMatrix(
+          rows: train.count, columns: train.dimension,
+          values: train.features),
         labels: train.labels, classCount: model.head.classes,
         options: .init(l2: configuration.logisticL2))
     } catch {
@@ -135,10 +151,11 @@ public enum Runner {
     }
     model.head.setLinear(logisticRegression: fit)
     let seconds = Date().timeIntervalSince(started)
-    return RunSummary(status: .completed, error: nil, epochsRun: 0, bestEpoch: 0,
-                      bestValidationValue: nil, selectionMetric: configuration.selectionMetric,
-                      trainImages: data.train.count, seconds: seconds,
-                      imagesPerSecond: Double(data.train.count) / max(seconds, 1e-9),
-                      test: nil, drift: [])
+    return RunSummary(
+      status: .completed, error: nil, epochsRun: 0, bestEpoch: 0,
+      bestValidationValue: nil, selectionMetric: configuration.selectionMetric,
+      trainImages: data.train.count, seconds: seconds,
+      imagesPerSecond: Double(data.train.count) / max(seconds, 1e-9),
+      test: nil, drift: [])
   }
 }

@@ -105,11 +105,13 @@ public enum SourceTargetProtocol {
   /// caller keys the path by everything the source phase depends on (its configuration, data
   /// and seed); arms that differ only after it (L2-SP, AdaBN, budgets) then start from the
   /// same source model, which also makes their forgetting numbers comparable.
-  public static func run(_ configuration: SourceTargetConfiguration, data: SourceTargetData,
-                         factory: ModelFactory, directory: URL? = nil, resume: Bool = false,
-                         sourceModel: URL? = nil,
-                         progress: ((String, TrainingProgress) -> Void)? = nil,
-                         augmentation: ((Tensor, UInt64) -> Void)? = nil) throws
+  public static func run(
+    _ configuration: SourceTargetConfiguration, data: SourceTargetData,
+    factory: ModelFactory, directory: URL? = nil, resume: Bool = false,
+    sourceModel: URL? = nil,
+    progress: ((String, TrainingProgress) -> Void)? = nil,
+    augmentation: ((Tensor, UInt64) -> Void)? = nil
+  ) throws
     -> SourceTargetResult
   {
     try runKeepingModel(
@@ -137,7 +139,9 @@ public enum SourceTargetProtocol {
     let sourceTest = data.source?.test
     let classes = data.target.train.classes.count
     let channels = data.target.train.images.shape[3]
-    let sourceTestComparable = sourceTest.flatMap { $0.classes == data.target.train.classes ? $0 : nil }
+    let sourceTestComparable = sourceTest.flatMap {
+      $0.classes == data.target.train.classes ? $0 : nil
+    }
     /// Both test sets scored; also returns the class probabilities behind the scores.
     func evaluateKeepingProbabilities(_ model: TransferModel)
       -> (pair: DomainPair, source: [Float]?, target: [Float])
@@ -145,12 +149,14 @@ public enum SourceTargetProtocol {
       timed("evaluation") {
         let source = sourceTestComparable.map { Trainer.predict(model, $0) }
         let target = Trainer.predict(model, targetTest)
-        return (DomainPair(
-                  source: zip2(sourceTestComparable, source).map {
-                    Runner.evaluate(probabilities: $1, on: $0, seed: seed)
-                  },
-                  target: Runner.evaluate(probabilities: target, on: targetTest, seed: seed)),
-                source, target)
+        return (
+          DomainPair(
+            source: zip2(sourceTestComparable, source).map {
+              Runner.evaluate(probabilities: $1, on: $0, seed: seed)
+            },
+            target: Runner.evaluate(probabilities: target, on: targetTest, seed: seed)),
+          source, target
+        )
       }
     }
     func evaluate(_ model: TransferModel) -> DomainPair { evaluateKeepingProbabilities(model).pair }
@@ -174,10 +180,11 @@ public enum SourceTargetProtocol {
       } else {
         let sourceDir = try directory.map { try RunDirectory($0.appendingPathComponent("source")) }
         sourceSummary = try timed("source-training") {
-          try Runner.train(model: model, configuration: sourceConfig, data: sourceData,
-                           reference: initial, directory: sourceDir, resume: resume,
-                           progress: progress.map { p in { p("source", $0) } },
-                           augmentation: augmentation)
+          try Runner.train(
+            model: model, configuration: sourceConfig, data: sourceData,
+            reference: initial, directory: sourceDir, resume: resume,
+            progress: progress.map { p in { p("source", $0) } },
+            augmentation: augmentation)
         }
         if let shared = sourceModel, let summaryURL, sourceSummary?.status != .failed {
           try FileManager.default.createDirectory(
@@ -206,7 +213,8 @@ public enum SourceTargetProtocol {
     /// images (the model's own statistics are put back afterwards); nil without source data.
     func scoreSourceWithOwnStatistics() -> EvaluationReport? {
       guard let sourceTest, sourceTest.classes == data.target.train.classes,
-            let sourceTrain = data.source?.train, !model.batchNorms.isEmpty else { return nil }
+        let sourceTrain = data.source?.train, !model.batchNorms.isEmpty
+      else { return nil }
       let saved = model.stateSnapshot()
       timed("adabn") { _ = AdaBN.adapt(model, on: sourceTrain, batchSize: first.batchSize) }
       let report = timed("evaluation") { Runner.evaluate(model, on: sourceTest, seed: seed) }
@@ -231,10 +239,11 @@ public enum SourceTargetProtocol {
       try model.apply(tune.strategy)
       let targetDir = try directory.map { try RunDirectory($0.appendingPathComponent("target")) }
       fineTuning = try timed("target-training") {
-        try Runner.train(model: model, configuration: tune, data: data.target, reference: start,
-                         directory: targetDir, resume: resume,
-                         progress: progress.map { p in { p("target", $0) } },
-                         augmentation: augmentation)
+        try Runner.train(
+          model: model, configuration: tune, data: data.target, reference: start,
+          directory: targetDir, resume: resume,
+          progress: progress.map { p in { p("target", $0) } },
+          augmentation: augmentation)
       }
       epochs = fineTuning?.epochs ?? []
     }
@@ -248,8 +257,10 @@ public enum SourceTargetProtocol {
     let ownAfter = scoreSourceWithOwnStatistics()
     if configuration.adaBN, let ownAfter { after.source = ownAfter }
     let forgetting = zip2(before.source, after.source).map {
-      ($0.overall.accuracy.value - $1.overall.accuracy.value,
-       $0.overall.balancedAccuracy - $1.overall.balancedAccuracy)
+      (
+        $0.overall.accuracy.value - $1.overall.accuracy.value,
+        $0.overall.balancedAccuracy - $1.overall.balancedAccuracy
+      )
     }
     let result = SourceTargetResult(
       configuration: configuration, sourceTraining: sourceSummary, beforeAdaptation: before,
@@ -260,7 +271,8 @@ public enum SourceTargetProtocol {
       forgettingBalancedAccuracy: forgetting?.1,
       targetGainAccuracy: after.target.overall.accuracy.value
         - before.target.overall.accuracy.value,
-      driftFromAdaptationStart: model.drift(from: start), driftFromInitial: model.drift(from: initial),
+      driftFromAdaptationStart: model.drift(from: start),
+      driftFromInitial: model.drift(from: initial),
       sourceModelShift: sourceModelShift, timings: timings)
     return (result, model)
   }

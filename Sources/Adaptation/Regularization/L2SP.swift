@@ -64,8 +64,10 @@ public final class WeightPenalty {
     var terms: [Term] = []
     if alpha != 0 {
       for (name, p) in shared where scope.covers(name: name, shape: p.value.shape) {
-        terms.append(Term(name: name, parameter: p, anchor: anchorAtZero ? nil : p.value.array,
-                          strength: alpha))
+        terms.append(
+          Term(
+            name: name, parameter: p, anchor: anchorAtZero ? nil : p.value.array,
+            strength: alpha))
       }
     }
     if beta != 0 {
@@ -98,10 +100,16 @@ public final class WeightPenalty {
       var sum = 0.0
       if let anchor = term.anchor {
         anchor.withUnsafeBufferPointer { a in
-          for i in 0..<a.count { let d = Double(w[i] - a[i]); sum += d * d }
+          for i in 0..<a.count {
+            let d = Double(w[i] - a[i])
+            sum += d * d
+          }
         }
       } else {
-        for i in 0..<term.parameter.value.count { let d = Double(w[i]); sum += d * d }
+        for i in 0..<term.parameter.value.count {
+          let d = Double(w[i])
+          sum += d * d
+        }
       }
       total += 0.5 * Double(term.strength) * sum
     }

@@ -25,14 +25,18 @@ public struct RegularizerSpec: Codable, Equatable, Hashable, Sendable, CustomStr
   public var includeBatchNormAffine: Bool
 
   /// No penalty.
-  public static let none = RegularizerSpec(anchor: .none, alpha: 0, beta: 0,
-                                           includeBatchNormAffine: false)
+  public static let none = RegularizerSpec(
+    anchor: .none, alpha: 0, beta: 0,
+    includeBatchNormAffine: false)
 
   /// L2-SP with the authors' released defaults α = 0.1, β = 0.01.
-  public static func l2sp(alpha: Float = 0.1, beta: Float = 0.01,
-                          includeBatchNormAffine: Bool = false) -> RegularizerSpec {
-    RegularizerSpec(anchor: .startingPoint, alpha: alpha, beta: beta,
-                    includeBatchNormAffine: includeBatchNormAffine)
+  public static func l2sp(
+    alpha: Float = 0.1, beta: Float = 0.01,
+    includeBatchNormAffine: Bool = false
+  ) -> RegularizerSpec {
+    RegularizerSpec(
+      anchor: .startingPoint, alpha: alpha, beta: beta,
+      includeBatchNormAffine: includeBatchNormAffine)
   }
 
   /// Creates a spec.
@@ -46,10 +50,14 @@ public struct RegularizerSpec: Codable, Equatable, Hashable, Sendable, CustomStr
   /// Parses `none`, `l2sp`, `l2sp:alpha=A,beta=B,bn=true`, `l2:lambda=L`.
   public init(parsing text: String) throws {
     let t = text.trimmingCharacters(in: .whitespaces)
-    if t.isEmpty || t == "none" { self = .none; return }
-    let (kind, rest) = t.firstIndex(of: ":").map {
-      (String(t[..<$0]), String(t[t.index(after: $0)...]))
-    } ?? (t, "")
+    if t.isEmpty || t == "none" {
+      self = .none
+      return
+    }
+    let (kind, rest) =
+      t.firstIndex(of: ":").map {
+        (String(t[..<$0]), String(t[t.index(after: $0)...]))
+      } ?? (t, "")
     var values: [String: String] = [:]
     for item in rest.split(separator: ",") where !item.isEmpty {
       let kv = item.split(separator: "=", maxSplits: 1).map(String.init)

@@ -39,9 +39,10 @@ extension TransferModel {
       bn.statisticsFrozen = !trained.contains(s)
       if bn.statisticsFrozen { frozenStats.append(name) }
     }
-    return StrategyPlan(strategy: strategy, trainedStages: trained.sorted(),
-                        trainedParameters: trainedNames, frozenParameters: frozenNames,
-                        frozenStatistics: frozenStats)
+    return StrategyPlan(
+      strategy: strategy, trainedStages: trained.sorted(),
+      trainedParameters: trainedNames, frozenParameters: frozenNames,
+      frozenStatistics: frozenStats)
   }
 
   /// The optimizer groups (Neural's `ParameterGroup`): trained backbone parameters at
@@ -52,11 +53,15 @@ extension TransferModel {
     let trainedBackbone = backbone.parameters.filter { !$0.parameter.frozen }
     var groups: [ParameterGroup] = []
     if !trainedBackbone.isEmpty {
-      groups.append(ParameterGroup(trainedBackbone, learningRate: learningRate * backboneScale,
-                                   weightDecay: weightDecay))
+      groups.append(
+        ParameterGroup(
+          trainedBackbone, learningRate: learningRate * backboneScale,
+          weightDecay: weightDecay))
     }
-    groups.append(ParameterGroup(head.parameters, learningRate: learningRate,
-                                 weightDecay: weightDecay))
+    groups.append(
+      ParameterGroup(
+        head.parameters, learningRate: learningRate,
+        weightDecay: weightDecay))
     return groups
   }
 
@@ -66,9 +71,10 @@ extension TransferModel {
     switch spec.anchor {
     case .none: return WeightPenalty(terms: [])
     case .startingPoint, .zero:
-      return WeightPenalty.l2sp(shared: backbone.parameters, head: head.parameters,
-                                alpha: spec.alpha, beta: spec.beta, scope: spec.scope,
-                                anchorAtZero: spec.anchor == .zero)
+      return WeightPenalty.l2sp(
+        shared: backbone.parameters, head: head.parameters,
+        alpha: spec.alpha, beta: spec.beta, scope: spec.scope,
+        anchorAtZero: spec.anchor == .zero)
     }
   }
 
@@ -87,15 +93,17 @@ extension TransferModel {
       }
     }
     return (0...stages.count).map { i in
-      StageDrift(stage: i == stages.count ? -1 : i,
-                 name: i == stages.count ? "head" : stages[i].name,
-                 distance: sums[i].squareRoot(), initialNorm: norms[i].squareRoot())
+      StageDrift(
+        stage: i == stages.count ? -1 : i,
+        name: i == stages.count ? "head" : stages[i].name,
+        distance: sums[i].squareRoot(), initialNorm: norms[i].squareRoot())
     }
   }
 
   /// A name → values snapshot of every parameter (the anchor for drift and L2-SP).
   public func snapshot() -> [String: [Float]] {
-    Dictionary(allParameters.map { ($0.name, $0.parameter.value.array) },
-               uniquingKeysWith: { a, _ in a })
+    Dictionary(
+      allParameters.map { ($0.name, $0.parameter.value.array) },
+      uniquingKeysWith: { a, _ in a })
   }
 }

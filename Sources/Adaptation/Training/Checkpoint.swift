@@ -5,10 +5,13 @@ import Neural
 /// together, buffers included), written and read with Neural's `SafeTensors`.
 public enum Checkpoint {
   /// Writes `model`'s state dict to `url` atomically.
-  public static func write(_ model: TransferModel, to url: URL,
-                           metadata: [String: String] = [:]) throws {
-    try SafeTensors.write(model.backbone.stateDict() + model.head.stateDict(),
-                          metadata: metadata, to: url)
+  public static func write(
+    _ model: TransferModel, to url: URL,
+    metadata: [String: String] = [:]
+  ) throws {
+    try SafeTensors.write(
+      model.backbone.stateDict() + model.head.stateDict(),
+      metadata: metadata, to: url)
   }
 
   /// Loads a checkpoint into `model` strictly: a missing or unused key, or a shape mismatch,

@@ -35,11 +35,13 @@ public struct DataProvenance: Codable, Equatable, Sendable {
   public var windows: [String: Int]?
 
   /// Creates a provenance record.
-  public init(source: String, sourceSHA256: String, domains: [String], targetDomain: String?,
-              classes: [String], counts: [String: Int], splitSHA256: String,
-              preprocessingSHA256: String, preprocessing: String, cache: String? = nil,
-              cacheSHA256: String? = nil, skipped: [BadRow]? = nil, window: String? = nil,
-              windows: [String: Int]? = nil) {
+  public init(
+    source: String, sourceSHA256: String, domains: [String], targetDomain: String?,
+    classes: [String], counts: [String: Int], splitSHA256: String,
+    preprocessingSHA256: String, preprocessing: String, cache: String? = nil,
+    cacheSHA256: String? = nil, skipped: [BadRow]? = nil, window: String? = nil,
+    windows: [String: Int]? = nil
+  ) {
     self.window = window
     self.windows = windows
     self.source = source
@@ -88,8 +90,10 @@ public struct RunConfigRecord: Codable, Equatable, Sendable {
   public var version: String
 
   /// Creates a record.
-  public init(configuration: TrainingConfiguration, data: DataProvenance,
-              weights: WeightsProvenance?, command: String, version: String) {
+  public init(
+    configuration: TrainingConfiguration, data: DataProvenance,
+    weights: WeightsProvenance?, command: String, version: String
+  ) {
     self.configuration = configuration
     self.data = data
     self.weights = weights

@@ -77,8 +77,10 @@ public final class Trainer {
   ///
   /// Never throws for a training failure: a NaN/inf loss ends the run with `status == .failed`
   /// and the error in the summary, and the model keeps the best weights seen before it.
-  public func fit(train: ImageSet, validation: ImageSet?, unlabelledTarget: ImageSet? = nil,
-                  resume: Bool = false) throws -> TrainingOutcome {
+  public func fit(
+    train: ImageSet, validation: ImageSet?, unlabelledTarget: ImageSet? = nil,
+    resume: Bool = false
+  ) throws -> TrainingOutcome {
     guard train.count > 0 else { throw AdaptationError.emptySplit("train") }
     let config = configuration
     let frozenBackbone = model.backboneParameters.allSatisfy { $0.parameter.frozen }
@@ -89,8 +91,9 @@ public final class Trainer {
     let optimizer = model.makeOptimizer(config)
     let loss = SoftmaxCrossEntropy()
     let stepsPerEpoch = epochBatches(train, epoch: 0).count
-    let schedule = CosineSchedule(warmupSteps: config.warmupEpochs * stepsPerEpoch,
-                                  totalSteps: max(config.epochs * stepsPerEpoch, 1))
+    let schedule = CosineSchedule(
+      warmupSteps: config.warmupEpochs * stepsPerEpoch,
+      totalSteps: max(config.epochs * stepsPerEpoch, 1))
     var stopping = EarlyStopping(patience: config.patience)
     var records: [EpochLog] = []
     var firstEpoch = 1
@@ -147,8 +150,9 @@ public final class Trainer {
       var lossSum = 0.0
       var ceSum = 0.0
       var images = 0
-      var targetOrder = unlabelledTarget?.batchIndices(
-        size: config.batchSize, shuffleSeed: UInt64(config.seed) &+ UInt64(epoch) &* 31) ?? []
+      var targetOrder =
+        unlabelledTarget?.batchIndices(
+          size: config.batchSize, shuffleSeed: UInt64(config.seed) &+ UInt64(epoch) &* 31) ?? []
       for (stepIndex, indices) in batches.enumerated() {
         model.zeroGrad()
         let labels = indices.map { train.labels[$0] }
@@ -169,8 +173,9 @@ public final class Trainer {
           var targetRows = 0
           if let weight = config.coralWeight, weight > 0, let target = unlabelledTarget {
             if targetOrder.isEmpty {
-              targetOrder = target.batchIndices(size: config.batchSize,
-                                                shuffleSeed: UInt64(globalStep) &+ 17)
+              targetOrder = target.batchIndices(
+                size: config.batchSize,
+                shuffleSeed: UInt64(globalStep) &+ 17)
             }
             let t = targetOrder.removeFirst()
             if t.count >= 2 {
@@ -206,8 +211,11 @@ public final class Trainer {
         stepLoss += penalty.value()
         penalty.accumulateGradients()
         guard stepLoss.isFinite else {
-          failure = AdaptationError.nonFiniteLoss(epoch: epoch, step: stepIndex + 1,
-                                                  value: Float(stepLoss)).description
+          failure =
+            AdaptationError.nonFiniteLoss(
+              epoch: epoch, step: stepIndex + 1,
+              value: Float(stepLoss)
+            ).description
           break training
         }
         optimizer.step()
@@ -215,11 +223,12 @@ public final class Trainer {
         lossSum += stepLoss
         images += indices.count
         let seconds = Date().timeIntervalSince(epochStart)
-        onProgress?(TrainingProgress(
-          epoch: epoch, epochs: config.epochs, step: stepIndex + 1, steps: batches.count,
-          loss: lossSum / Double(stepIndex + 1),
-          imagesPerSecond: Double(images) / max(seconds, 1e-9),
-          validationValue: records.last?.validation?.value(of: config.selectionMetric)))
+        onProgress?(
+          TrainingProgress(
+            epoch: epoch, epochs: config.epochs, step: stepIndex + 1, steps: batches.count,
+            loss: lossSum / Double(stepIndex + 1),
+            imagesPerSecond: Double(images) / max(seconds, 1e-9),
+            validationValue: records.last?.validation?.value(of: config.selectionMetric)))
       }
       let trainSeconds = Date().timeIntervalSince(epochStart)
       totalImages += Double(images)
@@ -227,8 +236,9 @@ public final class Trainer {
       var validationMetrics: ValidationMetrics?
       if let validation {
         let p = validationFeatures.map { predictFeatures($0) } ?? predict(validation)
-        validationMetrics = Evaluator.validation(probabilities: p, labels: validation.labels,
-                                                 classes: validation.classes.count)
+        validationMetrics = Evaluator.validation(
+          probabilities: p, labels: validation.labels,
+          classes: validation.classes.count)
       }
       let value = validationMetrics?.value(of: config.selectionMetric) ?? -lossSum
       let isBest = stopping.record(value, epoch: epoch)
@@ -252,10 +262,11 @@ public final class Trainer {
         try SafeTensors.write(
           optimizer.stateDict(), to: dir.resumeFile("epoch-\(epoch).optimizer.safetensors"))
         try RunDirectory.writeJSON(
-          ResumeState(epoch: epoch, stopping: stopping, optimizerSteps: globalStep,
-                      startedAt: record.elapsedSeconds, records: records,
-                      checkpoint: "epoch-\(epoch).safetensors",
-                      optimizer: "epoch-\(epoch).optimizer.safetensors", best: bestFile),
+          ResumeState(
+            epoch: epoch, stopping: stopping, optimizerSteps: globalStep,
+            startedAt: record.elapsedSeconds, records: records,
+            checkpoint: "epoch-\(epoch).safetensors",
+            optimizer: "epoch-\(epoch).optimizer.safetensors", best: bestFile),
           to: dir.resumeStateURL)
         dir.removeResumeFiles(
           except: Set(
@@ -266,10 +277,13 @@ public final class Trainer {
     }
     model.restoreState(best)
     if let dir = runDirectory, stopping.bestEpoch == 0 || failure != nil,
-       !FileManager.default.fileExists(atPath: dir.bestCheckpointURL.path) {
+      !FileManager.default.fileExists(atPath: dir.bestCheckpointURL.path)
+    {
       try Checkpoint.write(model, to: dir.bestCheckpointURL)
     }
-    let status: RunStatus = failure != nil ? .failed
+    let status: RunStatus =
+      failure != nil
+      ? .failed
       : (epoch < config.epochs ? .stoppedEarly : .completed)
     let summary = RunSummary(
       status: status, error: failure, epochsRun: epoch, bestEpoch: stopping.bestEpoch,
@@ -288,8 +302,9 @@ public final class Trainer {
     var out: [Float] = []
     for indices in batchesOf(set.count, 256) {
       let logits = model.head.forward(set.batch(indices), mode: .inference)
-      out += Softmax.probabilities(logits.array, rows: indices.count,
-                                               classes: model.head.classes)
+      out += Softmax.probabilities(
+        logits.array, rows: indices.count,
+        classes: model.head.classes)
     }
     return out
   }
@@ -316,13 +331,13 @@ public final class Trainer {
     var batches = train.batchIndices(size: size, shuffleSeed: seed, dropLast: true)
     var pass: UInt64 = 1
     while batches.count < (configuration.minimumStepsPerEpoch ?? 0) {
-      batches += train.batchIndices(size: size, shuffleSeed: seed &+ pass &* 0x9E37_79B9,
-                                    dropLast: true)
+      batches += train.batchIndices(
+        size: size, shuffleSeed: seed &+ pass &* 0x9E37_79B9,
+        dropLast: true)
       pass += 1
     }
     return batches
   }
-
 
   private func batchesOf(_ n: Int, _ size: Int) -> [[Int]] {
     stride(from: 0, to: n, by: size).map { Array($0..<min($0 + size, n)) }
@@ -331,8 +346,9 @@ public final class Trainer {
 
 /// (a; b) along the batch axis.
 func concatenate(_ a: Tensor, _ b: Tensor) -> Tensor {
-  precondition(Array(a.shape.dropFirst()) == Array(b.shape.dropFirst()),
-               "Cannot stack batches of shapes \(a.shape) and \(b.shape).")
+  precondition(
+    Array(a.shape.dropFirst()) == Array(b.shape.dropFirst()),
+    "Cannot stack batches of shapes \(a.shape) and \(b.shape).")
   var shape = a.shape
   shape[0] += b.shape[0]
   let t = Tensor(shape: shape)

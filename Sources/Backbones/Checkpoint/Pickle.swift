@@ -76,7 +76,8 @@ struct PickleReader {
 
   private mutating func byte() throws -> UInt8 {
     guard position < bytes.count else {
-      throw BackbonesError.corruptCheckpoint(path: path, detail: "pickle ends early at byte \(position)")
+      throw BackbonesError.corruptCheckpoint(
+        path: path, detail: "pickle ends early at byte \(position)")
     }
     defer { position += 1 }
     return bytes[position]
@@ -118,7 +119,8 @@ struct PickleReader {
     var memo: [Int: PickleValue] = [:]
 
     func popMark() throws -> [PickleValue] {
-      guard let m = stack.lastIndex(where: { if case .mark = $0 { return true } else { return false } })
+      guard
+        let m = stack.lastIndex(where: { if case .mark = $0 { return true } else { return false } })
       else { throw fail("no MARK on the stack") }
       let items = Array(stack[(m + 1)...])
       stack.removeSubrange(m...)
@@ -134,7 +136,8 @@ struct PickleReader {
       let op = try byte()
       switch op {
       case 0x80: _ = try byte()  // PROTO
-      case 0x95: _ = try take(8)  // FRAME (protocol 4): framing is irrelevant to a reader of whole files
+      // FRAME (protocol 4): framing is irrelevant to a reader of whole files.
+      case 0x95: _ = try take(8)
       case 0x2E:  // STOP
         guard let v = stack.popLast() else { throw fail("STOP with an empty stack", at: at) }
         return v
@@ -180,10 +183,13 @@ struct PickleReader {
       case 0x74: stack.append(.tuple(try popMark()))  // TUPLE
       case 0x85: stack.append(.tuple([try pop()]))  // TUPLE1
       case 0x86:  // TUPLE2
-        let b = try pop(), a = try pop()
+        let b = try pop()
+        let a = try pop()
         stack.append(.tuple([a, b]))
       case 0x87:  // TUPLE3
-        let c = try pop(), b = try pop(), a = try pop()
+        let c = try pop()
+        let b = try pop()
+        let a = try pop()
         stack.append(.tuple([a, b, c]))
       case 0x6C:  // LIST
         let l = PickleList()
@@ -198,7 +204,8 @@ struct PickleReader {
         guard case .list(let l)? = stack.last else { throw fail("APPENDS to a non-list", at: at) }
         l.items += items
       case 0x73:  // SETITEM
-        let v = try pop(), k = try pop()
+        let v = try pop()
+        let k = try pop()
         guard case .dict(let d)? = stack.last else { throw fail("SETITEM on a non-dict", at: at) }
         d.items.append((k, v))
       case 0x75:  // SETITEMS
@@ -206,12 +213,16 @@ struct PickleReader {
         guard case .dict(let d)? = stack.last, items.count % 2 == 0 else {
           throw fail("SETITEMS on a non-dict", at: at)
         }
-        for i in stride(from: 0, to: items.count, by: 2) { d.items.append((items[i], items[i + 1])) }
+        for i in stride(from: 0, to: items.count, by: 2) {
+          d.items.append((items[i], items[i + 1]))
+        }
       case 0x63:  // GLOBAL
-        let module = try line(), name = try line()
+        let module = try line()
+        let name = try line()
         stack.append(.global(module: module, name: name))
       case 0x93:  // STACK_GLOBAL
-        let name = try pop(), module = try pop()
+        let name = try pop()
+        let module = try pop()
         guard let m = module.stringValue, let n = name.stringValue else {
           throw fail("STACK_GLOBAL without strings", at: at)
         }
@@ -219,10 +230,12 @@ struct PickleReader {
       case 0x51:  // BINPERSID
         stack.append(try persistentLoad(try pop()))
       case 0x52:  // REDUCE
-        let args = try pop(), callable = try pop()
+        let args = try pop()
+        let callable = try pop()
         stack.append(try reduce(callable, args, at: at))
       case 0x81:  // NEWOBJ
-        let args = try pop(), cls = try pop()
+        let args = try pop()
+        let cls = try pop()
         stack.append(try reduce(cls, args, at: at))
       case 0x62:  // BUILD: torch sets `_metadata` on the OrderedDict; the reader does not need it.
         _ = try pop()

@@ -10,7 +10,9 @@ public struct CheckpointTensor: Sendable {
 
   /// Creates a tensor from its shape and row-major values.
   public init(shape: [Int], values: [Float]) {
-    precondition(shape.reduce(1, *) == values.count, "CheckpointTensor shape \(shape) needs \(shape.reduce(1, *)) values, got \(values.count).")
+    precondition(
+      shape.reduce(1, *) == values.count,
+      "CheckpointTensor shape \(shape) needs \(shape.reduce(1, *)) values, got \(values.count).")
     self.shape = shape
     self.values = values
   }
@@ -65,7 +67,9 @@ public struct StateDict: Sendable {
   // MARK: - Legacy format
 
   /// Magic number torch writes first (`0x1950a86a20f9469cfc6c`), little-endian as LONG1 stores it.
-  private static let legacyMagic: [UInt8] = [0x6C, 0xFC, 0x9C, 0x46, 0xF9, 0x20, 0x6A, 0xA8, 0x50, 0x19]
+  private static let legacyMagic: [UInt8] = [
+    0x6C, 0xFC, 0x9C, 0x46, 0xF9, 0x20, 0x6A, 0xA8, 0x50, 0x19,
+  ]
 
   // Layout: pickle(magic) pickle(protocol 1001) pickle(sys_info) pickle(state_dict with
   // persistent ids for storages) pickle([storage keys]) then, for each key in that order,
@@ -73,7 +77,8 @@ public struct StateDict: Sendable {
   private static func readLegacy(_ bytes: [UInt8], path: String) throws -> StateDict {
     var reader = PickleReader(bytes: bytes, path: path)
     let noPersistent: (PickleValue) throws -> PickleValue = { _ in
-      throw BackbonesError.notACheckpoint(path: path, reason: "unexpected persistent id in the header")
+      throw BackbonesError.notACheckpoint(
+        path: path, reason: "unexpected persistent id in the header")
     }
     guard case .bigInt(let magic) = try reader.load(persistentLoad: noPersistent),
       magic == legacyMagic
@@ -82,7 +87,9 @@ public struct StateDict: Sendable {
     }
     guard case .int(let protocolVersion) = try reader.load(persistentLoad: noPersistent),
       protocolVersion == 1001
-    else { throw BackbonesError.notACheckpoint(path: path, reason: "unknown torch protocol version") }
+    else {
+      throw BackbonesError.notACheckpoint(path: path, reason: "unknown torch protocol version")
+    }
     let sysInfo = try reader.load(persistentLoad: noPersistent)
     if case .dict(let d) = sysInfo,
       let little = d.items.first(where: { $0.key.stringValue == "little_endian" }),
@@ -99,7 +106,8 @@ public struct StateDict: Sendable {
     var raw: [String: ArraySlice<UInt8>] = [:]
     for keyValue in keyList {
       guard let key = keyValue.stringValue, let storage = storages[key] else {
-        throw BackbonesError.corruptCheckpoint(path: path, detail: "storage key list names an unknown storage")
+        throw BackbonesError.corruptCheckpoint(
+          path: path, detail: "storage key list names an unknown storage")
       }
       guard position + 8 <= bytes.count else {
         throw BackbonesError.corruptCheckpoint(path: path, detail: "storage \(key) is truncated")
@@ -150,7 +158,10 @@ public struct StateDict: Sendable {
   ) throws -> PickleValue {
     guard let t = pid.tupleValue, t.count >= 5, t[0].stringValue == "storage",
       case .global(_, let type) = t[1], let key = t[2].stringValue, let count = t[4].intValue
-    else { throw BackbonesError.unsupportedPickle(path: path, offset: 0, detail: "persistent id is not a torch storage") }
+    else {
+      throw BackbonesError.unsupportedPickle(
+        path: path, offset: 0, detail: "persistent id is not a torch storage")
+    }
     _ = try elementSize(type, path: path)
     let ref = PickleStorageRef(key: key, type: type, count: count)
     storages[key] = ref
@@ -198,10 +209,14 @@ public struct StateDict: Sendable {
     guard case .dict(var dict) = root else {
       throw BackbonesError.notACheckpoint(path: path, reason: "the pickled object is not a dict")
     }
-    let holdsTensors = dict.items.contains { if case .tensor = $0.value { return true } else { return false } }
+    let holdsTensors = dict.items.contains {
+      if case .tensor = $0.value { return true } else { return false }
+    }
     if !holdsTensors {
       for name in ["state_dict", "model_state_dict", "model"] {
-        if let entry = dict.items.first(where: { $0.key.stringValue == name }), case .dict(let inner) = entry.value {
+        if let entry = dict.items.first(where: { $0.key.stringValue == name }),
+          case .dict(let inner) = entry.value
+        {
           dict = inner
           break
         }
@@ -211,15 +226,19 @@ public struct StateDict: Sendable {
     for (keyValue, value) in dict.items {
       guard let key = keyValue.stringValue, case .tensor(let t) = value else { continue }
       guard let bytes = raw[t.storageKey], let storage = storages[t.storageKey] else {
-        throw BackbonesError.corruptCheckpoint(path: path, detail: "\(key) refers to a missing storage")
+        throw BackbonesError.corruptCheckpoint(
+          path: path, detail: "\(key) refers to a missing storage")
       }
       let count = t.shape.reduce(1, *)
       var maxIndex = t.storageOffset
       for (n, s) in zip(t.shape, t.strides) where n > 0 { maxIndex += (n - 1) * s }
-      guard count == 0 || (t.storageOffset >= 0 && maxIndex < storage.count
-        && t.strides.allSatisfy { $0 >= 0 })
+      guard
+        count == 0
+          || (t.storageOffset >= 0 && maxIndex < storage.count
+            && t.strides.allSatisfy { $0 >= 0 })
       else {
-        throw BackbonesError.corruptCheckpoint(path: path, detail: "\(key) reaches outside its storage")
+        throw BackbonesError.corruptCheckpoint(
+          path: path, detail: "\(key) reaches outside its storage")
       }
       var values = [Float](repeating: 0, count: count)
       // Walk the logical index in row-major order, following the stored strides.
@@ -240,7 +259,8 @@ public struct StateDict: Sendable {
       result.set(key, CheckpointTensor(shape: t.shape, values: values))
     }
     guard !result.keys.isEmpty else {
-      throw BackbonesError.notACheckpoint(path: path, reason: "no tensors found in the pickled dict")
+      throw BackbonesError.notACheckpoint(
+        path: path, reason: "no tensors found in the pickled dict")
     }
     return result
   }

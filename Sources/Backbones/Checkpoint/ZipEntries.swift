@@ -23,11 +23,13 @@ struct ZipEntries {
       return Int(bytes[at]) | Int(bytes[at + 1]) << 8
     }
     func u32(_ at: Int) throws -> Int {
-      let low = try u16(at), high = try u16(at + 2)
+      let low = try u16(at)
+      let high = try u16(at + 2)
       return low | high << 16
     }
     func u64(_ at: Int) throws -> Int {
-      let low = try u32(at), high = try u32(at + 4)
+      let low = try u32(at)
+      let high = try u32(at + 4)
       return low | high << 32
     }
 
@@ -55,10 +57,13 @@ struct ZipEntries {
     }
     var at = directory
     for _ in 0..<entryCount {
-      guard try u32(at) == 0x0201_4B50 else { throw corrupt("bad central directory entry at \(at)") }
+      guard try u32(at) == 0x0201_4B50 else {
+        throw corrupt("bad central directory entry at \(at)")
+      }
       let method = try u16(at + 10)
       var size = try u32(at + 20)
-      let nameLength = try u16(at + 28), extraLength = try u16(at + 30)
+      let nameLength = try u16(at + 28)
+      let extraLength = try u16(at + 30)
       let commentLength = try u16(at + 32)
       var localOffset = try u32(at + 42)
       guard at + 46 + nameLength <= bytes.count else { throw corrupt("name past the end") }
@@ -67,21 +72,31 @@ struct ZipEntries {
       var extra = at + 46 + nameLength
       let extraEnd = extra + extraLength
       while extra + 4 <= extraEnd {
-        let id = try u16(extra), length = try u16(extra + 2)
+        let id = try u16(extra)
+        let length = try u16(extra + 2)
         if id == 0x0001 {
           var field = extra + 4
           if try u32(at + 24) == 0xFFFF_FFFF { field += 8 }  // uncompressed size first
-          if size == 0xFFFF_FFFF { size = try u64(field); field += 8 }
+          if size == 0xFFFF_FFFF {
+            size = try u64(field)
+            field += 8
+          }
           if localOffset == 0xFFFF_FFFF { localOffset = try u64(field) }
         }
         extra += 4 + length
       }
       guard method == 0 else {
         throw BackbonesError.notACheckpoint(
-          path: path, reason: "zip member \(name) is compressed (method \(method)); torch stores members uncompressed")
+          path: path,
+          reason:
+            "zip member \(name) is compressed (method \(method)); torch stores members uncompressed"
+        )
       }
-      guard try u32(localOffset) == 0x0403_4B50 else { throw corrupt("bad local header for \(name)") }
-      let localName = try u16(localOffset + 26), localExtra = try u16(localOffset + 28)
+      guard try u32(localOffset) == 0x0403_4B50 else {
+        throw corrupt("bad local header for \(name)")
+      }
+      let localName = try u16(localOffset + 26)
+      let localExtra = try u16(localOffset + 28)
       let start = localOffset + 30 + localName + localExtra
       guard start + size <= bytes.count else { throw corrupt("member \(name) runs past the end") }
       ranges[name] = start..<(start + size)

@@ -75,7 +75,8 @@ public struct Augmentation: Codable, Hashable, Sendable {
     let inv = side / s  // crop shrinks the sampled region, scale enlarges the content
     let hx = Double(width) / 2
     let hy = Double(height) / 2
-    let identity = !flipX && !flipY && angle == 0 && inv == 1 && tx == 0 && ty == 0 && cx == 0 && cy == 0
+    let identity =
+      !flipX && !flipY && angle == 0 && inv == 1 && tx == 0 && ty == 0 && cx == 0 && cy == 0
     let n = height * width
     for y in 0..<height {
       for x in 0..<width {

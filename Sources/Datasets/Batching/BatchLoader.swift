@@ -72,7 +72,9 @@ public final class BatchLoader: @unchecked Sendable {
   }
 
   /// Number of batches per epoch.
-  public var batchesPerEpoch: Int { dropLast ? count / batchSize : (count + batchSize - 1) / batchSize }
+  public var batchesPerEpoch: Int {
+    dropLast ? count / batchSize : (count + batchSize - 1) / batchSize
+  }
 
   /// The sample order of `epoch`.
   public func order(epoch: Int) -> [Int] {
@@ -98,12 +100,15 @@ public final class BatchLoader: @unchecked Sendable {
         shapeSet = true
       }
       guard tensor.count == samples.count * per else {
-        throw DatasetsError.decode(path: "sample \(s)", cause: "image size differs from the batch's first image")
+        throw DatasetsError.decode(
+          path: "sample \(s)", cause: "image size differs from the batch's first image")
       }
       let out = tensor.data + k * per
       if let aug = augmentation {
         var rng = SeededGenerator(seed: seed, stream: [UInt64(epoch), UInt64(s), 0x4147])
-        aug.apply(img.values, height: img.height, width: img.width, channels: img.channels, into: out, rng: &rng)
+        aug.apply(
+          img.values, height: img.height, width: img.width, channels: img.channels, into: out,
+          rng: &rng)
       } else {
         out.update(from: img.values, count: per)
       }
@@ -141,12 +146,14 @@ public final class BatchLoader: @unchecked Sendable {
           let stop = state.cancelled
           state.lock.unlock()
           if stop { return }
-          let samples = Array(order[(b * loader.batchSize)..<min((b + 1) * loader.batchSize, order.count)])
+          let samples = Array(
+            order[(b * loader.batchSize)..<min((b + 1) * loader.batchSize, order.count)])
           let tensor = tensors[b % buffers]
           let result: Result<Batch, Error>
           do {
             try loader.fill(tensor, samples: samples, epoch: epoch)
-            result = .success(Batch(images: tensor, labels: samples.map { loader.labels[$0] }, samples: samples))
+            result = .success(
+              Batch(images: tensor, labels: samples.map { loader.labels[$0] }, samples: samples))
           } catch {
             result = .failure(error)
           }

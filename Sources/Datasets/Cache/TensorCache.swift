@@ -23,7 +23,8 @@ public final class MappedImage: @unchecked Sendable {
     self.height = height
     self.width = width
     self.channels = channels
-    values = UnsafePointer(base.advanced(by: TensorCache.headerBytes).assumingMemoryBound(to: Float.self))
+    values = UnsafePointer(
+      base.advanced(by: TensorCache.headerBytes).assumingMemoryBound(to: Float.self))
     window = TensorCache.decodeWindow(
       UnsafeBufferPointer(start: base.assumingMemoryBound(to: UInt32.self), count: 8))
   }
@@ -60,7 +61,8 @@ public final class TensorCache: @unchecked Sendable {
   /// The default root: `${MEDTRANSFER_CACHE:-~/.cache/medtransfer}/tensors`.
   public static var defaultRoot: String {
     let env = ProcessInfo.processInfo.environment
-    let base = env["MEDTRANSFER_CACHE"].flatMap { $0.isEmpty ? nil : $0 }
+    let base =
+      env["MEDTRANSFER_CACHE"].flatMap { $0.isEmpty ? nil : $0 }
       ?? (NSHomeDirectory() as NSString).appendingPathComponent(".cache/medtransfer")
     return (base as NSString).appendingPathComponent("tensors")
   }
@@ -76,7 +78,8 @@ public final class TensorCache: @unchecked Sendable {
       if !FileManager.default.fileExists(atPath: description) {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        try encoder.encode(preprocessing).write(to: URL(fileURLWithPath: description), options: .atomic)
+        try encoder.encode(preprocessing).write(
+          to: URL(fileURLWithPath: description), options: .atomic)
       }
     } catch {
       throw DatasetsError.cache(path: directory, cause: error.localizedDescription)
@@ -99,7 +102,8 @@ public final class TensorCache: @unchecked Sendable {
   public func image(path: String) throws -> MappedImage {
     let bytes: Data
     do { bytes = try Data(contentsOf: URL(fileURLWithPath: path)) } catch {
-      throw DatasetsError.decode(path: path, cause: "cannot read file (\(error.localizedDescription))")
+      throw DatasetsError.decode(
+        path: path, cause: "cannot read file (\(error.localizedDescription))")
     }
     let key = sha256Hex(bytes)
     let entry = entryPath(contentHash: key)
@@ -194,6 +198,7 @@ public final class TensorCache: @unchecked Sendable {
       munmap(base, length)
       return nil
     }
-    return MappedImage(base: base, length: length, height: p.size, width: p.size, channels: p.channels)
+    return MappedImage(
+      base: base, length: length, height: p.size, width: p.size, channels: p.channels)
   }
 }

@@ -1,3 +1,5 @@
+import Foundation
+
 /// Minimal RFC 4180 CSV reading and writing (quoted fields, doubled quotes, CRLF or LF).
 public enum CSV {
   /// Parses `text` into records; each record carries its 1-based line number (where it starts).
@@ -22,7 +24,9 @@ public enum CSV {
       if inQuotes {
         if c == "\"" {
           if let n = next() {
-            if n == "\"" { field.unicodeScalars.append("\"") } else {
+            if n == "\"" {
+              field.unicodeScalars.append("\"")
+            } else {
               inQuotes = false
               pending = n
             }
@@ -77,5 +81,3 @@ public enum CSV {
     }.joined(separator: ",")
   }
 }
-
-import Foundation

@@ -15,15 +15,20 @@ import Foundation
 /// (`undecodable`). PNG and JPEG files have no header: each is its own patient (`Dataset.patientWarning`).
 public enum DatasetLoader {
   /// Loads `source` (a CSV file or a folder).
-  public static func load(_ source: String, options: DatasetLoadOptions = .init()) throws -> Dataset {
+  public static func load(_ source: String, options: DatasetLoadOptions = .init()) throws -> Dataset
+  {
     var isDir: ObjCBool = false
     guard FileManager.default.fileExists(atPath: source, isDirectory: &isDir) else {
       throw DatasetsError.notFound(path: source, cause: "no such file or folder; check the path")
     }
     if isDir.boolValue {
-      if let labels = options.labelsCSV { return try loadDicomTree(source, labelsCSV: labels, options: options) }
+      if let labels = options.labelsCSV {
+        return try loadDicomTree(source, labelsCSV: labels, options: options)
+      }
       let manifest = (source as NSString).appendingPathComponent("manifest.csv")
-      if FileManager.default.fileExists(atPath: manifest) { return try loadManifest(manifest, options: options) }
+      if FileManager.default.fileExists(atPath: manifest) {
+        return try loadManifest(manifest, options: options)
+      }
       return try loadImageFolder(source, options: options)
     }
     return try loadManifest(source, options: options)
@@ -32,21 +37,26 @@ public enum DatasetLoader {
   // MARK: - Manifest CSV
 
   /// Loads a manifest CSV.
-  public static func loadManifest(_ path: String, options: DatasetLoadOptions = .init()) throws -> Dataset {
+  public static func loadManifest(_ path: String, options: DatasetLoadOptions = .init()) throws
+    -> Dataset
+  {
     let text: String
     do { text = try String(contentsOfFile: path, encoding: .utf8) } catch {
       throw DatasetsError.invalidManifest(path: path, cause: "cannot read it as UTF-8 text")
     }
     let records = CSV.parse(text)
     guard let header = records.first else {
-      throw DatasetsError.invalidManifest(path: path, cause: "the file is empty; it needs a header row path,label")
+      throw DatasetsError.invalidManifest(
+        path: path, cause: "the file is empty; it needs a header row path,label")
     }
     let columns = header.fields.map { $0.trimmingCharacters(in: .whitespaces).lowercased() }
     guard let pathColumn = columns.firstIndex(of: "path"),
       let labelColumn = columns.firstIndex(of: "label")
     else {
       throw DatasetsError.invalidManifest(
-        path: path, cause: "the header must name columns 'path' and 'label' (got \(columns.joined(separator: ",")))")
+        path: path,
+        cause:
+          "the header must name columns 'path' and 'label' (got \(columns.joined(separator: ",")))")
     }
     let domainColumn = columns.firstIndex(of: "domain")
     let patientColumn = columns.firstIndex(of: "patient")
@@ -60,9 +70,12 @@ public enum DatasetLoader {
         let v = record.fields[i].trimmingCharacters(in: .whitespaces)
         return v.isEmpty ? nil : v
       }
-      guard record.fields.count >= max(pathColumn, labelColumn) + 1, let rel = field(pathColumn) else {
-        bad.append(BadRow(row: record.line, path: field(pathColumn) ?? "", reason: .malformed,
-                          detail: "expected \(columns.count) columns with a path"))
+      guard record.fields.count >= max(pathColumn, labelColumn) + 1, let rel = field(pathColumn)
+      else {
+        bad.append(
+          BadRow(
+            row: record.line, path: field(pathColumn) ?? "", reason: .malformed,
+            detail: "expected \(columns.count) columns with a path"))
         continue
       }
       let resolved = rel.hasPrefix("/") ? rel : (base as NSString).appendingPathComponent(rel)
@@ -98,15 +111,19 @@ public enum DatasetLoader {
   // MARK: - ImageFolder
 
   /// Loads `root/<label>/**/*.{dcm,png,jpg,jpeg}`; the label is the first folder level.
-  public static func loadImageFolder(_ root: String, options: DatasetLoadOptions = .init()) throws -> Dataset {
+  public static func loadImageFolder(_ root: String, options: DatasetLoadOptions = .init()) throws
+    -> Dataset
+  {
     let fm = FileManager.default
     let labelDirs = ((try? fm.contentsOfDirectory(atPath: root)) ?? []).sorted().filter {
       var d: ObjCBool = false
-      return !$0.hasPrefix(".") && fm.fileExists(atPath: root + "/" + $0, isDirectory: &d) && d.boolValue
+      return !$0.hasPrefix(".") && fm.fileExists(atPath: root + "/" + $0, isDirectory: &d)
+        && d.boolValue
     }
     var candidates: [DatasetEntry] = []
     for label in labelDirs {
-      let files = (fm.enumerator(atPath: root + "/" + label)?.allObjects as? [String] ?? []).sorted()
+      let files = (fm.enumerator(atPath: root + "/" + label)?.allObjects as? [String] ?? [])
+        .sorted()
       for f in files where isImageFile(f) {
         let rel = label + "/" + f
         candidates.append(
@@ -145,18 +162,23 @@ public enum DatasetLoader {
       labelColumn != 0
     else {
       throw DatasetsError.invalidManifest(
-        path: labelsCSV, cause: "the header must be <DICOM attribute>,label (e.g. SOPInstanceUID,label)")
+        path: labelsCSV,
+        cause: "the header must be <DICOM attribute>,label (e.g. SOPInstanceUID,label)")
     }
     let keyName = header.fields[0].trimmingCharacters(in: .whitespaces)
     guard ScanLoader.isKnownAttribute(keyName) else {
       throw DatasetsError.invalidManifest(
-        path: labelsCSV, cause: "unknown DICOM attribute '\(keyName)' in the first column; use a keyword such as SOPInstanceUID or GGGG,EEEE")
+        path: labelsCSV,
+        cause:
+          "unknown DICOM attribute '\(keyName)' in the first column; use a keyword such as SOPInstanceUID or GGGG,EEEE"
+      )
     }
     var labelByKey: [String: (label: String, row: Int)] = [:]
     var bad: [BadRow] = []
     for r in records.dropFirst() {
       guard r.fields.count > labelColumn else {
-        bad.append(BadRow(row: r.line, path: labelsCSV, reason: .malformed, detail: "missing label column"))
+        bad.append(
+          BadRow(row: r.line, path: labelsCSV, reason: .malformed, detail: "missing label column"))
         continue
       }
       labelByKey[r.fields[0].trimmingCharacters(in: .whitespaces)] =
@@ -183,19 +205,24 @@ public enum DatasetLoader {
         continue  // not a DICOM file (e.g. a README): ignored
       }
       guard let key = header.values[keyName], let entry = labelByKey[key] else {
-        bad.append(BadRow(row: i + 1, path: rel, reason: .unknownLabel,
-                          detail: "no row in \((labelsCSV as NSString).lastPathComponent) for its \(keyName)"))
+        bad.append(
+          BadRow(
+            row: i + 1, path: rel, reason: .unknownLabel,
+            detail: "no row in \((labelsCSV as NSString).lastPathComponent) for its \(keyName)"))
         continue
       }
       used.insert(key)
       let patient = patientIdentity(header)
       candidates.append(
-        DatasetEntry(path: path, key: rel, label: entry.label, patient: patient?.key,
-                     patientSource: patient?.source, row: i + 1))
+        DatasetEntry(
+          path: path, key: rel, label: entry.label, patient: patient?.key,
+          patientSource: patient?.source, row: i + 1))
     }
     for (key, entry) in labelByKey where !used.contains(key) {
-      bad.append(BadRow(row: entry.row, path: (labelsCSV as NSString).lastPathComponent,
-                        reason: .missingFile, detail: "no DICOM file under the tree has this \(keyName)"))
+      bad.append(
+        BadRow(
+          row: entry.row, path: (labelsCSV as NSString).lastPathComponent,
+          reason: .missingFile, detail: "no DICOM file under the tree has this \(keyName)"))
     }
     bad.sort { $0.row < $1.row }
     return try finish(source: root, candidates: candidates, bad: bad, options: options)
@@ -232,7 +259,8 @@ public enum DatasetLoader {
   // MARK: - Validation shared by all sources
 
   static func finish(
-    source: String, candidates: [DatasetEntry], bad initialBad: [BadRow], options: DatasetLoadOptions
+    source: String, candidates: [DatasetEntry], bad initialBad: [BadRow],
+    options: DatasetLoadOptions
   ) throws -> Dataset {
     var bad = initialBad
     var entries: [DatasetEntry] = []
@@ -242,17 +270,23 @@ public enum DatasetLoader {
     for c in candidates {
       if c.label.isEmpty || (allowed.map { !$0.contains(c.label) } ?? false) {
         let known = options.labels.map { " (known: \($0.joined(separator: ", ")))" } ?? ""
-        bad.append(BadRow(row: c.row, path: c.key, reason: .unknownLabel,
-                          detail: c.label.isEmpty ? "empty label" : "label '\(c.label)' is not a known class\(known)"))
+        bad.append(
+          BadRow(
+            row: c.row, path: c.key, reason: .unknownLabel,
+            detail: c.label.isEmpty
+              ? "empty label" : "label '\(c.label)' is not a known class\(known)"))
         continue
       }
       if let first = seenPaths[c.path] {
-        bad.append(BadRow(row: c.row, path: c.key, reason: .duplicatePath, detail: "same file as row \(first)"))
+        bad.append(
+          BadRow(
+            row: c.row, path: c.key, reason: .duplicatePath, detail: "same file as row \(first)"))
         continue
       }
       var isDir: ObjCBool = false
       guard fm.fileExists(atPath: c.path, isDirectory: &isDir), !isDir.boolValue else {
-        bad.append(BadRow(row: c.row, path: c.key, reason: .missingFile, detail: "file does not exist"))
+        bad.append(
+          BadRow(row: c.row, path: c.key, reason: .missingFile, detail: "file does not exist"))
         continue
       }
       seenPaths[c.path] = c.row
@@ -304,8 +338,10 @@ public enum DatasetLoader {
     entries = entries.filter { e in
       guard let p = e.patient, let s = e.split else { return true }
       if let prior = patientSplit[p], prior.split != s {
-        bad.append(BadRow(row: e.row, path: e.key, reason: .patientInTwoSplits,
-                          detail: "its patient is in split '\(prior.split)' at row \(prior.row) and '\(s)' here"))
+        bad.append(
+          BadRow(
+            row: e.row, path: e.key, reason: .patientInTwoSplits,
+            detail: "its patient is in split '\(prior.split)' at row \(prior.row) and '\(s)' here"))
         return false
       }
       patientSplit[p] = patientSplit[p] ?? (s, e.row)
@@ -316,7 +352,8 @@ public enum DatasetLoader {
       throw DatasetsError.badRows(path: source, rows: bad)
     }
     guard !entries.isEmpty else {
-      throw DatasetsError.notFound(path: source, cause: "no usable images (all \(bad.count) rows are bad)")
+      throw DatasetsError.notFound(
+        path: source, cause: "no usable images (all \(bad.count) rows are bad)")
     }
     let labels = options.labels ?? Array(Set(entries.map(\.label))).sorted()
     return Dataset(source: source, entries: entries, labels: labels, skipped: bad)

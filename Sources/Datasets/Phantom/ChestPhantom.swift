@@ -79,8 +79,10 @@ struct ChestPhantom {
         let n = rng.integer(s[0]...s[1])
         for _ in 0..<n {
           spikes.append(
-            (angle: rng.uniform(0, 2 * .pi), width: rng.uniform(0.07, 0.16),
-             length: rng.uniform(len[0], len[1])))
+            (
+              angle: rng.uniform(0, 2 * .pi), width: rng.uniform(0.07, 0.16),
+              length: rng.uniform(len[0], len[1])
+            ))
         }
       }
       let lob = l.lobulation.map { rng.uniform($0[0], $0[1]) } ?? 0
@@ -153,8 +155,12 @@ struct ChestPhantom {
       breasts =
         p.female
         ? [
-          Ellipse(cx: -0.45 * p.halfWidth, cy: -0.78 * p.halfDepth, a: 0.28 * p.halfWidth, b: 0.22 * p.halfDepth),
-          Ellipse(cx: 0.45 * p.halfWidth, cy: -0.78 * p.halfDepth, a: 0.28 * p.halfWidth, b: 0.22 * p.halfDepth),
+          Ellipse(
+            cx: -0.45 * p.halfWidth, cy: -0.78 * p.halfDepth, a: 0.28 * p.halfWidth,
+            b: 0.22 * p.halfDepth),
+          Ellipse(
+            cx: 0.45 * p.halfWidth, cy: -0.78 * p.halfDepth, a: 0.28 * p.halfWidth,
+            b: 0.22 * p.halfDepth),
         ] : []
       harmonics = p.lungHarmonics
       _ = sliceIndex
@@ -210,7 +216,8 @@ struct ChestPhantom {
     let ribCount = rng.integer(7...9)
     for k in 0..<ribCount {
       for side in [-1.0, 1.0] {
-        let t = 0.25 * .pi + Double(k) / Double(ribCount - 1) * 0.95 * .pi + rng.uniform(-0.05, 0.05)
+        let t =
+          0.25 * .pi + Double(k) / Double(ribCount - 1) * 0.95 * .pi + rng.uniform(-0.05, 0.05)
         let ra = g.cavity.a + p.muscle * 0.45
         let rb = g.cavity.b + p.muscle * 0.45
         // t measured from posterior (+y) around to anterior.
@@ -287,7 +294,8 @@ struct ChestPhantom {
       let trunks = rng.integer(3...4)
       for k in 0..<trunks {
         let base = side < 0 ? Double.pi : 0
-        let angle = base + side * (-0.9 + 1.8 * Double(k) / Double(max(trunks - 1, 1)))
+        let angle =
+          base + side * (-0.9 + 1.8 * Double(k) / Double(max(trunks - 1, 1)))
           + rng.uniform(-0.2, 0.2)
         grow(
           &segments, &rng, x: hx, y: hy, angle: angle, length: 0.30 * lung.a * 1.6,
@@ -297,7 +305,8 @@ struct ChestPhantom {
     for s in segments {
       let cx = (s.x0 + s.x1) / 2
       let cy = (s.y0 + s.y1) / 2
-      let reach = ((s.x1 - s.x0) * (s.x1 - s.x0) + (s.y1 - s.y0) * (s.y1 - s.y0)).squareRoot() / 2
+      let reach =
+        ((s.x1 - s.x0) * (s.x1 - s.x0) + (s.y1 - s.y0) * (s.y1 - s.y0)).squareRoot() / 2
         + s.r + spacing
       stamp(hu, size: size, spacing: spacing, ox: ox, oy: oy, cx: cx, cy: cy, radius: reach) {
         x, y, old in
@@ -318,7 +327,8 @@ struct ChestPhantom {
         let cx = lung.cx + lung.a * rr * _cos(t)
         let cy = lung.cy + lung.b * rr * _sin(t)
         let r = rng.uniform(1.0, 2.6)
-        stamp(hu, size: size, spacing: spacing, ox: ox, oy: oy, cx: cx, cy: cy, radius: r + spacing) {
+        stamp(hu, size: size, spacing: spacing, ox: ox, oy: oy, cx: cx, cy: cy, radius: r + spacing)
+        {
           x, y, old in
           let d = ((x - cx) * (x - cx) + (y - cy) * (y - cy)).squareRoot()
           let cover = min(max((r - d) / spacing + 0.5, 0), 1)

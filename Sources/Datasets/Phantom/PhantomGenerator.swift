@@ -1,8 +1,8 @@
 import Crypto
 import Dispatch
 import Foundation
-import ScanIO
 import Randomness
+import ScanIO
 
 /// Generates the multi-site phantom benchmark: real DICOM files through ScanIO plus a manifest.
 ///
@@ -82,7 +82,8 @@ public enum PhantomGenerator {
   }
 
   /// Renders one item into stored pixel values (what goes into PixelData).
-  public static func storedPixels(spec: PhantomSpec, item: Item, seed: UInt64, size: Int) -> [Int32] {
+  public static func storedPixels(spec: PhantomSpec, item: Item, seed: UInt64, size: Int) -> [Int32]
+  {
     let scanner = ScannerModel(site: spec.sites[item.site], size: size)
     var stored = [Int32](repeating: 0, count: size * size)
     var hu = [Float](repeating: 0, count: size * size)
@@ -229,7 +230,9 @@ public enum PhantomGenerator {
       }
     }
     if let firstError { throw firstError }
-    let header = CSV.line(["path", "label", "domain", "patient", "sex", "age", "slice", "sop_instance_uid"])
+    let header = CSV.line([
+      "path", "label", "domain", "patient", "sex", "age", "slice", "sop_instance_uid",
+    ])
     let manifestPath = outDirectory + "/manifest.csv"
     let seconds = Double(DispatchTime.now().uptimeNanoseconds - start.uptimeNanoseconds) / 1e9
     var counts: [String: [Int]] = [:]
@@ -252,7 +255,9 @@ public enum PhantomGenerator {
   }
 
   /// Deterministic DICOM UIDs under the UUID-derived root 2.25.
-  static func uids(seed: UInt64, site: String, item: Item) -> (sop: String, study: String, series: String) {
+  static func uids(seed: UInt64, site: String, item: Item) -> (
+    sop: String, study: String, series: String
+  ) {
     func uid(_ stream: [UInt64]) -> String {
       var rng = SeededGenerator(seed: seed, name: site, stream: stream)
       let a = rng.next() % 900_000_000_000_000_000 + 100_000_000_000_000_000

@@ -133,7 +133,8 @@ extension PhantomSpec {
     do {
       text = try String(contentsOfFile: path, encoding: .utf8)
     } catch {
-      throw DatasetsError.notFound(path: path, cause: "cannot read the spec (\(error.localizedDescription))")
+      throw DatasetsError.notFound(
+        path: path, cause: "cannot read the spec (\(error.localizedDescription))")
     }
     return try parse(yaml: text, path: path)
   }
@@ -170,7 +171,9 @@ extension PhantomSpec {
     func fail(_ cause: String) -> DatasetsError { .invalidSpec(path: path, cause: cause) }
     func range(_ r: [Double], _ name: String, min: Double = -.infinity) throws {
       guard r.count == 2, r[0] <= r[1], r[0] >= min else {
-        throw fail("\(name) must be [low, high] with low <= high\(min > -.infinity ? " and low >= \(min)" : "")")
+        throw fail(
+          "\(name) must be [low, high] with low <= high\(min > -.infinity ? " and low >= \(min)" : "")"
+        )
       }
     }
     guard imageSize >= 16, imageSize <= 2048 else { throw fail("imageSize must be 16...2048") }
@@ -179,7 +182,9 @@ extension PhantomSpec {
       throw fail("classes must be a non-empty list of distinct names")
     }
     for c in classes where PhantomLesion(rawValue: c) == nil {
-      throw fail("unknown class '\(c)' (known: \(PhantomLesion.allCases.map(\.rawValue).joined(separator: ", ")))")
+      throw fail(
+        "unknown class '\(c)' (known: \(PhantomLesion.allCases.map(\.rawValue).joined(separator: ", ")))"
+      )
     }
     guard slicesPerPatient.count == 2, slicesPerPatient[0] >= 1,
       slicesPerPatient[0] <= slicesPerPatient[1]
@@ -199,10 +204,14 @@ extension PhantomSpec {
     guard a.ageYears.count == 2, a.ageYears[0] >= 0, a.ageYears[0] <= a.ageYears[1] else {
       throw fail("anatomy.ageYears must be [min, max]")
     }
-    guard (0...1).contains(a.femaleFraction) else { throw fail("anatomy.femaleFraction must be in [0, 1]") }
+    guard (0...1).contains(a.femaleFraction) else {
+      throw fail("anatomy.femaleFraction must be in [0, 1]")
+    }
     guard (0...8).contains(a.vesselDepth) else { throw fail("anatomy.vesselDepth must be 0...8") }
-    for (name, l) in [("solidNodule", lesions.solidNodule), ("spiculatedNodule", lesions.spiculatedNodule),
-                      ("groundGlass", lesions.groundGlass)] {
+    for (name, l) in [
+      ("solidNodule", lesions.solidNodule), ("spiculatedNodule", lesions.spiculatedNodule),
+      ("groundGlass", lesions.groundGlass),
+    ] {
       try range(l.radiusMM, "lesions.\(name).radiusMM", min: 0.5)
       try range(l.contrastHU, "lesions.\(name).contrastHU")
       try range(l.edgeMM, "lesions.\(name).edgeMM", min: 0.05)
@@ -221,23 +230,31 @@ extension PhantomSpec {
         throw fail("\(p).name may contain only letters, digits, '-' and '_'")
       }
       guard s.fovMM > 0 else { throw fail("\(p).fovMM must be positive") }
-      guard s.blurMM >= 0, s.sharpen >= 0 else { throw fail("\(p).blurMM and sharpen must be >= 0") }
+      guard s.blurMM >= 0, s.sharpen >= 0 else {
+        throw fail("\(p).blurMM and sharpen must be >= 0")
+      }
       guard s.exposureMAs > 0, s.noiseHUAt100mAs >= 0 else {
         throw fail("\(p).exposureMAs must be positive and noiseHUAt100mAs >= 0")
       }
-      guard s.bitsStored == 12 || s.bitsStored == 16 else { throw fail("\(p).bitsStored must be 12 or 16") }
+      guard s.bitsStored == 12 || s.bitsStored == 16 else {
+        throw fail("\(p).bitsStored must be 12 or 16")
+      }
       guard s.rescaleSlope > 0 else { throw fail("\(p).rescaleSlope must be positive") }
       guard s.huGain > 0 else { throw fail("\(p).huGain must be positive") }
       guard s.photometric == "MONOCHROME1" || s.photometric == "MONOCHROME2" else {
         throw fail("\(p).photometric must be MONOCHROME1 or MONOCHROME2")
       }
       guard PhantomSpec.transferSyntaxes[s.transferSyntax] != nil else {
-        throw fail("\(p).transferSyntax must be one of \(PhantomSpec.transferSyntaxes.keys.sorted().joined(separator: ", "))")
+        throw fail(
+          "\(p).transferSyntax must be one of \(PhantomSpec.transferSyntaxes.keys.sorted().joined(separator: ", "))"
+        )
       }
       guard s.classPriors.count == classes.count, s.classPriors.allSatisfy({ $0 > 0 }) else {
         throw fail("\(p).classPriors needs \(classes.count) positive numbers (one per class)")
       }
-      guard s.window.count == 2, s.window[1] > 0 else { throw fail("\(p).window must be [center, width>0]") }
+      guard s.window.count == 2, s.window[1] > 0 else {
+        throw fail("\(p).window must be [center, width>0]")
+      }
     }
   }
 

@@ -259,7 +259,8 @@ public struct Preprocessing: Codable, Hashable, Sendable {
     if pictureFormats.contains(scan.photometric) {
       return AppliedWindow(rule: .picture, center: 127.5, width: 255)
     }
-    let colour = ["RGB", "PALETTE COLOR"].contains(scan.photometric)
+    let colour =
+      ["RGB", "PALETTE COLOR"].contains(scan.photometric)
       || scan.photometric.hasPrefix("YBR")
     if colour {
       let top = scan.photometric == "PALETTE COLOR" ? 65535 : pow(2, Double(scan.bitsStored)) - 1
@@ -333,7 +334,8 @@ public struct Preprocessing: Codable, Hashable, Sendable {
       let centers = list.map(\.center)
       let widths = list.map(\.width)
       let inverted = list.filter(\.inverted).count
-      let line = "\(rule.rawValue) windows (\(Set(lines).count) distinct, C \(n(centers.min()!))…"
+      let line =
+        "\(rule.rawValue) windows (\(Set(lines).count) distinct, C \(n(centers.min()!))…"
         + "\(n(centers.max()!)), W \(n(widths.min()!))…\(n(widths.max()!)))"
         + (inverted > 0 ? ", \(inverted) MONOCHROME1 inverted" : "")
       out[line, default: 0] += list.count

@@ -106,7 +106,8 @@ public enum ScanLoader {
     headers["SliceThickness"] = m.sliceThickness.map { String(format: "%g", $0) }
     switch image.modalityLUT {
     case .identity: headers["ModalityLUT"] = "identity"
-    case .rescale(let s, let b): headers["ModalityLUT"] = String(format: "slope %g, intercept %g", s, b)
+    case .rescale(let s, let b):
+      headers["ModalityLUT"] = String(format: "slope %g, intercept %g", s, b)
     case .table: headers["ModalityLUT"] = "table"
     }
     let spacing = m.pixelSpacing.flatMap { $0.count >= 2 ? (row: $0[0], column: $0[1]) : nil }

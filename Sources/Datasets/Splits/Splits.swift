@@ -42,9 +42,11 @@ public struct SplitAssignment: Codable, Equatable, Sendable {
   /// Reads an assignment written by `save`.
   public static func load(from path: String) throws -> SplitAssignment {
     do {
-      return try JSONDecoder().decode(SplitAssignment.self, from: Data(contentsOf: URL(fileURLWithPath: path)))
+      return try JSONDecoder().decode(
+        SplitAssignment.self, from: Data(contentsOf: URL(fileURLWithPath: path)))
     } catch {
-      throw DatasetsError.invalidManifest(path: path, cause: "not a splits file (\(error.localizedDescription))")
+      throw DatasetsError.invalidManifest(
+        path: path, cause: "not a splits file (\(error.localizedDescription))")
     }
   }
 }
@@ -62,7 +64,9 @@ public enum Splitter {
   ) throws -> SplitAssignment {
     guard !fractions.isEmpty, fractions.allSatisfy({ $0.fraction >= 0 }),
       Set(fractions.map(\.name)).count == fractions.count
-    else { throw DatasetsError.invalidSplit(cause: "fractions must be non-negative with distinct names") }
+    else {
+      throw DatasetsError.invalidSplit(cause: "fractions must be non-negative with distinct names")
+    }
     let total = fractions.reduce(0) { $0 + $1.fraction }
     guard total > 0 else { throw DatasetsError.invalidSplit(cause: "fractions sum to zero") }
     var splitOf: [String: String] = [:]
@@ -92,7 +96,8 @@ public enum Splitter {
     // Ties between splits (every split of a fresh stratum is 100 % short) go to the split
     // furthest below its target over all images assigned so far, so strata of one patient
     // spread over the splits instead of all landing in the first.
-    let allImages = Double(byStratum.values.reduce(0) { $0 + $1.reduce(0) { $0 + $1.entries.count } })
+    let allImages = Double(
+      byStratum.values.reduce(0) { $0 + $1.reduce(0) { $0 + $1.entries.count } })
     var assignedOverall = [Double](repeating: 0, count: fractions.count)
     for stratum in byStratum.keys.sorted() {
       var list = byStratum[stratum]!.sorted { $0.key < $1.key }
@@ -107,10 +112,13 @@ public enum Splitter {
         for (k, f) in fractions.enumerated() where f.fraction > 0 {
           let target = images * f.fraction / total
           let overall = allImages * f.fraction / total
-          let deficit = ((target - assigned[k]) / max(target, 1e-9),
-                         (overall - assignedOverall[k]) / max(overall, 1e-9))
+          let deficit = (
+            (target - assigned[k]) / max(target, 1e-9),
+            (overall - assignedOverall[k]) / max(overall, 1e-9)
+          )
           if deficit.0 > bestDeficit.0 + 1e-12
-            || (abs(deficit.0 - bestDeficit.0) <= 1e-12 && deficit.1 > bestDeficit.1) {
+            || (abs(deficit.0 - bestDeficit.0) <= 1e-12 && deficit.1 > bestDeficit.1)
+          {
             bestDeficit = deficit
             best = k
           }
@@ -135,7 +143,8 @@ public enum Splitter {
     try text.split(separator: ",").map { part in
       let kv = part.split(separator: "=")
       guard kv.count == 2, let f = Double(kv[1].trimmingCharacters(in: .whitespaces)) else {
-        throw DatasetsError.invalidSplit(cause: "'\(part)' is not name=fraction (e.g. train=0.7,val=0.15,test=0.15)")
+        throw DatasetsError.invalidSplit(
+          cause: "'\(part)' is not name=fraction (e.g. train=0.7,val=0.15,test=0.15)")
       }
       return .init(name: kv[0].trimmingCharacters(in: .whitespaces), fraction: f)
     }
@@ -215,6 +224,7 @@ public enum LabelBudget: Codable, Equatable, Sendable, CustomStringConvertible {
     if t.hasSuffix("%"), let p = Double(t.dropLast()), p > 0, p <= 100 { return .fraction(p / 100) }
     if let n = Int(t), n > 0 { return .perClass(n) }
     if let f = Double(t), f > 0, f <= 1 { return .fraction(f) }
-    throw DatasetsError.invalidSplit(cause: "budget '\(text)' is not N, N%, a fraction in (0,1] or 'all'")
+    throw DatasetsError.invalidSplit(
+      cause: "budget '\(text)' is not N, N%, a fraction in (0,1] or 'all'")
   }
 }

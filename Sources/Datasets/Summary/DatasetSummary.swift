@@ -71,14 +71,14 @@ public struct DatasetSummary: Codable, Sendable {
     public var headers: [String: [String: Int]]
   }
 
-
   /// Decodes every image of `dataset` (in parallel) and summarises it. `splits` overrides the
   /// manifest's split column.
   public static func make(dataset: Dataset, splits: SplitAssignment? = nil) -> DatasetSummary {
     let entries = dataset.entries
     let domainNames = dataset.domains
     let domainIndex = Dictionary(uniqueKeysWithValues: domainNames.enumerated().map { ($1, $0) })
-    let chunkCount = min(max(entries.count / 8, 1), min(4 * ProcessInfo.processInfo.activeProcessorCount, 16))
+    let chunkCount = min(
+      max(entries.count / 8, 1), min(4 * ProcessInfo.processInfo.activeProcessorCount, 16))
     var partials = [[Accumulator]](repeating: [], count: chunkCount)
     var failures = [[BadRow]](repeating: [], count: chunkCount)
     partials.withUnsafeMutableBufferPointer { pOut in
@@ -119,8 +119,9 @@ public struct DatasetSummary: Codable, Sendable {
     }
     let counts = cells.keys.sorted().map { key -> Count in
       let parts = key.components(separatedBy: "\u{1F}")
-      return Count(label: parts[0], domain: parts[1], split: parts[2], images: cells[key]!.images,
-                   patients: cells[key]!.patients.count)
+      return Count(
+        label: parts[0], domain: parts[1], split: parts[2], images: cells[key]!.images,
+        patients: cells[key]!.patients.count)
     }
     let perDomain = domainNames.enumerated().map { d, name -> DomainStatistics in
       let a = total[d]
@@ -128,9 +129,13 @@ public struct DatasetSummary: Codable, Sendable {
       return DomainStatistics(
         domain: name, images: a.images, patients: Set(inDomain.map(\.group)).count, sizes: a.sizes,
         pixelSpacingMM: a.spacingCount > 0
-          ? MinMeanMax(min: a.spacingMin, mean: a.spacingSum / Double(a.spacingCount), max: a.spacingMax) : nil,
-        intensity: a.intensity(), noiseStd: MinMeanMax(
-          min: a.images > 0 ? a.noiseMin : 0, mean: a.images > 0 ? a.noiseSum / Double(a.images) : 0,
+          ? MinMeanMax(
+            min: a.spacingMin, mean: a.spacingSum / Double(a.spacingCount), max: a.spacingMax)
+          : nil,
+        intensity: a.intensity(),
+        noiseStd: MinMeanMax(
+          min: a.images > 0 ? a.noiseMin : 0,
+          mean: a.images > 0 ? a.noiseSum / Double(a.images) : 0,
           max: a.images > 0 ? a.noiseMax : 0),
         headers: a.headers)
     }
@@ -148,7 +153,8 @@ public struct DatasetSummary: Codable, Sendable {
     for i in 1..<(height - 1) {
       for j in 1..<(width - 1) {
         let a = i * width + j
-        let n = v[a - width - 1] - 2 * v[a - width] + v[a - width + 1]
+        let n =
+          v[a - width - 1] - 2 * v[a - width] + v[a - width + 1]
           - 2 * v[a - 1] + 4 * v[a] - 2 * v[a + 1]
           + v[a + width - 1] - 2 * v[a + width] + v[a + width + 1]
         sum += Double(abs(n))
@@ -196,7 +202,8 @@ public struct DatasetSummary: Codable, Sendable {
         localSq += d * d
         if d < vmin { vmin = d }
         if d > vmax { vmax = d }
-        let b = Swift.min(Swift.max(Int(d.rounded(.down)) - Accumulator.lo, 0), Accumulator.bins - 1)
+        let b = Swift.min(
+          Swift.max(Int(d.rounded(.down)) - Accumulator.lo, 0), Accumulator.bins - 1)
         histogram[b] += 1
       }
       n += Double(s.values.count)
@@ -224,7 +231,9 @@ public struct DatasetSummary: Codable, Sendable {
       vmin = Swift.min(vmin, o.vmin)
       vmax = Swift.max(vmax, o.vmax)
       if !o.histogram.isEmpty {
-        if histogram.isEmpty { histogram = o.histogram } else {
+        if histogram.isEmpty {
+          histogram = o.histogram
+        } else {
           for i in histogram.indices { histogram[i] += o.histogram[i] }
         }
       }

@@ -30,7 +30,8 @@ public enum Calibration {
     probabilities: [[Double]], labels: [Int], bins: Int = 15
   ) throws -> CalibrationResult {
     guard probabilities.count == labels.count else {
-      throw MetricsError.sizeMismatch(input: "probabilities rows", expected: labels.count, actual: probabilities.count)
+      throw MetricsError.sizeMismatch(
+        input: "probabilities rows", expected: labels.count, actual: probabilities.count)
     }
     guard bins >= 1 else {
       throw MetricsError.invalidParameter(name: "bins", value: "\(bins)", reason: "must be ≥ 1")
@@ -47,7 +48,8 @@ public enum Calibration {
       correctSum[bin] += best == label ? 1 : 0
     }
     let total = Double(labels.count)
-    var ece = 0.0, mce = 0.0
+    var ece = 0.0
+    var mce = 0.0
     var out = [ReliabilityBin]()
     for b in 0..<bins {
       let c = Double(count[b])

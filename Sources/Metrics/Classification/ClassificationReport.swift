@@ -31,15 +31,21 @@ public enum Classification {
   ) throws -> ClassificationReport {
     let n = labels.count
     guard probabilities.count == n else {
-      throw MetricsError.sizeMismatch(input: "probabilities rows", expected: n, actual: probabilities.count)
+      throw MetricsError.sizeMismatch(
+        input: "probabilities rows", expected: n, actual: probabilities.count)
     }
-    guard n > 0 else { throw MetricsError.tooFewSamples(input: "test labels", count: 0, minimum: 1) }
+    guard n > 0 else {
+      throw MetricsError.tooFewSamples(input: "test labels", count: 0, minimum: 1)
+    }
     let k = probabilities[0].count
     for (i, row) in probabilities.enumerated() {
       guard row.count == k else {
-        throw MetricsError.sizeMismatch(input: "probabilities row \(i)", expected: k, actual: row.count)
+        throw MetricsError.sizeMismatch(
+          input: "probabilities row \(i)", expected: k, actual: row.count)
       }
-      if row.contains(where: { !$0.isFinite }) { throw MetricsError.nonFinite(input: "probabilities", index: i) }
+      if row.contains(where: { !$0.isFinite }) {
+        throw MetricsError.nonFinite(input: "probabilities", index: i)
+      }
     }
     let predictions = probabilities.map { row in row.indices.max { row[$0] < row[$1] }! }
     let confusion = try ConfusionMatrix(labels: labels, predictions: predictions, classCount: k)
@@ -47,7 +53,8 @@ public enum Classification {
       try Bootstrap.estimate(count: n, plan: bootstrap) { idx in
         metric(
           try ConfusionMatrix(
-            labels: idx.map { labels[$0] }, predictions: idx.map { predictions[$0] }, classCount: k))
+            labels: idx.map { labels[$0] }, predictions: idx.map { predictions[$0] }, classCount: k)
+        )
       }
     }
     var auroc: AUROCResult?
@@ -55,7 +62,8 @@ public enum Classification {
     let present = Set(labels)
     if k == 2, present.count == 2 {
       auroc = try ROC.analyze(
-        scores: probabilities.map { $0[1] }, positive: labels.map { $0 == 1 }, level: bootstrap.level,
+        scores: probabilities.map { $0[1] }, positive: labels.map { $0 == 1 },
+        level: bootstrap.level,
         bootstrap: bootstrap)
     } else if k > 2, present.count == k {
       multi = try ROC.oneVsRest(
@@ -65,7 +73,8 @@ public enum Classification {
       count: n, accuracy: try estimate(\.accuracy),
       balancedAccuracy: try estimate(\.balancedAccuracy), macroF1: try estimate(\.macroF1),
       confusion: confusion, auroc: auroc, multiclassAUROC: multi,
-      calibration: try Calibration.expectedCalibrationError(probabilities: probabilities, labels: labels))
+      calibration: try Calibration.expectedCalibrationError(
+        probabilities: probabilities, labels: labels))
   }
 
   /// Wilson score interval of a proportion `successes / count` (Wilson 1927; scipy's

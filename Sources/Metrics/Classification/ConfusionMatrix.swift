@@ -8,7 +8,8 @@ public struct ConfusionMatrix: Codable, Sendable, Equatable {
   /// Tallies `predictions` against `labels` (both class indices in `0..<classCount`).
   public init(labels: [Int], predictions: [Int], classCount: Int) throws {
     guard labels.count == predictions.count else {
-      throw MetricsError.sizeMismatch(input: "predictions", expected: labels.count, actual: predictions.count)
+      throw MetricsError.sizeMismatch(
+        input: "predictions", expected: labels.count, actual: predictions.count)
     }
     for (name, values) in [("labels", labels), ("predictions", predictions)] {
       if let bad = values.first(where: { $0 < 0 || $0 >= classCount }) {

@@ -36,9 +36,11 @@ public enum PairedComparison {
   /// McNemar's test from per-sample correctness of two models on the same test set.
   public static func mcNemar(correctA: [Bool], correctB: [Bool]) throws -> McNemarResult {
     guard correctA.count == correctB.count else {
-      throw MetricsError.sizeMismatch(input: "correctB", expected: correctA.count, actual: correctB.count)
+      throw MetricsError.sizeMismatch(
+        input: "correctB", expected: correctA.count, actual: correctB.count)
     }
-    var b = 0, c = 0
+    var b = 0
+    var c = 0
     for (x, y) in zip(correctA, correctB) {
       if x && !y { b += 1 }
       if !x && y { c += 1 }
@@ -79,14 +81,17 @@ public enum PairedComparison {
     guard a.count == b.count else {
       throw MetricsError.sizeMismatch(input: "paired values b", expected: a.count, actual: b.count)
     }
-    guard !a.isEmpty else { throw MetricsError.tooFewSamples(input: "paired values", count: 0, minimum: 1) }
+    guard !a.isEmpty else {
+      throw MetricsError.tooFewSamples(input: "paired values", count: 0, minimum: 1)
+    }
     let d = zip(a, b).map { $0 - $1 }
     let n = d.count
     let estimate = mean(d, level: level)
     let sd: Double? = n > 1 ? Descriptive.standardDeviation(d) : nil
     var tInterval = estimate.interval
     tInterval?.method = "paired t (df=\(n - 1))"
-    var t: Double?, p: Double?
+    var t: Double?
+    var p: Double?
     if let sd, sd > 0 {
       t = estimate.value / (sd / Double(n).squareRoot())
       p = 2 * (1 - Distributions.studentTCDF(abs(t!), df: Double(n - 1)))

@@ -108,7 +108,8 @@ public enum ROC {
     bootstrap: Bootstrap.Plan = .init(replicates: 0)
   ) throws -> MulticlassAUROCResult {
     guard probabilities.count == labels.count else {
-      throw MetricsError.sizeMismatch(input: "probabilities rows", expected: labels.count, actual: probabilities.count)
+      throw MetricsError.sizeMismatch(
+        input: "probabilities rows", expected: labels.count, actual: probabilities.count)
     }
     let k = probabilities.first?.count ?? 0
     let averaged = classes ?? Array(0..<k)
@@ -151,7 +152,8 @@ public enum ROC {
     scoresA: [Double], scoresB: [Double], positive: [Bool], level: Double = 0.95
   ) throws -> PairedAUROCComparison {
     guard scoresA.count == scoresB.count else {
-      throw MetricsError.sizeMismatch(input: "scoresB", expected: scoresA.count, actual: scoresB.count)
+      throw MetricsError.sizeMismatch(
+        input: "scoresB", expected: scoresA.count, actual: scoresB.count)
     }
     let comp = try components(scores: [scoresA, scoresB], positive: positive)
     let variance = comp.covariance(0, 0) + comp.covariance(1, 1) - 2 * comp.covariance(0, 1)
@@ -169,8 +171,10 @@ public enum ROC {
   /// The ROC curve: one point per distinct threshold, from (0, 0) to (1, 1).
   public static func curve(scores: [Double], positive: [Bool]) -> [ROCPoint] {
     let order = scores.indices.sorted { scores[$0] > scores[$1] }
-    let p = Double(positive.filter { $0 }.count), n = Double(positive.count) - p
-    var tp = 0.0, fp = 0.0
+    let p = Double(positive.filter { $0 }.count)
+    let n = Double(positive.count) - p
+    var tp = 0.0
+    var fp = 0.0
     var points = [ROCPoint(falsePositiveRate: 0, truePositiveRate: 0, threshold: .infinity)]
     var i = 0
     while i < order.count {
@@ -195,7 +199,8 @@ public enum ROC {
     let ranks = Descriptive.midranks(x + y)
     var sum = 0.0
     for i in 0..<x.count { sum += ranks[i] }
-    let m = Double(x.count), n = Double(y.count)
+    let m = Double(x.count)
+    let n = Double(y.count)
     return (sum - m * (m + 1) / 2) / (m * n)
   }
 
@@ -209,7 +214,8 @@ public enum ROC {
     func covariance(_ a: Int, _ b: Int) -> Double {
       func cov(_ x: [Double], _ y: [Double]) -> Double {
         if x.count < 2 { return 0 }
-        let mx = Descriptive.mean(x), my = Descriptive.mean(y)
+        let mx = Descriptive.mean(x)
+        let my = Descriptive.mean(y)
         var s = 0.0
         for i in x.indices { s += (x[i] - mx) * (y[i] - my) }
         return s / Double(x.count - 1)
@@ -234,10 +240,12 @@ public enum ROC {
         input: "AUROC labels",
         detail: "\(pos.count) positives and \(neg.count) negatives; both classes are needed")
     }
-    let m = Double(pos.count), n = Double(neg.count)
+    let m = Double(pos.count)
+    let n = Double(neg.count)
     var result = Components(m: pos.count, n: neg.count, auc: [], v10: [], v01: [])
     for s in scores {
-      let x = pos.map { s[$0] }, y = neg.map { s[$0] }
+      let x = pos.map { s[$0] }
+      let y = neg.map { s[$0] }
       let tz = Descriptive.midranks(x + y)
       let tx = Descriptive.midranks(x)
       let ty = Descriptive.midranks(y)

@@ -45,7 +45,9 @@ public enum Distributions {
       return 1 - regularizedIncompleteBeta(1 - x, a: b, b: a)
     }
     let tiny = 1e-300
-    var f = 1.0, c = 1.0, d = 0.0
+    var f = 1.0
+    var c = 1.0
+    var d = 0.0
     for i in 0...400 {
       let m = Double(i / 2)
       let numerator: Double
@@ -108,7 +110,8 @@ public enum Distributions {
   static func invert(
     lower: Double, upper: Double, target: Double, _ f: (Double) -> Double
   ) -> Double {
-    var lo = lower, hi = upper
+    var lo = lower
+    var hi = upper
     for _ in 0..<200 {
       let mid = 0.5 * (lo + hi)
       if f(mid) < target { lo = mid } else { hi = mid }

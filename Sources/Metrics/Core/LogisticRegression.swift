@@ -66,28 +66,33 @@ public struct LogisticRegression: Codable, Sendable {
     features: FeatureMatrix, labels: [Int], classCount: Int? = nil,
     sampleWeights: [Double]? = nil, options: Options = Options()
   ) throws -> LogisticRegression {
-    let n = features.rows, d = features.columns
+    let n = features.rows
+    let d = features.columns
     guard labels.count == n else {
-      throw MetricsError.sizeMismatch(input: "logistic regression labels", expected: n, actual: labels.count)
+      throw MetricsError.sizeMismatch(
+        input: "logistic regression labels", expected: n, actual: labels.count)
     }
     guard n >= 1 else {
       throw MetricsError.tooFewSamples(input: "logistic regression features", count: n, minimum: 1)
     }
     let k = max(classCount ?? ((labels.max() ?? 0) + 1), 2)
     for label in labels where label < 0 || label >= k {
-      throw MetricsError.labelOutOfRange(input: "logistic regression labels", label: label, classCount: k)
+      throw MetricsError.labelOutOfRange(
+        input: "logistic regression labels", label: label, classCount: k)
     }
     guard options.l2 >= 0, options.l2.isFinite else {
       throw MetricsError.invalidParameter(name: "l2", value: "\(options.l2)", reason: "must be ≥ 0")
     }
     var weightsPerSample = sampleWeights ?? [Double](repeating: 1, count: n)
     guard weightsPerSample.count == n else {
-      throw MetricsError.sizeMismatch(input: "sample weights", expected: n, actual: weightsPerSample.count)
+      throw MetricsError.sizeMismatch(
+        input: "sample weights", expected: n, actual: weightsPerSample.count)
     }
     let weightSum = weightsPerSample.reduce(0, +)
     guard weightSum > 0, weightsPerSample.allSatisfy({ $0 >= 0 && $0.isFinite }) else {
       throw MetricsError.invalidParameter(
-        name: "sampleWeights", value: "sum \(weightSum)", reason: "must be non-negative with a positive sum")
+        name: "sampleWeights", value: "sum \(weightSum)",
+        reason: "must be non-negative with a positive sum")
     }
     for i in 0..<n { weightsPerSample[i] /= weightSum }
 
@@ -129,7 +134,9 @@ public struct LogisticRegression: Codable, Sendable {
     precondition(
       features.columns == featureCount,
       "LogisticRegression was fitted on \(featureCount) features but got \(features.columns).")
-    let n = features.rows, d = featureCount, k = classCount
+    let n = features.rows
+    let d = featureCount
+    let k = classCount
     var x = features.centered(by: featureMean)
     for i in 0..<n { for j in 0..<d { x[i * d + j] /= featureScale[j] } }
     var logits = [Double](repeating: 0, count: n * k)
@@ -257,7 +264,9 @@ enum LBFGS {
     let p = x.count
     var g = [Double](repeating: 0, count: p)
     var f = objective(x, &g)
-    var sList = [[Double]](), yList = [[Double]](), rhoList = [Double]()
+    var sList = [[Double]]()
+    var yList = [[Double]]()
+    var rhoList = [Double]()
     func maxAbs(_ v: [Double]) -> Double { v.reduce(0) { max($0, abs($1)) } }
     func dot(_ a: [Double], _ b: [Double]) -> Double {
       var s = 0.0
@@ -311,7 +320,9 @@ enum LBFGS {
         }
         step *= 0.5
       }
-      if !accepted { return Outcome(value: f, iterations: iteration, converged: maxAbs(g) < tolerance) }
+      if !accepted {
+        return Outcome(value: f, iterations: iteration, converged: maxAbs(g) < tolerance)
+      }
       var s = [Double](repeating: 0, count: p)
       var y = [Double](repeating: 0, count: p)
       for j in 0..<p {

@@ -36,11 +36,13 @@ extension GaussianDistances {
         frechet: Estimate(value: frechetValue, interval: nil),
         coral: Estimate(value: coralValue, interval: nil))
     }
-    let n1 = source.rows, n2 = target.rows
+    let n1 = source.rows
+    let n2 = target.rows
     let gram: WeightedGram? =
       (n1 + n2 <= 4000 && n1 + n2 < 2 * source.columns) ? try WeightedGram(source, target) : nil
     var generator = SeededGenerator(seed: bootstrap.seed, stream: [0xc0fa])
-    var frechetReps = [Double](), coralReps = [Double]()
+    var frechetReps = [Double]()
+    var coralReps = [Double]()
     for _ in 0..<bootstrap.replicates {
       let i = Bootstrap.resample(n1, using: &generator)
       let j = Bootstrap.resample(n2, using: &generator)
@@ -49,7 +51,8 @@ extension GaussianDistances {
         frechetReps.append(r.frechet)
         coralReps.append(r.coral)
       } else {
-        let a = Factor(source.selecting(rows: i)), b = Factor(target.selecting(rows: j))
+        let a = Factor(source.selecting(rows: i))
+        let b = Factor(target.selecting(rows: j))
         frechetReps.append(try frechet(a, b))
         coralReps.append(coral(a, b))
       }
@@ -93,7 +96,8 @@ extension GaussianDistances {
       var wt = [Double](repeating: 0, count: n2)
       for i in sourceIndices { ws[i] += 1 }
       for j in targetIndices { wt[j] += 1 }
-      let ns = Double(sourceIndices.count), nt = Double(targetIndices.count)
+      let ns = Double(sourceIndices.count)
+      let nt = Double(targetIndices.count)
       let sIdx = (0..<n1).filter { ws[$0] > 0 }
       let tIdx = (0..<n2).filter { wt[$0] > 0 }
       // gs[b] = μ_s·z_b and gt[b] = μ_t·z_b for every pooled row b.
@@ -111,7 +115,11 @@ extension GaussianDistances {
           for b in 0..<total { gt[b] += w * gp[row + b] }
         }
       }
-      var ss = 0.0, tt = 0.0, st = 0.0, diagS = 0.0, diagT = 0.0
+      var ss = 0.0
+      var tt = 0.0
+      var st = 0.0
+      var diagS = 0.0
+      var diagT = 0.0
       for i in sIdx {
         ss += ws[i] * gs[i] / ns
         st += ws[i] * gt[i] / ns
@@ -138,7 +146,9 @@ extension GaussianDistances {
           crossF2 += v * v
         }
       }
-      func selfF2(_ idx: [Int], _ w: [Double], offset: Int, _ gm: [Double], _ mm: Double, _ n: Double)
+      func selfF2(
+        _ idx: [Int], _ w: [Double], offset: Int, _ gm: [Double], _ mm: Double, _ n: Double
+      )
         -> Double
       {
         var s = 0.0
@@ -152,9 +162,11 @@ extension GaussianDistances {
         return s / ((n - 1) * (n - 1))
       }
       let coralValue =
-        max(selfF2(sIdx, ws, offset: 0, gs, ss, ns) + selfF2(tIdx, wt, offset: n1, gt, tt, nt)
-          - 2 * crossF2, 0) / (4 * Double(d) * Double(d))
-      let rows = sIdx.count, cols = tIdx.count
+        max(
+          selfF2(sIdx, ws, offset: 0, gs, ss, ns) + selfF2(tIdx, wt, offset: n1, gt, tt, nt)
+            - 2 * crossF2, 0) / (4 * Double(d) * Double(d))
+      let rows = sIdx.count
+      let cols = tIdx.count
       let mmT: [Double]
       let k: Int
       if rows <= cols {
@@ -164,7 +176,8 @@ extension GaussianDistances {
         mmT = GaussianDistances.product(m, rows, cols, m, cols, transposeFirst: true)
         k = cols
       }
-      let nuclear = try GaussianDistances.eigenvalueSqrtSum(GaussianDistances.symmetrized(mmT, k), k)
+      let nuclear = try GaussianDistances.eigenvalueSqrtSum(
+        GaussianDistances.symmetrized(mmT, k), k)
       return (max(meanTerm + traceS + traceT - 2 * nuclear, 0), coralValue)
     }
   }

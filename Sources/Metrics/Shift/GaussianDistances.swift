@@ -78,8 +78,12 @@ public enum GaussianDistances {
   static func centeredFactors(_ s: FeatureMatrix, _ t: FeatureMatrix, name: String) throws
     -> (Factor, Factor)
   {
-    guard s.rows >= 2 else { throw MetricsError.tooFewSamples(input: "\(name) source", count: s.rows, minimum: 2) }
-    guard t.rows >= 2 else { throw MetricsError.tooFewSamples(input: "\(name) target", count: t.rows, minimum: 2) }
+    guard s.rows >= 2 else {
+      throw MetricsError.tooFewSamples(input: "\(name) source", count: s.rows, minimum: 2)
+    }
+    guard t.rows >= 2 else {
+      throw MetricsError.tooFewSamples(input: "\(name) target", count: t.rows, minimum: 2)
+    }
     guard s.columns == t.columns else {
       throw MetricsError.sizeMismatch(
         input: "\(name) target feature dimension", expected: s.columns, actual: t.columns)
@@ -116,7 +120,8 @@ public enum GaussianDistances {
       let st = product(f1.a, f1.rows, d, f2.a, f2.rows, transposeFirst: false)
       value = frobenius2(ss) + frobenius2(tt) - 2 * frobenius2(st)
     } else {
-      let c1 = f1.covariance(), c2 = f2.covariance()
+      let c1 = f1.covariance()
+      let c2 = f2.covariance()
       var s = 0.0
       for i in 0..<c1.count { s += (c1[i] - c2[i]) * (c1[i] - c2[i]) }
       value = s
@@ -129,7 +134,8 @@ public enum GaussianDistances {
     if d == 0 { return 0 }
     let eig: SymmetricEigen
     do { eig = try SymmetricEigen(symmetric: symmetrized(c1, d), n: d) } catch {
-      throw MetricsError.numerical(operation: "eigen-decomposition of the source covariance", cause: "\(error)")
+      throw MetricsError.numerical(
+        operation: "eigen-decomposition of the source covariance", cause: "\(error)")
     }
     // S = V diag(√max(w, 0)) Vᵀ
     var vs = eig.vectors
@@ -137,14 +143,16 @@ public enum GaussianDistances {
       for j in 0..<d { vs[i * d + j] *= max(eig.values[j], 0).squareRoot() }
     }
     let sqrt1 = multiply(vs, d, d, eig.vectors, d, transposeB: true)
-    let middle = multiply(multiply(sqrt1, d, d, c2, d, transposeB: false), d, d, sqrt1, d, transposeB: false)
+    let middle = multiply(
+      multiply(sqrt1, d, d, c2, d, transposeB: false), d, d, sqrt1, d, transposeB: false)
     return try eigenvalueSqrtSum(symmetrized(middle, d), d)
   }
 
   static func eigenvalueSqrtSum(_ m: [Double], _ n: Int) throws -> Double {
     let values: [Double]
     do { values = try SymmetricEigen.eigenvalues(symmetric: m, n: n) } catch {
-      throw MetricsError.numerical(operation: "eigenvalues for the matrix square root", cause: "\(error)")
+      throw MetricsError.numerical(
+        operation: "eigenvalues for the matrix square root", cause: "\(error)")
     }
     return values.reduce(0) { $0 + max($1, 0).squareRoot() }
   }

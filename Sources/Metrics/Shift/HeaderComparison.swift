@@ -41,7 +41,8 @@ public struct HeaderComparison: Codable, Sendable, Equatable {
       var tv = 0.0
       for a in counts.indices {
         for b in counts.indices where b > a {
-          let na = Double(counts[a].values.reduce(0, +)), nb = Double(counts[b].values.reduce(0, +))
+          let na = Double(counts[a].values.reduce(0, +))
+          let nb = Double(counts[b].values.reduce(0, +))
           guard na > 0, nb > 0 else { continue }
           var s = 0.0
           for value in sets[a].union(sets[b]) {

@@ -98,8 +98,10 @@ public enum IntensityShift {
 
   /// Rearranges v[from..<to] so that v[k] holds the value a sort would put there, smaller or
   /// equal values before it and larger or equal after (Hoare partition, median-of-three).
-  static func select(_ v: UnsafeMutableBufferPointer<Float>, _ k: Int, from: Int, to: Int) -> Float {
-    var lo = from, hi = to - 1
+  static func select(_ v: UnsafeMutableBufferPointer<Float>, _ k: Int, from: Int, to: Int) -> Float
+  {
+    var lo = from
+    var hi = to - 1
     while lo < hi {
       let mid = lo + (hi - lo) / 2
       // Median of three as pivot.
@@ -107,7 +109,8 @@ public enum IntensityShift {
       if v[hi] < v[lo] { v.swapAt(hi, lo) }
       if v[hi] < v[mid] { v.swapAt(hi, mid) }
       let pivot = v[mid]
-      var i = lo, j = hi
+      var i = lo
+      var j = hi
       while i <= j {
         while v[i] < pivot { i += 1 }
         while v[j] > pivot { j -= 1 }
@@ -150,7 +153,8 @@ public enum IntensityShift {
         clusters.target.count == target.count
       {
         ks = try TwoSample.kolmogorovSmirnov(
-          x, y, xClusters: xi.map { clusters.source[$0] }, yClusters: yi.map { clusters.target[$0] },
+          x, y, xClusters: xi.map { clusters.source[$0] },
+          yClusters: yi.map { clusters.target[$0] },
           permutations: permutations, seed: bootstrap.seed &+ UInt64(out.count))
       } else {
         ks = try TwoSample.kolmogorovSmirnov(x, y)
@@ -177,8 +181,11 @@ public enum IntensityShift {
         name: "histograms", value: "\(source.counts.count) vs \(target.counts.count) bins",
         reason: "source and target histograms must share range and bin count")
     }
-    let p = source.probabilities, q = target.probabilities
-    var tv = 0.0, cdfGap = 0.0, w = 0.0
+    let p = source.probabilities
+    let q = target.probabilities
+    var tv = 0.0
+    var cdfGap = 0.0
+    var w = 0.0
     let width = (source.upper - source.lower) / Double(p.count)
     for k in p.indices {
       tv += abs(p[k] - q[k])

@@ -16,8 +16,12 @@ public enum LabelShift {
   public static func compare(
     source: [Int], target: [Int], classCount: Int, bootstrap: Bootstrap.Plan = .init()
   ) throws -> LabelShiftResult {
-    guard !source.isEmpty else { throw MetricsError.tooFewSamples(input: "source labels", count: 0, minimum: 1) }
-    guard !target.isEmpty else { throw MetricsError.tooFewSamples(input: "target labels", count: 0, minimum: 1) }
+    guard !source.isEmpty else {
+      throw MetricsError.tooFewSamples(input: "source labels", count: 0, minimum: 1)
+    }
+    guard !target.isEmpty else {
+      throw MetricsError.tooFewSamples(input: "target labels", count: 0, minimum: 1)
+    }
     for (name, labels) in [("source labels", source), ("target labels", target)] {
       if let bad = labels.first(where: { $0 < 0 || $0 >= classCount }) {
         throw MetricsError.labelOutOfRange(input: name, label: bad, classCount: classCount)
@@ -29,7 +33,8 @@ public enum LabelShift {
       return c
     }
     func tv(_ a: [Int], _ b: [Int]) -> Double {
-      let na = Double(a.reduce(0, +)), nb = Double(b.reduce(0, +))
+      let na = Double(a.reduce(0, +))
+      let nb = Double(b.reduce(0, +))
       var s = 0.0
       for c in 0..<classCount { s += abs(Double(a[c]) / na - Double(b[c]) / nb) }
       return s / 2

@@ -82,9 +82,14 @@ public enum MMD {
   public static func test(
     source: FeatureMatrix, target: FeatureMatrix, options: Options = Options()
   ) throws -> MMDResult {
-    let n = source.rows, m = target.rows
-    guard n >= 2 else { throw MetricsError.tooFewSamples(input: "MMD source", count: n, minimum: 2) }
-    guard m >= 2 else { throw MetricsError.tooFewSamples(input: "MMD target", count: m, minimum: 2) }
+    let n = source.rows
+    let m = target.rows
+    guard n >= 2 else {
+      throw MetricsError.tooFewSamples(input: "MMD source", count: n, minimum: 2)
+    }
+    guard m >= 2 else {
+      throw MetricsError.tooFewSamples(input: "MMD target", count: m, minimum: 2)
+    }
     guard options.permutations >= 0 else {
       throw MetricsError.invalidParameter(
         name: "permutations", value: "\(options.permutations)", reason: "must be ≥ 0")
@@ -221,7 +226,9 @@ struct PooledKernel {
       var index: [String: Int] = [:]
       var rows: [[Int]] = []
       for (i, name) in source.enumerated() {
-        if let k = index[name] { rows[k].append(i) } else {
+        if let k = index[name] {
+          rows[k].append(i)
+        } else {
           index[name] = rows.count
           order.append(name)
           rows.append([i])
@@ -230,7 +237,9 @@ struct PooledKernel {
       sourceCount = rows.count
       index = [:]
       for (j, name) in target.enumerated() {
-        if let k = index[name] { rows[k].append(source.count + j) } else {
+        if let k = index[name] {
+          rows[k].append(source.count + j)
+        } else {
           index[name] = rows.count
           rows.append([source.count + j])
         }
@@ -266,14 +275,17 @@ struct PooledKernel {
   /// MMD²ᵤ from the block sums Sxx, Sxy, Syy (ordered pairs, i ≠ j within a block), for
   /// group sizes n and m (default: the actual ones).
   func combine(sxx: Double, sxy: Double, syy: Double, n: Int? = nil, m: Int? = nil) -> Double {
-    let nd = Double(n ?? self.n), md = Double(m ?? self.m)
+    let nd = Double(n ?? self.n)
+    let md = Double(m ?? self.m)
     guard nd >= 2, md >= 2 else { return .nan }
     return sxx / (nd * (nd - 1)) + syy / (md * (md - 1)) - 2 * sxy / (nd * md)
   }
 
   /// The statistic for the actual split (first n rows = source).
   func mmd2() -> Double {
-    var sxx = 0.0, sxy = 0.0, syy = 0.0
+    var sxx = 0.0
+    var sxy = 0.0
+    var syy = 0.0
     for i in 0..<total {
       let row = i * total
       for j in 0..<total {
@@ -301,8 +313,11 @@ struct PooledKernel {
     var c = [Double](repeating: 0, count: total * batch)
     // Without strata the whole pooled sample is one stratum. Units are clusters (whole
     // patients change sides; the source keeps its number of clusters) or rows.
-    var groups = strata ?? Strata(
-      units: [Array(0..<(clusters?.rows.count ?? total))], sourceUnits: [clusters?.sourceCount ?? n])
+    var groups =
+      strata
+      ?? Strata(
+        units: [Array(0..<(clusters?.rows.count ?? total))],
+        sourceUnits: [clusters?.sourceCount ?? n])
     var sizes = [Int](repeating: n, count: batch)
     var done = 0
     while done < count {
@@ -376,7 +391,8 @@ struct PooledKernel {
       for col in 0..<width {
         if let clusters {
           // Resample clusters with replacement within each side.
-          let ks = clusters.sourceCount, kt = clusters.targetCount
+          let ks = clusters.sourceCount
+          let kt = clusters.targetCount
           for _ in 0..<ks {
             for row in clusters.rows[generator.below(ks)] {
               wx[row * width + col] += 1
@@ -409,7 +425,13 @@ struct PooledKernel {
         }
       }
       for col in 0..<width {
-        var sxx = 0.0, sxy = 0.0, syy = 0.0, nd = 0.0, md = 0.0, squaresX = 0.0, squaresY = 0.0
+        var sxx = 0.0
+        var sxy = 0.0
+        var syy = 0.0
+        var nd = 0.0
+        var md = 0.0
+        var squaresX = 0.0
+        var squaresY = 0.0
         for i in 0..<n {
           let w = wx[i * width + col]
           if w != 0 {
@@ -428,7 +450,8 @@ struct PooledKernel {
           }
         }
         // Resampled sizes (they vary when clusters are resampled).
-        let pairsX = nd * nd - squaresX, pairsY = md * md - squaresY
+        let pairsX = nd * nd - squaresX
+        let pairsY = md * md - squaresY
         results.append(
           (pairsX > 0 ? sxx / pairsX : .nan) + (pairsY > 0 ? syy / pairsY : .nan) - 2 * sxy
             / (nd * md))

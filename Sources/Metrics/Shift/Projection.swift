@@ -30,7 +30,8 @@ public enum Projection {
   /// largest-magnitude loading is positive, making the picture deterministic.
   public static func pca(source: FeatureMatrix, target: FeatureMatrix) throws -> Projection2D {
     let pooled = try source.stacked(with: target)
-    let n = pooled.rows, d = pooled.columns
+    let n = pooled.rows
+    let d = pooled.columns
     guard n >= 2 else { throw MetricsError.tooFewSamples(input: "PCA rows", count: n, minimum: 2) }
     let z = pooled.centered(by: pooled.columnMeans())
     var scores = [[Double]](repeating: [Double](repeating: 0, count: n), count: 2)
@@ -60,7 +61,9 @@ public enum Projection {
           top[axis] = max(eig.values[col], 0)
           var v = [Double](repeating: 0, count: d)
           for j in 0..<d { for c in 0..<k { v[j] += q[j * k + c] * eig.vectors[c * k + col] } }
-          if let big = v.indices.max(by: { abs(v[$0]) < abs(v[$1]) }), v[big] < 0 { v = v.map { -$0 } }
+          if let big = v.indices.max(by: { abs(v[$0]) < abs(v[$1]) }), v[big] < 0 {
+            v = v.map { -$0 }
+          }
           for i in 0..<n {
             var s = 0.0
             for j in 0..<d { s += z[i * d + j] * v[j] }
@@ -74,7 +77,9 @@ public enum Projection {
         for axis in 0..<min(2, d) {
           let col = d - 1 - axis
           var v = (0..<d).map { eig.vectors[$0 * d + col] }
-          if let big = v.indices.max(by: { abs(v[$0]) < abs(v[$1]) }), v[big] < 0 { v = v.map { -$0 } }
+          if let big = v.indices.max(by: { abs(v[$0]) < abs(v[$1]) }), v[big] < 0 {
+            v = v.map { -$0 }
+          }
           top[axis] = max(eig.values[col], 0)
           for i in 0..<n {
             var s = 0.0

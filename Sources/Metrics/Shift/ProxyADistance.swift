@@ -58,13 +58,16 @@ public enum ProxyADistance {
       throw MetricsError.invalidParameter(name: "folds", value: "\(k)", reason: "must be ≥ 2")
     }
     guard source.rows >= k else {
-      throw MetricsError.tooFewSamples(input: "proxy A-distance source", count: source.rows, minimum: k)
+      throw MetricsError.tooFewSamples(
+        input: "proxy A-distance source", count: source.rows, minimum: k)
     }
     guard target.rows >= k else {
-      throw MetricsError.tooFewSamples(input: "proxy A-distance target", count: target.rows, minimum: k)
+      throw MetricsError.tooFewSamples(
+        input: "proxy A-distance target", count: target.rows, minimum: k)
     }
     let pooled = try source.stacked(with: target)
-    let n = source.rows, total = pooled.rows
+    let n = source.rows
+    let total = pooled.rows
     let labels = (0..<total).map { $0 < n ? 0 : 1 }
     // Stratified folds: each domain shuffled and dealt round-robin.
     var generator = SeededGenerator(seed: options.seed, stream: [0xf01d])
@@ -101,7 +104,9 @@ public enum ProxyADistance {
         features: pooled.selecting(rows: train), labels: trainLabels, classCount: 2,
         sampleWeights: weights, options: options.classifier)
       let predicted = model.predict(pooled.selecting(rows: test))
-      for (position, index) in test.enumerated() { wrong[index] = predicted[position] != labels[index] }
+      for (position, index) in test.enumerated() {
+        wrong[index] = predicted[position] != labels[index]
+      }
     }
     func balancedError(_ s: [Int], _ t: [Int]) -> Double {
       let es = Double(s.filter { wrong[$0] }.count) / Double(s.count)

@@ -182,7 +182,8 @@ public enum ShiftAnalysis {
     source: Domain, target: Domain, headerAttributes: [String]? = nil, classCount: Int? = nil,
     options: Options = Options()
   ) throws -> ShiftReport {
-    let s = source.features, t = target.features
+    let s = source.features
+    let t = target.features
     guard s.columns == t.columns else {
       throw MetricsError.sizeMismatch(
         input: "target feature dimension", expected: s.columns, actual: t.columns)
@@ -195,10 +196,12 @@ public enum ShiftAnalysis {
     var clusters: (source: [String], target: [String])?
     if let cs = source.clusters, let ct = target.clusters {
       guard cs.count == s.rows else {
-        throw MetricsError.sizeMismatch(input: "source clusters", expected: s.rows, actual: cs.count)
+        throw MetricsError.sizeMismatch(
+          input: "source clusters", expected: s.rows, actual: cs.count)
       }
       guard ct.count == t.rows else {
-        throw MetricsError.sizeMismatch(input: "target clusters", expected: t.rows, actual: ct.count)
+        throw MetricsError.sizeMismatch(
+          input: "target clusters", expected: t.rows, actual: ct.count)
       }
       // Clustering only helps with at least 2 clusters a side; otherwise rows are the unit.
       if Set(cs).count >= 2 && Set(ct).count >= 2 { clusters = (cs, ct) }
@@ -212,20 +215,26 @@ public enum ShiftAnalysis {
       }
       strata = (ls, lt)
     }
-    let mmd = try options.includes(.mmd) ? MMD.test(
-      source: s, target: t,
-      options: MMD.Options(
-        permutations: options.permutations, seed: options.seed, bootstrap: plan(1),
-        clusters: clusters, strata: strata)) : nil
-    let pad = try options.includes(.proxyADistance) ? ProxyADistance.compute(
-      source: s, target: t,
-      options: ProxyADistance.Options(
-        // Tiny samples (a few images a side) get fewer folds rather than no analysis.
-        folds: max(2, min(options.folds, s.rows, t.rows)),
-        classifier: LogisticRegression.Options(l2: options.domainClassifierL2, maxIterations: 200),
-        seed: options.seed &+ 2, bootstrap: plan(2)),
-      clusters: clusters) : nil
-    let covariance = try options.includes(.frechet) || options.includes(.coral)
+    let mmd =
+      try options.includes(.mmd)
+      ? MMD.test(
+        source: s, target: t,
+        options: MMD.Options(
+          permutations: options.permutations, seed: options.seed, bootstrap: plan(1),
+          clusters: clusters, strata: strata)) : nil
+    let pad =
+      try options.includes(.proxyADistance)
+      ? ProxyADistance.compute(
+        source: s, target: t,
+        options: ProxyADistance.Options(
+          // Tiny samples (a few images a side) get fewer folds rather than no analysis.
+          folds: max(2, min(options.folds, s.rows, t.rows)),
+          classifier: LogisticRegression.Options(
+            l2: options.domainClassifierL2, maxIterations: 200),
+          seed: options.seed &+ 2, bootstrap: plan(2)),
+        clusters: clusters) : nil
+    let covariance =
+      try options.includes(.frechet) || options.includes(.coral)
       ? GaussianDistances.distancesWithIntervals(
         source: s, target: t, bootstrap: plan(3, options.covarianceBootstrapReplicates)) : nil
     var intensity = [IntensityComparison]()
@@ -248,8 +257,10 @@ public enum ShiftAnalysis {
     }
     var labels: LabelShiftResult?
     var logME: LogMEResult?
-    let k = classCount ?? max(
-      (source.labels?.max() ?? -1) + 1, (target.labels?.max() ?? -1) + 1)
+    let k =
+      classCount
+      ?? max(
+        (source.labels?.max() ?? -1) + 1, (target.labels?.max() ?? -1) + 1)
     if let ls = source.labels {
       guard ls.count == s.rows else {
         throw MetricsError.sizeMismatch(input: "source labels", expected: s.rows, actual: ls.count)
@@ -262,7 +273,9 @@ public enum ShiftAnalysis {
       if let ls = source.labels {
         labels = try LabelShift.compare(source: ls, target: lt, classCount: k, bootstrap: plan(6))
       }
-      if options.includes(.logme) { logME = try LogME.score(features: t, labels: lt, classCount: k) }
+      if options.includes(.logme) {
+        logME = try LogME.score(features: t, labels: lt, classCount: k)
+      }
     }
     var family: [(name: String, pValue: Double)] = []
     if let mmd, options.permutations > 0 { family.append(("MMD permutation test", mmd.pValue)) }

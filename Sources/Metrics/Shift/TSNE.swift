@@ -53,13 +53,16 @@ public enum TSNE {
   /// t-SNE of the rows of `x`: 2n coordinates (x₀, y₀, x₁, y₁, …).
   public static func embed(_ x: FeatureMatrix, options: Options = Options()) throws -> [Double] {
     let n = x.rows
-    guard n >= 4 else { throw MetricsError.tooFewSamples(input: "t-SNE rows", count: n, minimum: 4) }
+    guard n >= 4 else {
+      throw MetricsError.tooFewSamples(input: "t-SNE rows", count: n, minimum: 4)
+    }
     guard options.perplexity > 0, options.iterations >= 0 else {
       throw MetricsError.invalidParameter(
         name: "t-SNE perplexity/iterations", value: "\(options.perplexity)/\(options.iterations)",
         reason: "perplexity must be > 0 and iterations ≥ 0")
     }
-    let p = affinities(squaredDistances(x), n: n, perplexity: min(options.perplexity, Double(n - 1) / 3))
+    let p = affinities(
+      squaredDistances(x), n: n, perplexity: min(options.perplexity, Double(n - 1) / 3))
     var generator = SeededGenerator(seed: options.seed, stream: [0x75e])
     var y = (0..<(2 * n)).map { _ in 1e-4 * generator.normal() }
     var velocity = [Double](repeating: 0, count: 2 * n)
@@ -79,10 +82,12 @@ public enum TSNE {
             gradient.withUnsafeMutableBufferPointer { gp in
               var z = 0.0
               for i in 0..<n {
-                let yi0 = yp[2 * i], yi1 = yp[2 * i + 1]
+                let yi0 = yp[2 * i]
+                let yi1 = yp[2 * i + 1]
                 var j = i + 1
                 while j < n {
-                  let d0 = yi0 - yp[2 * j], d1 = yi1 - yp[2 * j + 1]
+                  let d0 = yi0 - yp[2 * j]
+                  let d1 = yi1 - yp[2 * j + 1]
                   let v = 1 / (1 + d0 * d0 + d1 * d1)
                   qp[i * n + j] = v
                   qp[j * n + i] = v
@@ -92,8 +97,10 @@ public enum TSNE {
               }
               let invZ = 1 / max(z, .leastNormalMagnitude)
               for i in 0..<n {
-                var g0 = 0.0, g1 = 0.0
-                let yi0 = yp[2 * i], yi1 = yp[2 * i + 1]
+                var g0 = 0.0
+                var g1 = 0.0
+                let yi0 = yp[2 * i]
+                let yi1 = yp[2 * i + 1]
                 let row = i * n
                 for j in 0..<n where j != i {
                   let qt = qp[row + j]
@@ -110,23 +117,32 @@ public enum TSNE {
       }
       for k in 0..<(2 * n) {
         // Delta-bar-delta: grow the gain while the step keeps its direction.
-        gains[k] = (gradient[k] > 0) != (velocity[k] > 0) ? gains[k] + 0.2 : max(gains[k] * 0.8, 0.01)
+        gains[k] =
+          (gradient[k] > 0) != (velocity[k] > 0) ? gains[k] + 0.2 : max(gains[k] * 0.8, 0.01)
         velocity[k] = momentum * velocity[k] - rate * gains[k] * gradient[k]
         y[k] += velocity[k]
       }
       // Keep the layout centred (the cost is translation invariant).
-      var c0 = 0.0, c1 = 0.0
-      for i in 0..<n { c0 += y[2 * i]; c1 += y[2 * i + 1] }
+      var c0 = 0.0
+      var c1 = 0.0
+      for i in 0..<n {
+        c0 += y[2 * i]
+        c1 += y[2 * i + 1]
+      }
       c0 /= Double(n)
       c1 /= Double(n)
-      for i in 0..<n { y[2 * i] -= c0; y[2 * i + 1] -= c1 }
+      for i in 0..<n {
+        y[2 * i] -= c0
+        y[2 * i + 1] -= c1
+      }
     }
     return y
   }
 
   /// n×n squared Euclidean distances of the rows (Gram trick, clamped at 0).
   static func squaredDistances(_ x: FeatureMatrix) -> [Double] {
-    let n = x.rows, d = x.columns
+    let n = x.rows
+    let d = x.columns
     let z = x.centered(by: x.columnMeans())
     let g = GaussianDistances.product(z, n, d, z, n, transposeFirst: false)
     var out = [Double](repeating: 0, count: n * n)
@@ -148,14 +164,19 @@ public enum TSNE {
       // exp never underflows for every neighbour at once.
       var minimum = Double.infinity
       for j in 0..<n where j != i { minimum = min(minimum, d2[i * n + j]) }
-      var lo = -Double.infinity, hi = Double.infinity
+      var lo = -Double.infinity
+      var hi = Double.infinity
       var beta = 1.0
       let scale = Descriptive.median((0..<n).filter { $0 != i }.map { d2[i * n + $0] - minimum })
       if scale > 0 { beta = 1 / scale }
       for _ in 0..<100 {
-        var sum = 0.0, weighted = 0.0
+        var sum = 0.0
+        var weighted = 0.0
         for j in 0..<n {
-          if j == i { row[j] = 0; continue }
+          if j == i {
+            row[j] = 0
+            continue
+          }
           let shifted = d2[i * n + j] - minimum
           let v = exp(-beta * shifted)
           row[j] = v

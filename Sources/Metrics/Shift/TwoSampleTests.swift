@@ -19,14 +19,26 @@ public enum TwoSample {
   /// n·m ≤ 10⁸ (this matches scipy's `ks_2samp` default for these sizes). Larger samples use
   /// the limiting Kolmogorov distribution at √(nm/(n+m))·D.
   public static func kolmogorovSmirnov(_ x: [Double], _ y: [Double]) throws -> KSResult {
-    guard !x.isEmpty else { throw MetricsError.tooFewSamples(input: "KS first sample", count: 0, minimum: 1) }
-    guard !y.isEmpty else { throw MetricsError.tooFewSamples(input: "KS second sample", count: 0, minimum: 1) }
-    if let bad = x.firstIndex(where: { !$0.isFinite }) { throw MetricsError.nonFinite(input: "KS first sample", index: bad) }
-    if let bad = y.firstIndex(where: { !$0.isFinite }) { throw MetricsError.nonFinite(input: "KS second sample", index: bad) }
-    let a = x.sorted(), b = y.sorted()
-    let n = a.count, m = b.count
+    guard !x.isEmpty else {
+      throw MetricsError.tooFewSamples(input: "KS first sample", count: 0, minimum: 1)
+    }
+    guard !y.isEmpty else {
+      throw MetricsError.tooFewSamples(input: "KS second sample", count: 0, minimum: 1)
+    }
+    if let bad = x.firstIndex(where: { !$0.isFinite }) {
+      throw MetricsError.nonFinite(input: "KS first sample", index: bad)
+    }
+    if let bad = y.firstIndex(where: { !$0.isFinite }) {
+      throw MetricsError.nonFinite(input: "KS second sample", index: bad)
+    }
+    let a = x.sorted()
+    let b = y.sorted()
+    let n = a.count
+    let m = b.count
     // D·n·m as an integer: max over merged values of |i·m − j·n|.
-    var i = 0, j = 0, maxGap = 0
+    var i = 0
+    var j = 0
+    var maxGap = 0
     while i < n || j < m {
       let v = min(i < n ? a[i] : .infinity, j < m ? b[j] : .infinity)
       while i < n && a[i] == v { i += 1 }
@@ -79,7 +91,10 @@ public enum TwoSample {
       for v in inSource where v { n += 1 }
       let m = values.count - n
       guard n > 0, m > 0 else { return 0 }
-      var i = 0, j = 0, best = 0.0, k = 0
+      var i = 0
+      var j = 0
+      var best = 0.0
+      var k = 0
       while k < order.count {
         let v = values[order[k]]
         while k < order.count && values[order[k]] == v {
@@ -135,11 +150,15 @@ public enum TwoSample {
   /// (scipy's `wasserstein_distance` without weights).
   public static func wasserstein1(_ x: [Double], _ y: [Double]) throws -> Double {
     guard !x.isEmpty, !y.isEmpty else {
-      throw MetricsError.tooFewSamples(input: "Wasserstein samples", count: min(x.count, y.count), minimum: 1)
+      throw MetricsError.tooFewSamples(
+        input: "Wasserstein samples", count: min(x.count, y.count), minimum: 1)
     }
-    let a = x.sorted(), b = y.sorted()
-    let n = Double(a.count), m = Double(b.count)
-    var i = 0, j = 0
+    let a = x.sorted()
+    let b = y.sorted()
+    let n = Double(a.count)
+    let m = Double(b.count)
+    var i = 0
+    var j = 0
     var previous = min(a[0], b[0])
     var total = 0.0
     while i < a.count || j < b.count {

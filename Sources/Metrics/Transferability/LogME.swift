@@ -44,11 +44,14 @@ public enum LogME {
   public static func score(
     features: FeatureMatrix, labels: [Int], classCount: Int? = nil, options: Options = Options()
   ) throws -> LogMEResult {
-    let n = features.rows, dim = features.columns
+    let n = features.rows
+    let dim = features.columns
     guard labels.count == n else {
       throw MetricsError.sizeMismatch(input: "LogME labels", expected: n, actual: labels.count)
     }
-    guard n >= 2 else { throw MetricsError.tooFewSamples(input: "LogME features", count: n, minimum: 2) }
+    guard n >= 2 else {
+      throw MetricsError.tooFewSamples(input: "LogME features", count: n, minimum: 2)
+    }
     let k = classCount ?? ((labels.max() ?? 0) + 1)
     if let bad = labels.first(where: { $0 < 0 || $0 >= k }) {
       throw MetricsError.labelOutOfRange(input: "LogME labels", label: bad, classCount: k)
@@ -105,12 +108,15 @@ public enum LogME {
   static func evidence(
     sigma: [Double], c: [Double], yNorm2: Double, n: Int, dim: Int, options: Options
   ) -> (evidence: Double, alpha: Double, beta: Double, iterations: Int) {
-    let nd = Double(n), dd = Double(dim)
+    let nd = Double(n)
+    let dd = Double(dim)
     let inBasis = c.reduce(0) { $0 + $1 * $1 }
     let outside = max(yNorm2 - inBasis, 0)  // ‖y‖² outside the column space of F
     // z_i = √σᵢ cᵢ; posterior mean mtᵢ = β zᵢ / (α + βσᵢ).
     func state(_ alpha: Double, _ beta: Double) -> (gamma: Double, m2: Double, residual: Double) {
-      var gamma = 0.0, m2 = 0.0, residual = outside
+      var gamma = 0.0
+      var m2 = 0.0
+      var residual = outside
       for i in sigma.indices {
         let s = sigma[i]
         let denom = alpha + beta * s
@@ -122,7 +128,8 @@ public enum LogME {
       }
       return (gamma, m2, residual)
     }
-    var alpha = 1.0, beta = 1.0
+    var alpha = 1.0
+    var beta = 1.0
     var iterations = 0
     for _ in 0..<options.maxIterations {
       iterations += 1

@@ -35,14 +35,17 @@ public enum SafeTensors {
   ) throws {
     let sorted = tensors.sorted { $0.name < $1.name }
     for i in sorted.indices.dropFirst() where sorted[i].name == sorted[i - 1].name {
-      throw NeuralError.invalidSafetensors(path: url.path, reason: "duplicate tensor name '\(sorted[i].name)'")
+      throw NeuralError.invalidSafetensors(
+        path: url.path, reason: "duplicate tensor name '\(sorted[i].name)'")
     }
     var entries: [String] = []
     var offset = 0
     for (name, t) in sorted {
       let bytes = t.count * 4
       let shape = t.shape.map(String.init).joined(separator: ",")
-      entries.append("\(jsonString(name)):{\"dtype\":\"F32\",\"shape\":[\(shape)],\"data_offsets\":[\(offset),\(offset + bytes)]}")
+      entries.append(
+        "\(jsonString(name)):{\"dtype\":\"F32\",\"shape\":[\(shape)],\"data_offsets\":[\(offset),\(offset + bytes)]}"
+      )
       offset += bytes
     }
     if !metadata.isEmpty {
@@ -62,7 +65,8 @@ public enum SafeTensors {
     do {
       try data.write(to: url, options: .atomic)
     } catch {
-      throw NeuralError.io(path: url.path, cause: "could not write checkpoint: \(error.localizedDescription)")
+      throw NeuralError.io(
+        path: url.path, cause: "could not write checkpoint: \(error.localizedDescription)")
     }
   }
 
@@ -75,9 +79,13 @@ public enum SafeTensors {
     } catch {
       throw NeuralError.io(path: path, cause: "could not read file: \(error.localizedDescription)")
     }
-    func invalid(_ reason: String) -> NeuralError { .invalidSafetensors(path: path, reason: reason) }
+    func invalid(_ reason: String) -> NeuralError {
+      .invalidSafetensors(path: path, reason: reason)
+    }
     guard data.count >= 8 else { throw invalid("file is shorter than the 8-byte header length") }
-    let headerLength = data.prefix(8).enumerated().reduce(UInt64(0)) { $0 | UInt64($1.element) << (8 * UInt64($1.offset)) }
+    let headerLength = data.prefix(8).enumerated().reduce(UInt64(0)) {
+      $0 | UInt64($1.element) << (8 * UInt64($1.offset))
+    }
     guard headerLength <= UInt64(data.count - 8) else {
       throw invalid("header length \(headerLength) exceeds the file size \(data.count)")
     }
@@ -90,7 +98,9 @@ public enum SafeTensors {
     var entries: [(name: String, dtype: String, shape: [Int], begin: Int, end: Int)] = []
     for (name, value) in json {
       if name == "__metadata__" {
-        guard let m = value as? [String: Any] else { throw invalid("__metadata__ is not an object") }
+        guard let m = value as? [String: Any] else {
+          throw invalid("__metadata__ is not an object")
+        }
         for (k, v) in m { metadata[k] = v as? String ?? "\(v)" }
         continue
       }
@@ -110,7 +120,9 @@ public enum SafeTensors {
       }
       let count = e.shape.reduce(1, *)
       guard e.begin >= 0, e.end <= available, e.end - e.begin == count * size else {
-        throw invalid("tensor '\(e.name)' has data_offsets [\(e.begin), \(e.end)] that do not hold \(e.shape) \(e.dtype)")
+        throw invalid(
+          "tensor '\(e.name)' has data_offsets [\(e.begin), \(e.end)] that do not hold \(e.shape) \(e.dtype)"
+        )
       }
       let t = Tensor(shape: e.shape)
       data.withUnsafeBytes { raw in
@@ -126,16 +138,36 @@ public enum SafeTensors {
     "BOOL": 1,
   ]
 
-  static func convert(_ src: UnsafeRawPointer, dtype: String, count: Int, into dst: UnsafeMutablePointer<Float>) {
+  static func convert(
+    _ src: UnsafeRawPointer, dtype: String, count: Int, into dst: UnsafeMutablePointer<Float>
+  ) {
     for i in 0..<count {
       switch dtype {
-      case "F32": dst[i] = Float(bitPattern: UInt32(littleEndian: src.loadUnaligned(fromByteOffset: 4 * i, as: UInt32.self)))
-      case "F64": dst[i] = Float(Double(bitPattern: UInt64(littleEndian: src.loadUnaligned(fromByteOffset: 8 * i, as: UInt64.self))))
-      case "F16": dst[i] = halfToFloat(UInt16(littleEndian: src.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self)))
-      case "BF16": dst[i] = Float(bitPattern: UInt32(UInt16(littleEndian: src.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self))) << 16)
-      case "I64": dst[i] = Float(Int64(littleEndian: src.loadUnaligned(fromByteOffset: 8 * i, as: Int64.self)))
-      case "I32": dst[i] = Float(Int32(littleEndian: src.loadUnaligned(fromByteOffset: 4 * i, as: Int32.self)))
-      case "I16": dst[i] = Float(Int16(littleEndian: src.loadUnaligned(fromByteOffset: 2 * i, as: Int16.self)))
+      case "F32":
+        dst[i] = Float(
+          bitPattern: UInt32(
+            littleEndian: src.loadUnaligned(fromByteOffset: 4 * i, as: UInt32.self)))
+      case "F64":
+        dst[i] = Float(
+          Double(
+            bitPattern: UInt64(
+              littleEndian: src.loadUnaligned(fromByteOffset: 8 * i, as: UInt64.self))))
+      case "F16":
+        dst[i] = halfToFloat(
+          UInt16(littleEndian: src.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self)))
+      case "BF16":
+        dst[i] = Float(
+          bitPattern: UInt32(
+            UInt16(littleEndian: src.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self))) << 16)
+      case "I64":
+        dst[i] = Float(
+          Int64(littleEndian: src.loadUnaligned(fromByteOffset: 8 * i, as: Int64.self)))
+      case "I32":
+        dst[i] = Float(
+          Int32(littleEndian: src.loadUnaligned(fromByteOffset: 4 * i, as: Int32.self)))
+      case "I16":
+        dst[i] = Float(
+          Int16(littleEndian: src.loadUnaligned(fromByteOffset: 2 * i, as: Int16.self)))
       case "I8": dst[i] = Float(src.load(fromByteOffset: i, as: Int8.self))
       default: dst[i] = Float(src.load(fromByteOffset: i, as: UInt8.self))  // U8, BOOL
       }

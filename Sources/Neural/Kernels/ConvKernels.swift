@@ -18,7 +18,9 @@ struct ConvGeometry: Equatable {
   /// Rows of the output viewed as a matrix (N·P·Q).
   var outputRows: Int { n * p * q }
   /// Whether the convolution is a plain matrix product over channels (1×1, stride 1, no pad).
-  var isPointwise: Bool { kh == 1 && kw == 1 && stride == 1 && padTop == 0 && padLeft == 0 && p == h && q == w }
+  var isPointwise: Bool {
+    kh == 1 && kw == 1 && stride == 1 && padTop == 0 && padLeft == 0 && p == h && q == w
+  }
 }
 
 // MARK: - im2col / col2im

@@ -56,10 +56,12 @@ func gemm(
   b: UnsafePointer<Float>, ldb: Int, beta: Float = 0, c: UnsafeMutablePointer<Float>, ldc: Int
 ) {
   Gemm.configureThreads()
-  let parts = Gemm.strategy == .splitRows
+  let parts =
+    Gemm.strategy == .splitRows
     ? Swift.max(1, Swift.min(Gemm.maximumRowParts, m / Gemm.minimumRowsPerPart)) : 1
   if parts == 1 {
-    BLAS.sgemm(.none, transB, m: m, n: n, k: k, a: a, lda: lda, b: b, ldb: ldb, beta: beta, c: c, ldc: ldc)
+    BLAS.sgemm(
+      .none, transB, m: m, n: n, k: k, a: a, lda: lda, b: b, ldb: ldb, beta: beta, c: c, ldc: ldc)
     return
   }
   Parallel.forEach(parts) { part in
@@ -78,14 +80,18 @@ func gemmReduceRows(
 ) {
   Gemm.configureThreads()
   if Gemm.strategy == .openblasThreads || rows < 2 * Gemm.minimumRowsPerPart {
-    BLAS.sgemm(.transpose, .none, m: k, n: n, k: rows, a: a, lda: lda, b: b, ldb: ldb, beta: 1, c: c, ldc: ldc)
+    BLAS.sgemm(
+      .transpose, .none, m: k, n: n, k: rows, a: a, lda: lda, b: b, ldb: ldb, beta: 1, c: c,
+      ldc: ldc)
     return
   }
   scratch.reshape([k, n])
   let half = rows / 2
   let body: (Int) -> Void = { part in
     if part == 0 {
-      BLAS.sgemm(.transpose, .none, m: k, n: n, k: half, a: a, lda: lda, b: b, ldb: ldb, beta: 1, c: c, ldc: ldc)
+      BLAS.sgemm(
+        .transpose, .none, m: k, n: n, k: half, a: a, lda: lda, b: b, ldb: ldb, beta: 1, c: c,
+        ldc: ldc)
     } else {
       BLAS.sgemm(
         .transpose, .none, m: k, n: n, k: rows - half, a: a + half * lda, lda: lda,
@@ -119,7 +125,9 @@ extension Gemm {
     var best = Double.infinity
     for _ in 0..<repeats {
       let t0 = now()
-      gemm(.none, m: size, n: size, k: size, a: a.data, lda: size, b: b.data, ldb: size, c: c.data, ldc: size)
+      gemm(
+        .none, m: size, n: size, k: size, a: a.data, lda: size, b: b.data, ldb: size, c: c.data,
+        ldc: size)
       best = Swift.min(best, now() - t0)
     }
     return 2 * Double(size * size * size) / best / 1e9

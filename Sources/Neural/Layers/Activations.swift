@@ -44,7 +44,9 @@ public class PointwiseActivation: Layer {
     }
     precondition(dy.shape == x.shape, "\(kind).backward got dy \(dy.shape), expected \(x.shape).")
     inputGradient.reshape(x.shape)
-    let (xp, dp, gp, n, act) = (UnsafePointer(x.data), UnsafePointer(dy.data), inputGradient.data, x.count, activation)
+    let (xp, dp, gp, n, act) = (
+      UnsafePointer(x.data), UnsafePointer(dy.data), inputGradient.data, x.count, activation
+    )
     let slices = Parallel.slices(items: n / 8 + 1, work: n)
     Parallel.forEach(slices) { s in
       withActivation(act) { act in
@@ -79,7 +81,9 @@ public final class Dropout: Layer {
 
   /// Creates dropout with drop probability `probability` in [0, 1).
   public init(probability: Float, seed: UInt64 = 0) {
-    precondition(probability >= 0 && probability < 1, "Dropout probability must be in [0, 1), got \(probability).")
+    precondition(
+      probability >= 0 && probability < 1,
+      "Dropout probability must be in [0, 1), got \(probability).")
     self.probability = probability
     generator = SeededGenerator(seed: seed)
   }
@@ -108,7 +112,8 @@ public final class Dropout: Layer {
   public func backward(_ dy: Tensor) -> Tensor {
     precondition(trained, "Dropout.backward needs a forward pass in .training mode first.")
     if probability == 0 { return dy }
-    precondition(dy.count == mask.count, "Dropout.backward got dy \(dy.shape), expected \(mask.shape).")
+    precondition(
+      dy.count == mask.count, "Dropout.backward got dy \(dy.shape), expected \(mask.shape).")
     inputGradient.reshape(dy.shape)
     for i in 0..<dy.count { inputGradient.data[i] = dy.data[i] * mask.data[i] }
     return inputGradient
@@ -128,7 +133,8 @@ public final class GlobalAveragePool: Layer {
 
   // x: (N, H, W, C) -> y: (N, C)
   public func forward(_ x: Tensor, mode: Mode) -> Tensor {
-    precondition(x.shape.count == 4, "GlobalAveragePool needs an (N, H, W, C) input, got \(x.shape).")
+    precondition(
+      x.shape.count == 4, "GlobalAveragePool needs an (N, H, W, C) input, got \(x.shape).")
     let (n, hw, c) = (x.shape[0], x.shape[1] * x.shape[2], x.shape[3])
     output.reshape([n, c])
     let (xp, yp) = (UnsafePointer(x.data), output.data)
@@ -150,7 +156,8 @@ public final class GlobalAveragePool: Layer {
   public func backward(_ dy: Tensor) -> Tensor {
     precondition(inputShape.count == 4, "GlobalAveragePool.backward needs a forward pass first.")
     let (n, hw, c) = (inputShape[0], inputShape[1] * inputShape[2], inputShape[3])
-    precondition(dy.shape == [n, c], "GlobalAveragePool.backward got dy \(dy.shape), expected \([n, c]).")
+    precondition(
+      dy.shape == [n, c], "GlobalAveragePool.backward got dy \(dy.shape), expected \([n, c]).")
     inputGradient.reshape(inputShape)
     let (dp, gp) = (UnsafePointer(dy.data), inputGradient.data)
     let inv = 1 / Float(hw)

@@ -59,7 +59,9 @@ public final class BatchNorm2d: Layer {
   private var usedBatchStatistics = false
 
   /// Creates a batch norm over `channels` with γ = 1, β = 0, running mean 0 and variance 1.
-  public init(channels: Int, eps: Float = 1e-5, momentum: Float = 0.1, activation: Activation = .identity) {
+  public init(
+    channels: Int, eps: Float = 1e-5, momentum: Float = 0.1, activation: Activation = .identity
+  ) {
     precondition(channels > 0, "BatchNorm2d needs at least one channel.")
     self.channels = channels
     self.eps = eps
@@ -87,8 +89,10 @@ public final class BatchNorm2d: Layer {
   }
 
   public var buffers: [(name: String, tensor: Tensor)] {
-    [("running_mean", runningMean), ("running_var", runningVar),
-     ("num_batches_tracked", numBatchesTracked)]
+    [
+      ("running_mean", runningMean), ("running_var", runningVar),
+      ("num_batches_tracked", numBatchesTracked),
+    ]
   }
 
   public var kind: String {
@@ -111,11 +115,14 @@ public final class BatchNorm2d: Layer {
   // x: (…, C) -> y: (…, C)   PyTorch: F.batch_norm (+ F.relu6) on channels_last
   public func forward(_ x: Tensor, mode: Mode) -> Tensor {
     let c = channels
-    precondition(x.shape.last == c, "BatchNorm2d(\(c)) needs a channels-last input ending in \(c), got \(x.shape).")
+    precondition(
+      x.shape.last == c,
+      "BatchNorm2d(\(c)) needs a channels-last input ending in \(c), got \(x.shape).")
     let rows = x.count / c
     let batchStatistics = mode == .training && !freezeStatistics
     if batchStatistics {
-      precondition(rows > 1, "BatchNorm2d in training needs more than one value per channel, got \(x.shape).")
+      precondition(
+        rows > 1, "BatchNorm2d in training needs more than one value per channel, got \(x.shape).")
       batchMoments(x.data, rows: rows)
       let m = Float(rows)
       for i in 0..<c {
@@ -197,7 +204,8 @@ public final class BatchNorm2d: Layer {
     guard let x = input else {
       preconditionFailure("BatchNorm2d.backward needs a forward pass in .training mode first.")
     }
-    precondition(dy.shape == x.shape, "BatchNorm2d.backward got dy \(dy.shape), expected \(x.shape).")
+    precondition(
+      dy.shape == x.shape, "BatchNorm2d.backward got dy \(dy.shape), expected \(x.shape).")
     let c = channels
     let rows = x.count / c
     // Σ dz and Σ dz·x̂ per channel (Double across slices).
@@ -239,7 +247,8 @@ public final class BatchNorm2d: Layer {
       }
     }
     // Per-channel coefficients: dx = dz·k1 + x·k2 + k3.
-    return withUnsafeTemporaryAllocation(of: Float.self, capacity: 3 * c) { coefficients -> Tensor in
+    return withUnsafeTemporaryAllocation(of: Float.self, capacity: 3 * c) {
+      coefficients -> Tensor in
       let k1 = coefficients.baseAddress!
       let k2 = k1 + c
       let k3 = k2 + c

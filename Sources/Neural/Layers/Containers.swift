@@ -101,7 +101,8 @@ public final class Residual: Layer {
 
   /// Wraps `body` in an identity skip connection.
   public init(_ body: Layer, dropPathProbability: Float = 0, seed: UInt64 = 0) {
-    precondition(dropPathProbability >= 0 && dropPathProbability < 1,
+    precondition(
+      dropPathProbability >= 0 && dropPathProbability < 1,
       "Residual drop path probability must be in [0, 1), got \(dropPathProbability).")
     self.body = body
     self.dropPathProbability = dropPathProbability
@@ -121,10 +122,12 @@ public final class Residual: Layer {
 
   // x: (N, …) -> y = x + keep_n · body(x)
   public func forward(_ x: Tensor, mode: Mode) -> Tensor {
-    let b = Profiler.enabled
+    let b =
+      Profiler.enabled
       ? Profiler.measure("", body, backward: false) { body.forward(x, mode: mode) }
       : body.forward(x, mode: mode)
-    precondition(b.shape == x.shape, "Residual body changed the shape from \(x.shape) to \(b.shape).")
+    precondition(
+      b.shape == x.shape, "Residual body changed the shape from \(x.shape) to \(b.shape).")
     output.reshape(x.shape)
     trained = mode == .training
     let n = x.shape.first ?? 1
@@ -160,7 +163,8 @@ public final class Residual: Layer {
       }
       upstream = bodyGradient
     }
-    let g = Profiler.enabled
+    let g =
+      Profiler.enabled
       ? Profiler.measure("", body, backward: true) { body.backward(upstream) }
       : body.backward(upstream)
     inputGradient.reshape(dy.shape)

@@ -75,9 +75,11 @@ public final class Conv2d: Layer {
     inputChannels: Int, outputChannels: Int, kernelSize: Int, stride: Int = 1,
     padding: Padding = .valid, groups: Int = 1, bias: Bool = false
   ) {
-    precondition(inputChannels > 0 && outputChannels > 0 && kernelSize > 0 && stride > 0,
+    precondition(
+      inputChannels > 0 && outputChannels > 0 && kernelSize > 0 && stride > 0,
       "Conv2d needs positive channels, kernel size and stride.")
-    precondition(groups == 1 || (groups == inputChannels && groups == outputChannels),
+    precondition(
+      groups == 1 || (groups == inputChannels && groups == outputChannels),
       "Conv2d supports groups == 1 or depthwise (groups == inputChannels == outputChannels), "
         + "got groups \(groups) for \(inputChannels) → \(outputChannels) channels.")
     self.inputChannels = inputChannels
@@ -91,7 +93,8 @@ public final class Conv2d: Layer {
         Tensor(shape: [kernelSize, kernelSize, inputChannels, outputChannels]),
         layout: .convolution)
     } else {
-      weight = Parameter(Tensor(shape: [kernelSize, kernelSize, inputChannels]), layout: .depthwise)
+      weight = Parameter(
+        Tensor(shape: [kernelSize, kernelSize, inputChannels]), layout: .depthwise)
     }
     self.bias = bias ? Parameter(Tensor(shape: [outputChannels])) : nil
     var g = InitialSeeds.next()
@@ -106,7 +109,8 @@ public final class Conv2d: Layer {
 
   public var kind: String {
     if isDepthwise { return "DWConv \(kernelSize)x\(kernelSize) s\(stride)" }
-    return kernelSize == 1 && stride == 1 ? "Conv2d 1x1" : "Conv2d \(kernelSize)x\(kernelSize) s\(stride)"
+    return kernelSize == 1 && stride == 1
+      ? "Conv2d 1x1" : "Conv2d \(kernelSize)x\(kernelSize) s\(stride)"
   }
 
   /// PyTorch's default: U(±1/√fan_in) for weight and bias, fan_in = Cin/groups · k².
@@ -123,15 +127,19 @@ public final class Conv2d: Layer {
   }
 
   func geometry(for shape: [Int]) -> ConvGeometry {
-    precondition(shape.count == 4 && shape[3] == inputChannels,
+    precondition(
+      shape.count == 4 && shape[3] == inputChannels,
       "Conv2d(\(inputChannels) → \(outputChannels)) needs an (N, H, W, \(inputChannels)) input, "
         + "got \(shape).")
     let (h, w) = (shape[1], shape[2])
     let (top, bottom) = padding.amounts(size: h, kernel: kernelSize, stride: stride, vertical: true)
-    let (left, right) = padding.amounts(size: w, kernel: kernelSize, stride: stride, vertical: false)
+    let (left, right) = padding.amounts(
+      size: w, kernel: kernelSize, stride: stride, vertical: false)
     let p = (h + top + bottom - kernelSize) / stride + 1
     let q = (w + left + right - kernelSize) / stride + 1
-    precondition(p > 0 && q > 0, "Conv2d input \(shape) is smaller than its \(kernelSize)×\(kernelSize) kernel.")
+    precondition(
+      p > 0 && q > 0,
+      "Conv2d input \(shape) is smaller than its \(kernelSize)×\(kernelSize) kernel.")
     return ConvGeometry(
       n: shape[0], h: h, w: w, c: inputChannels, kh: kernelSize, kw: kernelSize, stride: stride,
       padTop: top, padLeft: left, p: p, q: q)
@@ -167,7 +175,8 @@ public final class Conv2d: Layer {
     guard let x = input, let g = geometry else {
       preconditionFailure("Conv2d.backward needs a forward pass in .training mode first.")
     }
-    precondition(dy.shape == [g.n, g.p, g.q, outputChannels],
+    precondition(
+      dy.shape == [g.n, g.p, g.q, outputChannels],
       "Conv2d.backward got dy \(dy.shape), expected \([g.n, g.p, g.q, outputChannels]).")
     let rows = g.outputRows
     if let b = bias, !b.frozen {
@@ -211,7 +220,8 @@ public final class Conv2d: Layer {
 }
 
 /// y[r, c] += v[c] for every row r.
-func addRowVector(_ y: UnsafeMutablePointer<Float>, rows: Int, cols: Int, _ v: UnsafePointer<Float>) {
+func addRowVector(_ y: UnsafeMutablePointer<Float>, rows: Int, cols: Int, _ v: UnsafePointer<Float>)
+{
   let slices = Parallel.slices(items: rows, work: rows * cols)
   Parallel.forEach(slices) { s in
     for r in Parallel.range(s, of: slices, total: rows) { addInPlace(y + r * cols, v, cols) }

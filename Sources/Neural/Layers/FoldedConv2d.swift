@@ -33,7 +33,8 @@ public final class FoldedConv2d {
   /// Folds `norm` (its running statistics, as in `.inference`) and its activation into `conv`.
   /// `activation` overrides the norm's activation (default: the norm's, or identity).
   public init(_ conv: Conv2d, _ norm: BatchNorm2d?, activation: Activation? = nil) {
-    precondition(norm == nil || norm!.channels == conv.outputChannels,
+    precondition(
+      norm == nil || norm!.channels == conv.outputChannels,
       "FoldedConv2d needs a BatchNorm2d over the convolution's \(conv.outputChannels) outputs, "
         + "got \(norm!.channels).")
     self.conv = conv
@@ -110,7 +111,8 @@ public final class FoldedConv2d {
     let cout = conv.outputChannels
     let shape = [g.n, g.p, g.q, cout]
     if accumulate {
-      precondition(y.shape == shape && activation == .identity,
+      precondition(
+        y.shape == shape && activation == .identity,
         "FoldedConv2d accumulate needs y of shape \(shape) (got \(y.shape)) and no activation.")
     } else if y.shape != shape {
       y.reshape(shape)
@@ -133,7 +135,9 @@ public final class FoldedConv2d {
       }
     }
     Gemm.configureThreads()
-    let (xp, wp, bp, yp) = (UnsafePointer(x.data), UnsafePointer(weight.data), UnsafePointer(bias.data), y.data)
+    let (xp, wp, bp, yp) = (
+      UnsafePointer(x.data), UnsafePointer(weight.data), UnsafePointer(bias.data), y.data
+    )
     let cols = scratch.prefix(g.isPointwise ? 0 : parts).map { $0.data }
     let act = activation
     let beta: Float = accumulate ? 1 : 0
@@ -147,7 +151,9 @@ public final class FoldedConv2d {
           a = UnsafePointer(cols[part])
         }
         let c = yp + r0 * cout
-        BLAS.sgemm(.none, .none, m: m, n: cout, k: k, a: a, lda: k, b: wp, ldb: cout, beta: beta, c: c, ldc: cout)
+        BLAS.sgemm(
+          .none, .none, m: m, n: cout, k: k, a: a, lda: k, b: wp, ldb: cout, beta: beta, c: c,
+          ldc: cout)
         biasActivate(c, rows: m, cols: cout, bp, act)
       }
     }

@@ -47,8 +47,10 @@ public final class Linear: Layer {
 
   // x: (…, in) -> y: (…, out)   PyTorch: F.linear
   public func forward(_ x: Tensor, mode: Mode) -> Tensor {
-    precondition(x.shape.last == inputFeatures,
-      "Linear(\(inputFeatures) → \(outputFeatures)) needs an input ending in \(inputFeatures), got \(x.shape).")
+    precondition(
+      x.shape.last == inputFeatures,
+      "Linear(\(inputFeatures) → \(outputFeatures)) needs an input ending in \(inputFeatures), got \(x.shape)."
+    )
     let rows = x.count / inputFeatures
     lastRows = rows
     output.reshape(Array(x.shape.dropLast()) + [outputFeatures])
@@ -66,7 +68,8 @@ public final class Linear: Layer {
       preconditionFailure("Linear.backward needs a forward pass in .training mode first.")
     }
     let rows = x.count / inputFeatures
-    precondition(dy.count == rows * outputFeatures, "Linear.backward got dy \(dy.shape) for input \(x.shape).")
+    precondition(
+      dy.count == rows * outputFeatures, "Linear.backward got dy \(dy.shape) for input \(x.shape).")
     if !weight.frozen {
       Gemm.configureThreads()
       BLAS.sgemm(

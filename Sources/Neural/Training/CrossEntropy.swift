@@ -17,16 +17,21 @@ public final class SoftmaxCrossEntropy {
 
   /// Creates the loss; `labelSmoothing` in [0, 1).
   public init(labelSmoothing: Float = 0) {
-    precondition(labelSmoothing >= 0 && labelSmoothing < 1, "Label smoothing must be in [0, 1), got \(labelSmoothing).")
+    precondition(
+      labelSmoothing >= 0 && labelSmoothing < 1,
+      "Label smoothing must be in [0, 1), got \(labelSmoothing).")
     self.labelSmoothing = labelSmoothing
   }
 
   // logits: (N, K), labels: N class indices -> mean loss
   public func forward(logits: Tensor, labels: [Int]) -> Float {
-    precondition(logits.shape.count == 2 && logits.shape[0] == labels.count,
-      "SoftmaxCrossEntropy needs (N, K) logits and N labels, got \(logits.shape) and \(labels.count).")
+    precondition(
+      logits.shape.count == 2 && logits.shape[0] == labels.count,
+      "SoftmaxCrossEntropy needs (N, K) logits and N labels, got \(logits.shape) and \(labels.count)."
+    )
     let (n, k) = (logits.shape[0], logits.shape[1])
-    precondition(labels.allSatisfy { $0 >= 0 && $0 < k }, "SoftmaxCrossEntropy labels must be in 0..<\(k).")
+    precondition(
+      labels.allSatisfy { $0 >= 0 && $0 < k }, "SoftmaxCrossEntropy labels must be in 0..<\(k).")
     probabilities.reshape([n, k])
     self.labels = labels
     let eps = Double(labelSmoothing)

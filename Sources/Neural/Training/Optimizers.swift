@@ -67,7 +67,8 @@ extension Optimizer {
     var out: [(parameter: Parameter, state: String, tensor: Tensor)] = []
     var unknown: [String] = []
     for (key, t) in tensors {
-      guard let dot = key.lastIndex(of: "."), states.contains(String(key[key.index(after: dot)...])),
+      guard let dot = key.lastIndex(of: "."),
+        states.contains(String(key[key.index(after: dot)...])),
         let p = byName[String(key[..<dot])]
       else {
         unknown.append(key)
@@ -99,8 +100,11 @@ public final class SGD: Optimizer {
   private var buffers: [ObjectIdentifier: Tensor] = [:]
 
   /// Creates SGD over `groups`.
-  public init(groups: [ParameterGroup], momentum: Float = 0, dampening: Float = 0, nesterov: Bool = false) {
-    precondition(!nesterov || (momentum > 0 && dampening == 0),
+  public init(
+    groups: [ParameterGroup], momentum: Float = 0, dampening: Float = 0, nesterov: Bool = false
+  ) {
+    precondition(
+      !nesterov || (momentum > 0 && dampening == 0),
       "Nesterov momentum needs momentum > 0 and zero dampening (as in PyTorch).")
     self.groups = groups
     self.momentum = momentum
@@ -122,7 +126,9 @@ public final class SGD: Optimizer {
     var out: [(name: String, tensor: Tensor)] = []
     for g in groups {
       for (name, p) in g.parameters {
-        if let buf = buffers[ObjectIdentifier(p)] { out.append((name + ".momentum_buffer", buf.clone())) }
+        if let buf = buffers[ObjectIdentifier(p)] {
+          out.append((name + ".momentum_buffer", buf.clone()))
+        }
       }
     }
     return out
@@ -181,7 +187,9 @@ public final class AdamW: Optimizer {
   private var state: [ObjectIdentifier: (step: Int, m: Tensor, v: Tensor)] = [:]
 
   /// Creates AdamW over `groups` (PyTorch defaults: betas (0.9, 0.999), eps 1e-8).
-  public init(groups: [ParameterGroup], beta1: Double = 0.9, beta2: Double = 0.999, eps: Float = 1e-8) {
+  public init(
+    groups: [ParameterGroup], beta1: Double = 0.9, beta2: Double = 0.999, eps: Float = 1e-8
+  ) {
     self.groups = groups
     self.beta1 = beta1
     self.beta2 = beta2
@@ -193,7 +201,9 @@ public final class AdamW: Optimizer {
     parameters: [(name: String, parameter: Parameter)], learningRate: Double,
     weightDecay: Double = 0.01
   ) {
-    self.init(groups: [ParameterGroup(parameters, learningRate: learningRate, weightDecay: weightDecay)])
+    self.init(groups: [
+      ParameterGroup(parameters, learningRate: learningRate, weightDecay: weightDecay)
+    ])
   }
 
   public func stateDict() -> [(name: String, tensor: Tensor)] {
@@ -201,8 +211,10 @@ public final class AdamW: Optimizer {
     for g in groups {
       for (name, p) in g.parameters {
         guard let s = state[ObjectIdentifier(p)] else { continue }
-        out += [(name + ".exp_avg", s.m.clone()), (name + ".exp_avg_sq", s.v.clone()),
-                (name + ".step", Tensor(shape: [1], values: [Float(s.step)]))]
+        out += [
+          (name + ".exp_avg", s.m.clone()), (name + ".exp_avg_sq", s.v.clone()),
+          (name + ".step", Tensor(shape: [1], values: [Float(s.step)])),
+        ]
       }
     }
     return out
@@ -281,7 +293,8 @@ public struct CosineSchedule: LearningRateSchedule {
 
   /// Creates the schedule; `totalSteps` includes the warmup.
   public init(warmupSteps: Int = 0, totalSteps: Int, minimumFactor: Double = 0) {
-    precondition(warmupSteps >= 0 && totalSteps > 0, "CosineSchedule needs warmup ≥ 0 and total > 0 steps.")
+    precondition(
+      warmupSteps >= 0 && totalSteps > 0, "CosineSchedule needs warmup ≥ 0 and total > 0 steps.")
     self.warmupSteps = warmupSteps
     self.totalSteps = totalSteps
     self.minimumFactor = minimumFactor

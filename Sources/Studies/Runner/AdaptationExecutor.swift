@@ -117,7 +117,8 @@ public struct AdaptationExecutor: RunExecutor {
     let configuration = Self.protocolConfiguration(run)
     let directory = context.checkpointDirectory
     try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-    let resume = context.attempt > 1
+    let resume =
+      context.attempt > 1
       && FileManager.default.fileExists(atPath: directory.appendingPathComponent("target").path)
     let trainingStart = Date()
     let report = context.reportEpoch
@@ -127,8 +128,9 @@ public struct AdaptationExecutor: RunExecutor {
       factory: { try ModelFactories.efficientNet($0, classes: $1, channels: $2) },
       directory: directory, resume: resume,
       sourceModel: try configuration.source.map {
-        try Self.sharedSourceModel($0, manifest: sourceManifest, domain: sourceDomain,
-                                   splits: splits, window: run.window, context: context.study)
+        try Self.sharedSourceModel(
+          $0, manifest: sourceManifest, domain: sourceDomain,
+          splits: splits, window: run.window, context: context.study)
       },
       progress: { phase, p in
         guard phase == "target", p.step == p.steps else { return }
@@ -195,7 +197,8 @@ public struct AdaptationExecutor: RunExecutor {
       adapted, run: run, configuration: configuration, data: target.provenance,
       directory: directory)
     let skipped = [("target", target), ("source", source)].compactMap { side, prepared in
-      prepared.notes.skipped.isEmpty ? nil
+      prepared.notes.skipped.isEmpty
+        ? nil
         : "\(side) rows " + prepared.notes.skipped.map { String($0.row) }.joined(separator: ", ")
     }
     if !skipped.isEmpty {
@@ -275,14 +278,17 @@ public struct AdaptationExecutor: RunExecutor {
 
   /// A set window is part of the key; without one the key is what it was before windows were
   /// selectable.
-  static func sharedSourceModel(_ configuration: TrainingConfiguration, manifest: URL,
-                                domain: String?, splits: String, window: String? = nil,
-                                context: StudyContext) throws
+  static func sharedSourceModel(
+    _ configuration: TrainingConfiguration, manifest: URL,
+    domain: String?, splits: String, window: String? = nil,
+    context: StudyContext
+  ) throws
     -> URL
   {
     let config = String(
       decoding: try StudyJSON.canonicalEncoder.encode(configuration), as: UTF8.self)
-    let key = ([config, try fingerprint(manifest: manifest), domain ?? "-", splits]
+    let key =
+      ([config, try fingerprint(manifest: manifest), domain ?? "-", splits]
       + (window.map { ["window \($0)"] } ?? []))
       .joined(separator: "\n")
     return context.studyDirectory.appendingPathComponent("source-models")
@@ -387,7 +393,9 @@ public struct AdaptationExecutor: RunExecutor {
   // MARK: - Data
 
   /// The manifest CSV behind `ref`, rendering generator datasets into the cache first.
-  public static func manifestURL(_ ref: DatasetRef, options: [String: String], context: StudyContext)
+  public static func manifestURL(
+    _ ref: DatasetRef, options: [String: String], context: StudyContext
+  )
     throws -> URL
   {
     let url = context.resolve(ref.path)
@@ -420,7 +428,9 @@ public struct AdaptationExecutor: RunExecutor {
         .appendingPathComponent(key + ".partial-\(ProcessInfo.processInfo.processIdentifier)")
       try? FileManager.default.removeItem(at: partial)
       FileHandle.standardError.write(
-        Data("generating phantom \(spec.name) (\(perClass)/class, \(size) px) → \(folder.path)\n".utf8))
+        Data(
+          "generating phantom \(spec.name) (\(perClass)/class, \(size) px) → \(folder.path)\n".utf8)
+      )
       do {
         _ = try PhantomGenerator.generate(
           spec: spec, specText: text, outDirectory: partial.path, seed: seed,
@@ -474,7 +484,9 @@ public struct AdaptationExecutor: RunExecutor {
       if let column = records.first?.fields.firstIndex(of: "path") {
         for record in records.dropFirst() where column < record.fields.count {
           let path = record.fields[column]
-          let url = path.hasPrefix("/") ? URL(fileURLWithPath: path)
+          let url =
+            path.hasPrefix("/")
+            ? URL(fileURLWithPath: path)
             : folder.appendingPathComponent(path)
           parts.append((try? Studies.sha256Hex(ofFile: url)) ?? "absent")
         }

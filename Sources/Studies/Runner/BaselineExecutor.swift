@@ -75,8 +75,10 @@ public struct BaselineExecutor: RunExecutor {
     let wall = Date().timeIntervalSince(start)
     return RunResult(
       target: targetMetrics, source: sourceMetrics, epochs: [],
-      timings: [TimingRecord(phase: "data", seconds: planned),
-                TimingRecord(phase: "evaluation", seconds: wall - planned)],
+      timings: [
+        TimingRecord(phase: "data", seconds: planned),
+        TimingRecord(phase: "evaluation", seconds: wall - planned),
+      ],
       wallSeconds: wall, trainImages: trainImages,
       notes: [
         "predicted_class": classes[majority],

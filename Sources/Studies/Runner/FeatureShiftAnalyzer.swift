@@ -37,8 +37,10 @@ public struct FeatureShiftAnalyzer: ShiftAnalyzer {
   public func analyze(
     source: DatasetRef, target: DatasetRef, settings: ShiftSettings, context: StudyContext
   ) throws -> ShiftAnalysisRecord {
-    let sourceManifest = try AdaptationExecutor.manifestURL(source, options: options, context: context)
-    let targetManifest = try AdaptationExecutor.manifestURL(target, options: options, context: context)
+    let sourceManifest = try AdaptationExecutor.manifestURL(
+      source, options: options, context: context)
+    let targetManifest = try AdaptationExecutor.manifestURL(
+      target, options: options, context: context)
     func sample(_ ref: DatasetRef, _ manifest: URL, classes: [String]?) throws -> ShiftSample {
       let name = try AdaptationExecutor.domain(of: ref, manifest: manifest)
       let dataset: Dataset
@@ -170,7 +172,8 @@ public struct FeatureShiftAnalyzer: ShiftAnalyzer {
       source: r.sourceName, target: r.targetName, metrics: metrics, histograms: histograms,
       headers: headers,
       embedding: embedding,
-      embeddingMethod: embedding.isEmpty ? nil
+      embeddingMethod: embedding.isEmpty
+        ? nil
         : "PCA of \(backbone) pooled features (ImageNet weights)",
       imagesPerDomain: [r.sourceName: r.sourceCount, r.targetName: r.targetCount])
   }
@@ -184,9 +187,13 @@ extension FeatureShiftAnalyzer {
         attribute: a.attribute,
         values: a.valueCounts.map { counts in
           let total = counts.values.reduce(0, +)
-          guard let top = counts.max(by: { $0.value != $1.value ? $0.value < $1.value : $0.key > $1.key })
+          guard
+            let top = counts.max(by: {
+              $0.value != $1.value ? $0.value < $1.value : $0.key > $1.key
+            })
           else { return "—" }
-          return top.value == total ? top.key
+          return top.value == total
+            ? top.key
             : "\(top.key) (\(Int((Double(top.value) / Double(max(total, 1)) * 100).rounded()))%)"
         })
     }

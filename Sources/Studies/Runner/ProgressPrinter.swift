@@ -37,7 +37,8 @@ public final class ProgressPrinter {
     let metric = epoch.valMetric.map { String(format: " val %.3f", $0) } ?? ""
     clearBar()
     write(
-      "\r  \(config.label): epoch \(epoch.epoch)/\(epochs)\(metric) \(Self.duration(epoch.wallSeconds))")
+      "\r  \(config.label): epoch \(epoch.epoch)/\(epochs)\(metric) \(Self.duration(epoch.wallSeconds))"
+    )
     barShown = true
   }
 
@@ -57,7 +58,8 @@ public final class ProgressPrinter {
     ranThisTime += 1
     secondsThisTime += seconds
     done += 1
-    line("[\(pad(done))/\(total)] \(config.label): FAILED after \(Self.duration(seconds)): \(error)")
+    line(
+      "[\(pad(done))/\(total)] \(config.label): FAILED after \(Self.duration(seconds)): \(error)")
     bar()
   }
 
@@ -103,7 +105,8 @@ public final class ProgressPrinter {
     } else if remaining == 0 {
       eta = "ETA 0s"
     }
-    let text = "[" + String(repeating: "#", count: filled)
+    let text =
+      "[" + String(repeating: "#", count: filled)
       + String(repeating: "-", count: width - filled) + "] \(done)/\(total) "
       + String(format: "%3.0f%%", fraction * 100) + " · elapsed "
       + Self.duration(Date().timeIntervalSince(startedAt)) + " · \(eta)"

@@ -46,7 +46,8 @@ public struct StudyContext: Sendable {
 
   /// The absolute location of a dataset path written in the spec.
   public func resolve(_ path: String) -> URL {
-    path.hasPrefix("/") ? URL(fileURLWithPath: path)
+    path.hasPrefix("/")
+      ? URL(fileURLWithPath: path)
       : specDirectory.appendingPathComponent(path).standardizedFileURL
   }
 }

@@ -21,8 +21,9 @@ struct SkippedRowsLog {
     guard !rows.isEmpty else { return [] }
     let lock = try FileLock(path: url.path + ".lock")
     defer { lock.unlock() }
-    let existing = Set(((try? String(contentsOf: url, encoding: .utf8)) ?? "")
-      .split(separator: "\n").map(String.init))
+    let existing = Set(
+      ((try? String(contentsOf: url, encoding: .utf8)) ?? "")
+        .split(separator: "\n").map(String.init))
     var added: [String] = []
     for row in rows {
       // One line each: a decoder's message may hold a newline.

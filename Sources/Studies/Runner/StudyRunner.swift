@@ -158,7 +158,8 @@ public final class StudyRunner {
         "checkpoints/\(hash.prefix(16))")
       let runContext = RunContext(
         study: context, checkpointDirectory: checkpoints, attempt: stored.attempts + 1,
-        reportEpoch: { [progress] epoch in progress.epoch(config, epoch, of: config.training.epochs) },
+        reportEpoch: { [progress] epoch in progress.epoch(config, epoch, of: config.training.epochs)
+        },
         log: { [progress] line in progress.log(line) })
       let start = Date()
       do {
@@ -202,8 +203,9 @@ public final class StudyRunner {
       var target: DatasetRef
       var settings: ShiftSettings
     }
-    let data = (try? StudyJSON.canonicalEncoder.encode(
-      Key(source: source, target: target, settings: settings))) ?? Data()
+    let data =
+      (try? StudyJSON.canonicalEncoder.encode(
+        Key(source: source, target: target, settings: settings))) ?? Data()
     return sha256Hex(data)
   }
 

@@ -26,7 +26,8 @@ extension FeatureShiftRun {
         }
         throw DatasetsError.decode(path: path, cause: cause)
       }
-      log("an image failed to decode; decoding every image of both samples to leave out the bad ones")
+      log(
+        "an image failed to decode; decoding every image of both samples to leave out the bad ones")
       var request = request
       var skipped: [String: [BadRow]] = [:]
       for side in [\Request.source, \Request.target] {

@@ -191,7 +191,8 @@ public enum FeatureShiftRun {
   {
     let clock = Date()
     let classes = Array(
-      Set(request.source.dataset.labels).union(request.target.dataset.labels)).sorted()
+      Set(request.source.dataset.labels).union(request.target.dataset.labels)
+    ).sorted()
     var request = request
     var primary = try PretrainedRegistry.weights(named: request.model).name
     var models: [(name: String, initialization: String, model: TransferModel)] = []
@@ -199,7 +200,8 @@ public enum FeatureShiftRun {
       var configuration = TrainingConfiguration()
       configuration.initialization = initialization
       configuration.seed = Int(truncatingIfNeeded: request.seed)
-      return try ModelFactories.efficientNet(configuration, classes: max(classes.count, 2), channels: 3)
+      return try ModelFactories.efficientNet(
+        configuration, classes: max(classes.count, 2), channels: 3)
     }
     var notes: [String] = []
     let softmax = request.layer == "softmax"
@@ -224,9 +226,10 @@ public enum FeatureShiftRun {
       if request.window == nil { request.window = recorded?.window }
       request.transferability = false
       models.append((primary, "trained", trained.model))
-      notes.append("Features of the trained network in \(checkpoint) at its input size "
-        + "\(trained.inputSize) px and its window; LogME skipped (it ranks pretrained backbones "
-        + "before training).")
+      notes.append(
+        "Features of the trained network in \(checkpoint) at its input size "
+          + "\(trained.inputSize) px and its window; LogME skipped (it ranks pretrained backbones "
+          + "before training).")
     } else {
       models.append((primary, "imagenet", try make(.pretrained(primary))))
     }
@@ -287,7 +290,8 @@ public enum FeatureShiftRun {
       return p.allSatisfy { $0 != nil } ? p.map { $0! } : nil
     }
     func primaryFeatures(_ x: ExtractedShiftSample) throws -> FeatureMatrix {
-      try x.features.first.map { $0! } ?? FeatureMatrix(rows: x.labels.count, columns: 0, values: [])
+      try x.features.first.map { $0! }
+        ?? FeatureMatrix(rows: x.labels.count, columns: 0, values: [])
     }
     let report = try ShiftAnalysis.run(
       source: ShiftAnalysis.Domain(
@@ -335,10 +339,12 @@ public enum FeatureShiftRun {
     }
     let prep = extractor.preprocessing
     func used(_ name: String, _ windows: [Preprocessing.AppliedWindow]) -> String {
-      "\(name): " + prep.summarize(windows).sorted { $0.key < $1.key }
+      "\(name): "
+        + prep.summarize(windows).sorted { $0.key < $1.key }
         .map { "\($0.key) (\($0.value))" }.joined(separator: ", ")
     }
-    let window = "window \(prep.window), \(request.inputSize) px, 3 channels; "
+    let window =
+      "window \(prep.window), \(request.inputSize) px, 3 channels; "
       + used(request.source.name, s.windows) + "; " + used(request.target.name, t.windows)
     return ShiftDocument(
       schemaVersion: 1, source: side(request.source, request.sourceSide),

@@ -144,7 +144,9 @@ public struct ShiftSampleExtractor {
       guard let network = (models[k].backbone as? EfficientNetBackbone)?.network else {
         throw StudiesError.manifest(
           path: sample.dataset.source, row: nil,
-          reason: "layer '\(layer)' needs an EfficientNet-Lite backbone, this model has \(models[k].backbone.kind)")
+          reason:
+            "layer '\(layer)' needs an EfficientNet-Lite backbone, this model has \(models[k].backbone.kind)"
+        )
       }
       guard network.featureWidth(at: layer) != nil else {
         throw StudiesError.manifest(
@@ -155,7 +157,8 @@ public struct ShiftSampleExtractor {
       return (network, layer)
     }
     let widths = models.indices.map { k in
-      softmax[k] ? models[k].head.classes
+      softmax[k]
+        ? models[k].head.classes
         : taps[k].map { $0.network.featureWidth(at: $0.layer)! } ?? models[k].featureDimension
     }
     var features = strides.map { $0 == nil ? nil : [Float]() }
@@ -184,10 +187,13 @@ public struct ShiftSampleExtractor {
         for slot in 0..<(batchSize / stride) {
           let image = decoded[rows[slot < rows.count ? slot : 0]]
           image.input.withUnsafeBufferPointer {
-            (batch.data + slot * p.valuesPerImage).update(from: $0.baseAddress!, count: p.valuesPerImage)
+            (batch.data + slot * p.valuesPerImage).update(
+              from: $0.baseAddress!, count: p.valuesPerImage)
           }
         }
-        let out = softmax[k] ? model.probabilities(batch)
+        let out =
+          softmax[k]
+          ? model.probabilities(batch)
           : (taps[k].map { $0.network.pooledFeatures(batch, at: $0.layer) }
             ?? model.backbone.forward(batch, mode: .inference)).array
         features[k]! += out.prefix(rows.count * widths[k])

@@ -116,7 +116,9 @@ public struct ArmSpec: Codable, Sendable, Hashable, CustomStringConvertible {
           return .failure(ArmParseError("'\(token)' needs a stage count, e.g. partial(2)"))
         }
         error = setStrategy(.partial(stages: k), token)
-      case "adabn": adaBN = true; if !args.isEmpty { error = noArgs(word) }
+      case "adabn":
+        adaBN = true
+        if !args.isEmpty { error = noArgs(word) }
       case "l2sp":
         guard let v = args.isEmpty ? [] : numbers(1...2), v.allSatisfy({ $0 >= 0 }) else {
           return .failure(ArmParseError("'\(token)' takes l2sp(α) or l2sp(α,β) with α, β ≥ 0"))
@@ -185,7 +187,8 @@ public struct ArmSpec: Codable, Sendable, Hashable, CustomStringConvertible {
     }
     if let l2sp {
       parts.append(
-        l2sp.beta == 0.01 ? "l2sp(\(format(l2sp.alpha)))"
+        l2sp.beta == 0.01
+          ? "l2sp(\(format(l2sp.alpha)))"
           : "l2sp(\(format(l2sp.alpha)),\(format(l2sp.beta)))")
     }
     if let dropout { parts.append(dropout == 0.5 ? "dropout" : "dropout(\(format(dropout)))") }

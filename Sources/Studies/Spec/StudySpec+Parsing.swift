@@ -29,12 +29,16 @@ extension StudySpec {
     }
     let p = SpecReader(file: file)
     guard let root, let top = root.mapping else {
-      throw p.fail(root, "(top level)", "the spec is not a mapping of keys", "start from studies/quickstart.yaml")
+      throw p.fail(
+        root, "(top level)", "the spec is not a mapping of keys",
+        "start from studies/quickstart.yaml")
     }
     try p.checkKeys(
       top, path: "",
-      known: ["name", "description", "data", "backbone", "input_size", "preprocessing", "arms",
-              "budgets", "seeds", "training", "shift", "report"])
+      known: [
+        "name", "description", "data", "backbone", "input_size", "preprocessing", "arms",
+        "budgets", "seeds", "training", "shift", "report",
+      ])
 
     var name = defaultName
     if let n = top["name"] {
@@ -93,7 +97,8 @@ extension StudySpec {
     var window: String?
     if let node = top["preprocessing"] {
       guard let m = node.mapping else {
-        throw p.fail(node, "preprocessing", "must be a mapping", "e.g. preprocessing: {window: auto}")
+        throw p.fail(
+          node, "preprocessing", "must be a mapping", "e.g. preprocessing: {window: auto}")
       }
       try p.checkKeys(m, path: "preprocessing", known: ["window"])
       if let v = m["window"] {
@@ -122,7 +127,8 @@ extension StudySpec {
       var textNode = node
       var key = "arms[\(i)]"
       if let m = node.mapping {
-        try p.checkKeys(m, path: key, known: ["arm", "budgets", "epochs", "patience", "source_epochs"])
+        try p.checkKeys(
+          m, path: key, known: ["arm", "budgets", "epochs", "patience", "source_epochs"])
         guard let a = m["arm"] else {
           throw p.fail(node, "\(key).arm", "missing", "write {arm: full+l2sp(1), budgets: [50]}")
         }
@@ -136,7 +142,9 @@ extension StudySpec {
           throw p.fail(textNode, key, "'\(text)' repeats an earlier arm", "remove it")
         }
         arms.append(arm)
-        if let b = node.mapping?["budgets"] { armBudgetNodes.append((arm.name, b, "arms[\(i)].budgets")) }
+        if let b = node.mapping?["budgets"] {
+          armBudgetNodes.append((arm.name, b, "arms[\(i)].budgets"))
+        }
         if let m = node.mapping {
           var o = ArmTrainingOverride()
           for (field, minimum) in [("epochs", 1), ("patience", 0), ("source_epochs", 1)] {
@@ -159,7 +167,9 @@ extension StudySpec {
       }
     }
 
-    var budgets: [LabelBudget] = [.perClass(10), .perClass(25), .perClass(50), .perClass(100), .all]
+    var budgets: [LabelBudget] = [
+      .perClass(10), .perClass(25), .perClass(50), .perClass(100), .all,
+    ]
     if let b = top["budgets"] { budgets = try p.budgets(b, "budgets") }
     var armBudgets: [String: [LabelBudget]] = [:]
     for (name, node, key) in armBudgetNodes {
@@ -196,13 +206,17 @@ extension StudySpec {
       }
       try p.checkKeys(
         m, path: "training",
-        known: ["epochs", "patience", "early_stopping", "monitor", "batch_size", "optimizer",
-                "learning_rate", "backbone_lr_scale", "weight_decay", "augment", "source_epochs",
-                "options"])
+        known: [
+          "epochs", "patience", "early_stopping", "monitor", "batch_size", "optimizer",
+          "learning_rate", "backbone_lr_scale", "weight_decay", "augment", "source_epochs",
+          "options",
+        ])
       if let v = m["epochs"] { training.epochs = try p.int(v, "training.epochs", in: 1...10_000) }
       if let v = m["patience"] ?? m["early_stopping"] {
         let key = m["patience"] != nil ? "training.patience" : "training.early_stopping"
-        if v.bool == false { training.patience = 0 } else {
+        if v.bool == false {
+          training.patience = 0
+        } else {
           training.patience = try p.int(v, key, in: 0...10_000)
         }
       }
@@ -213,7 +227,9 @@ extension StudySpec {
       if let v = m["optimizer"] {
         training.optimizer = try p.string(v, "training.optimizer")
         if !["sgd", "adamw"].contains(training.optimizer) {
-          throw p.fail(v, "training.optimizer", "unknown optimizer '\(training.optimizer)'", "use sgd or adamw")
+          throw p.fail(
+            v, "training.optimizer", "unknown optimizer '\(training.optimizer)'", "use sgd or adamw"
+          )
         }
       }
       if let v = m["learning_rate"] {
@@ -236,7 +252,8 @@ extension StudySpec {
       }
       if let v = m["options"] {
         guard let om = v.mapping else {
-          throw p.fail(v, "training.options", "must be a mapping", "e.g. options: {lr_schedule: cosine}")
+          throw p.fail(
+            v, "training.options", "must be a mapping", "e.g. options: {lr_schedule: cosine}")
         }
         for (k, val) in om {
           guard let ks = k.string, let vs = val.string else {
@@ -252,10 +269,12 @@ extension StudySpec {
       guard let m = s.mapping else {
         throw p.fail(s, "shift", "must be a mapping", "e.g. shift: {analyses: [mmd, intensity]}")
       }
-      try p.checkKeys(m, path: "shift", known: ["analyses", "permutations", "bootstrap", "max_images"])
+      try p.checkKeys(
+        m, path: "shift", known: ["analyses", "permutations", "bootstrap", "max_images"])
       if let a = m["analyses"] {
         guard let seq = a.sequence else {
-          throw p.fail(a, "shift.analyses", "must be a list", "e.g. analyses: [mmd, intensity] or []")
+          throw p.fail(
+            a, "shift.analyses", "must be a list", "e.g. analyses: [mmd, intensity] or []")
         }
         shift.analyses = try seq.enumerated().map { i, node in
           let text = try p.string(node, "shift.analyses[\(i)]")
@@ -270,8 +289,12 @@ extension StudySpec {
       if let v = m["permutations"] {
         shift.permutations = try p.int(v, "shift.permutations", in: 0...1_000_000)
       }
-      if let v = m["bootstrap"] { shift.bootstrap = try p.int(v, "shift.bootstrap", in: 0...1_000_000) }
-      if let v = m["max_images"] { shift.maxImages = try p.int(v, "shift.max_images", in: 2...1_000_000) }
+      if let v = m["bootstrap"] {
+        shift.bootstrap = try p.int(v, "shift.bootstrap", in: 0...1_000_000)
+      }
+      if let v = m["max_images"] {
+        shift.maxImages = try p.int(v, "shift.max_images", in: 2...1_000_000)
+      }
     }
 
     var report = ReportSettings()
@@ -300,7 +323,8 @@ extension StudySpec {
 
     return StudySpec(
       name: name, description: description, source: source, targets: targets, backbone: backbone,
-      inputSize: inputSize, arms: arms, budgets: budgets, armBudgets: armBudgets, armTraining: armTraining.isEmpty ? nil : armTraining, window: window, seeds: seeds,
+      inputSize: inputSize, arms: arms, budgets: budgets, armBudgets: armBudgets,
+      armTraining: armTraining.isEmpty ? nil : armTraining, window: window, seeds: seeds,
       training: training, shift: shift, report: report, yaml: yaml, file: file, onBad: onBad)
   }
 
@@ -355,10 +379,13 @@ private struct SpecReader {
 
   func int(_ node: Node, _ key: String, in range: ClosedRange<Int>) throws -> Int {
     guard let v = node.int else {
-      throw fail(node, key, "'\(node.string ?? "?")' is not a whole number", "write a number in \(range.lowerBound)…\(range.upperBound)")
+      throw fail(
+        node, key, "'\(node.string ?? "?")' is not a whole number",
+        "write a number in \(range.lowerBound)…\(range.upperBound)")
     }
     guard range.contains(v) else {
-      throw fail(node, key, "\(v) is out of range", "use a value in \(range.lowerBound)…\(range.upperBound)")
+      throw fail(
+        node, key, "\(v) is out of range", "use a value in \(range.lowerBound)…\(range.upperBound)")
     }
     return v
   }

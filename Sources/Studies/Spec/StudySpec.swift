@@ -126,7 +126,9 @@ public struct DatasetRef: Codable, Sendable, Hashable, CustomStringConvertible {
   }
 
   /// Identity without the content hash (used to look hashes up).
-  public var key: String { "\(kind.rawValue):\(path)#\(site ?? "*")@\(seed.map(String.init) ?? "-")" }
+  public var key: String {
+    "\(kind.rawValue):\(path)#\(site ?? "*")@\(seed.map(String.init) ?? "-")"
+  }
 
   public var description: String { "\(kind.rawValue) \(path)\(site.map { " site \($0)" } ?? "")" }
 }

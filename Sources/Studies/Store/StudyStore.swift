@@ -192,7 +192,8 @@ public final class StudyStore: Sendable {
   /// Runs in spec order (current ones only unless `includeStale`).
   public func runs(includeStale: Bool = false) throws -> [StoredRun] {
     try read("load runs") { db in
-      let sql = "SELECT * FROM run \(includeStale ? "" : "WHERE isCurrent = 1") ORDER BY ordinal, id"
+      let sql =
+        "SELECT * FROM run \(includeStale ? "" : "WHERE isCurrent = 1") ORDER BY ordinal, id"
       return try Row.fetchAll(db, sql: sql).map { row in
         let configJSON: String = row["configJSON"]
         let resultJSON: String? = row["resultJSON"]
@@ -219,13 +220,17 @@ public final class StudyStore: Sendable {
   /// Atomically marks a pending (or, with `includeFailed`, failed) run as running; false when
   /// another process holds or has finished it. Used by workers sharing one store.
   public func claim(hash: String, includeFailed: Bool) throws -> Bool {
-    try start(hash: hash, "claim run", onlyFrom: includeFailed ? ["pending", "failed"] : ["pending"])
+    try start(
+      hash: hash, "claim run", onlyFrom: includeFailed ? ["pending", "failed"] : ["pending"])
   }
 
   /// Marks a run `running` (one more attempt): from any status, or only from one of
   /// `onlyFrom`; true when the row changed. Status names are the store's own constants.
-  private func start(hash: String, _ operation: String, onlyFrom statuses: [String]?) throws -> Bool {
-    let filter = statuses.map { s in " AND status IN (" + s.map { "'\($0)'" }.joined(separator: ", ") + ")" } ?? ""
+  private func start(hash: String, _ operation: String, onlyFrom statuses: [String]?) throws -> Bool
+  {
+    let filter =
+      statuses.map { s in " AND status IN (" + s.map { "'\($0)'" }.joined(separator: ", ") + ")" }
+      ?? ""
     return try write(operation) { db in
       try db.execute(
         sql: """
@@ -254,9 +259,13 @@ public final class StudyStore: Sendable {
   public func recordResult(hash: String, result: RunResult) throws {
     let json = String(decoding: try StudyJSON.canonicalEncoder.encode(result), as: UTF8.self)
     try write("record result") { db in
-      guard let runId = try Int64.fetchOne(
-        db, sql: "SELECT id FROM run WHERE configHash = ?", arguments: [hash])
-      else { throw StudiesError.store(path: self.path, operation: "record result", cause: "unknown run \(hash)") }
+      guard
+        let runId = try Int64.fetchOne(
+          db, sql: "SELECT id FROM run WHERE configHash = ?", arguments: [hash])
+      else {
+        throw StudiesError.store(
+          path: self.path, operation: "record result", cause: "unknown run \(hash)")
+      }
       try Self.deleteChildren(db, runId: runId)
       for epoch in result.epochs {
         try db.execute(
@@ -265,8 +274,10 @@ public final class StudyStore: Sendable {
               (runId, epoch, wallSeconds, trainLoss, valMetric, valLoss, imagesPerSecond)
             VALUES (?, ?, ?, ?, ?, ?, ?)
             """,
-          arguments: [runId, epoch.epoch, epoch.wallSeconds, epoch.trainLoss, epoch.valMetric,
-                      epoch.valLoss, epoch.imagesPerSecond])
+          arguments: [
+            runId, epoch.epoch, epoch.wallSeconds, epoch.trainLoss, epoch.valMetric,
+            epoch.valLoss, epoch.imagesPerSecond,
+          ])
       }
       for (dataset, metrics) in [("target", result.target), ("source", result.source)] {
         guard let metrics else { continue }
@@ -276,7 +287,9 @@ public final class StudyStore: Sendable {
           ("macro_f1", metrics.macroF1, nil, nil),
           ("count", Double(metrics.count), nil, nil),
         ]
-        if let auroc = metrics.auroc { rows.append(("auroc", auroc.value, auroc.lower, auroc.upper)) }
+        if let auroc = metrics.auroc {
+          rows.append(("auroc", auroc.value, auroc.lower, auroc.upper))
+        }
         if let ece = metrics.ece { rows.append(("ece", ece, nil, nil)) }
         for (name, value, lower, upper) in rows {
           try db.execute(
@@ -308,8 +321,10 @@ public final class StudyStore: Sendable {
           UPDATE run SET status = ?, error = ?, finishedAt = ?, wallSeconds = ?, resultJSON = ?
           WHERE id = ?
           """,
-        arguments: [result.failure == nil ? "finished" : "failed", result.failure,
-                    Self.timestamp(), result.wallSeconds, json, runId])
+        arguments: [
+          result.failure == nil ? "finished" : "failed", result.failure,
+          Self.timestamp(), result.wallSeconds, json, runId,
+        ])
     }
   }
 
@@ -317,7 +332,8 @@ public final class StudyStore: Sendable {
   public func recordFailure(hash: String, error: String, wallSeconds: Double) throws {
     try write("record failure") { db in
       if let runId = try Int64.fetchOne(
-        db, sql: "SELECT id FROM run WHERE configHash = ?", arguments: [hash]) {
+        db, sql: "SELECT id FROM run WHERE configHash = ?", arguments: [hash])
+      {
         try Self.deleteChildren(db, runId: runId)
       }
       try db.execute(
@@ -369,7 +385,9 @@ public final class StudyStore: Sendable {
 
   /// Keys of the stored shift analyses.
   public func shiftKeys() throws -> Set<String> {
-    try read("load shift keys") { db in Set(try String.fetchAll(db, sql: "SELECT key FROM shiftResult")) }
+    try read("load shift keys") { db in
+      Set(try String.fetchAll(db, sql: "SELECT key FROM shiftResult"))
+    }
   }
 
   /// The current shift analyses, in insertion order.
@@ -406,7 +424,8 @@ public final class StudyStore: Sendable {
   /// Sum of the wall seconds of the current runs (finished and failed).
   public func totalComputeSeconds() throws -> Double {
     try read("sum compute") { db in
-      try Double.fetchOne(db, sql: "SELECT COALESCE(SUM(wallSeconds), 0) FROM run WHERE isCurrent = 1")
+      try Double.fetchOne(
+        db, sql: "SELECT COALESCE(SUM(wallSeconds), 0) FROM run WHERE isCurrent = 1")
         ?? 0
     }
   }
