@@ -68,10 +68,14 @@ let package = Package(
     .target(
       name: "LinearAlgebra", dependencies: ["CBLAS"],
       swiftSettings: numeric),
+    // The formats and places every module shares on disk: the JSON coder, SHA-256 (swift-crypto)
+    // and the cache root. A leaf, so Datasets and Metrics (neither imports the other) share it.
+    .target(
+      name: "Interchange", dependencies: [.product(name: "Crypto", package: "swift-crypto")]),
     // The one seeded random generator (stable algorithms only), below everything that draws.
     .target(name: "Randomness", swiftSettings: numeric),
     .target(
-      name: "ScanIO", dependencies: ["CDCMTK", "CJPEG", "COpenJPEG", "CPNG"],
+      name: "ScanIO", dependencies: ["CDCMTK", "CJPEG", "COpenJPEG", "CPNG", "Interchange"],
       swiftSettings: numeric),
     // Neural's kernels (depthwise convolution, BatchNorm, activations) are plain loops that
     // LLVM vectorises; AVX2 doubles their vector width on x86-64 (every x86 CPU since 2013-15;
@@ -82,34 +86,35 @@ let package = Package(
     .target(
       name: "Backbones",
       dependencies: [
-        "Neural", "Randomness", .product(name: "Crypto", package: "swift-crypto"),
+        "Neural", "Randomness", "Interchange",
       ],
       swiftSettings: numeric),
     .target(
       name: "Datasets",
       dependencies: [
-        "ScanIO", "Neural", "Randomness", "Yams",
-        .product(name: "Crypto", package: "swift-crypto"),
+        "ScanIO", "Neural", "Randomness", "Interchange", "Yams",
       ],
       swiftSettings: numeric),
     .target(
-      name: "Metrics", dependencies: ["LinearAlgebra", "Randomness"],
+      name: "Metrics", dependencies: ["LinearAlgebra", "Randomness", "Interchange"],
       swiftSettings: numeric),
     .target(
-      name: "Adaptation", dependencies: ["Backbones", "Datasets", "Metrics", "Randomness"],
+      name: "Adaptation",
+      dependencies: ["Backbones", "Datasets", "Metrics", "Randomness", "Interchange"],
       swiftSettings: numeric),
     .target(
       name: "Studies",
       dependencies: [
-        "Adaptation", "Yams", .product(name: "GRDB", package: "GRDB.swift"),
-        .product(name: "Crypto", package: "swift-crypto"),
+        "Adaptation", "Interchange", "Yams", .product(name: "GRDB", package: "GRDB.swift"),
       ]),
     .target(
-      name: "Reports", dependencies: ["Studies", "Adaptation", "Metrics"]),
+      name: "Reports", dependencies: ["Studies", "Metrics", "Interchange"]),
     .executableTarget(
       name: "MedTransferCLI",
       dependencies: [
-        "ScanIO", "Neural", "Randomness", "Backbones", "Datasets", "Metrics", "Adaptation",
+        "LinearAlgebra", "Interchange", "ScanIO", "Neural", "Randomness", "Backbones", "Datasets",
+        "Metrics",
+        "Adaptation",
         "Studies", "Reports", .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ],
       swiftSettings: numeric),

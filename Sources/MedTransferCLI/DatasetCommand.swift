@@ -2,6 +2,7 @@ import Adaptation
 import ArgumentParser
 import Datasets
 import Foundation
+import Interchange
 
 /// `medtransfer dataset …`: generate the phantom benchmark, summarise datasets.
 struct DatasetCommand: ParsableCommand {
@@ -90,8 +91,7 @@ struct DatasetGenerate: ParsableCommand {
         }
       }
       if json {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        let encoder = JSONCoding.encoder(.pretty)
         print(String(decoding: try encoder.encode(result), as: UTF8.self))
       } else {
         print(

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Datasets
 import Foundation
+import Interchange
 
 /// Options shared by commands that load a dataset.
 struct DatasetSourceOptions: ParsableArguments {
@@ -66,8 +67,7 @@ struct DatasetSummaryCommand: ParsableCommand {
       let assignment = try splits.map { try SplitAssignment.load(from: $0) }
       let summary = DatasetSummary.make(dataset: loaded, splits: assignment)
       if json {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        let encoder = JSONCoding.encoder(.pretty)
         print(String(decoding: try encoder.encode(summary), as: UTF8.self))
         return
       }

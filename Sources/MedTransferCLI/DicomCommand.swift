@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Interchange
 import ScanIO
 
 /// `medtransfer dicom inspect|export`: look at DICOM files the way the pipeline will see them.
@@ -53,8 +54,7 @@ struct DicomInspectCommand: ParsableCommand {
     }
     let results = ScanIO.readAll(files, workers: workers)
     var failed = 0
-    let encoder = JSONEncoder()
-    encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+    let encoder = JSONCoding.encoder(.canonical)
     for (path, result) in zip(files, results) {
       let report = InspectReport(path: path, result: result)
       if !report.ok { failed += 1 }

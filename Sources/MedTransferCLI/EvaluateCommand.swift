@@ -2,6 +2,7 @@ import Adaptation
 import ArgumentParser
 import Datasets
 import Foundation
+import Metrics
 
 /// `medtransfer evaluate`: a run folder's best checkpoint on a dataset.
 struct EvaluateCommand: ParsableCommand {
@@ -74,16 +75,18 @@ struct EvaluateCommand: ParsableCommand {
       print(String(decoding: try RunDirectory.prettyJSON(report), as: UTF8.self))
     } else {
       let o = report.overall
+      let accuracy = o.accuracy.interval ?? Self.noInterval
       print(
         String(
           format: "images %d  accuracy %.3f [%.3f, %.3f]  balanced %.3f  macro-F1 %.3f",
-          o.count, o.accuracy.value, o.accuracy.lower ?? .nan, o.accuracy.upper ?? .nan,
-          o.balancedAccuracy, o.macroF1))
+          o.count, o.accuracy.value, accuracy.lower, accuracy.upper, o.balancedAccuracy,
+          o.macroF1))
       if let auc = o.macroAUROC {
+        let interval = auc.interval ?? Self.noInterval
         print(
           String(
-            format: "macro AUROC %.3f [%.3f, %.3f]  ECE %.3f", auc.value,
-            auc.lower ?? .nan, auc.upper ?? .nan, o.ece))
+            format: "macro AUROC %.3f [%.3f, %.3f]  ECE %.3f", auc.value, interval.lower,
+            interval.upper, o.ece))
       }
       for (name, r) in report.perDomain.sorted(by: { $0.key < $1.key }) {
         print(
@@ -99,4 +102,7 @@ struct EvaluateCommand: ParsableCommand {
       }
     }
   }
+
+  /// Printed as "[nan, nan]" where an interval could not be computed.
+  static let noInterval = ConfidenceInterval(lower: .nan, upper: .nan, level: 0.95, method: "none")
 }

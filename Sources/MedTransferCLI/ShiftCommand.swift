@@ -1,6 +1,7 @@
 import ArgumentParser
 import Datasets
 import Foundation
+import Interchange
 import Metrics
 import Reports
 import Studies
@@ -221,7 +222,7 @@ struct ShiftCommand: ParsableCommand {
       }
       log(String(format: "done in %.1f s", Date().timeIntervalSince(clock)))
       if json {
-        let data = try MetricsJSON.encoder().encode(document)
+        let data = try JSONCoding.encoder().encode(document)
         print(String(decoding: data, as: UTF8.self))
       } else {
         print(Self.text(document))

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Interchange
 import Neural
 import Reports
 import Studies
@@ -77,12 +78,7 @@ struct StudyRunCommand: ParsableCommand {
       let studyDirectory = URL(fileURLWithPath: folder).standardizedFileURL
       let specDirectory = URL(fileURLWithPath: self.spec).deletingLastPathComponent()
         .standardizedFileURL
-      let cache =
-        ProcessInfo.processInfo.environment["MEDTRANSFER_CACHE"].map {
-          URL(fileURLWithPath: $0)
-        }
-        ?? FileManager.default.homeDirectoryForCurrentUser.appendingPathComponent(
-          ".cache/medtransfer")
+      let cache = cacheRoot()
       let context = StudyContext(
         studyDirectory: studyDirectory, specDirectory: specDirectory, cacheDirectory: cache)
       // Baselines first, every network arm through Adaptation; arms no executor can run are

@@ -75,8 +75,8 @@ struct TrainCommand: ParsableCommand {
     help: "BatchNorm running-statistics momentum while training (0: keep the network's).")
   var bnMomentum: Double = 0.1
 
-  @Option(help: "Selection metric: accuracy | balanced-accuracy | macro-f1 | macro-auroc.")
-  var metric: String = "balanced-accuracy"
+  @Option(help: "Selection metric: accuracy | balanced_accuracy | macro_f1 | auroc.")
+  var metric: String = "balanced_accuracy"
 
   @Option(help: "Deep CORAL loss weight (needs --target-domain).")
   var coral: Double?
@@ -129,10 +129,8 @@ struct TrainCommand: ParsableCommand {
     guard let opt = OptimizerKind(rawValue: optimizer) else {
       throw CLIError("--optimizer \(optimizer): unknown; use adamw or sgd")
     }
-    guard let selection = SelectionMetric(rawValue: metric) else {
-      throw CLIError(
-        "--metric \(metric): unknown; use "
-          + SelectionMetric.allCases.map(\.rawValue).joined(separator: ", "))
+    guard let selection = SelectionMetric(name: metric) else {
+      throw CLIError("--metric \(metric): unknown; use \(SelectionMetric.names)")
     }
     guard dropout >= 0 && dropout < 1 else {
       throw CLIError("--dropout \(dropout): must be in [0, 1)")

@@ -1,4 +1,5 @@
 import Foundation
+import Interchange
 import Studies
 
 /// Writes a study's report — `index.html`, `report.json` and `csv/*.csv` — from its store alone.
@@ -31,7 +32,7 @@ public enum ReportWriter {
     do {
       try FileManager.default.createDirectory(at: csvDir, withIntermediateDirectories: true)
       try Data(html.utf8).write(to: htmlURL, options: .atomic)
-      try StudyJSON.prettyEncoder.encode(report).write(to: jsonURL, options: .atomic)
+      try JSONCoding.encoder(.pretty).encode(report).write(to: jsonURL, options: .atomic)
       for (name, text) in csvTables(report) {
         let url = csvDir.appendingPathComponent(name)
         try Data(text.utf8).write(to: url, options: .atomic)

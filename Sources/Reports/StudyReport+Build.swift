@@ -1,5 +1,5 @@
-import Adaptation
 import Foundation
+import Metrics
 import Studies
 
 extension StudyReport {

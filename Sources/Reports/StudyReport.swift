@@ -1,4 +1,5 @@
 import Foundation
+import Metrics
 import Studies
 
 /// Everything the report shows, computed from the results store alone; encoded as report.json.

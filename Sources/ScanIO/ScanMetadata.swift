@@ -1,3 +1,5 @@
+import Interchange
+
 /// The attributes that define domains (site, scanner, protocol) and cohorts, typed.
 ///
 /// Patient name and ID are never stored here; `patientHash` is a salted SHA-256 of the
@@ -64,7 +66,7 @@ public struct ScanMetadata: Sendable, Equatable, Codable {
     let orientation = file.numbers(.imageOrientationPatient)
     imageOrientationPatient = orientation.count == 6 ? orientation : nil
     if let id = text(.patientID) {
-      patientHash = SHA256.hex(Array((salt + id).utf8))
+      patientHash = sha256Hex(Array((salt + id).utf8))
     }
   }
 

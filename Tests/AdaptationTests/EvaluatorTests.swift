@@ -24,8 +24,9 @@ final class EvaluatorTests: XCTestCase {
       probabilities: p, labels: positives.map { $0 ? 1 : 0 },
       classes: ["a", "b"], bootstrapReplicates: 50)
     XCTAssertEqual(r.perClassAUROC["b"]!.value, wins / pairs, accuracy: 1e-6)
-    XCTAssertEqual(r.perClassAUROC["b"]!.method, "delong")
-    XCTAssertEqual(r.macroAUROC!.method, "bootstrap")
+    XCTAssertEqual(r.perClassAUROC["b"]!.interval?.method, "DeLong")
+    XCTAssertEqual(
+      r.macroAUROC!.interval?.method.hasPrefix("stratified percentile bootstrap"), true)
     // 8 images; the Wilson interval is Metrics' (checked against scipy there).
     let correct = (0..<8).filter { (scores[$0] > 0.5) == positives[$0] }.count
     let wilson = Classification.wilsonInterval(successes: correct, count: 8)!
@@ -50,7 +51,7 @@ final class EvaluatorTests: XCTestCase {
     let gaps: [Double] = [1 - 0.9, 0.6, 1 - 0.8, 0.7]
     let expected = gaps.reduce(0, +) / 4
     XCTAssertEqual(r.ece, expected, accuracy: 1e-6)
-    XCTAssertEqual(r.accuracy.method, "wilson")
+    XCTAssertEqual(r.accuracy.interval?.method, "Wilson")
   }
 
   /// Per-domain and per-subgroup breakdowns partition the images.

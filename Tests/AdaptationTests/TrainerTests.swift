@@ -1,4 +1,5 @@
 import Foundation
+import Interchange
 import Neural
 import TestSupport
 import XCTest
@@ -260,7 +261,7 @@ final class TrainerTests: XCTestCase {
     // Round-trips as JSON (the Studies module stores it).
     let data2 = try RunDirectory.prettyJSON(result)
     XCTAssertEqual(
-      try RunDirectory.decoder.decode(SourceTargetResult.self, from: data2).configuration,
+      try JSONCoding.decoder().decode(SourceTargetResult.self, from: data2).configuration,
       result.configuration)
   }
 }

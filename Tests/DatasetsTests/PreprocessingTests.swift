@@ -1,5 +1,6 @@
 import Datasets
 import Foundation
+import Interchange
 import Randomness
 import ScanIO
 import TestSupport

@@ -1,4 +1,5 @@
 import Foundation
+import Interchange
 import Metrics
 import Randomness
 import TestSupport
@@ -63,8 +64,8 @@ final class ShiftAnalysisTests: XCTestCase {
     XCTAssertEqual(shifted.embedding?.target.count, 110)
     XCTAssertNotNil(shifted.targetLogME)
     // The report is one JSON document that round-trips.
-    let json = try MetricsJSON.encoder().encode(shifted)
-    XCTAssertEqual(try MetricsJSON.decoder().decode(ShiftReport.self, from: json), shifted)
+    let json = try JSONCoding.encoder().encode(shifted)
+    XCTAssertEqual(try JSONCoding.decoder().decode(ShiftReport.self, from: json), shifted)
     XCTAssertFalse(String(decoding: json, as: UTF8.self).contains("NaN"))
   }
 

@@ -1,4 +1,5 @@
 import Foundation
+import Metrics
 import Studies
 import TestSupport
 
@@ -83,7 +84,10 @@ enum ReportFixture {
     return RunResult(
       target: EvaluationMetrics(
         count: 400, accuracy: v + 0.03, balancedAccuracy: v, macroF1: v - 0.02,
-        auroc: Estimate(min(0.99, v + 0.08), lower: v + 0.04, upper: min(1, v + 0.12)),
+        auroc: Estimate(
+          value: min(0.99, v + 0.08),
+          interval: ConfidenceInterval(
+            lower: v + 0.04, upper: min(1, v + 0.12), level: 0.95, method: "DeLong")),
         ece: arm == "scratch" ? 0.09 : 0.035, reliability: bins,
         subgroups: [
           SubgroupMetric(attribute: "sex", value: "F", count: 190, accuracy: v + 0.01),
@@ -119,7 +123,7 @@ enum ReportFixture {
           * exp(-pow(($0 + $1) / 2 + 850, 2) / 8000)
       }
       let total = raw.reduce(0, +)
-      return IntensityHistogram(
+      return IntensityDensity(
         domain: d, edges: edges, density: raw.map { $0 / total }, unit: "HU")
     },
     headers: HeaderTable(

@@ -1,4 +1,5 @@
 import Foundation
+import Interchange
 import TestSupport
 import XCTest
 
@@ -94,7 +95,8 @@ final class ReportWriterTests: XCTestCase {
   func testReportJSONMatchesTheDatabase() throws {
     let store = try ReportFixture.make(in: dir)
     let files = try ReportWriter.write(studyDirectory: dir)
-    let report = try StudyJSON.decoder.decode(StudyReport.self, from: Data(contentsOf: files.json))
+    let report = try JSONCoding.decoder().decode(
+      StudyReport.self, from: Data(contentsOf: files.json))
     let rows = try store.query(
       """
       SELECT r.configHash AS hash, r.status AS status, f.metric AS metric, f.value AS value

@@ -1,4 +1,5 @@
 import Foundation
+import Interchange
 import TestSupport
 import XCTest
 
@@ -59,7 +60,7 @@ final class StudyCommandEndToEndTests: XCTestCase {
     let other = dir.appendingPathComponent("regenerated")
     let report = try runMedtransfer(["report", studyDir.path, "--out", other.path, "--json"])
     XCTAssertEqual(report.status, 0, report.stderr)
-    let decoded = try StudyJSON.decoder.decode(StudyReport.self, from: Data(report.stdout.utf8))
+    let decoded = try JSONCoding.decoder().decode(StudyReport.self, from: Data(report.stdout.utf8))
     let store = try StudyStore(directory: studyDir, create: false)
     let dbRuns = try store.runs()
     XCTAssertEqual(decoded.runs.map(\.hash), dbRuns.map(\.hash))

@@ -1,6 +1,7 @@
 import Adaptation
 import Datasets
 import Foundation
+import Interchange
 import TestSupport
 import XCTest
 
@@ -26,7 +27,7 @@ final class RunConfigHashTests: XCTestCase {
     XCTAssertEqual(c.hash, try config().hash)
     XCTAssertEqual(c.hash.count, 64)
     // Round trip through the store's JSON keeps the hash.
-    let decoded = try StudyJSON.decoder.decode(RunConfig.self, from: c.canonicalJSON())
+    let decoded = try JSONCoding.decoder().decode(RunConfig.self, from: c.canonicalJSON())
     XCTAssertEqual(decoded.hash, c.hash)
   }
 
@@ -105,7 +106,7 @@ final class RunConfigHashTests: XCTestCase {
     XCTAssertTrue(spec.expand().allSatisfy { $0.window == "-600,1500" })
     // Round trip through the store keeps the window and the hash.
     let run = spec.expand()[0]
-    let decoded = try StudyJSON.decoder.decode(RunConfig.self, from: run.canonicalJSON())
+    let decoded = try JSONCoding.decoder().decode(RunConfig.self, from: run.canonicalJSON())
     XCTAssertEqual(decoded.window, "-600,1500")
     XCTAssertEqual(decoded.hash, run.hash)
     // A bad window is a one-line spec error naming the key and the fix.

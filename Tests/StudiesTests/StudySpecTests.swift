@@ -1,4 +1,5 @@
 import Foundation
+import Interchange
 import TestSupport
 import XCTest
 
@@ -185,9 +186,9 @@ final class StudySpecTests: XCTestCase {
     // A spec stored before per-arm epochs existed (no key in its JSON) still decodes.
     var json =
       try JSONSerialization.jsonObject(
-        with: StudyJSON.prettyEncoder.encode(try parse(Self.minimal))) as! [String: Any]
+        with: JSONCoding.encoder(.pretty).encode(try parse(Self.minimal))) as! [String: Any]
     json.removeValue(forKey: "armTraining")
-    let old = try StudyJSON.decoder.decode(
+    let old = try JSONCoding.decoder().decode(
       StudySpec.self, from: JSONSerialization.data(withJSONObject: json))
     XCTAssertNil(old.armTraining)
     XCTAssertTrue(

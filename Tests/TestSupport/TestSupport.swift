@@ -69,8 +69,11 @@ public struct CommandResult {
   public var stderr: String
 }
 
-/// Runs `medtransfer` with `arguments` and waits for it.
-public func runMedtransfer(_ arguments: [String], environment: [String: String] = [:]) throws
+/// Runs `medtransfer` with `arguments` and waits for it: this process's environment with
+/// `environment` added and the variables named in `unset` removed.
+public func runMedtransfer(
+  _ arguments: [String], environment: [String: String] = [:], unset: [String] = []
+) throws
   -> CommandResult
 {
   let process = Process()
@@ -78,6 +81,7 @@ public func runMedtransfer(_ arguments: [String], environment: [String: String] 
   process.arguments = arguments
   var env = ProcessInfo.processInfo.environment
   for (k, v) in environment { env[k] = v }
+  for k in unset { env.removeValue(forKey: k) }
   process.environment = env
   let out = Pipe()
   let err = Pipe()

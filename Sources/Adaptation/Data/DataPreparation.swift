@@ -1,5 +1,6 @@
 import Datasets
 import Foundation
+import Interchange
 import Neural
 import Randomness
 
@@ -115,7 +116,7 @@ public enum DataPreparation {
     /// SHA-256 of the sorted manifest keys of the (budgeted) training images: equal for every
     /// arm of a seed and budget, since they all take their images from `plan`.
     public var trainSHA256: String {
-      Datasets.sha256Hex(
+      sha256Hex(
         Data(
           train.map { dataset.entries[$0].key }.sorted()
             .joined(separator: "\n").utf8))
@@ -200,7 +201,7 @@ public enum DataPreparation {
       train: built.set, validation: validation?.set, test: test?.set,
       unlabelledTarget: target.map { $0?.set ?? emptySet(dataset, cache: cache) })
     let notes = DataNotes(dataset, decodeFailures: failures)
-    let splitJSON = try JSONEncoder.sorted.encode(assignment.splitOf)
+    let splitJSON = try JSONCoding.encoder(.canonical).encode(assignment.splitOf)
     let validationKept = validation?.kept ?? []
     let testKept = test?.kept ?? []
     let targetKept = target.map { $0?.kept ?? [] }
@@ -212,10 +213,11 @@ public enum DataPreparation {
     let provenance = DataProvenance(
       source: request.source, sourceSHA256: try sourceHash(request.source),
       domains: request.domains, targetDomain: request.targetDomain, classes: dataset.labels,
-      counts: counts, splitSHA256: Datasets.sha256Hex(splitJSON),
+      counts: counts, splitSHA256: sha256Hex(splitJSON),
       preprocessingSHA256: prep.hash,
-      preprocessing: String(decoding: try JSONEncoder.sorted.encode(prep), as: UTF8.self),
-      cache: cache.directory, cacheSHA256: Datasets.sha256Hex(Data(cacheKeys.utf8)),
+      preprocessing: String(
+        decoding: try JSONCoding.encoder(.canonical).encode(prep), as: UTF8.self),
+      cache: cache.directory, cacheSHA256: sha256Hex(Data(cacheKeys.utf8)),
       skipped: notes.skipped.isEmpty ? nil : notes.skipped,
       window: request.window.description, windows: prep.summarize(windows))
     let augmentation = Augmentation()
@@ -376,18 +378,10 @@ public enum DataPreparation {
       !isDirectory.boolValue,
       let data = try? Data(contentsOf: URL(fileURLWithPath: path))
     {
-      return Datasets.sha256Hex(data)
+      return sha256Hex(data)
     }
     let files = (FileManager.default.enumerator(atPath: path)?.allObjects as? [String] ?? [])
       .sorted()
-    return Datasets.sha256Hex(Data(files.joined(separator: "\n").utf8))
-  }
-}
-
-extension JSONEncoder {
-  static var sorted: JSONEncoder {
-    let e = JSONEncoder()
-    e.outputFormatting = [.sortedKeys]
-    return e
+    return sha256Hex(Data(files.joined(separator: "\n").utf8))
   }
 }

@@ -1,24 +1,5 @@
 import Foundation
-
-/// A value with a 95% confidence interval.
-public struct IntervalEstimate: Codable, Equatable, Sendable {
-  /// The point estimate.
-  public var value: Double
-  /// Lower bound of the interval (nil when it cannot be computed, e.g. one class present).
-  public var lower: Double?
-  /// Upper bound of the interval.
-  public var upper: Double?
-  /// How the interval was computed (`delong`, `bootstrap`, `wilson`).
-  public var method: String?
-
-  /// Creates an estimate.
-  public init(value: Double, lower: Double? = nil, upper: Double? = nil, method: String? = nil) {
-    self.value = value
-    self.lower = lower
-    self.upper = upper
-    self.method = method
-  }
-}
+import Metrics
 
 /// Classification results on one set of images.
 public struct ClassificationReport: Codable, Equatable, Sendable {
@@ -27,15 +8,15 @@ public struct ClassificationReport: Codable, Equatable, Sendable {
   /// Class names, in label-index order.
   public var classes: [String]
   /// Top-1 accuracy with a Wilson 95% interval.
-  public var accuracy: IntervalEstimate
+  public var accuracy: Estimate
   /// Mean per-class recall (classes present in the labels).
   public var balancedAccuracy: Double
   /// Unweighted mean of per-class F1.
   public var macroF1: Double
   /// One-vs-rest AUROC per class (nil value when a class is absent or alone).
-  public var perClassAUROC: [String: IntervalEstimate]
+  public var perClassAUROC: [String: Estimate]
   /// Mean of the per-class AUROCs, with a bootstrap interval.
-  public var macroAUROC: IntervalEstimate?
+  public var macroAUROC: Estimate?
   /// Expected calibration error, 15 equal-width bins of the top-1 confidence.
   public var ece: Double
   /// confusion[true][predicted] counts.
@@ -43,17 +24,17 @@ public struct ClassificationReport: Codable, Equatable, Sendable {
   /// Mean cross-entropy of the predicted probabilities.
   public var loss: Double
   /// Reliability diagram: the non-empty ones of the 15 equal-width bins behind `ece`.
-  public var reliability: [CalibrationBin]
+  public var reliability: [ReliabilityBin]
   /// SHA-256 of the scored class probabilities (N × K Float32, little-endian): two reports
   /// with the same fingerprint scored the very same predictions (nil in older reports).
   public var predictionsSHA256: String?
 
   /// Creates a report.
   public init(
-    count: Int, classes: [String], accuracy: IntervalEstimate, balancedAccuracy: Double,
-    macroF1: Double, perClassAUROC: [String: IntervalEstimate],
-    macroAUROC: IntervalEstimate?, ece: Double, confusion: [[Int]], loss: Double,
-    reliability: [CalibrationBin] = []
+    count: Int, classes: [String], accuracy: Estimate, balancedAccuracy: Double,
+    macroF1: Double, perClassAUROC: [String: Estimate],
+    macroAUROC: Estimate?, ece: Double, confusion: [[Int]], loss: Double,
+    reliability: [ReliabilityBin] = []
   ) {
     self.reliability = reliability
     self.count = count
@@ -76,30 +57,6 @@ public struct ClassificationReport: Codable, Equatable, Sendable {
     case .macroF1: return macroF1
     case .macroAUROC: return macroAUROC?.value ?? .nan
     }
-  }
-}
-
-/// One bin of a reliability diagram (top-1 confidence in (lower, upper]).
-public struct CalibrationBin: Codable, Equatable, Sendable {
-  public var lower: Double
-  public var upper: Double
-  /// Images in the bin.
-  public var count: Int
-  /// Mean top-1 confidence of those images.
-  public var meanConfidence: Double
-  /// Their accuracy.
-  public var accuracy: Double
-
-  /// Creates a bin.
-  public init(
-    lower: Double, upper: Double, count: Int, meanConfidence: Double,
-    accuracy: Double
-  ) {
-    self.lower = lower
-    self.upper = upper
-    self.count = count
-    self.meanConfidence = meanConfidence
-    self.accuracy = accuracy
   }
 }
 

@@ -1,5 +1,6 @@
 import Datasets
 import Foundation
+import Interchange
 import Metrics
 
 /// Turns predicted class probabilities into the reports `evaluate`, `summary.json` and the
@@ -87,36 +88,24 @@ public enum Evaluator {
       let positives = labels.filter { $0 == c }.count
       return positives >= 2 && n - positives >= 2
     }
-    var perClass: [String: IntervalEstimate] = [:]
-    var macro: IntervalEstimate?
+    var perClass: [String: Estimate] = [:]
+    var macro: Estimate?
     if !present.isEmpty,
       let auroc = try? ROC.oneVsRest(
         probabilities: rows, labels: labels, classes: present,
         bootstrap: Bootstrap.Plan(replicates: bootstrapReplicates, seed: seed ^ 0xB007))
     {
       for (c, result) in zip(present, auroc.perClass) {
-        perClass[classes[c]] = IntervalEstimate(
-          value: result.auc, lower: result.deLongInterval.lower,
-          upper: result.deLongInterval.upper, method: "delong")
+        perClass[classes[c]] = Estimate(value: result.auc, interval: result.deLongInterval)
       }
-      let interval = auroc.bootstrapInterval
-      macro = IntervalEstimate(
-        value: auroc.macroAUC, lower: interval?.lower, upper: interval?.upper,
-        method: interval == nil ? nil : "bootstrap")
+      macro = Estimate(value: auroc.macroAUC, interval: auroc.bootstrapInterval)
     }
     let calibration = try? Calibration.expectedCalibrationError(
       probabilities: rows, labels: labels)
-    let reliability = (calibration?.bins ?? []).compactMap { bin -> CalibrationBin? in
-      guard let confidence = bin.meanConfidence, let accuracy = bin.accuracy else { return nil }
-      return CalibrationBin(
-        lower: bin.lower, upper: bin.upper, count: bin.count,
-        meanConfidence: confidence, accuracy: accuracy)
-    }
+    let reliability = calibration?.bins ?? []
     var report = ClassificationReport(
       count: n, classes: classes,
-      accuracy: IntervalEstimate(
-        value: confusion.accuracy, lower: wilson?.lower,
-        upper: wilson?.upper, method: "wilson"),
+      accuracy: Estimate(value: confusion.accuracy, interval: wilson),
       balancedAccuracy: confusion.balancedAccuracy, macroF1: confusion.macroF1,
       perClassAUROC: perClass, macroAUROC: macro,
       ece: n == 0 ? .nan : calibration?.expectedCalibrationError ?? .nan,
@@ -124,7 +113,7 @@ public enum Evaluator {
       loss: Classification.logLoss(probabilities: rows, labels: labels),
       reliability: reliability)
     report.predictionsSHA256 = probabilities.withUnsafeBufferPointer {
-      Datasets.sha256Hex(Data(buffer: $0))
+      sha256Hex(Data(buffer: $0))
     }
     return report
   }

@@ -1,4 +1,5 @@
 import Foundation
+import Interchange
 
 /// The files of one run folder (`runs/NAME`): `config.json`, `metrics.jsonl`, checkpoints and
 /// `summary.json`.
@@ -65,28 +66,10 @@ public struct RunDirectory: Sendable {
     }
   }
 
-  static let encoder: JSONEncoder = {
-    let e = JSONEncoder()
-    e.outputFormatting = [.prettyPrinted, .sortedKeys]
-    e.nonConformingFloatEncodingStrategy = .convertToString(
-      positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
-    return e
-  }()
-
-  static let lineEncoder: JSONEncoder = {
-    let e = JSONEncoder()
-    e.outputFormatting = [.sortedKeys]
-    e.nonConformingFloatEncodingStrategy = .convertToString(
-      positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
-    return e
-  }()
-
-  static let decoder: JSONDecoder = {
-    let d = JSONDecoder()
-    d.nonConformingFloatDecodingStrategy = .convertFromString(
-      positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
-    return d
-  }()
+  /// Interchange's one JSON coder: pretty files, canonical JSON Lines.
+  static let encoder = JSONCoding.encoder(.pretty)
+  static let lineEncoder = JSONCoding.encoder(.canonical)
+  static let decoder = JSONCoding.decoder()
 
   /// Writes `value` as pretty JSON to `url`, atomically.
   public static func writeJSON<T: Encodable>(_ value: T, to url: URL) throws {

@@ -41,8 +41,8 @@ public struct ValidationMetrics: Codable, Equatable, Sendable {
   }
 }
 
-/// How a run ended.
-public enum RunStatus: String, Codable, Sendable {
+/// How a training run ended (a study's run status is `Studies.RunStatus`).
+public enum TrainingStatus: String, Codable, Sendable {
   /// Every epoch ran.
   case completed
   /// Early stopping ended it.
@@ -54,7 +54,7 @@ public enum RunStatus: String, Codable, Sendable {
 /// `summary.json`: the outcome of one training run.
 public struct RunSummary: Codable, Equatable, Sendable {
   /// How it ended.
-  public var status: RunStatus
+  public var status: TrainingStatus
   /// The one-line error when `status == .failed`.
   public var error: String?
   /// Epochs run.

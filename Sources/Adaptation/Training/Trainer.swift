@@ -281,7 +281,7 @@ public final class Trainer {
     {
       try Checkpoint.write(model, to: dir.bestCheckpointURL)
     }
-    let status: RunStatus =
+    let status: TrainingStatus =
       failure != nil
       ? .failed
       : (epoch < config.epochs ? .stoppedEarly : .completed)

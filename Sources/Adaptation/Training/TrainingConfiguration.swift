@@ -60,12 +60,55 @@ public enum OptimizerKind: String, Codable, Hashable, Sendable {
   case adamw
 }
 
-/// The validation metric early stopping and checkpoint selection follow (higher is better).
+/// A classification metric by name, higher is better: what early stopping and checkpoint
+/// selection follow (`train --metric`, a study's `training.monitor`) and a study report's
+/// headline metric (`report.metric`). The one metric vocabulary of MedTransfer.
+///
+/// The raw values are the spellings study run hashes cover; `init(name:)` also accepts the
+/// hyphenated ones the CLI used (`balanced-accuracy`, `macro-f1`, `macro-auroc`).
 public enum SelectionMetric: String, Codable, Hashable, Sendable, CaseIterable {
   case accuracy
-  case balancedAccuracy = "balanced-accuracy"
-  case macroF1 = "macro-f1"
-  case macroAUROC = "macro-auroc"
+  case balancedAccuracy = "balanced_accuracy"
+  case macroF1 = "macro_f1"
+  /// Macro one-vs-rest AUROC.
+  case macroAUROC = "auroc"
+
+  /// Parses a metric name in either spelling (nil if unknown).
+  public init?(name: String) {
+    let t = name.trimmingCharacters(in: .whitespaces).lowercased()
+      .replacingOccurrences(of: "-", with: "_")
+    switch t {
+    case "macro_auroc": self = .macroAUROC
+    default:
+      guard let metric = SelectionMetric(rawValue: t) else { return nil }
+      self = metric
+    }
+  }
+
+  /// Reads either spelling (`config.json` files written before the enums were merged say
+  /// `balanced-accuracy`).
+  public init(from decoder: Decoder) throws {
+    let c = try decoder.singleValueContainer()
+    let text = try c.decode(String.self)
+    guard let metric = SelectionMetric(name: text) else {
+      throw DecodingError.dataCorruptedError(
+        in: c, debugDescription: "unknown metric '\(text)'")
+    }
+    self = metric
+  }
+
+  /// Every accepted name, canonical spelling, for error messages.
+  public static var names: String { allCases.map(\.rawValue).joined(separator: ", ") }
+
+  /// Human label for tables and axes.
+  public var title: String {
+    switch self {
+    case .accuracy: return "accuracy"
+    case .balancedAccuracy: return "balanced accuracy"
+    case .macroF1: return "macro-F1"
+    case .macroAUROC: return "AUROC"
+    }
+  }
 }
 
 /// Everything that decides what one training run does, apart from the data.

@@ -1,4 +1,5 @@
 import Foundation
+import Interchange
 
 #if canImport(Glibc)
   import Glibc
@@ -58,13 +59,9 @@ public final class TensorCache: @unchecked Sendable {
   private let lock = NSLock()
   private var counters = (hits: 0, misses: 0)
 
-  /// The default root: `${MEDTRANSFER_CACHE:-~/.cache/medtransfer}/tensors`.
+  /// The default root: `tensors/` under Interchange's `cacheRoot()`.
   public static var defaultRoot: String {
-    let env = ProcessInfo.processInfo.environment
-    let base =
-      env["MEDTRANSFER_CACHE"].flatMap { $0.isEmpty ? nil : $0 }
-      ?? (NSHomeDirectory() as NSString).appendingPathComponent(".cache/medtransfer")
-    return (base as NSString).appendingPathComponent("tensors")
+    cacheRoot().appendingPathComponent("tensors").path
   }
 
   /// Opens (creating) the cache for `preprocessing` under `root` (default: `defaultRoot`).
@@ -76,8 +73,7 @@ public final class TensorCache: @unchecked Sendable {
       try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
       let description = (directory as NSString).appendingPathComponent("preprocessing.json")
       if !FileManager.default.fileExists(atPath: description) {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        let encoder = JSONCoding.encoder(.pretty)
         try encoder.encode(preprocessing).write(
           to: URL(fileURLWithPath: description), options: .atomic)
       }

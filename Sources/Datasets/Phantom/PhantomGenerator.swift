@@ -1,6 +1,6 @@
-import Crypto
 import Dispatch
 import Foundation
+import Interchange
 import Randomness
 import ScanIO
 
@@ -245,8 +245,7 @@ public enum PhantomGenerator {
     do {
       try (([header] + rows).joined(separator: "\n") + "\n").write(
         toFile: manifestPath, atomically: true, encoding: .utf8)
-      let encoder = JSONEncoder()
-      encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+      let encoder = JSONCoding.encoder(.pretty)
       try encoder.encode(result).write(to: URL(fileURLWithPath: outDirectory + "/generation.json"))
     } catch {
       throw DatasetsError.io(path: manifestPath, cause: error.localizedDescription)

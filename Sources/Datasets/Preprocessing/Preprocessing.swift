@@ -1,4 +1,5 @@
 import Foundation
+import Interchange
 import ScanIO
 
 /// The preprocessing pipeline, fully described by value: modality LUT → VOI window (→
@@ -129,7 +130,7 @@ public struct Preprocessing: Codable, Hashable, Sendable {
   /// The preprocessing a run recorded (`DataProvenance.preprocessing`), to run again with
   /// today's implementation (`version` set to `currentVersion`); nil if `json` is not one.
   public static func recorded(_ json: String) -> Preprocessing? {
-    guard var p = try? JSONDecoder().decode(Preprocessing.self, from: Data(json.utf8)) else {
+    guard var p = try? JSONCoding.decoder().decode(Preprocessing.self, from: Data(json.utf8)) else {
       return nil
     }
     p.version = currentVersion
@@ -138,8 +139,7 @@ public struct Preprocessing: Codable, Hashable, Sendable {
 
   /// SHA-256 (hex) of the canonical JSON description.
   public var hash: String {
-    let encoder = JSONEncoder()
-    encoder.outputFormatting = [.sortedKeys]
+    let encoder = JSONCoding.encoder(.canonical)
     return sha256Hex(try! encoder.encode(self))
   }
 

@@ -1,4 +1,5 @@
 import Foundation
+import Interchange
 import ScanIO
 
 /// An image decoded to modality values (HU for CT; 0...255 for PNG and JPEG) plus the header

@@ -1,4 +1,5 @@
 import Foundation
+import Interchange
 import Randomness
 
 /// Split assignment for a dataset: stratified by domain and label, grouped by patient, seeded.
@@ -32,8 +33,7 @@ public struct SplitAssignment: Codable, Equatable, Sendable {
 
   /// Writes the assignment as JSON (sorted keys, so the file is stable).
   public func save(to path: String) throws {
-    let encoder = JSONEncoder()
-    encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+    let encoder = JSONCoding.encoder(.pretty)
     do { try encoder.encode(self).write(to: URL(fileURLWithPath: path)) } catch {
       throw DatasetsError.io(path: path, cause: error.localizedDescription)
     }
@@ -42,7 +42,7 @@ public struct SplitAssignment: Codable, Equatable, Sendable {
   /// Reads an assignment written by `save`.
   public static func load(from path: String) throws -> SplitAssignment {
     do {
-      return try JSONDecoder().decode(
+      return try JSONCoding.decoder().decode(
         SplitAssignment.self, from: Data(contentsOf: URL(fileURLWithPath: path)))
     } catch {
       throw DatasetsError.invalidManifest(
@@ -151,8 +151,12 @@ public enum Splitter {
   }
 }
 
-/// How many labelled images to use per class.
-public enum LabelBudget: Codable, Equatable, Sendable, CustomStringConvertible {
+/// How many labelled images to use per class: the one label budget of MedTransfer (the CLI's
+/// `--budget`, a study's `budgets` and the store's `budget` column).
+///
+/// JSON: a per-class budget is its number, `all` the string "all", a fraction the string
+/// "N%". Run hashes cover this encoding, so it must not change.
+public enum LabelBudget: Codable, Hashable, Sendable, Comparable, CustomStringConvertible {
   /// N images per class (all if a class has fewer).
   case perClass(Int)
   /// A fraction of each class (at least one image).
@@ -160,11 +164,57 @@ public enum LabelBudget: Codable, Equatable, Sendable, CustomStringConvertible {
   /// Every image.
   case all
 
+  /// "25", "10%" or "all" (a study's tables add "/class" where they need it).
   public var description: String {
     switch self {
-    case .perClass(let n): return "\(n)/class"
+    case .perClass(let n): return String(n)
     case .fraction(let f): return "\(f * 100)%"
     case .all: return "all"
+    }
+  }
+
+  /// Labels per class, nil for a fraction or `all`.
+  public var count: Int? {
+    if case .perClass(let n) = self { return n }
+    return nil
+  }
+
+  /// Per-class budgets by size, then fractions by size, then `all`.
+  public static func < (a: LabelBudget, b: LabelBudget) -> Bool {
+    func rank(_ x: LabelBudget) -> (Int, Double) {
+      switch x {
+      case .perClass(let n): return (0, Double(n))
+      case .fraction(let f): return (1, f)
+      case .all: return (2, 0)
+      }
+    }
+    return rank(a) < rank(b)
+  }
+
+  public init(from decoder: Decoder) throws {
+    let container = try decoder.singleValueContainer()
+    if let n = try? container.decode(Int.self) {
+      self = .perClass(n)
+      return
+    }
+    let text = try container.decode(String.self)
+    if text == "all" {
+      self = .all
+    } else if text.hasSuffix("%"), let p = Double(text.dropLast()), p > 0, p <= 100 {
+      self = .fraction(p / 100)
+    } else {
+      throw DecodingError.dataCorruptedError(
+        in: container,
+        debugDescription: "a label budget is a positive integer, \"N%\" or \"all\"")
+    }
+  }
+
+  public func encode(to encoder: Encoder) throws {
+    var container = encoder.singleValueContainer()
+    switch self {
+    case .perClass(let n): try container.encode(n)
+    case .fraction: try container.encode(description)
+    case .all: try container.encode("all")
     }
   }
 

@@ -4,12 +4,21 @@ public struct ReliabilityBin: Codable, Sendable, Equatable {
   public var lower: Double
   /// Upper confidence edge (inclusive).
   public var upper: Double
-  /// Samples whose confidence falls in the bin.
+  /// Samples whose confidence falls in the bin (at least one: empty bins are not listed).
   public var count: Int
-  /// Mean confidence of those samples (nil when empty).
-  public var meanConfidence: Double?
-  /// Their accuracy (nil when empty).
-  public var accuracy: Double?
+  /// Mean top-label confidence of those samples.
+  public var meanConfidence: Double
+  /// Their accuracy (fraction predicted correctly).
+  public var accuracy: Double
+
+  /// A bin of `count` samples.
+  public init(lower: Double, upper: Double, count: Int, meanConfidence: Double, accuracy: Double) {
+    self.lower = lower
+    self.upper = upper
+    self.count = count
+    self.meanConfidence = meanConfidence
+    self.accuracy = accuracy
+  }
 }
 
 /// Expected calibration error with the data of its reliability diagram.
@@ -18,7 +27,8 @@ public struct CalibrationResult: Codable, Sendable, Equatable {
   public var expectedCalibrationError: Double
   /// Largest |acc_b − conf_b| over non-empty bins.
   public var maximumCalibrationError: Double
-  /// The bins, lowest confidence first.
+  /// The non-empty bins, lowest confidence first (an empty bin has no confidence or accuracy
+  /// to plot).
   public var bins: [ReliabilityBin]
 }
 
@@ -53,12 +63,11 @@ public enum Calibration {
     var out = [ReliabilityBin]()
     for b in 0..<bins {
       let c = Double(count[b])
-      let conf: Double? = c > 0 ? confidenceSum[b] / c : nil
-      let acc: Double? = c > 0 ? correctSum[b] / c : nil
-      if let conf, let acc {
-        ece += c / total * abs(acc - conf)
-        mce = max(mce, abs(acc - conf))
-      }
+      guard c > 0 else { continue }
+      let conf = confidenceSum[b] / c
+      let acc = correctSum[b] / c
+      ece += c / total * abs(acc - conf)
+      mce = max(mce, abs(acc - conf))
       out.append(
         ReliabilityBin(
           lower: Double(b) / Double(bins), upper: Double(b + 1) / Double(bins), count: count[b],

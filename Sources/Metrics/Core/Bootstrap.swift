@@ -20,17 +20,53 @@ public struct ConfidenceInterval: Codable, Sendable, Equatable {
   }
 }
 
-/// A point estimate with its confidence interval.
+/// A point estimate with its confidence interval: the one interval estimate of MedTransfer
+/// (evaluations, stored study results and shift analyses all use it).
 public struct Estimate: Codable, Sendable, Equatable {
   /// The statistic on the full sample.
   public var value: Double
-  /// Its confidence interval, if one was requested (nil when replicates = 0).
+  /// Its confidence interval (nil when none was requested or it cannot be computed).
   public var interval: ConfidenceInterval?
 
   /// An estimate with an optional interval.
   public init(value: Double, interval: ConfidenceInterval?) {
     self.value = value
     self.interval = interval
+  }
+
+  /// Lower bound of the interval, if there is one.
+  public var lower: Double? { interval?.lower }
+  /// Upper bound of the interval, if there is one.
+  public var upper: Double? { interval?.upper }
+
+  private enum CodingKeys: String, CodingKey {
+    case value, interval
+    // The flat form of study databases and `summary.json` files written before the interval
+    // types were merged: {"value", "lower", "upper", "method"} with a 95% interval.
+    case lower, upper, method
+  }
+
+  /// Reads both the current form and the flat form older study databases hold.
+  public init(from decoder: Decoder) throws {
+    let c = try decoder.container(keyedBy: CodingKeys.self)
+    value = try c.decode(Double.self, forKey: .value)
+    if c.contains(.interval) {
+      interval = try c.decodeIfPresent(ConfidenceInterval.self, forKey: .interval)
+    } else if let lower = try c.decodeIfPresent(Double.self, forKey: .lower),
+      let upper = try c.decodeIfPresent(Double.self, forKey: .upper)
+    {
+      let method = try c.decodeIfPresent(String.self, forKey: .method) ?? "unrecorded"
+      interval = ConfidenceInterval(lower: lower, upper: upper, level: 0.95, method: method)
+    } else {
+      interval = nil
+    }
+  }
+
+  /// Writes the current form.
+  public func encode(to encoder: Encoder) throws {
+    var c = encoder.container(keyedBy: CodingKeys.self)
+    try c.encode(value, forKey: .value)
+    try c.encodeIfPresent(interval, forKey: .interval)
   }
 }
 

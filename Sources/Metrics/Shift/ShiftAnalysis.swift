@@ -379,25 +379,3 @@ extension ShiftAnalysis {
       && sa.allSatisfy { abs($0.value - sb[$0.key]!) < 1e-9 }
   }
 }
-
-/// JSON encoding shared by everything that prints Metrics results.
-public enum MetricsJSON {
-  /// A JSON encoder with sorted keys; non-finite numbers (which Metrics avoids in its results
-  /// but a caller's input could produce) are written as the strings "NaN", "Infinity",
-  /// "-Infinity" instead of failing.
-  public static func encoder(pretty: Bool = true) -> JSONEncoder {
-    let encoder = JSONEncoder()
-    encoder.outputFormatting = pretty ? [.prettyPrinted, .sortedKeys] : [.sortedKeys]
-    encoder.nonConformingFloatEncodingStrategy = .convertToString(
-      positiveInfinity: "Infinity", negativeInfinity: "-Infinity", nan: "NaN")
-    return encoder
-  }
-
-  /// The matching decoder.
-  public static func decoder() -> JSONDecoder {
-    let decoder = JSONDecoder()
-    decoder.nonConformingFloatDecodingStrategy = .convertFromString(
-      positiveInfinity: "Infinity", negativeInfinity: "-Infinity", nan: "NaN")
-    return decoder
-  }
-}

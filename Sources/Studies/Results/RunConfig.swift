@@ -1,5 +1,6 @@
 import Datasets
 import Foundation
+import Interchange
 
 /// Everything that determines one run's result: the unit of work of a study.
 ///
@@ -41,12 +42,12 @@ public struct RunConfig: Codable, Sendable, Hashable {
   /// Sorted-key JSON without whitespace: the same config always gives the same bytes.
   public func canonicalJSON() -> Data {
     // Encoding plain Codable values with finite numbers cannot fail.
-    try! StudyJSON.canonicalEncoder.encode(self)
+    try! JSONCoding.encoder(.canonical).encode(self)
   }
 
   /// Lower-case hex SHA-256 of `canonicalJSON()`.
   public var hash: String {
-    Datasets.sha256Hex(canonicalJSON())
+    sha256Hex(canonicalJSON())
   }
 
   /// A short human label: `full+l2sp(0.1) → B · 25/class · seed 1`.
@@ -55,34 +56,5 @@ public struct RunConfig: Codable, Sendable, Hashable {
   }
 }
 
-/// JSON coders shared by the store and the report (NaN/∞ survive as strings).
-public enum StudyJSON {
-  /// Sorted keys, no whitespace: for hashing.
-  public static var canonicalEncoder: JSONEncoder {
-    let e = JSONEncoder()
-    e.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-    e.nonConformingFloatEncodingStrategy = .convertToString(
-      positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
-    return e
-  }
-
-  /// Pretty, sorted: for files people read.
-  public static var prettyEncoder: JSONEncoder {
-    let e = canonicalEncoder
-    e.outputFormatting = [.sortedKeys, .withoutEscapingSlashes, .prettyPrinted]
-    return e
-  }
-
-  public static var decoder: JSONDecoder {
-    let d = JSONDecoder()
-    d.nonConformingFloatDecodingStrategy = .convertFromString(
-      positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
-    return d
-  }
-}
-
-/// SHA-256 of a file's bytes as lower-case hex (Datasets' one implementation).
-public func sha256Hex(ofFile url: URL) throws -> String { try Datasets.sha256Hex(ofFile: url) }
-
-/// SHA-256 of bytes as lower-case hex (Datasets' one implementation).
-public func sha256Hex(_ data: Data) -> String { Datasets.sha256Hex(data) }
+/// The label budget of a run is Datasets' one `LabelBudget` (re-exported for Reports).
+public typealias LabelBudget = Datasets.LabelBudget

@@ -1,5 +1,6 @@
 import Adaptation
 import Foundation
+import Metrics
 
 /// What one finished (or failed) run produced: everything the report needs.
 ///
@@ -43,18 +44,6 @@ public struct RunResult: Codable, Sendable, Equatable {
     self.trainImages = trainImages
     self.failure = failure
     self.notes = notes
-  }
-}
-
-/// A point estimate with an optional confidence interval.
-public struct Estimate: Codable, Sendable, Equatable {
-  public var value: Double
-  public var lower: Double?
-  public var upper: Double?
-  public init(_ value: Double, lower: Double? = nil, upper: Double? = nil) {
-    self.value = value
-    self.lower = lower
-    self.upper = upper
   }
 }
 
@@ -106,26 +95,8 @@ public struct EvaluationMetrics: Codable, Sendable, Equatable {
     case .accuracy: return accuracy
     case .balancedAccuracy: return balancedAccuracy
     case .macroF1: return macroF1
-    case .auroc: return auroc?.value
+    case .macroAUROC: return auroc?.value
     }
-  }
-}
-
-/// One bin of a reliability diagram.
-public struct ReliabilityBin: Codable, Sendable, Equatable {
-  public var lower: Double
-  public var upper: Double
-  public var count: Int
-  /// Mean top-label confidence of the images in the bin.
-  public var meanConfidence: Double
-  /// Fraction of those images predicted correctly.
-  public var accuracy: Double
-  public init(lower: Double, upper: Double, count: Int, meanConfidence: Double, accuracy: Double) {
-    self.lower = lower
-    self.upper = upper
-    self.count = count
-    self.meanConfidence = meanConfidence
-    self.accuracy = accuracy
   }
 }
 
@@ -236,3 +207,7 @@ public struct TimingRecord: Codable, Sendable, Equatable {
     self.seconds = seconds
   }
 }
+
+/// The source model's black-box shift record that `ForgettingRecord` stores as its producer
+/// (Adaptation) wrote it, re-exported so the report reads it without importing Adaptation.
+public typealias PredictionShift = Adaptation.PredictionShift

@@ -9,7 +9,7 @@ public struct ShiftAnalysisRecord: Codable, Sendable, Equatable {
   /// Shift metrics (MMD, proxy A-distance, Fréchet, CORAL, KS, Wasserstein, LogME, …).
   public var metrics: [ShiftMetric]
   /// Intensity histograms, one per domain, on shared bin edges.
-  public var histograms: [IntensityHistogram]
+  public var histograms: [IntensityDensity]
   /// Acquisition headers per domain (manufacturer, model, kernel, spacing, …).
   public var headers: HeaderTable?
   /// 2-D embedding of backbone features (source and target points).
@@ -23,7 +23,7 @@ public struct ShiftAnalysisRecord: Codable, Sendable, Equatable {
 
   public init(
     source: String, target: String, metrics: [ShiftMetric] = [],
-    histograms: [IntensityHistogram] = [], headers: HeaderTable? = nil,
+    histograms: [IntensityDensity] = [], headers: HeaderTable? = nil,
     embedding: [EmbeddingPoint] = [], embeddingMethod: String? = nil,
     accuracyDrop: Double? = nil, imagesPerDomain: [String: Int] = [:]
   ) {
@@ -63,8 +63,9 @@ public struct ShiftMetric: Codable, Sendable, Equatable {
   }
 }
 
-/// A normalised intensity histogram of one domain.
-public struct IntensityHistogram: Codable, Sendable, Equatable {
+/// The intensity density of one domain as the report plots it (normalised from Metrics'
+/// `IntensityHistogram` counts).
+public struct IntensityDensity: Codable, Sendable, Equatable {
   public var domain: String
   /// Bin edges (count + 1 values), e.g. in HU after the modality LUT.
   public var edges: [Double]

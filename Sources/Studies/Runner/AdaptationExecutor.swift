@@ -2,6 +2,7 @@ import Adaptation
 import Backbones
 import Datasets
 import Foundation
+import Interchange
 
 /// Runs every network arm (scratch, linear-probe, features+logreg, partial(K), full, with
 /// adabn / l2sp / dropout / coral modifiers) through Adaptation's source → target protocol.
@@ -71,7 +72,7 @@ public struct AdaptationExecutor: RunExecutor {
           + "\(PretrainedRegistry.cacheRoot.path)/weights; run scripts/bootstrap")
     }
     environment["weights.\(weights.name).file"] = weights.fileName
-    environment["weights.\(weights.name).sha256"] = try Studies.sha256Hex(
+    environment["weights.\(weights.name).sha256"] = try sha256Hex(
       ofFile: URL(fileURLWithPath: path))
     return StudyPreparation(datasetHashes: hashes, environment: environment, notices: notices)
   }
@@ -141,7 +142,7 @@ public struct AdaptationExecutor: RunExecutor {
       },
       augmentation: target.augmentation)
 
-    let metric = Self.selection(run.training.monitor)
+    let metric = run.training.monitor
     let epochs = result.fineTuningEpochs.map { log in
       EpochRecord(
         // Cross-entropy, not cross-entropy + weight penalty: the L2-SP term grows as the
@@ -286,13 +287,13 @@ public struct AdaptationExecutor: RunExecutor {
     -> URL
   {
     let config = String(
-      decoding: try StudyJSON.canonicalEncoder.encode(configuration), as: UTF8.self)
+      decoding: try JSONCoding.encoder(.canonical).encode(configuration), as: UTF8.self)
     let key =
       ([config, try fingerprint(manifest: manifest), domain ?? "-", splits]
       + (window.map { ["window \($0)"] } ?? []))
       .joined(separator: "\n")
     return context.studyDirectory.appendingPathComponent("source-models")
-      .appendingPathComponent(String(Studies.sha256Hex(Data(key.utf8)).prefix(24)) + ".safetensors")
+      .appendingPathComponent(String(sha256Hex(Data(key.utf8)).prefix(24)) + ".safetensors")
   }
 
   /// The Adaptation protocol configuration a study run asks for.
@@ -321,7 +322,7 @@ public struct AdaptationExecutor: RunExecutor {
     c.epochs = s.epochs
     c.batchSize = s.batchSize
     c.patience = s.patience > 0 ? s.patience : nil
-    c.selectionMetric = selection(s.monitor)
+    c.selectionMetric = s.monitor
     c.augment = s.augment
     c.inputSize = run.inputSize
     c.labelsPerClass = run.budget.count
@@ -347,17 +348,8 @@ public struct AdaptationExecutor: RunExecutor {
     return SourceTargetConfiguration(source: source, adaBN: run.arm.adaBN, fineTune: fineTune)
   }
 
-  static func selection(_ metric: MetricName) -> SelectionMetric {
-    switch metric {
-    case .accuracy: return .accuracy
-    case .balancedAccuracy: return .balancedAccuracy
-    case .macroF1: return .macroF1
-    case .auroc: return .macroAUROC
-    }
-  }
-
   static func value(_ report: EvaluationReport, _ metric: MetricName) -> Double {
-    report.overall.value(of: selection(metric))
+    report.overall.value(of: metric)
   }
 
   static func metrics(_ report: EvaluationReport) -> EvaluationMetrics {
@@ -379,13 +371,9 @@ public struct AdaptationExecutor: RunExecutor {
     return EvaluationMetrics(
       count: o.count, accuracy: o.accuracy.value, balancedAccuracy: o.balancedAccuracy,
       macroF1: o.macroF1,
-      auroc: o.macroAUROC.map { Studies.Estimate($0.value, lower: $0.lower, upper: $0.upper) },
+      auroc: o.macroAUROC,
       ece: o.ece,
-      reliability: o.reliability.map {
-        ReliabilityBin(
-          lower: $0.lower, upper: $0.upper, count: $0.count, meanConfidence: $0.meanConfidence,
-          accuracy: $0.accuracy)
-      },
+      reliability: o.reliability,
       subgroups: subgroups, classNames: o.classes, confusion: o.confusion,
       predictionsSHA256: o.predictionsSHA256)
   }
@@ -418,7 +406,7 @@ public struct AdaptationExecutor: RunExecutor {
       let perClass = options["phantom_per_class"].flatMap(Int.init) ?? spec.perClass
       let size = options["phantom_size"].flatMap(Int.init) ?? spec.imageSize
       let seed = ref.seed.map(UInt64.init) ?? spec.seed
-      let key = "\(Studies.sha256Hex(Data(text.utf8)).prefix(12))-\(perClass)x\(size)-\(seed)"
+      let key = "\(sha256Hex(Data(text.utf8)).prefix(12))-\(perClass)x\(size)-\(seed)"
       let folder = context.cacheDirectory.appendingPathComponent("phantoms")
         .appendingPathComponent(key)
       let manifest = folder.appendingPathComponent("manifest.csv")
@@ -478,7 +466,7 @@ public struct AdaptationExecutor: RunExecutor {
     ].joined(separator: "|")
     return try fingerprints.value(for: key) {
       let text = try String(contentsOf: manifest, encoding: .utf8)
-      var parts = [Studies.sha256Hex(Data(text.utf8))]
+      var parts = [sha256Hex(Data(text.utf8))]
       let folder = manifest.deletingLastPathComponent()
       let records = CSV.parse(text)
       if let column = records.first?.fields.firstIndex(of: "path") {
@@ -488,10 +476,10 @@ public struct AdaptationExecutor: RunExecutor {
             path.hasPrefix("/")
             ? URL(fileURLWithPath: path)
             : folder.appendingPathComponent(path)
-          parts.append((try? Studies.sha256Hex(ofFile: url)) ?? "absent")
+          parts.append((try? sha256Hex(ofFile: url)) ?? "absent")
         }
       }
-      return Studies.sha256Hex(Data(parts.joined(separator: "\n").utf8))
+      return sha256Hex(Data(parts.joined(separator: "\n").utf8))
     }
   }
 

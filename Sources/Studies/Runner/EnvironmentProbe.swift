@@ -15,6 +15,11 @@ public enum EnvironmentProbe {
     {
       env["machine.cpu"] = line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)
     }
+    // The OpenBLAS kernels results depend on: pinned by the executable (`BLAS.pinnedCoreType`)
+    // on x86-64 with AVX2, else chosen by OpenBLAS for this CPU.
+    env["blas.kernels"] =
+      ProcessInfo.processInfo.environment["OPENBLAS_CORETYPE"]
+      ?? "chosen by OpenBLAS for this CPU (not pinned)"
     #if swift(>=6.3)
       env["swift"] = "6.3+"
     #elseif swift(>=6.0)

@@ -158,11 +158,11 @@ public struct FeatureShiftAnalyzer: ShiftAnalyzer {
               ? target.dataset.entries[target.indices[i]].label : nil))
       }
     }
-    var histograms: [IntensityHistogram] = []
+    var histograms: [IntensityDensity] = []
     if let h = r.histograms {
       histograms = [(r.sourceName, h.source), (r.targetName, h.target)].map { name, hist in
         let width = (hist.upper - hist.lower) / Double(hist.counts.count)
-        return IntensityHistogram(
+        return IntensityDensity(
           domain: name, edges: (0...hist.counts.count).map { hist.lower + Double($0) * width },
           density: hist.probabilities,
           unit: hist.lower < 0 ? "HU (modality LUT applied)" : "stored value")

@@ -34,8 +34,8 @@ public struct StudyContext: Sendable {
   public var studyDirectory: URL
   /// The folder of the spec file: relative dataset paths resolve against it.
   public var specDirectory: URL
-  /// Cache root for generated data and weights (`MEDTRANSFER_CACHE`, default
-  /// ~/.cache/medtransfer).
+  /// Cache root for generated data and weights (Interchange's `cacheRoot()` unless a test
+  /// gives its own).
   public var cacheDirectory: URL
 
   public init(studyDirectory: URL, specDirectory: URL, cacheDirectory: URL) {

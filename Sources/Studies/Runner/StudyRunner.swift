@@ -1,4 +1,5 @@
 import Foundation
+import Interchange
 
 /// Runs a study: expands the spec, skips finished runs (by config hash), runs the rest through
 /// the executor, commits each result in one transaction, runs missing shift analyses.
@@ -204,7 +205,7 @@ public final class StudyRunner {
       var settings: ShiftSettings
     }
     let data =
-      (try? StudyJSON.canonicalEncoder.encode(
+      (try? JSONCoding.encoder(.canonical).encode(
         Key(source: source, target: target, settings: settings))) ?? Data()
     return sha256Hex(data)
   }

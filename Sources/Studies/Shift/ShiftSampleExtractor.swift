@@ -42,7 +42,7 @@ public struct ExtractedShiftSample {
   /// Per-image intensity summaries after the modality LUT (`IntensityShift.summarize`).
   public var intensities: [[String: Double]]
   /// Pooled histogram of the modality values.
-  public var histogram: Metrics.IntensityHistogram
+  public var histogram: IntensityHistogram
   /// Acquisition attributes per image (from the decoded file; see
   /// `ShiftSampleExtractor.headerAttributes`).
   public var headers: [[String: String]]
@@ -165,7 +165,7 @@ public struct ShiftSampleExtractor {
     var intensities: [[String: Double]] = []
     var headers: [[String: String]] = []
     var windows: [Preprocessing.AppliedWindow] = []
-    var histogram = Metrics.IntensityHistogram(
+    var histogram = IntensityHistogram(
       lower: histogramRange.lowerBound, upper: histogramRange.upperBound, bins: histogramBins)
     var start = 0
     while start < n {

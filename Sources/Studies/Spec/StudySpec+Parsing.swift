@@ -428,10 +428,8 @@ private struct SpecReader {
 
   func metric(_ node: Node, _ key: String) throws -> MetricName {
     let s = try string(node, key)
-    guard let m = MetricName(rawValue: s) else {
-      throw fail(
-        node, key, "unknown metric '\(s)'",
-        "use \(MetricName.allCases.map(\.rawValue).joined(separator: ", "))")
+    guard let m = MetricName(name: s) else {
+      throw fail(node, key, "unknown metric '\(s)'", "use \(MetricName.names)")
     }
     return m
   }

@@ -1,3 +1,4 @@
+import Adaptation
 import Datasets
 import Foundation
 import Metrics
@@ -133,70 +134,9 @@ public struct DatasetRef: Codable, Sendable, Hashable, CustomStringConvertible {
   public var description: String { "\(kind.rawValue) \(path)\(site.map { " site \($0)" } ?? "")" }
 }
 
-/// Target labels per class for one run.
-public enum LabelBudget: Codable, Sendable, Hashable, Comparable, CustomStringConvertible {
-  case perClass(Int)
-  case all
-
-  public var description: String {
-    switch self {
-    case .perClass(let n): return String(n)
-    case .all: return "all"
-    }
-  }
-
-  /// Labels per class, nil for `all`.
-  public var count: Int? {
-    if case .perClass(let n) = self { return n }
-    return nil
-  }
-
-  public static func < (a: LabelBudget, b: LabelBudget) -> Bool {
-    switch (a, b) {
-    case (.perClass(let x), .perClass(let y)): return x < y
-    case (.perClass, .all): return true
-    default: return false
-    }
-  }
-
-  public init(from decoder: Decoder) throws {
-    let container = try decoder.singleValueContainer()
-    if let n = try? container.decode(Int.self) {
-      self = .perClass(n)
-    } else if try container.decode(String.self) == "all" {
-      self = .all
-    } else {
-      throw DecodingError.dataCorruptedError(
-        in: container, debugDescription: "a label budget is a positive integer or \"all\"")
-    }
-  }
-
-  public func encode(to encoder: Encoder) throws {
-    var container = encoder.singleValueContainer()
-    switch self {
-    case .perClass(let n): try container.encode(n)
-    case .all: try container.encode("all")
-    }
-  }
-}
-
-/// The validation metric used for early stopping and curves, and the report's headline metric.
-public enum MetricName: String, Codable, Sendable, Hashable, CaseIterable {
-  case accuracy
-  case balancedAccuracy = "balanced_accuracy"
-  case macroF1 = "macro_f1"
-  case auroc
-
-  /// Human label for tables and axes.
-  public var title: String {
-    switch self {
-    case .accuracy: return "accuracy"
-    case .balancedAccuracy: return "balanced accuracy"
-    case .macroF1: return "macro-F1"
-    case .auroc: return "AUROC"
-    }
-  }
-}
+/// The metric vocabulary of a study is Adaptation's one `SelectionMetric` (`monitor`,
+/// `report.metric`), re-exported for Reports.
+public typealias MetricName = SelectionMetric
 
 /// Training settings shared by every trained arm (part of every run's hash).
 public struct TrainingSettings: Codable, Sendable, Hashable {

@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import Interchange
 
 /// The results store of one study: `study.sqlite` (SQLite in WAL mode) in the study folder.
 ///
@@ -97,7 +98,7 @@ public final class StudyStore: Sendable {
 
   /// Stores (or replaces) the study's spec.
   public func saveStudy(_ spec: StudySpec) throws {
-    let json = String(decoding: try StudyJSON.prettyEncoder.encode(spec), as: UTF8.self)
+    let json = String(decoding: try JSONCoding.encoder(.pretty).encode(spec), as: UTF8.self)
     let now = Self.timestamp()
     try write("save study") { db in
       try db.execute(
@@ -118,7 +119,7 @@ public final class StudyStore: Sendable {
         return nil
       }
       let json: String = row["specJSON"]
-      let spec = try StudyJSON.decoder.decode(StudySpec.self, from: Data(json.utf8))
+      let spec = try JSONCoding.decoder().decode(StudySpec.self, from: Data(json.utf8))
       return StoredStudy(spec: spec, createdAt: row["createdAt"], updatedAt: row["updatedAt"])
     }
   }
@@ -199,12 +200,12 @@ public final class StudyStore: Sendable {
         let resultJSON: String? = row["resultJSON"]
         return StoredRun(
           id: row["id"], hash: row["configHash"],
-          config: try StudyJSON.decoder.decode(RunConfig.self, from: Data(configJSON.utf8)),
+          config: try JSONCoding.decoder().decode(RunConfig.self, from: Data(configJSON.utf8)),
           status: RunStatus(rawValue: row["status"]) ?? .pending, error: row["error"],
           attempts: row["attempts"], startedAt: row["startedAt"], finishedAt: row["finishedAt"],
           isCurrent: row["isCurrent"],
           result: try resultJSON.map {
-            try StudyJSON.decoder.decode(RunResult.self, from: Data($0.utf8))
+            try JSONCoding.decoder().decode(RunResult.self, from: Data($0.utf8))
           })
       }
     }
@@ -257,7 +258,7 @@ public final class StudyStore: Sendable {
   /// Commits a run's result in one transaction: status, full JSON and every child row.
   /// A result with `failure` set is stored as `failed` (its partial curves kept).
   public func recordResult(hash: String, result: RunResult) throws {
-    let json = String(decoding: try StudyJSON.canonicalEncoder.encode(result), as: UTF8.self)
+    let json = String(decoding: try JSONCoding.encoder(.canonical).encode(result), as: UTF8.self)
     try write("record result") { db in
       guard
         let runId = try Int64.fetchOne(
@@ -354,7 +355,7 @@ public final class StudyStore: Sendable {
 
   /// Stores (or replaces) the shift analysis with identity `key`, in one transaction.
   public func saveShift(key: String, _ record: ShiftAnalysisRecord) throws {
-    let json = String(decoding: try StudyJSON.canonicalEncoder.encode(record), as: UTF8.self)
+    let json = String(decoding: try JSONCoding.encoder(.canonical).encode(record), as: UTF8.self)
     try write("save shift analysis") { db in
       try db.execute(sql: "DELETE FROM shiftResult WHERE key = ?", arguments: [key])
       try db.execute(
@@ -395,7 +396,7 @@ public final class StudyStore: Sendable {
     try read("load shift analyses") { db in
       try String.fetchAll(
         db, sql: "SELECT recordJSON FROM shiftResult WHERE isCurrent = 1 ORDER BY id"
-      ).map { try StudyJSON.decoder.decode(ShiftAnalysisRecord.self, from: Data($0.utf8)) }
+      ).map { try JSONCoding.decoder().decode(ShiftAnalysisRecord.self, from: Data($0.utf8)) }
     }
   }
 
