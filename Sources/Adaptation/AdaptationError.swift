@@ -9,7 +9,7 @@ public enum AdaptationError: Error, CustomStringConvertible, Equatable {
   case unknownStrategy(String)
   /// A `--reg` value that does not parse.
   case badRegularizer(spec: String, reason: String)
-  /// `partial:K` with K outside 0...stages.
+  /// `partial(K)` with K outside 0...stages.
   case stageCountOutOfRange(requested: Int, available: Int)
   /// The loss became NaN or infinite; the run was stopped.
   case nonFiniteLoss(epoch: Int, step: Int, value: Float)
@@ -23,16 +23,20 @@ public enum AdaptationError: Error, CustomStringConvertible, Equatable {
   case badLabels(reason: String)
   /// A lock file could not be opened or locked.
   case lockFailed(path: String, reason: String)
+  /// A file or a manifest row an analysis cannot use (the reason names the fix).
+  case badInput(path: String, row: Int?, reason: String)
+  /// A request whose options do not fit together.
+  case badRequest(what: String, reason: String)
 
   public var description: String {
     switch self {
     case .unknownStrategy(let s):
       return "strategy '\(s)': unknown; use scratch, linear-probe, features+logreg, "
-        + "partial:K or full"
+        + "partial(K) or full"
     case .badRegularizer(let spec, let reason):
       return "regularizer '\(spec)': \(reason); write e.g. l2sp:alpha=0.1,beta=0.01 or none"
     case .stageCountOutOfRange(let k, let n):
-      return "partial:\(k): the backbone has \(n) stages; choose K in 0...\(n)"
+      return "partial(\(k)): the backbone has \(n) stages; choose K in 0...\(n)"
     case .nonFiniteLoss(let epoch, let step, let value):
       return "training loss became \(value) at epoch \(epoch), step \(step); "
         + "lower the learning rate or check the input normalisation"
@@ -47,6 +51,10 @@ public enum AdaptationError: Error, CustomStringConvertible, Equatable {
       return "labels: \(reason)"
     case .lockFailed(let path, let reason):
       return "lock file \(path): \(reason); check that the study folder is writable"
+    case .badInput(let path, let row, let reason):
+      return "\(path)\(row.map { " row \($0)" } ?? ""): \(reason)."
+    case .badRequest(let what, let reason):
+      return "\(what): \(reason)"
     }
   }
 }

@@ -1,10 +1,10 @@
+import Adaptation
 import ArgumentParser
 import Datasets
 import Foundation
 import Interchange
 import Metrics
 import Reports
-import Studies
 
 /// `medtransfer shift`: how different is the target data from the source, and will a
 /// pretrained backbone transfer to it.

@@ -2,6 +2,7 @@ import Adaptation
 import ArgumentParser
 import Datasets
 import Foundation
+import Studies
 
 #if canImport(Glibc)
   import Glibc
@@ -34,11 +35,22 @@ struct TrainCommand: ParsableCommand {
   @Option(name: .customLong("init"), help: "pretrained:efficientnet-lite0 | scratch[:NAME].")
   var initialization: String = "pretrained:efficientnet-lite0"
 
-  @Option(help: "scratch | linear-probe | features+logreg | partial:K | full.")
-  var strategy: String = "full"
+  @Option(
+    help: ArgumentHelp(
+      "The arm, in the study spec's grammar: a strategy (scratch, linear-probe, "
+        + "features+logreg, partial(K), full) joined by + with adabn, l2sp(α[,β]), dropout(p), "
+        + "coral(w); e.g. full+l2sp(0.1). Default: full.",
+      valueName: "arm"))
+  var arm: String?
 
-  @Option(help: "Weight penalty: none | l2sp:alpha=0.1,beta=0.01[,bn=true] | l2:lambda=L.")
-  var reg: String = "none"
+  @Option(help: "Old spelling of --arm's strategy: scratch | linear-probe | partial:K | full.")
+  var strategy: String?
+
+  @Option(
+    help: ArgumentHelp(
+      "Weight penalty: none | l2:lambda=L | l2sp:alpha=A,beta=B[,bn=true] (--arm …+l2sp(A,B) "
+        + "is the arm grammar's spelling of the last without bn)."))
+  var reg: String?
 
   @Option(help: "Head dropout rate.")
   var dropout: Double = 0.2
@@ -120,10 +132,36 @@ struct TrainCommand: ParsableCommand {
     var c = TrainingConfiguration()
     do {
       c.initialization = try Initialization(parsing: initialization)
-      c.strategy = try Strategy(parsing: strategy)
-      c.regularizer = try RegularizerSpec(parsing: reg)
+      c.strategy = try Strategy(parsing: strategy ?? "full")
+      c.regularizer = try RegularizerSpec(parsing: reg ?? "none")
     } catch let error as AdaptationError {
       throw CLIError(error.description)
+    }
+    c.dropout = dropout
+    c.coralWeight = coral
+    c.adaBN = adabn
+    if let arm {
+      guard strategy == nil, coral == nil, !adabn, reg.map({ !$0.hasPrefix("l2sp") }) ?? true
+      else {
+        throw CLIError(
+          "--arm \(arm): give the strategy, l2sp, adabn and coral in the arm, not also as "
+            + "--strategy/--reg/--adabn/--coral")
+      }
+      let parsed: ArmSpec
+      switch ArmSpec.parse(arm) {
+      case .success(let value): parsed = value
+      case .failure(let error): throw CLIError("--arm \(arm): \(error.reason)")
+      }
+      if parsed.isBaseline || parsed.strategy == .untrained {
+        throw CLIError(
+          "--arm \(arm): train runs one network; baselines and adabn alone run in a study")
+      }
+      parsed.apply(to: &c)
+      c.adaBN = parsed.adaBN
+    } else if let strategy, strategy.contains(":") {
+      log(
+        "note: --strategy \(strategy) is the old spelling; write --arm "
+          + "\(c.strategy) (the study spec's arm grammar)")
     }
     if c.strategy == .scratch { c.initialization = .scratch(c.initialization.architecture) }
     guard let opt = OptimizerKind(rawValue: optimizer) else {
@@ -138,12 +176,11 @@ struct TrainCommand: ParsableCommand {
     guard epochs >= 1, batchSize >= 2, size >= 16 else {
       throw CLIError("--epochs ≥ 1, --batch-size ≥ 2 and --size ≥ 16 are required")
     }
-    if coral != nil && targetDomain == nil || adabn && targetDomain == nil {
+    if c.coralWeight != nil && targetDomain == nil || c.adaBN && targetDomain == nil {
       throw CLIError("--coral/--adabn need --target-domain NAME (the unlabelled target images)")
     }
     c.optimizer = opt
     c.selectionMetric = selection
-    c.dropout = dropout
     c.hiddenUnits = hidden
     c.learningRate = lr
     c.backboneLearningRateScale = backboneLRScale
@@ -153,8 +190,6 @@ struct TrainCommand: ParsableCommand {
     c.batchSize = batchSize
     c.patience = patience > 0 ? patience : nil
     c.batchNormMomentum = bnMomentum > 0 ? bnMomentum : nil
-    c.coralWeight = coral
-    c.adaBN = adabn
     c.augment = !noAugment
     c.inputSize = size
     c.seed = seed

@@ -99,10 +99,12 @@ final class WeightPenaltyTests: XCTestCase {
   }
 
   func testStrategyParsingAndStages() throws {
-    for s in ["scratch", "linear-probe", "features+logreg", "partial:2", "full"] {
+    for s in ["scratch", "linear-probe", "features+logreg", "partial(2)", "full"] {
       XCTAssertEqual(try Strategy(parsing: s).description, s)
     }
-    XCTAssertEqual(try Strategy(parsing: "partial:2").trainedStages(of: 7), [5, 6])
+    // The older command-line spelling still parses, to the one canonical spelling.
+    XCTAssertEqual(try Strategy(parsing: "partial:2"), .partial(stages: 2))
+    XCTAssertEqual(try Strategy(parsing: "partial(2)").trainedStages(of: 7), [5, 6])
     XCTAssertEqual(try Strategy.linearProbe.trainedStages(of: 7), [])
     XCTAssertThrowsError(try Strategy(parsing: "partial:9").trainedStages(of: 7))
     XCTAssertThrowsError(try Strategy(parsing: "everything"))

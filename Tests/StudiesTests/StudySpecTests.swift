@@ -134,6 +134,9 @@ final class StudySpecTests: XCTestCase {
     XCTAssertEqual(name("features+logreg"), "features+logreg")
     XCTAssertEqual(name("full+dropout"), "full+dropout")
     XCTAssertEqual(name("full+dropout(0.3)"), "full+dropout(0.3)")
+    // The command line's old spelling of a partial fine-tune reads as the one canonical name.
+    XCTAssertEqual(name("partial:2+l2sp"), "partial(2)+l2sp(0.1)")
+    XCTAssertEqual(name("partial(2)"), "partial(2)")
     XCTAssertEqual(name("partial(2)"), "partial(2)")
     XCTAssertEqual(name("adabn"), "adabn")
     XCTAssertEqual(name("baseline:majority-class"), "baseline:majority-class")

@@ -16,7 +16,8 @@ public enum Strategy: Equatable, Hashable, Sendable, CustomStringConvertible {
   /// Everything trained (optionally with a lower backbone learning rate).
   case full
 
-  /// Parses `scratch`, `linear-probe`, `features+logreg`, `partial:K` or `full`.
+  /// Parses `scratch`, `linear-probe`, `features+logreg`, `partial(K)` (or the older
+  /// `partial:K`) or `full`.
   public init(parsing text: String) throws {
     let t = text.trimmingCharacters(in: .whitespaces).lowercased()
     switch t {
@@ -26,6 +27,10 @@ public enum Strategy: Equatable, Hashable, Sendable, CustomStringConvertible {
     case "full", "finetune", "fine-tune": self = .full
     default:
       if t.hasPrefix("partial:"), let k = Int(t.dropFirst("partial:".count)), k >= 0 {
+        self = .partial(stages: k)
+      } else if t.hasPrefix("partial("), t.hasSuffix(")"),
+        let k = Int(t.dropFirst("partial(".count).dropLast()), k >= 0
+      {
         self = .partial(stages: k)
       } else {
         throw AdaptationError.unknownStrategy(text)
@@ -39,7 +44,7 @@ public enum Strategy: Equatable, Hashable, Sendable, CustomStringConvertible {
     case .scratch: return "scratch"
     case .linearProbe: return "linear-probe"
     case .featuresLogReg: return "features+logreg"
-    case .partial(let k): return "partial:\(k)"
+    case .partial(let k): return "partial(\(k))"
     case .full: return "full"
     }
   }

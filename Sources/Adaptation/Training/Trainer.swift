@@ -27,7 +27,7 @@ public struct TrainingOutcome {
 /// warmup-cosine schedule, validation each epoch, early stopping with the best weights kept,
 /// NaN/inf detection, and resumable checkpoints.
 ///
-/// With a frozen backbone (linear probe, `partial:0`) features are extracted once and the head
+/// With a frozen backbone (linear probe, `partial(0)`) features are extracted once and the head
 /// trains on the cached features, which makes those arms cheap (no augmentation then: the
 /// features are fixed by design).
 public final class Trainer {

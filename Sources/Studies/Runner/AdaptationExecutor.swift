@@ -302,18 +302,7 @@ public struct AdaptationExecutor: RunExecutor {
     var c = TrainingConfiguration()
     let isScratch = run.arm.strategy == .scratch
     c.initialization = isScratch ? .scratch(run.backbone) : .pretrained(run.backbone)
-    switch run.arm.strategy {
-    case .scratch: c.strategy = .scratch
-    case .linearProbe: c.strategy = .linearProbe
-    case .featuresLogReg: c.strategy = .featuresLogReg
-    case .partial(let k): c.strategy = .partial(stages: k)
-    case .full, .untrained, .baseline: c.strategy = .full
-    }
-    if let l2sp = run.arm.l2sp {
-      c.regularizer = .l2sp(alpha: Float(l2sp.alpha), beta: Float(l2sp.beta))
-    }
-    if let dropout = run.arm.dropout { c.dropout = dropout }
-    c.coralWeight = run.arm.coral
+    run.arm.apply(to: &c)
     c.optimizer = OptimizerKind(rawValue: s.optimizer) ?? .adamw
     c.learningRate = s.learningRate ?? (c.optimizer == .sgd ? 0.01 : 1e-3)
     // A scratch backbone has nothing worth protecting with a smaller learning rate.

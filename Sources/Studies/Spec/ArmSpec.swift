@@ -1,7 +1,9 @@
+import Adaptation
 import Foundation
 
 /// One arm of a study: how the network is initialised, which parameters are trained and with
-/// which regularizers. Written in specs as a `+`-joined string, e.g. `full+l2sp(0.1)`.
+/// which regularizers. Written as a `+`-joined string, e.g. `full+l2sp(0.1)`: the one arm
+/// grammar, in study specs (`arms:`) and on the command line (`medtransfer train --arm`).
 ///
 /// Grammar (components joined by `+`, at most one training strategy):
 /// - strategies: `scratch`, `linear-probe`, `features+logreg`, `partial(K)` (last K stages),
@@ -111,6 +113,12 @@ public struct ArmSpec: Codable, Sendable, Hashable, CustomStringConvertible {
       case "features+logreg":
         error = args.isEmpty ? setStrategy(.featuresLogReg, token) : noArgs(word)
       case "full": error = args.isEmpty ? setStrategy(.full, token) : noArgs(word)
+      case _ where word.hasPrefix("partial:") && args.isEmpty:
+        // The command line's old spelling (`--strategy partial:K`), read as partial(K).
+        guard let k = Int(word.dropFirst("partial:".count)), k >= 1 else {
+          return .failure(ArmParseError("'\(token)' needs a stage count, e.g. partial(2)"))
+        }
+        error = setStrategy(.partial(stages: k), token)
       case "partial":
         guard let v = numbers(1...1), let k = Int(exactly: v[0]), k >= 1 else {
           return .failure(ArmParseError("'\(token)' needs a stage count, e.g. partial(2)"))
@@ -170,6 +178,25 @@ public struct ArmSpec: Codable, Sendable, Hashable, CustomStringConvertible {
       name: "", strategy: resolved, adaBN: adaBN, l2sp: l2sp, dropout: dropout, coral: coral)
     arm.name = arm.canonicalName
     return .success(arm)
+  }
+
+  /// Sets what this arm trains and how it is regularized on `c`: the strategy, L2-SP, head
+  /// dropout and the CORAL weight. The one mapping from the arm grammar to Adaptation, used by
+  /// study runs and by `medtransfer train --arm`. Initialisation, AdaBN (a protocol step in a
+  /// study, a flag of `train`) and baselines are the caller's.
+  public func apply(to c: inout TrainingConfiguration) {
+    switch strategy {
+    case .scratch: c.strategy = .scratch
+    case .linearProbe: c.strategy = .linearProbe
+    case .featuresLogReg: c.strategy = .featuresLogReg
+    case .partial(let k): c.strategy = .partial(stages: k)
+    case .full, .untrained, .baseline: c.strategy = .full
+    }
+    if let l2sp {
+      c.regularizer = .l2sp(alpha: Float(l2sp.alpha), beta: Float(l2sp.beta))
+    }
+    if let dropout { c.dropout = dropout }
+    c.coralWeight = coral
   }
 
   /// The canonical spelling: `adabn` first, then the strategy, then modifiers in a fixed order.

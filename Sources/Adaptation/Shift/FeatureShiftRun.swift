@@ -1,4 +1,3 @@
-import Adaptation
 import Backbones
 import Datasets
 import Foundation
@@ -206,8 +205,8 @@ public enum FeatureShiftRun {
     var notes: [String] = []
     let softmax = request.layer == "softmax"
     if softmax && request.checkpoint == nil {
-      throw StudiesError.runFailed(
-        run: "shift --layer softmax",
+      throw AdaptationError.badRequest(
+        what: "shift --layer softmax",
         reason: "class probabilities need a trained head; add --checkpoint RUN_FOLDER")
     }
     var headClasses = classes

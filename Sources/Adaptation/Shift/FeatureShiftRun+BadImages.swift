@@ -36,7 +36,7 @@ extension FeatureShiftRun {
         sample.indices.removeAll { bad[$0] != nil }
         skipped[sample.dataset.source, default: []] += bad.values
         guard sample.indices.count >= 2 else {
-          throw StudiesError.manifest(
+          throw AdaptationError.badInput(
             path: sample.dataset.source, row: nil,
             reason: "\(sample.name): \(sample.indices.count) decodable image(s) left; the "
               + "analysis needs at least 2 per side")

@@ -1,4 +1,3 @@
-import Adaptation
 import Backbones
 import Datasets
 import Dispatch
@@ -132,7 +131,7 @@ public struct ShiftSampleExtractor {
     for i in sample.indices {
       let label = sample.dataset.entries[i].label
       guard let k = classIndex[label] else {
-        throw StudiesError.manifest(
+        throw AdaptationError.badInput(
           path: sample.dataset.source, row: sample.dataset.entries[i].row,
           reason: "label '\(label)' is not one of the analysed classes \(classes)")
       }
@@ -142,14 +141,14 @@ public struct ShiftSampleExtractor {
     let taps = try models.indices.map { k -> (network: EfficientNetLite, layer: String)? in
       guard k < layers.count, let layer = layers[k], !softmax[k] else { return nil }
       guard let network = (models[k].backbone as? EfficientNetBackbone)?.network else {
-        throw StudiesError.manifest(
+        throw AdaptationError.badInput(
           path: sample.dataset.source, row: nil,
           reason:
             "layer '\(layer)' needs an EfficientNet-Lite backbone, this model has \(models[k].backbone.kind)"
         )
       }
       guard network.featureWidth(at: layer) != nil else {
-        throw StudiesError.manifest(
+        throw AdaptationError.badInput(
           path: sample.dataset.source, row: nil,
           reason: "\(network.configuration.name) has no layer '\(layer)'; choose one of "
             + Self.comparableLayers.joined(separator: ", "))

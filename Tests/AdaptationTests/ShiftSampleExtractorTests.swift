@@ -3,7 +3,7 @@ import Foundation
 import TestSupport
 import XCTest
 
-@testable import Studies
+@testable import Adaptation
 
 /// How the shift sample extractor treats PNG and JPEG files (recognised by content; JPEG
 /// fixtures from scripts/reference/jpeg_reference.py).
