@@ -120,7 +120,8 @@ let package = Package(
       swiftSettings: numeric),
 
     // MARK: - Tests
-    .target(name: "TestSupport", path: "Tests/TestSupport"),
+    .target(
+      name: "TestSupport", dependencies: ["Neural", "Randomness"], path: "Tests/TestSupport"),
     .testTarget(name: "LinearAlgebraTests", dependencies: ["LinearAlgebra", "TestSupport"]),
     .testTarget(
       name: "ScanIOTests", dependencies: ["ScanIO", "TestSupport"], exclude: ["Fixtures"]),

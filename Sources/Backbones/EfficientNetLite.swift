@@ -6,7 +6,8 @@
 //   _conv_stem  _bn0  _blocks.N.{_expand_conv,_bn0,_depthwise_conv,_bn1,_project_conv,_bn2}
 //   _conv_head  _bn1  _fc
 //
-// Layout: features (stem … global average pool) → head (dropout → _fc, or a replacement).
+// Layout: features (stem … global average pool) → head (dropout → _fc, the ImageNet classifier;
+// a new task's head is Adaptation's ClassifierHead on the pooled features).
 // TensorFlow SAME padding, BatchNorm eps 1e-3 / momentum 0.01 (TF's 0.99), ReLU6 fused into
 // the BatchNorm that precedes it.
 //
@@ -17,7 +18,7 @@ import Neural
 import Randomness
 
 /// EfficientNet-Lite on the Neural engine: forward/backward, strict PyTorch weight loading,
-/// head replacement, grayscale input, pooled features and stage boundaries.
+/// grayscale input, pooled features and stage boundaries.
 public final class EfficientNetLite: Layer {
   /// The architecture's scaling.
   public struct Configuration: Sendable, Equatable {
@@ -111,7 +112,7 @@ public final class EfficientNetLite: Layer {
   /// Input channels the model currently expects (3, or 1 after a grayscale adaptation).
   public private(set) var inputChannels = 3
   /// Output classes of the current head.
-  public private(set) var classCount: Int
+  public let classCount: Int
 
   /// `_conv_stem` (its input gradient is never needed).
   public private(set) var stem: Conv2d
@@ -123,7 +124,7 @@ public final class EfficientNetLite: Layer {
   private let tapPool = GlobalAveragePool()
   /// Stem … global average pool: (N, H, W, C) → (N, 1280).
   public private(set) var features: Sequential
-  /// Dropout → `_fc` (or the replacement head): (N, 1280) → (N, classes).
+  /// Dropout → `_fc`, the ImageNet classifier: (N, 1280) → (N, classes).
   public private(set) var head: Sequential
   private var replicate: ChannelReplicate?
   private var replicatedInput = Tensor(shape: [0])
@@ -393,30 +394,6 @@ public final class EfficientNetLite: Layer {
   }
 
   // MARK: - Transfer
-
-  /// Replaces the classifier with a new one for `classes` outputs: dropout → `_fc`, or, with a
-  /// hidden layer, dropout → `_hidden` (Linear) → ReLU → dropout → `_fc`. Initialised from `seed`
-  /// with PyTorch's default Linear initialisation.
-  public func replaceHead(
-    classes: Int, hidden: Int? = nil, dropout: Float? = nil, seed: UInt64 = 0
-  ) {
-    precondition(classes > 0, "replaceHead needs at least one class, got \(classes).")
-    let p = dropout ?? configuration.dropout
-    var layers: [(String, Layer)] = [("_dropout", Dropout(probability: p, seed: seed))]
-    var width = featureCount
-    if let h = hidden {
-      precondition(h > 0, "replaceHead hidden width must be positive, got \(h).")
-      layers.append(("_hidden", Linear(inputFeatures: width, outputFeatures: h)))
-      layers.append(("_hidden_relu", ReLU()))
-      layers.append(("_hidden_dropout", Dropout(probability: p, seed: seed &+ 1)))
-      width = h
-    }
-    layers.append(("_fc", Linear(inputFeatures: width, outputFeatures: classes)))
-    let newHead = Sequential(layers)
-    newHead.resetParameters(seed: seed)
-    head = newHead
-    classCount = classes
-  }
 
   /// Adapts the model to one-channel input (see `GrayscaleAdaptation`).
   public func adaptToGrayscale(_ adaptation: GrayscaleAdaptation) {

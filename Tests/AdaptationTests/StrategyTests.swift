@@ -95,3 +95,18 @@ final class StrategyTests: XCTestCase {
     XCTAssertFalse(withBN.contains("_fc.bias"))
   }
 }
+
+/// The classifier head's backward pass against central differences (hidden layer, ReLU6 and
+/// dropout included: the same masks are drawn for every evaluation by reseeding).
+final class ClassifierHeadGradientTests: XCTestCase {
+  func testBackwardMatchesFiniteDifferences() {
+    for (hidden, dropout): (Int?, Float) in [(nil, 0), (nil, 0.3), (16, 0), (16, 0.25)] {
+      let head = ClassifierHead(
+        inputFeatures: 12, classes: 4, hiddenUnits: hidden, dropout: dropout, seed: 9)
+      let worst = checkGradients(
+        head, input: randomTensor([5, 12], seed: 21), eps: 1e-2, samples: 30,
+        kinks: hidden != nil, prepare: { head.reseedDropout(3) })
+      XCTAssertLessThan(worst, 0.05, "hidden \(String(describing: hidden)), dropout \(dropout)")
+    }
+  }
+}
