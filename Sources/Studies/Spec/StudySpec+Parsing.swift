@@ -39,293 +39,22 @@ extension StudySpec {
         "name", "description", "data", "backbone", "input_size", "preprocessing", "arms",
         "budgets", "seeds", "training", "shift", "report",
       ])
-
-    var name = defaultName
-    if let n = top["name"] {
-      name = try p.string(n, "name")
-      guard !name.isEmpty, name.allSatisfy({ $0.isLetter || $0.isNumber || "-_.".contains($0) })
-      else {
-        throw p.fail(n, "name", "'\(name)' is not a folder-safe name", "use letters, digits, - _ .")
-      }
-    }
-    let description = try top["description"].map { try p.string($0, "description") } ?? ""
-
-    guard let dataNode = top["data"] else {
-      throw p.fail(root, "data", "missing", "add data: {source: …, targets: […]}")
-    }
-    guard let data = dataNode.mapping else {
-      throw p.fail(dataNode, "data", "must be a mapping", "give data.source and data.targets")
-    }
-    try p.checkKeys(data, path: "data", known: ["source", "target", "targets", "on_bad"])
-    var onBad: OnBad?
-    if let v = data["on_bad"] {
-      let text = try p.string(v, "data.on_bad")
-      guard let policy = OnBad(rawValue: text) else {
-        throw p.fail(
-          v, "data.on_bad", "'\(text)' is not fail or skip",
-          "write on_bad: skip (leave bad rows and undecodable images out) or on_bad: fail")
-      }
-      onBad = policy
-    }
-    guard let sourceNode = data["source"] else {
-      throw p.fail(dataNode, "data.source", "missing", "name the source dataset")
-    }
-    let source = try p.dataset(sourceNode, "data.source")
-    var targets: [DatasetRef] = []
-    if let t = data["target"] { targets.append(try p.dataset(t, "data.target")) }
-    if let ts = data["targets"] {
-      guard let seq = ts.sequence, !seq.isEmpty else {
-        throw p.fail(ts, "data.targets", "must be a non-empty list", "list one or more datasets")
-      }
-      for (i, t) in seq.enumerated() { targets.append(try p.dataset(t, "data.targets[\(i)]")) }
-    }
-    if targets.isEmpty {
-      throw p.fail(dataNode, "data.targets", "missing", "add data.targets: [{…, site: B}]")
-    }
-    if Set(targets.map(\.key)).count != targets.count {
-      throw p.fail(dataNode, "data.targets", "lists a dataset twice", "remove the duplicate")
-    }
-
-    let backbone = try top["backbone"].map { try p.string($0, "backbone") } ?? "efficientnet-lite0"
-    let knownBackbones = ["efficientnet-lite0", "efficientnet-lite1", "efficientnet-lite2"]
-    if !knownBackbones.contains(backbone) {
-      throw p.fail(
-        top["backbone"], "backbone", "unknown backbone '\(backbone)'",
-        "use one of \(knownBackbones.joined(separator: ", "))")
-    }
+    // Sections in the order of the file's keys, so the first problem is the one reported.
+    let name = try p.name(top, default: defaultName)
+    let description = try p.description(top)
+    let data = try p.data(top, root: root)
+    let backbone = try p.backbone(top)
     let inputSize = try top["input_size"].map { try p.int($0, "input_size", in: 32...1024) } ?? 128
-    var window: String?
-    if let node = top["preprocessing"] {
-      guard let m = node.mapping else {
-        throw p.fail(
-          node, "preprocessing", "must be a mapping", "e.g. preprocessing: {window: auto}")
-      }
-      try p.checkKeys(m, path: "preprocessing", known: ["window"])
-      if let v = m["window"] {
-        let text = try p.string(v, "preprocessing.window")
-        let parsed: Preprocessing.Window
-        do { parsed = try Preprocessing.parseWindow(text, input: "preprocessing.window") } catch {
-          throw p.fail(
-            v, "preprocessing.window", "'\(text)' is not a window setting",
-            "use auto, file, file:C,W, \"C,W\" (e.g. \"40,400\") or \"pLOW,HIGH\" (e.g. \"p1,99\")")
-        }
-        // `auto` is the default: the same runs, the same hashes.
-        window = parsed == .auto ? nil : parsed.description
-      }
-    }
-
-    guard let armsNode = top["arms"] else {
-      throw p.fail(root, "arms", "missing", "add arms: [scratch, full]")
-    }
-    guard let armSeq = armsNode.sequence, !armSeq.isEmpty else {
-      throw p.fail(armsNode, "arms", "must be a non-empty list", "e.g. arms: [scratch, full]")
-    }
-    var arms: [ArmSpec] = []
-    var armBudgetNodes: [(String, Node, String)] = []
-    var armTraining: [String: ArmTrainingOverride] = [:]
-    for (i, node) in armSeq.enumerated() {
-      var textNode = node
-      var key = "arms[\(i)]"
-      if let m = node.mapping {
-        try p.checkKeys(
-          m, path: key, known: ["arm", "budgets", "epochs", "patience", "source_epochs"])
-        guard let a = m["arm"] else {
-          throw p.fail(node, "\(key).arm", "missing", "write {arm: full+l2sp(1), budgets: [50]}")
-        }
-        textNode = a
-        key += ".arm"
-      }
-      let text = try p.string(textNode, key)
-      switch ArmSpec.parse(text) {
-      case .success(let arm):
-        if arms.contains(arm) {
-          throw p.fail(textNode, key, "'\(text)' repeats an earlier arm", "remove it")
-        }
-        arms.append(arm)
-        if let b = node.mapping?["budgets"] {
-          armBudgetNodes.append((arm.name, b, "arms[\(i)].budgets"))
-        }
-        if let m = node.mapping {
-          var o = ArmTrainingOverride()
-          for (field, minimum) in [("epochs", 1), ("patience", 0), ("source_epochs", 1)] {
-            guard let v = m[field] else { continue }
-            guard let n = v.int, n >= minimum else {
-              throw p.fail(
-                v, "arms[\(i)].\(field)", "must be an integer ≥ \(minimum)",
-                "e.g. {arm: scratch, \(field): 40}")
-            }
-            switch field {
-            case "epochs": o.epochs = n
-            case "patience": o.patience = n
-            default: o.sourceEpochs = n
-            }
-          }
-          if o != ArmTrainingOverride() { armTraining[arm.name] = o }
-        }
-      case .failure(let error):
-        throw p.fail(textNode, key, error.reason, "see the arm grammar in studies/README.md")
-      }
-    }
-
-    var budgets: [LabelBudget] = [
-      .perClass(10), .perClass(25), .perClass(50), .perClass(100), .all,
-    ]
-    if let b = top["budgets"] { budgets = try p.budgets(b, "budgets") }
-    var armBudgets: [String: [LabelBudget]] = [:]
-    for (name, node, key) in armBudgetNodes {
-      let subset = try p.budgets(node, key)
-      if let missing = subset.first(where: { !budgets.contains($0) }) {
-        throw p.fail(
-          node, key, "budget \(missing) is not in the study's budgets",
-          "add it to budgets or use one of \(budgets.map(\.description).joined(separator: ", "))")
-      }
-      armBudgets[name] = subset
-    }
-
-    var seeds = [0, 1, 2]
-    if let s = top["seeds"] {
-      if let n = s.int {
-        guard (1...100).contains(n) else {
-          throw p.fail(s, "seeds", "\(n) seeds", "give a count 1…100 or a list of seeds")
-        }
-        seeds = Array(0..<n)
-      } else if let seq = s.sequence, !seq.isEmpty {
-        seeds = try seq.enumerated().map { try p.int($1, "seeds[\($0)]", in: 0...Int(Int32.max)) }
-        if Set(seeds).count != seeds.count {
-          throw p.fail(s, "seeds", "lists a seed twice", "remove the duplicate")
-        }
-      } else {
-        throw p.fail(s, "seeds", "must be a count or a list", "e.g. seeds: 3 or seeds: [0, 1, 2]")
-      }
-    }
-
-    var training = TrainingSettings()
-    if let t = top["training"] {
-      guard let m = t.mapping else {
-        throw p.fail(t, "training", "must be a mapping", "e.g. training: {epochs: 20}")
-      }
-      try p.checkKeys(
-        m, path: "training",
-        known: [
-          "epochs", "patience", "early_stopping", "monitor", "batch_size", "optimizer",
-          "learning_rate", "backbone_lr_scale", "weight_decay", "augment", "source_epochs",
-          "options",
-        ])
-      if let v = m["epochs"] { training.epochs = try p.int(v, "training.epochs", in: 1...10_000) }
-      if let v = m["patience"] ?? m["early_stopping"] {
-        let key = m["patience"] != nil ? "training.patience" : "training.early_stopping"
-        if v.bool == false {
-          training.patience = 0
-        } else {
-          training.patience = try p.int(v, key, in: 0...10_000)
-        }
-      }
-      if let v = m["monitor"] { training.monitor = try p.metric(v, "training.monitor") }
-      if let v = m["batch_size"] {
-        training.batchSize = try p.int(v, "training.batch_size", in: 1...4096)
-      }
-      if let v = m["optimizer"] {
-        training.optimizer = try p.string(v, "training.optimizer")
-        if !["sgd", "adamw"].contains(training.optimizer) {
-          throw p.fail(
-            v, "training.optimizer", "unknown optimizer '\(training.optimizer)'", "use sgd or adamw"
-          )
-        }
-      }
-      if let v = m["learning_rate"] {
-        training.learningRate = try p.positive(v, "training.learning_rate")
-      }
-      if let v = m["backbone_lr_scale"] {
-        training.backboneLearningRateScale = try p.positive(v, "training.backbone_lr_scale")
-      }
-      if let v = m["weight_decay"] {
-        training.weightDecay = try p.nonNegative(v, "training.weight_decay")
-      }
-      if let v = m["augment"] {
-        guard let b = v.bool else {
-          throw p.fail(v, "training.augment", "must be true or false", "write augment: true")
-        }
-        training.augment = b
-      }
-      if let v = m["source_epochs"] {
-        training.sourceEpochs = try p.int(v, "training.source_epochs", in: 1...10_000)
-      }
-      if let v = m["options"] {
-        guard let om = v.mapping else {
-          throw p.fail(
-            v, "training.options", "must be a mapping", "e.g. options: {lr_schedule: cosine}")
-        }
-        for (k, val) in om {
-          guard let ks = k.string, let vs = val.string else {
-            throw p.fail(val, "training.options", "values must be scalars", "quote them")
-          }
-          training.options[ks] = vs
-        }
-      }
-    }
-
-    var shift = ShiftSettings()
-    if let s = top["shift"] {
-      guard let m = s.mapping else {
-        throw p.fail(s, "shift", "must be a mapping", "e.g. shift: {analyses: [mmd, intensity]}")
-      }
-      try p.checkKeys(
-        m, path: "shift", known: ["analyses", "permutations", "bootstrap", "max_images"])
-      if let a = m["analyses"] {
-        guard let seq = a.sequence else {
-          throw p.fail(
-            a, "shift.analyses", "must be a list", "e.g. analyses: [mmd, intensity] or []")
-        }
-        shift.analyses = try seq.enumerated().map { i, node in
-          let text = try p.string(node, "shift.analyses[\(i)]")
-          guard let kind = ShiftAnalysisKind(rawValue: text) else {
-            throw p.fail(
-              node, "shift.analyses[\(i)]", "unknown analysis '\(text)'",
-              "use \(ShiftAnalysisKind.allCases.map(\.rawValue).joined(separator: ", "))")
-          }
-          return kind
-        }
-      }
-      if let v = m["permutations"] {
-        shift.permutations = try p.int(v, "shift.permutations", in: 0...1_000_000)
-      }
-      if let v = m["bootstrap"] {
-        shift.bootstrap = try p.int(v, "shift.bootstrap", in: 0...1_000_000)
-      }
-      if let v = m["max_images"] {
-        shift.maxImages = try p.int(v, "shift.max_images", in: 2...1_000_000)
-      }
-    }
-
-    var report = ReportSettings()
-    if let r = top["report"] {
-      guard let m = r.mapping else {
-        throw p.fail(r, "report", "must be a mapping", "e.g. report: {metric: accuracy}")
-      }
-      try p.checkKeys(m, path: "report", known: ["metric", "target_value", "confidence", "output"])
-      if let v = m["metric"] { report.metric = try p.metric(v, "report.metric") }
-      if let v = m["target_value"] {
-        let x = try p.positive(v, "report.target_value")
-        guard x <= 1 else {
-          throw p.fail(v, "report.target_value", "\(x) is above 1", "give a metric value in (0, 1]")
-        }
-        report.targetValue = x
-      }
-      if let v = m["confidence"] {
-        let c = try p.positive(v, "report.confidence")
-        guard c < 1, c >= 0.5 else {
-          throw p.fail(v, "report.confidence", "\(c) is not a confidence level", "use e.g. 0.95")
-        }
-        report.confidence = c
-      }
-      if let v = m["output"] { report.output = try p.string(v, "report.output") }
-    }
-
+    let window = try p.window(top)
+    let arms = try p.arms(top, root: root)
+    let budgets = try p.budgets(top, arms: arms.budgetNodes)
     return StudySpec(
-      name: name, description: description, source: source, targets: targets, backbone: backbone,
-      inputSize: inputSize, arms: arms, budgets: budgets, armBudgets: armBudgets,
-      armTraining: armTraining.isEmpty ? nil : armTraining, window: window, seeds: seeds,
-      training: training, shift: shift, report: report, yaml: yaml, file: file, onBad: onBad)
+      name: name, description: description, source: data.source, targets: data.targets,
+      backbone: backbone, inputSize: inputSize, arms: arms.arms, budgets: budgets.all,
+      armBudgets: budgets.perArm, armTraining: arms.training.isEmpty ? nil : arms.training,
+      window: window, seeds: try p.seeds(top), training: try p.training(top),
+      shift: try p.shift(top), report: try p.report(top), yaml: yaml, file: file,
+      onBad: data.onBad)
   }
 
   private static func yamlLine(_ error: YamlError) -> Int? {
@@ -481,5 +210,331 @@ private struct SpecReader {
       previous = current
     }
     return previous[b.count]
+  }
+}
+
+// MARK: - The spec's sections, one reader each
+
+extension SpecReader {
+  func name(_ top: Node.Mapping, default defaultName: String) throws -> String {
+    var name = defaultName
+    if let n = top["name"] {
+      name = try string(n, "name")
+      guard !name.isEmpty, name.allSatisfy({ $0.isLetter || $0.isNumber || "-_.".contains($0) })
+      else {
+        throw fail(n, "name", "'\(name)' is not a folder-safe name", "use letters, digits, - _ .")
+      }
+    }
+    let description = try top["description"].map { try string($0, "description") } ?? ""
+    return name
+  }
+
+  func description(_ top: Node.Mapping) throws -> String {
+
+    return try top["description"].map { try string($0, "description") } ?? ""
+  }
+
+  func data(_ top: Node.Mapping, root: Node) throws -> (
+    source: DatasetRef, targets: [DatasetRef], onBad: OnBad?
+  ) {
+    guard let dataNode = top["data"] else {
+      throw fail(root, "data", "missing", "add data: {source: …, targets: […]}")
+    }
+    guard let data = dataNode.mapping else {
+      throw fail(dataNode, "data", "must be a mapping", "give data.source and data.targets")
+    }
+    try checkKeys(data, path: "data", known: ["source", "target", "targets", "on_bad"])
+    var onBad: OnBad?
+    if let v = data["on_bad"] {
+      let text = try string(v, "data.on_bad")
+      guard let policy = OnBad(rawValue: text) else {
+        throw fail(
+          v, "data.on_bad", "'\(text)' is not fail or skip",
+          "write on_bad: skip (leave bad rows and undecodable images out) or on_bad: fail")
+      }
+      onBad = policy
+    }
+    guard let sourceNode = data["source"] else {
+      throw fail(dataNode, "data.source", "missing", "name the source dataset")
+    }
+    let source = try dataset(sourceNode, "data.source")
+    var targets: [DatasetRef] = []
+    if let t = data["target"] { targets.append(try dataset(t, "data.target")) }
+    if let ts = data["targets"] {
+      guard let seq = ts.sequence, !seq.isEmpty else {
+        throw fail(ts, "data.targets", "must be a non-empty list", "list one or more datasets")
+      }
+      for (i, t) in seq.enumerated() { targets.append(try dataset(t, "data.targets[\(i)]")) }
+    }
+    if targets.isEmpty {
+      throw fail(dataNode, "data.targets", "missing", "add data.targets: [{…, site: B}]")
+    }
+    if Set(targets.map(\.key)).count != targets.count {
+      throw fail(dataNode, "data.targets", "lists a dataset twice", "remove the duplicate")
+    }
+    return (source, targets, onBad)
+  }
+
+  func backbone(_ top: Node.Mapping) throws -> String {
+    let backbone = try top["backbone"].map { try string($0, "backbone") } ?? "efficientnet-lite0"
+    let knownBackbones = ["efficientnet-lite0", "efficientnet-lite1", "efficientnet-lite2"]
+    if !knownBackbones.contains(backbone) {
+      throw fail(
+        top["backbone"], "backbone", "unknown backbone '\(backbone)'",
+        "use one of \(knownBackbones.joined(separator: ", "))")
+    }
+    return backbone
+  }
+
+  func window(_ top: Node.Mapping) throws -> String? {
+    var window: String?
+    if let node = top["preprocessing"] {
+      guard let m = node.mapping else {
+        throw fail(
+          node, "preprocessing", "must be a mapping", "e.g. preprocessing: {window: auto}")
+      }
+      try checkKeys(m, path: "preprocessing", known: ["window"])
+      if let v = m["window"] {
+        let text = try string(v, "preprocessing.window")
+        let parsed: Preprocessing.Window
+        do { parsed = try Preprocessing.parseWindow(text, input: "preprocessing.window") } catch {
+          throw fail(
+            v, "preprocessing.window", "'\(text)' is not a window setting",
+            "use auto, file, file:C,W, \"C,W\" (e.g. \"40,400\") or \"pLOW,HIGH\" (e.g. \"p1,99\")")
+        }
+        // `auto` is the default: the same runs, the same hashes.
+        window = parsed == .auto ? nil : parsed.description
+      }
+    }
+    return window
+  }
+
+  func arms(_ top: Node.Mapping, root: Node) throws -> (
+    arms: [ArmSpec], budgetNodes: [(String, Node, String)], training: [String: ArmTrainingOverride]
+  ) {
+    guard let armsNode = top["arms"] else {
+      throw fail(root, "arms", "missing", "add arms: [scratch, full]")
+    }
+    guard let armSeq = armsNode.sequence, !armSeq.isEmpty else {
+      throw fail(armsNode, "arms", "must be a non-empty list", "e.g. arms: [scratch, full]")
+    }
+    var arms: [ArmSpec] = []
+    var armBudgetNodes: [(String, Node, String)] = []
+    var armTraining: [String: ArmTrainingOverride] = [:]
+    for (i, node) in armSeq.enumerated() {
+      var textNode = node
+      var key = "arms[\(i)]"
+      if let m = node.mapping {
+        try checkKeys(
+          m, path: key, known: ["arm", "budgets", "epochs", "patience", "source_epochs"])
+        guard let a = m["arm"] else {
+          throw fail(node, "\(key).arm", "missing", "write {arm: full+l2sp(1), budgets: [50]}")
+        }
+        textNode = a
+        key += ".arm"
+      }
+      let text = try string(textNode, key)
+      switch ArmSpec.parse(text) {
+      case .success(let arm):
+        if arms.contains(arm) {
+          throw fail(textNode, key, "'\(text)' repeats an earlier arm", "remove it")
+        }
+        arms.append(arm)
+        if let b = node.mapping?["budgets"] {
+          armBudgetNodes.append((arm.name, b, "arms[\(i)].budgets"))
+        }
+        if let m = node.mapping {
+          var o = ArmTrainingOverride()
+          for (field, minimum) in [("epochs", 1), ("patience", 0), ("source_epochs", 1)] {
+            guard let v = m[field] else { continue }
+            guard let n = v.int, n >= minimum else {
+              throw fail(
+                v, "arms[\(i)].\(field)", "must be an integer ≥ \(minimum)",
+                "e.g. {arm: scratch, \(field): 40}")
+            }
+            switch field {
+            case "epochs": o.epochs = n
+            case "patience": o.patience = n
+            default: o.sourceEpochs = n
+            }
+          }
+          if o != ArmTrainingOverride() { armTraining[arm.name] = o }
+        }
+      case .failure(let error):
+        throw fail(textNode, key, error.reason, "see the arm grammar in studies/README.md")
+      }
+    }
+    return (arms, armBudgetNodes, armTraining)
+  }
+
+  func budgets(_ top: Node.Mapping, arms budgetNodes: [(String, Node, String)]) throws -> (
+    all: [LabelBudget], perArm: [String: [LabelBudget]]
+  ) {
+    var budgets: [LabelBudget] = [
+      .perClass(10), .perClass(25), .perClass(50), .perClass(100), .all,
+    ]
+    if let b = top["budgets"] { budgets = try self.budgets(b, "budgets") }
+    var armBudgets: [String: [LabelBudget]] = [:]
+    for (name, node, key) in budgetNodes {
+      let subset = try self.budgets(node, key)
+      if let missing = subset.first(where: { !budgets.contains($0) }) {
+        throw fail(
+          node, key, "budget \(missing) is not in the study's budgets",
+          "add it to budgets or use one of \(budgets.map(\.description).joined(separator: ", "))")
+      }
+      armBudgets[name] = subset
+    }
+    return (budgets, armBudgets)
+  }
+
+  func seeds(_ top: Node.Mapping) throws -> [Int] {
+    var seeds = [0, 1, 2]
+    if let s = top["seeds"] {
+      if let n = s.int {
+        guard (1...100).contains(n) else {
+          throw fail(s, "seeds", "\(n) seeds", "give a count 1…100 or a list of seeds")
+        }
+        seeds = Array(0..<n)
+      } else if let seq = s.sequence, !seq.isEmpty {
+        seeds = try seq.enumerated().map { try int($1, "seeds[\($0)]", in: 0...Int(Int32.max)) }
+        if Set(seeds).count != seeds.count {
+          throw fail(s, "seeds", "lists a seed twice", "remove the duplicate")
+        }
+      } else {
+        throw fail(s, "seeds", "must be a count or a list", "e.g. seeds: 3 or seeds: [0, 1, 2]")
+      }
+    }
+    return seeds
+  }
+
+  func training(_ top: Node.Mapping) throws -> TrainingSettings {
+    var training = TrainingSettings()
+    if let t = top["training"] {
+      guard let m = t.mapping else {
+        throw fail(t, "training", "must be a mapping", "e.g. training: {epochs: 20}")
+      }
+      try checkKeys(
+        m, path: "training",
+        known: [
+          "epochs", "patience", "early_stopping", "monitor", "batch_size", "optimizer",
+          "learning_rate", "backbone_lr_scale", "weight_decay", "augment", "source_epochs",
+          "options",
+        ])
+      if let v = m["epochs"] { training.epochs = try int(v, "training.epochs", in: 1...10_000) }
+      if let v = m["patience"] ?? m["early_stopping"] {
+        let key = m["patience"] != nil ? "training.patience" : "training.early_stopping"
+        if v.bool == false {
+          training.patience = 0
+        } else {
+          training.patience = try int(v, key, in: 0...10_000)
+        }
+      }
+      if let v = m["monitor"] { training.monitor = try metric(v, "training.monitor") }
+      if let v = m["batch_size"] {
+        training.batchSize = try int(v, "training.batch_size", in: 1...4096)
+      }
+      if let v = m["optimizer"] {
+        training.optimizer = try string(v, "training.optimizer")
+        if !["sgd", "adamw"].contains(training.optimizer) {
+          throw fail(
+            v, "training.optimizer", "unknown optimizer '\(training.optimizer)'", "use sgd or adamw"
+          )
+        }
+      }
+      if let v = m["learning_rate"] {
+        training.learningRate = try positive(v, "training.learning_rate")
+      }
+      if let v = m["backbone_lr_scale"] {
+        training.backboneLearningRateScale = try positive(v, "training.backbone_lr_scale")
+      }
+      if let v = m["weight_decay"] {
+        training.weightDecay = try nonNegative(v, "training.weight_decay")
+      }
+      if let v = m["augment"] {
+        guard let b = v.bool else {
+          throw fail(v, "training.augment", "must be true or false", "write augment: true")
+        }
+        training.augment = b
+      }
+      if let v = m["source_epochs"] {
+        training.sourceEpochs = try int(v, "training.source_epochs", in: 1...10_000)
+      }
+      if let v = m["options"] {
+        guard let om = v.mapping else {
+          throw fail(
+            v, "training.options", "must be a mapping", "e.g. options: {lr_schedule: cosine}")
+        }
+        for (k, val) in om {
+          guard let ks = k.string, let vs = val.string else {
+            throw fail(val, "training.options", "values must be scalars", "quote them")
+          }
+          training.options[ks] = vs
+        }
+      }
+    }
+    return training
+  }
+
+  func shift(_ top: Node.Mapping) throws -> ShiftSettings {
+    var shift = ShiftSettings()
+    if let s = top["shift"] {
+      guard let m = s.mapping else {
+        throw fail(s, "shift", "must be a mapping", "e.g. shift: {analyses: [mmd, intensity]}")
+      }
+      try checkKeys(
+        m, path: "shift", known: ["analyses", "permutations", "bootstrap", "max_images"])
+      if let a = m["analyses"] {
+        guard let seq = a.sequence else {
+          throw fail(
+            a, "shift.analyses", "must be a list", "e.g. analyses: [mmd, intensity] or []")
+        }
+        shift.analyses = try seq.enumerated().map { i, node in
+          let text = try string(node, "shift.analyses[\(i)]")
+          guard let kind = ShiftAnalysisKind(rawValue: text) else {
+            throw fail(
+              node, "shift.analyses[\(i)]", "unknown analysis '\(text)'",
+              "use \(ShiftAnalysisKind.allCases.map(\.rawValue).joined(separator: ", "))")
+          }
+          return kind
+        }
+      }
+      if let v = m["permutations"] {
+        shift.permutations = try int(v, "shift.permutations", in: 0...1_000_000)
+      }
+      if let v = m["bootstrap"] {
+        shift.bootstrap = try int(v, "shift.bootstrap", in: 0...1_000_000)
+      }
+      if let v = m["max_images"] {
+        shift.maxImages = try int(v, "shift.max_images", in: 2...1_000_000)
+      }
+    }
+    return shift
+  }
+
+  func report(_ top: Node.Mapping) throws -> ReportSettings {
+    var report = ReportSettings()
+    if let r = top["report"] {
+      guard let m = r.mapping else {
+        throw fail(r, "report", "must be a mapping", "e.g. report: {metric: accuracy}")
+      }
+      try checkKeys(m, path: "report", known: ["metric", "target_value", "confidence", "output"])
+      if let v = m["metric"] { report.metric = try metric(v, "report.metric") }
+      if let v = m["target_value"] {
+        let x = try positive(v, "report.target_value")
+        guard x <= 1 else {
+          throw fail(v, "report.target_value", "\(x) is above 1", "give a metric value in (0, 1]")
+        }
+        report.targetValue = x
+      }
+      if let v = m["confidence"] {
+        let c = try positive(v, "report.confidence")
+        guard c < 1, c >= 0.5 else {
+          throw fail(v, "report.confidence", "\(c) is not a confidence level", "use e.g. 0.95")
+        }
+        report.confidence = c
+      }
+      if let v = m["output"] { report.output = try string(v, "report.output") }
+    }
+    return report
   }
 }
