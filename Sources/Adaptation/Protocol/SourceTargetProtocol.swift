@@ -128,133 +128,36 @@ public enum SourceTargetProtocol {
     augmentation: ((Tensor, UInt64) -> Void)? = nil
   ) throws -> (result: SourceTargetResult, model: TransferModel) {
     guard let targetTest = data.target.test else { throw AdaptationError.emptySplit("target test") }
-    let first = configuration.source ?? configuration.fineTune ?? TrainingConfiguration()
-    let seed = UInt64(first.seed)
-    var timings: [PhaseTiming] = []
-    func timed<T>(_ phase: String, _ body: () throws -> T) rethrows -> T {
-      let start = Date()
-      defer { timings.append(PhaseTiming(phase: phase, seconds: Date().timeIntervalSince(start))) }
-      return try body()
-    }
-    let sourceTest = data.source?.test
-    let classes = data.target.train.classes.count
-    let channels = data.target.train.images.shape[3]
-    let sourceTestComparable = sourceTest.flatMap {
-      $0.classes == data.target.train.classes ? $0 : nil
-    }
-    /// Both test sets scored; also returns the class probabilities behind the scores.
-    func evaluateKeepingProbabilities(_ model: TransferModel)
-      -> (pair: DomainPair, source: [Float]?, target: [Float])
-    {
-      timed("evaluation") {
-        let source = sourceTestComparable.map { Trainer.predict(model, $0) }
-        let target = Trainer.predict(model, targetTest)
-        return (
-          DomainPair(
-            source: zip2(sourceTestComparable, source).map {
-              Runner.evaluate(probabilities: $1, on: $0, seed: seed)
-            },
-            target: Runner.evaluate(probabilities: target, on: targetTest, seed: seed)),
-          source, target
-        )
-      }
-    }
-    func evaluate(_ model: TransferModel) -> DomainPair { evaluateKeepingProbabilities(model).pair }
-    let model: TransferModel
-    let initial: [String: [Float]]
-    var sourceSummary: RunSummary?
-    if var sourceConfig = configuration.source {
-      guard let sourceData = data.source else { throw AdaptationError.emptySplit("source train") }
-      sourceConfig.adaBN = false
-      model = try factory(sourceConfig, classes, channels)
-      initial = model.snapshot()
-      try model.apply(sourceConfig.strategy)
-      let summaryURL = sourceModel.map { URL(fileURLWithPath: $0.path + ".summary.json") }
-      // Processes sharing the study folder: one trains the shared model, the others wait here
-      // and then load it.
-      let lock = try sourceModel.map { try FileLock(path: $0.path + ".lock") }
-      defer { lock?.unlock() }
-      if let shared = sourceModel, FileManager.default.fileExists(atPath: shared.path) {
-        try timed("source-load") { _ = try Checkpoint.load(shared, into: model) }
-        sourceSummary = summaryURL.flatMap { try? RunDirectory.readJSON(RunSummary.self, from: $0) }
-      } else {
-        let sourceDir = try directory.map { try RunDirectory($0.appendingPathComponent("source")) }
-        sourceSummary = try timed("source-training") {
-          try Runner.train(
-            model: model, configuration: sourceConfig, data: sourceData,
-            reference: initial, directory: sourceDir, resume: resume,
-            progress: progress.map { p in { p("source", $0) } },
-            augmentation: augmentation)
-        }
-        if let shared = sourceModel, let summaryURL, sourceSummary?.status != .failed {
-          try FileManager.default.createDirectory(
-            at: shared.deletingLastPathComponent(), withIntermediateDirectories: true)
-          if let sourceSummary { try RunDirectory.writeJSON(sourceSummary, to: summaryURL) }
-          try Checkpoint.write(model, to: shared)
-        }
-      }
-    } else {
-      model = try factory(first, classes, channels)
-      initial = model.snapshot()
-    }
-    let scoredBefore = evaluateKeepingProbabilities(model)
+    let run = ProtocolRun(
+      configuration, data: data, targetTest: targetTest, directory: directory, resume: resume,
+      progress: progress, augmentation: augmentation)
+    let (model, initial, sourceSummary) = try run.sourcePhase(
+      factory: factory, sourceModel: sourceModel)
+    let scoredBefore = run.scoreBoth(model)
     let before = scoredBefore.pair
     // Does the target look different to the source model? Its class probabilities on both test
     // sets (the ones `before` was scored from), before any adaptation, where the drop `before`
     // measures is the one they predict.
     var sourceModelShift: PredictionShift?
     if configuration.source != nil, let source = scoredBefore.source {
-      sourceModelShift = timed("prediction-shift") {
+      sourceModelShift = run.timed("prediction-shift") {
         try? PredictionShift.measure(
-          source: source, target: scoredBefore.target, classes: classes, seed: seed)
+          source: source, target: scoredBefore.target, classes: run.classes, seed: run.seed)
       }
-    }
-    /// The source test set scored with BatchNorm statistics re-estimated on source training
-    /// images (the model's own statistics are put back afterwards); nil without source data.
-    func scoreSourceWithOwnStatistics() -> EvaluationReport? {
-      guard let sourceTest, sourceTest.classes == data.target.train.classes,
-        let sourceTrain = data.source?.train, !model.batchNorms.isEmpty
-      else { return nil }
-      let saved = model.stateSnapshot()
-      timed("adabn") { _ = AdaBN.adapt(model, on: sourceTrain, batchSize: first.batchSize) }
-      let report = timed("evaluation") { Runner.evaluate(model, on: sourceTest, seed: seed) }
-      model.restoreState(saved)
-      return report
     }
     // The same score before adaptation: the source model's running statistics are averages
     // over augmented training batches of moving weights, and re-estimating them alone moved
     // site A's balanced accuracy by ~0.1 — so weight-only forgetting compares like with like.
-    let ownBefore = scoreSourceWithOwnStatistics()
-    var afterAdaBN: DomainPair?
-    if configuration.adaBN {
-      let unlabelled = data.target.unlabelledTarget ?? data.target.train
-      timed("adabn") { _ = AdaBN.adapt(model, on: unlabelled, batchSize: first.batchSize) }
-      afterAdaBN = evaluate(model)
-    }
-    let start = model.snapshot()
-    var fineTuning: RunSummary?
-    var epochs: [EpochLog] = []
-    if var tune = configuration.fineTune {
-      tune.adaBN = false
-      try model.apply(tune.strategy)
-      let targetDir = try directory.map { try RunDirectory($0.appendingPathComponent("target")) }
-      fineTuning = try timed("target-training") {
-        try Runner.train(
-          model: model, configuration: tune, data: data.target, reference: start,
-          directory: targetDir, resume: resume,
-          progress: progress.map { p in { p("target", $0) } },
-          augmentation: augmentation)
-      }
-      epochs = fineTuning?.epochs ?? []
-    }
-    var after = evaluate(model)
+    let ownBefore = run.scoreSourceWithOwnStatistics(model)
+    let (start, afterAdaBN, fineTuning) = try run.adaptationPhase(model)
+    var after = run.scoreBoth(model).pair
     // AdaBN is per domain (Li et al. 2016): each domain is scored with BatchNorm statistics of
     // its own unlabelled images, so AdaBN arms score the source that way. Scoring site A with
     // site B's statistics would count the swapped statistics as forgotten knowledge: AdaBN
     // alone, whose weights are untouched, "forgot" 0.645 → 0.352 balanced accuracy in
     // studies/forgetting.yaml that way. Every arm also records that score, so a report can
     // separate what the weights forgot from what the moved statistics cost.
-    let ownAfter = scoreSourceWithOwnStatistics()
+    let ownAfter = run.scoreSourceWithOwnStatistics(model)
     if configuration.adaBN, let ownAfter { after.source = ownAfter }
     let forgetting = zip2(before.source, after.source).map {
       (
@@ -264,7 +167,7 @@ public enum SourceTargetProtocol {
     }
     let result = SourceTargetResult(
       configuration: configuration, sourceTraining: sourceSummary, beforeAdaptation: before,
-      afterAdaBN: afterAdaBN, fineTuning: fineTuning, fineTuningEpochs: epochs,
+      afterAdaBN: afterAdaBN, fineTuning: fineTuning, fineTuningEpochs: fineTuning?.epochs ?? [],
       afterAdaptation: after, sourceWithOwnStatistics: ownAfter,
       sourceBeforeWithOwnStatistics: ownBefore,
       forgettingAccuracy: forgetting?.0,
@@ -273,12 +176,154 @@ public enum SourceTargetProtocol {
         - before.target.overall.accuracy.value,
       driftFromAdaptationStart: model.drift(from: start),
       driftFromInitial: model.drift(from: initial),
-      sourceModelShift: sourceModelShift, timings: timings)
+      sourceModelShift: sourceModelShift, timings: run.timings)
     return (result, model)
   }
+
 }
 
 private func zip2<A, B>(_ a: A?, _ b: B?) -> (A, B)? {
   guard let a, let b else { return nil }
   return (a, b)
+}
+
+/// The state one protocol run threads through its phases: the data, the seed, the progress and
+/// augmentation hooks, and the wall time of every phase in the order they ran.
+private final class ProtocolRun {
+  let configuration: SourceTargetConfiguration
+  let data: SourceTargetData
+  let targetTest: ImageSet
+  let directory: URL?
+  let resume: Bool
+  let progress: ((String, TrainingProgress) -> Void)?
+  let augmentation: ((Tensor, UInt64) -> Void)?
+  /// The first phase's configuration: its seed scores every evaluation, its batch size AdaBN.
+  let first: TrainingConfiguration
+  let seed: UInt64
+  let classes: Int
+  /// The source test set when it has the target's classes (else it cannot be scored).
+  let sourceTestComparable: ImageSet?
+  private(set) var timings: [PhaseTiming] = []
+
+  init(
+    _ configuration: SourceTargetConfiguration, data: SourceTargetData, targetTest: ImageSet,
+    directory: URL?, resume: Bool, progress: ((String, TrainingProgress) -> Void)?,
+    augmentation: ((Tensor, UInt64) -> Void)?
+  ) {
+    self.configuration = configuration
+    self.data = data
+    self.targetTest = targetTest
+    self.directory = directory
+    self.resume = resume
+    self.progress = progress
+    self.augmentation = augmentation
+    first = configuration.source ?? configuration.fineTune ?? TrainingConfiguration()
+    seed = UInt64(first.seed)
+    classes = data.target.train.classes.count
+    sourceTestComparable = data.source?.test.flatMap {
+      $0.classes == data.target.train.classes ? $0 : nil
+    }
+  }
+
+  func timed<T>(_ phase: String, _ body: () throws -> T) rethrows -> T {
+    let start = Date()
+    defer { timings.append(PhaseTiming(phase: phase, seconds: Date().timeIntervalSince(start))) }
+    return try body()
+  }
+
+  /// The model the target phase starts from, its initial weights and, with a source phase, the
+  /// source training's summary: trained here, or loaded from `sourceModel` when another run
+  /// (or process: they share the study folder and wait on its lock) trained it already.
+  func sourcePhase(factory: ModelFactory, sourceModel: URL?) throws
+    -> (model: TransferModel, initial: [String: [Float]], summary: RunSummary?)
+  {
+    let channels = data.target.train.images.shape[3]
+    guard var sourceConfig = configuration.source else {
+      let model = try factory(first, classes, channels)
+      return (model, model.snapshot(), nil)
+    }
+    guard let sourceData = data.source else { throw AdaptationError.emptySplit("source train") }
+    sourceConfig.adaBN = false
+    let model = try factory(sourceConfig, classes, channels)
+    let initial = model.snapshot()
+    try model.apply(sourceConfig.strategy)
+    let summaryURL = sourceModel.map { URL(fileURLWithPath: $0.path + ".summary.json") }
+    let lock = try sourceModel.map { try FileLock(path: $0.path + ".lock") }
+    defer { lock?.unlock() }
+    if let shared = sourceModel, FileManager.default.fileExists(atPath: shared.path) {
+      try timed("source-load") { _ = try Checkpoint.load(shared, into: model) }
+      let summary = summaryURL.flatMap { try? RunDirectory.readJSON(RunSummary.self, from: $0) }
+      return (model, initial, summary)
+    }
+    let sourceDir = try directory.map { try RunDirectory($0.appendingPathComponent("source")) }
+    let summary = try timed("source-training") {
+      try Runner.train(
+        model: model, configuration: sourceConfig, data: sourceData,
+        reference: initial, directory: sourceDir, resume: resume,
+        progress: progress.map { p in { p("source", $0) } },
+        augmentation: augmentation)
+    }
+    if let shared = sourceModel, let summaryURL, summary.status != .failed {
+      try FileManager.default.createDirectory(
+        at: shared.deletingLastPathComponent(), withIntermediateDirectories: true)
+      try RunDirectory.writeJSON(summary, to: summaryURL)
+      try Checkpoint.write(model, to: shared)
+    }
+    return (model, initial, summary)
+  }
+
+  /// Both test sets scored; also returns the class probabilities behind the scores.
+  func scoreBoth(_ model: TransferModel) -> (pair: DomainPair, source: [Float]?, target: [Float]) {
+    timed("evaluation") {
+      let source = sourceTestComparable.map { Trainer.predict(model, $0) }
+      let target = Trainer.predict(model, targetTest)
+      return (
+        DomainPair(
+          source: zip2(sourceTestComparable, source).map {
+            Runner.evaluate(probabilities: $1, on: $0, seed: seed)
+          },
+          target: Runner.evaluate(probabilities: target, on: targetTest, seed: seed)),
+        source, target
+      )
+    }
+  }
+
+  /// The source test set scored with BatchNorm statistics re-estimated on source training
+  /// images (the model's own statistics are put back afterwards); nil without source data.
+  func scoreSourceWithOwnStatistics(_ model: TransferModel) -> EvaluationReport? {
+    guard let sourceTest = data.source?.test, sourceTest.classes == data.target.train.classes,
+      let sourceTrain = data.source?.train, !model.batchNorms.isEmpty
+    else { return nil }
+    let saved = model.stateSnapshot()
+    timed("adabn") { _ = AdaBN.adapt(model, on: sourceTrain, batchSize: first.batchSize) }
+    let report = timed("evaluation") { Runner.evaluate(model, on: sourceTest, seed: seed) }
+    model.restoreState(saved)
+    return report
+  }
+
+  /// AdaBN on unlabelled target images (scored right after), then fine-tuning on the target
+  /// labels; returns the weights adaptation started from for the drift measures.
+  func adaptationPhase(_ model: TransferModel) throws
+    -> (start: [String: [Float]], afterAdaBN: DomainPair?, fineTuning: RunSummary?)
+  {
+    var afterAdaBN: DomainPair?
+    if configuration.adaBN {
+      let unlabelled = data.target.unlabelledTarget ?? data.target.train
+      timed("adabn") { _ = AdaBN.adapt(model, on: unlabelled, batchSize: first.batchSize) }
+      afterAdaBN = scoreBoth(model).pair
+    }
+    let start = model.snapshot()
+    guard var tune = configuration.fineTune else { return (start, afterAdaBN, nil) }
+    tune.adaBN = false
+    try model.apply(tune.strategy)
+    let targetDir = try directory.map { try RunDirectory($0.appendingPathComponent("target")) }
+    let fineTuning = try timed("target-training") {
+      try Runner.train(
+        model: model, configuration: tune, data: data.target, reference: start,
+        directory: targetDir, resume: resume,
+        progress: progress.map { p in { p("target", $0) } },
+        augmentation: augmentation)
+    }
+    return (start, afterAdaBN, fineTuning)
+  }
 }

@@ -142,8 +142,32 @@ public struct AdaptationExecutor: RunExecutor {
       },
       augmentation: target.augmentation)
 
-    let metric = run.training.monitor
-    let epochs = result.fineTuningEpochs.map { log in
+    var failure: String?
+    if let tuning = result.fineTuning, tuning.status == .failed {
+      failure = tuning.error ?? "target training failed"
+    }
+    var notes = try Self.notes(
+      run, result: result, configuration: configuration, target: target, source: source,
+      directory: directory, resumed: resume)
+    notes["artifact"] = try Self.saveArtifact(
+      adapted, run: run, configuration: configuration, data: target.provenance,
+      directory: directory)
+    return RunResult(
+      target: Self.metrics(result.afterAdaptation.target),
+      source: result.afterAdaptation.source.map(Self.metrics),
+      epochs: Self.epochRecords(result, metric: run.training.monitor),
+      forgetting: Self.forgettingRecord(result, metric: run.training.monitor),
+      timings: Self.timingRecords(result, dataSeconds: dataSeconds),
+      wallSeconds: Date().timeIntervalSince(started),
+      imagesPerSecond: result.fineTuning?.imagesPerSecond,
+      trainImages: target.data.train.count, failure: failure, notes: notes)
+  }
+
+  // MARK: - The protocol's result as the store's records
+
+  /// Target-phase epochs, with the cross-entropy as the training loss.
+  static func epochRecords(_ result: SourceTargetResult, metric: MetricName) -> [EpochRecord] {
+    result.fineTuningEpochs.map { log in
       EpochRecord(
         // Cross-entropy, not cross-entropy + weight penalty: the L2-SP term grows as the
         // weights leave w⁰, which made regularised arms' curves rise and not compare with others.
@@ -151,34 +175,44 @@ public struct AdaptationExecutor: RunExecutor {
         valMetric: log.validation?.value(of: metric), valLoss: log.validation?.loss,
         imagesPerSecond: log.imagesPerSecond)
     }
-    var timings = [TimingRecord(phase: "data", seconds: dataSeconds)]
+  }
+
+  /// "data" first, then the protocol's phases in the order they first ran, repeats summed.
+  static func timingRecords(_ result: SourceTargetResult, dataSeconds: Double) -> [TimingRecord] {
     var merged: [String: Double] = [:]
     var order: [String] = []
     for t in result.timings {
       if merged[t.phase] == nil { order.append(t.phase) }
       merged[t.phase, default: 0] += t.seconds
     }
-    timings += order.map { TimingRecord(phase: $0, seconds: merged[$0]!) }
+    return [TimingRecord(phase: "data", seconds: dataSeconds)]
+      + order.map { TimingRecord(phase: $0, seconds: merged[$0]!) }
+  }
 
-    let sourceBefore = result.beforeAdaptation.source.map { Self.value($0, run.training.monitor) }
-    let sourceAfter = result.afterAdaptation.source.map { Self.value($0, run.training.monitor) }
-    let forgetting = ForgettingRecord(
-      sourceBefore: configuration.source != nil ? sourceBefore : nil,
-      sourceAfter: configuration.source != nil ? sourceAfter : nil,
-      targetBefore: configuration.source != nil
-        ? Self.value(result.beforeAdaptation.target, run.training.monitor) : nil,
+  /// Source scores before and after adaptation (with a source phase only) and weight drift.
+  static func forgettingRecord(_ result: SourceTargetResult, metric: MetricName)
+    -> ForgettingRecord
+  {
+    let hasSource = result.configuration.source != nil
+    return ForgettingRecord(
+      sourceBefore: hasSource ? result.beforeAdaptation.source.map { value($0, metric) } : nil,
+      sourceAfter: hasSource ? result.afterAdaptation.source.map { value($0, metric) } : nil,
+      targetBefore: hasSource ? value(result.beforeAdaptation.target, metric) : nil,
       stageDistances: result.driftFromAdaptationStart.map {
         StageDistance(stage: $0.name, distance: $0.distance)
       },
-      sourceBeforeOwnStatistics: configuration.source != nil
-        ? result.sourceBeforeWithOwnStatistics.map { Self.value($0, run.training.monitor) } : nil,
-      sourceAfterOwnStatistics: configuration.source != nil
-        ? result.sourceWithOwnStatistics.map { Self.value($0, run.training.monitor) } : nil,
+      sourceBeforeOwnStatistics: hasSource
+        ? result.sourceBeforeWithOwnStatistics.map { value($0, metric) } : nil,
+      sourceAfterOwnStatistics: hasSource
+        ? result.sourceWithOwnStatistics.map { value($0, metric) } : nil,
       sourceModelShift: result.sourceModelShift)
-    var failure: String?
-    if let tuning = result.fineTuning, tuning.status == .failed {
-      failure = tuning.error ?? "target training failed"
-    }
+  }
+
+  /// The facts a run keeps beside its numbers (protocol, sizes, windows, skipped rows, …).
+  static func notes(
+    _ run: RunConfig, result: SourceTargetResult, configuration: SourceTargetConfiguration,
+    target: PreparedData, source: PreparedData, directory: URL, resumed: Bool
+  ) throws -> [String: String] {
     var notes: [String: String] = [
       "protocol": configuration.source == nil ? "target-only" : "source-then-target",
       "checkpoint": directory.path,
@@ -192,11 +226,8 @@ public struct AdaptationExecutor: RunExecutor {
       notes["optimizer"] = tune.optimizer.rawValue
       if let best = result.fineTuning?.bestEpoch { notes["best_epoch"] = String(best) }
     }
-    if resume { notes["resumed"] = "true" }
+    if resumed { notes["resumed"] = "true" }
     notes["target.train.sha256"] = target.plan.trainSHA256
-    notes["artifact"] = try Self.saveArtifact(
-      adapted, run: run, configuration: configuration, data: target.provenance,
-      directory: directory)
     let skipped = [("target", target), ("source", source)].compactMap { side, prepared in
       prepared.notes.skipped.isEmpty
         ? nil
@@ -210,13 +241,7 @@ public struct AdaptationExecutor: RunExecutor {
       notes["window.\(side)"] = (prepared.provenance.windows ?? [:]).keys.sorted()
         .joined(separator: "; ")
     }
-    return RunResult(
-      target: Self.metrics(result.afterAdaptation.target),
-      source: result.afterAdaptation.source.map(Self.metrics),
-      epochs: epochs, forgetting: forgetting, timings: timings,
-      wallSeconds: Date().timeIntervalSince(started),
-      imagesPerSecond: result.fineTuning?.imagesPerSecond,
-      trainImages: target.data.train.count, failure: failure, notes: notes)
+    return notes
   }
 
   // MARK: - Mapping
