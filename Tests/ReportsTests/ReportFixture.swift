@@ -96,7 +96,7 @@ enum ReportFixture {
         classNames: ["normal", "solid-nodule", "spiculated-nodule", "ground-glass"]),
       source: EvaluationMetrics(count: 400, accuracy: 0.86, balancedAccuracy: 0.85, macroF1: 0.84),
       epochs: epochs, forgetting: forgetting,
-      timings: [TimingRecord(phase: "target-training", seconds: epochs.last?.wallSeconds ?? 0.1)],
+      timings: [PhaseTiming(phase: "target-training", seconds: epochs.last?.wallSeconds ?? 0.1)],
       wallSeconds: (epochs.last?.wallSeconds ?? 0.1) + 2, imagesPerSecond: trained ? 180 : nil,
       trainImages: Int(n) * 4,
       notes: [

@@ -211,7 +211,7 @@ public enum DataPreparation {
       dataset.entries[$0].path
     }.sorted().joined(separator: "\n")
     let provenance = DataProvenance(
-      source: request.source, sourceSHA256: try sourceHash(request.source),
+      source: request.source, sourceSHA256: DatasetFingerprint.source(request.source),
       domains: request.domains, targetDomain: request.targetDomain, classes: dataset.labels,
       counts: counts, splitSHA256: sha256Hex(splitJSON),
       preprocessingSHA256: prep.hash,
@@ -372,16 +372,4 @@ public enum DataPreparation {
     years >= 80 ? "80+" : "\(years / 20 * 20)-\(years / 20 * 20 + 19)"
   }
 
-  static func sourceHash(_ path: String) throws -> String {
-    var isDirectory: ObjCBool = false
-    if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory),
-      !isDirectory.boolValue,
-      let data = try? Data(contentsOf: URL(fileURLWithPath: path))
-    {
-      return sha256Hex(data)
-    }
-    let files = (FileManager.default.enumerator(atPath: path)?.allObjects as? [String] ?? [])
-      .sorted()
-    return sha256Hex(Data(files.joined(separator: "\n").utf8))
-  }
 }

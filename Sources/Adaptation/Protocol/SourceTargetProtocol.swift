@@ -51,6 +51,10 @@ public struct DomainPair: Codable, Equatable, Sendable {
 public struct PhaseTiming: Codable, Equatable, Sendable {
   public var phase: String
   public var seconds: Double
+  public init(phase: String, seconds: Double) {
+    self.phase = phase
+    self.seconds = seconds
+  }
 }
 
 /// What the protocol measured.

@@ -16,7 +16,7 @@ public struct RunResult: Codable, Sendable, Equatable {
   /// Source metric before/after target adaptation and weight drift.
   public var forgetting: ForgettingRecord?
   /// Wall seconds per phase (e.g. "data", "source-training", "adabn", "target-training", "eval").
-  public var timings: [TimingRecord]
+  public var timings: [PhaseTiming]
   /// Total wall seconds of the run.
   public var wallSeconds: Double
   /// Training throughput (images per second), if the run trained.
@@ -30,7 +30,7 @@ public struct RunResult: Codable, Sendable, Equatable {
 
   public init(
     target: EvaluationMetrics, source: EvaluationMetrics? = nil, epochs: [EpochRecord] = [],
-    forgetting: ForgettingRecord? = nil, timings: [TimingRecord] = [], wallSeconds: Double,
+    forgetting: ForgettingRecord? = nil, timings: [PhaseTiming] = [], wallSeconds: Double,
     imagesPerSecond: Double? = nil, trainImages: Int, failure: String? = nil,
     notes: [String: String] = [:]
   ) {
@@ -198,16 +198,9 @@ public struct StageDistance: Codable, Sendable, Equatable {
   }
 }
 
-/// Wall seconds of one phase of a run.
-public struct TimingRecord: Codable, Sendable, Equatable {
-  public var phase: String
-  public var seconds: Double
-  public init(phase: String, seconds: Double) {
-    self.phase = phase
-    self.seconds = seconds
-  }
-}
-
 /// The source model's black-box shift record that `ForgettingRecord` stores as its producer
 /// (Adaptation) wrote it, re-exported so the report reads it without importing Adaptation.
 public typealias PredictionShift = Adaptation.PredictionShift
+
+/// A run's phase timings are the protocol's own `PhaseTiming` records (re-exported for Reports).
+public typealias PhaseTiming = Adaptation.PhaseTiming

@@ -38,7 +38,7 @@ public struct AdaptationExecutor: RunExecutor {
     let skippedRows = SkippedRowsLog(studyDirectory: context.studyDirectory)
     for ref in [spec.source] + spec.targets {
       let manifest = try Self.manifestURL(ref, options: spec.training.options, context: context)
-      hashes[ref.key] = try Self.fingerprint(manifest: manifest)
+      hashes[ref.key] = try DatasetFingerprint.content(manifest: manifest)
       // Each dataset is checked once here (every run loads it again), so what it lacks is
       // said once per study run, not once per run.
       guard checked.insert(manifest.path).inserted else { continue }
@@ -178,15 +178,15 @@ public struct AdaptationExecutor: RunExecutor {
   }
 
   /// "data" first, then the protocol's phases in the order they first ran, repeats summed.
-  static func timingRecords(_ result: SourceTargetResult, dataSeconds: Double) -> [TimingRecord] {
+  static func timingRecords(_ result: SourceTargetResult, dataSeconds: Double) -> [PhaseTiming] {
     var merged: [String: Double] = [:]
     var order: [String] = []
     for t in result.timings {
       if merged[t.phase] == nil { order.append(t.phase) }
       merged[t.phase, default: 0] += t.seconds
     }
-    return [TimingRecord(phase: "data", seconds: dataSeconds)]
-      + order.map { TimingRecord(phase: $0, seconds: merged[$0]!) }
+    return [PhaseTiming(phase: "data", seconds: dataSeconds)]
+      + order.map { PhaseTiming(phase: $0, seconds: merged[$0]!) }
   }
 
   /// Source scores before and after adaptation (with a source phase only) and weight drift.
@@ -314,7 +314,7 @@ public struct AdaptationExecutor: RunExecutor {
     let config = String(
       decoding: try JSONCoding.encoder(.canonical).encode(configuration), as: UTF8.self)
     let key =
-      ([config, try fingerprint(manifest: manifest), domain ?? "-", splits]
+      ([config, try DatasetFingerprint.content(manifest: manifest), domain ?? "-", splits]
       + (window.map { ["window \($0)"] } ?? []))
       .joined(separator: "\n")
     return context.studyDirectory.appendingPathComponent("source-models")
@@ -464,51 +464,5 @@ public struct AdaptationExecutor: RunExecutor {
     throw StudiesError.manifest(
       path: manifest.path, row: nil,
       reason: "no domain '\(site)' (found: \(domains.sorted().joined(separator: ", ")))")
-  }
-
-  /// SHA-256 over the manifest bytes and every listed file's bytes (a file that cannot be read
-  /// counts as absent: the dataset check reports it as a bad row).
-  ///
-  /// Computed once per process for a manifest of a given size and modification time: every run
-  /// of a study asks again (its shared source model is keyed by it), and hashing every image
-  /// per run cost seconds on the phantom.
-  static func fingerprint(manifest: URL) throws -> String {
-    let attributes = try? FileManager.default.attributesOfItem(atPath: manifest.path)
-    let key = [
-      manifest.standardizedFileURL.path, "\((attributes?[.size] as? NSNumber)?.intValue ?? -1)",
-      "\((attributes?[.modificationDate] as? Date)?.timeIntervalSince1970 ?? -1)",
-    ].joined(separator: "|")
-    return try fingerprints.value(for: key) {
-      let text = try String(contentsOf: manifest, encoding: .utf8)
-      var parts = [sha256Hex(Data(text.utf8))]
-      let folder = manifest.deletingLastPathComponent()
-      let records = CSV.parse(text)
-      if let column = records.first?.fields.firstIndex(of: "path") {
-        for record in records.dropFirst() where column < record.fields.count {
-          let path = record.fields[column]
-          let url =
-            path.hasPrefix("/")
-            ? URL(fileURLWithPath: path)
-            : folder.appendingPathComponent(path)
-          parts.append((try? sha256Hex(ofFile: url)) ?? "absent")
-        }
-      }
-      return sha256Hex(Data(parts.joined(separator: "\n").utf8))
-    }
-  }
-
-  private static let fingerprints = Memo()
-
-  /// A process-wide memo of computed strings (a lock around a dictionary).
-  final class Memo: @unchecked Sendable {
-    private let lock = NSLock()
-    private var values: [String: String] = [:]
-
-    func value(for key: String, _ compute: () throws -> String) rethrows -> String {
-      if let cached = lock.withLock({ values[key] }) { return cached }
-      let value = try compute()
-      lock.withLock { values[key] = value }
-      return value
-    }
   }
 }

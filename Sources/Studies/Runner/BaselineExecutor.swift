@@ -29,7 +29,7 @@ public struct BaselineExecutor: RunExecutor {
     for ref in [spec.source] + spec.targets {
       let url = try AdaptationExecutor.manifestURL(
         ref, options: spec.training.options, context: context)
-      hashes[ref.key] = try AdaptationExecutor.fingerprint(manifest: url)
+      hashes[ref.key] = try DatasetFingerprint.content(manifest: url)
     }
     return StudyPreparation(datasetHashes: hashes)
   }
@@ -76,8 +76,8 @@ public struct BaselineExecutor: RunExecutor {
     return RunResult(
       target: targetMetrics, source: sourceMetrics, epochs: [],
       timings: [
-        TimingRecord(phase: "data", seconds: planned),
-        TimingRecord(phase: "evaluation", seconds: wall - planned),
+        PhaseTiming(phase: "data", seconds: planned),
+        PhaseTiming(phase: "evaluation", seconds: wall - planned),
       ],
       wallSeconds: wall, trainImages: trainImages,
       notes: [
