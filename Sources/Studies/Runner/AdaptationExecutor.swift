@@ -408,61 +408,28 @@ public struct AdaptationExecutor: RunExecutor {
       }
       return url
     case .generator:
-      let text: String
-      do { text = try String(contentsOf: url, encoding: .utf8) } catch {
-        throw StudiesError.manifest(
-          path: url.path, row: nil, reason: "cannot read the generator spec (\(error))")
-      }
-      let spec: PhantomSpec
-      do { spec = try PhantomSpec.parse(yaml: text, path: url.path) } catch {
-        throw StudiesError.manifest(path: url.path, row: nil, reason: "\(error)")
-      }
-      let perClass = options["phantom_per_class"].flatMap(Int.init) ?? spec.perClass
-      let size = options["phantom_size"].flatMap(Int.init) ?? spec.imageSize
-      let seed = ref.seed.map(UInt64.init) ?? spec.seed
-      let key = "\(sha256Hex(Data(text.utf8)).prefix(12))-\(perClass)x\(size)-\(seed)"
-      let folder = context.cacheDirectory.appendingPathComponent("phantoms")
-        .appendingPathComponent(key)
-      let manifest = folder.appendingPathComponent("manifest.csv")
-      if FileManager.default.fileExists(atPath: manifest.path) { return manifest }
-      // Render into a temporary folder and rename, so a killed run never leaves half a dataset.
-      let partial = folder.deletingLastPathComponent()
-        .appendingPathComponent(key + ".partial-\(ProcessInfo.processInfo.processIdentifier)")
-      try? FileManager.default.removeItem(at: partial)
-      FileHandle.standardError.write(
-        Data(
-          "generating phantom \(spec.name) (\(perClass)/class, \(size) px) → \(folder.path)\n".utf8)
-      )
       do {
-        _ = try PhantomGenerator.generate(
-          spec: spec, specText: text, outDirectory: partial.path, seed: seed,
-          perClass: perClass, size: size)
-        try? FileManager.default.removeItem(at: folder)
-        try FileManager.default.moveItem(at: partial, to: folder)
-      } catch {
-        try? FileManager.default.removeItem(at: partial)
-        throw StudiesError.manifest(path: url.path, row: nil, reason: "generation failed: \(error)")
+        return try PhantomCache.manifest(
+          spec: url, perClass: options["phantom_per_class"].flatMap(Int.init),
+          size: options["phantom_size"].flatMap(Int.init), seed: ref.seed.map(UInt64.init),
+          cacheRoot: context.cacheDirectory,
+          log: { FileHandle.standardError.write(Data(($0 + "\n").utf8)) })
+      } catch DatasetsError.invalidSpec(let path, let cause) {
+        throw StudiesError.manifest(path: path, row: nil, reason: cause)
       }
-      return manifest
     }
   }
 
   /// The manifest `domain` value the spec's site/domain names (`A` → `site-a`).
   static func domain(of ref: DatasetRef, manifest: URL) throws -> String? {
     guard let site = ref.site else { return nil }
-    var domains = Set<String>()
-    let records = CSV.parse((try? String(contentsOf: manifest, encoding: .utf8)) ?? "")
-    if let column = records.first?.fields.firstIndex(of: "domain") {
-      for record in records.dropFirst() where column < record.fields.count {
-        domains.insert(record.fields[column])
-      }
+    do {
+      return try DatasetLoader.domain(named: site, in: manifest)
+    } catch DatasetsError
+      .invalidManifest(let path, let cause)
+    {
+      throw StudiesError.manifest(path: path, row: nil, reason: cause)
     }
-    for candidate in [site, site.lowercased(), "site-" + site.lowercased()]
-    where domains.contains(candidate) {
-      return candidate
-    }
-    throw StudiesError.manifest(
-      path: manifest.path, row: nil,
-      reason: "no domain '\(site)' (found: \(domains.sorted().joined(separator: ", ")))")
   }
+
 }
