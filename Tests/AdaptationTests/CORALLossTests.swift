@@ -40,24 +40,12 @@ final class CORALLossTests: XCTestCase {
       CORALLoss.compute(source: xs, sourceCount: nS, target: xt, targetCount: nT, dimension: d).loss
     }
     for i in 0..<xs.count {
-      let v = xs[i]
-      xs[i] = v + h
-      let up = loss()
-      xs[i] = v - h
-      let down = loss()
-      xs[i] = v
-      let fd = (up - down) / Double(2 * h)
+      let fd = centralDifference(step: h, of: loss, set: { xs[i] = $0 }, at: xs[i])
       maxDiff = max(maxDiff, abs(fd - Double(r.sourceGradient[i])))
       XCTAssertEqual(Double(r.sourceGradient[i]), fd, accuracy: 1e-4 + 1e-3 * abs(fd))
     }
     for i in 0..<xt.count {
-      let v = xt[i]
-      xt[i] = v + h
-      let up = loss()
-      xt[i] = v - h
-      let down = loss()
-      xt[i] = v
-      let fd = (up - down) / Double(2 * h)
+      let fd = centralDifference(step: h, of: loss, set: { xt[i] = $0 }, at: xt[i])
       maxDiff = max(maxDiff, abs(fd - Double(r.targetGradient[i])))
       XCTAssertEqual(Double(r.targetGradient[i]), fd, accuracy: 1e-4 + 1e-3 * abs(fd))
     }

@@ -17,6 +17,19 @@ public func randomTensor(_ shape: [Int], seed: UInt64, low: Float = -1, high: Fl
   return t
 }
 
+/// (f(v + step) − f(v − step)) / 2·step: `set` puts a value into the coordinate `f` reads, and
+/// `value` back at the end. The one central difference of the gradient checks.
+public func centralDifference(
+  step: Float, of f: () -> Double, set: (Float) -> Void, at value: Float
+) -> Double {
+  set(value + step)
+  let plus = f()
+  set(value - step)
+  let minus = f()
+  set(value)
+  return (plus - minus) / (2 * Double(step))
+}
+
 /// Σ a·b in Double.
 public func dot(_ a: Tensor, _ b: Tensor) -> Double {
   precondition(a.count == b.count)
@@ -52,13 +65,7 @@ public func checkGradients(
   var checked = 0
   var skipped = 0
   func difference(_ tensor: Tensor, _ index: Int, _ step: Float) -> Double {
-    let saved = tensor[index]
-    tensor[index] = saved + step
-    let plus = loss()
-    tensor[index] = saved - step
-    let minus = loss()
-    tensor[index] = saved
-    return (plus - minus) / (2 * Double(step))
+    centralDifference(step: step, of: loss, set: { tensor[index] = $0 }, at: tensor[index])
   }
   func compare(_ analytic: Float, _ tensor: Tensor, _ index: Int, _ what: String) {
     var numeric = difference(tensor, index, eps)
