@@ -121,7 +121,8 @@ let package = Package(
 
     // MARK: - Tests
     .target(
-      name: "TestSupport", dependencies: ["Neural", "Randomness"], path: "Tests/TestSupport"),
+      name: "TestSupport", dependencies: ["Datasets", "Neural", "Randomness", "ScanIO"],
+      path: "Tests/TestSupport"),
     .testTarget(name: "LinearAlgebraTests", dependencies: ["LinearAlgebra", "TestSupport"]),
     .testTarget(
       name: "ScanIOTests", dependencies: ["ScanIO", "TestSupport"], exclude: ["Fixtures"]),
@@ -137,7 +138,9 @@ let package = Package(
       name: "AdaptationTests", dependencies: ["Adaptation", "Metrics", "Randomness", "TestSupport"]),
     .testTarget(name: "StudiesTests", dependencies: ["Studies", "TestSupport"]),
     .testTarget(name: "ReportsTests", dependencies: ["Reports", "TestSupport"]),
-    .testTarget(name: "CLITests", dependencies: ["TestSupport"]),
+    // Every test that drives the real `medtransfer` binary (CLI, datasets, studies, reports).
+    .testTarget(
+      name: "CLITests", dependencies: ["Datasets", "Studies", "Reports", "TestSupport"]),
   ],
   swiftLanguageModes: [.v6]
 )

@@ -1,19 +1,20 @@
 import Datasets
 import Foundation
 import ScanIO
-import TestSupport
 import XCTest
 
-/// The shipped spec, and tiny generated datasets shared by the tests.
-enum Fixtures {
-  static let specPath = packageRoot.appendingPathComponent("datasets/chest-ct-sites.yaml").path
+/// The shipped spec, and tiny generated datasets shared by the tests (Datasets' and the
+/// binary-driving ones).
+public enum Fixtures {
+  public static let specPath = packageRoot.appendingPathComponent("datasets/chest-ct-sites.yaml")
+    .path
 
-  static let spec: PhantomSpec = try! PhantomSpec.load(path: specPath)
+  public static let spec: PhantomSpec = try! PhantomSpec.load(path: specPath)
 
-  static var specText: String { try! String(contentsOfFile: specPath, encoding: .utf8) }
+  public static var specText: String { try! String(contentsOfFile: specPath, encoding: .utf8) }
 
   /// A tiny generated dataset (3 sites, 2 images of the rarest class, 32×32).
-  static let tiny: String = {
+  public static let tiny: String = {
     let dir = try! makeTemporaryDirectory("datasets-tiny").path
     _ = try! PhantomGenerator.generate(
       spec: spec, specText: specText, outDirectory: dir, seed: 7, perClass: 2, size: 32)
@@ -21,14 +22,14 @@ enum Fixtures {
   }()
 
   /// The raw pixel bytes of a DICOM file.
-  static func pixelBytes(_ path: String) throws -> [UInt8] {
+  public static func pixelBytes(_ path: String) throws -> [UInt8] {
     let file = try DicomFile(path: path)
     return try file.withPixelBytes { Array($0) }
   }
 
   /// Writes `text` to a file in `dir`.
   @discardableResult
-  static func write(_ text: String, to name: String, in dir: String) throws -> String {
+  public static func write(_ text: String, to name: String, in dir: String) throws -> String {
     let path = dir + "/" + name
     try FileManager.default.createDirectory(
       atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
@@ -37,7 +38,7 @@ enum Fixtures {
   }
 
   /// A gray PNG of `size`² pixels with values from `value(i, j)`.
-  static func writePNG(
+  public static func writePNG(
     _ path: String, size: Int = 8, value: (Int, Int) -> UInt8 = { i, j in UInt8((i * 8 + j) % 256) }
   ) throws {
     try FileManager.default.createDirectory(
@@ -53,7 +54,7 @@ enum Fixtures {
   /// each with one StudyInstanceUID shared by their images. Patients 0, 2, 4 are `a`, the
   /// others `b`. Also writes `images.csv` (path,label only) and `labels.csv`
   /// (SOPInstanceUID,label). File names carry the true patient (`truePatient(of:)`).
-  static func writePatientTree(_ root: String) throws -> (images: Int, studyUIDImages: Int) {
+  public static func writePatientTree(_ root: String) throws -> (images: Int, studyUIDImages: Int) {
     var images = "path,label\n"
     var labels = "SOPInstanceUID,label\n"
     var count = 0
@@ -85,7 +86,7 @@ enum Fixtures {
   }
 
   /// The true patient of a `writePatientTree` file, from its name (`a/p4-2.dcm` → `p4`).
-  static func truePatient(of key: String) -> String {
+  public static func truePatient(of key: String) -> String {
     String(((key as NSString).lastPathComponent).split(separator: "-")[0])
   }
 }
