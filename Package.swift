@@ -136,7 +136,8 @@ let package = Package(
       exclude: ["Fixtures"]),
     .testTarget(
       name: "AdaptationTests", dependencies: ["Adaptation", "Metrics", "Randomness", "TestSupport"]),
-    .testTarget(name: "StudiesTests", dependencies: ["Studies", "TestSupport"]),
+    .testTarget(
+      name: "StudiesTests", dependencies: ["Studies", "TestSupport"], exclude: ["Fixtures"]),
     .testTarget(name: "ReportsTests", dependencies: ["Reports", "TestSupport"]),
     // Every test that drives the real `medtransfer` binary (CLI, datasets, studies, reports).
     .testTarget(

@@ -1,5 +1,6 @@
 import Adaptation
 import Foundation
+import Interchange
 import TestSupport
 import XCTest
 
@@ -45,18 +46,15 @@ final class StudyInvariantTests: XCTestCase {
     r.wallSeconds = 0
     r.imagesPerSecond = nil
     r.timings = []
-    r.epochs = r.epochs.map {
+    r.epochLogs = r.epochLogs.map {
       var e = $0
-      e.wallSeconds = 0
-      e.imagesPerSecond = nil
+      e.seconds = 0
+      e.elapsedSeconds = 0
+      e.imagesPerSecond = 0
       return e
     }
     for key in ["checkpoint", "artifact", "resumed"] { r.notes[key] = nil }
-    let encoder = JSONEncoder()
-    encoder.outputFormatting = [.sortedKeys]
-    encoder.nonConformingFloatEncodingStrategy = .convertToString(
-      positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
-    return String(decoding: try encoder.encode(r), as: UTF8.self)
+    return try JSONCoding.canonicalString(r)
   }
 
   func results(_ studyDir: URL) throws -> [String: RunResult] {

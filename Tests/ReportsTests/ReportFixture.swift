@@ -1,7 +1,8 @@
 import Foundation
 import Metrics
-import Studies
 import TestSupport
+
+@testable import Studies
 
 /// A study database filled through the public store API with designed results, so that every
 /// report section has content and the expected numbers are known in closed form. (No trainer is
@@ -66,9 +67,11 @@ enum ReportFixture {
         sourceBefore: 0.86,
         sourceAfter: 0.86 - (config.arm.strategy == .full ? 0.12 / (1 + 10 * alpha) : 0.01),
         targetBefore: 0.48 + 0.002 * Double(config.seed),
-        stageDistances: config.arm.strategy == .full
+        stageDrift: config.arm.strategy == .full
           ? (1...7).map {
-            StageDistance(stage: "stage\($0)", distance: Double($0) * 0.4 / (1 + 10 * alpha))
+            StageDrift(
+              stage: $0, name: "stage\($0)", distance: Double($0) * 0.4 / (1 + 10 * alpha),
+              initialNorm: 10)
           } : [],
         // A quarter of the forgetting is in the weights; the rest is BatchNorm statistics.
         sourceBeforeOwnStatistics: 0.88,
@@ -81,21 +84,26 @@ enum ReportFixture {
         lower: Double(i) / 10, upper: Double(i + 1) / 10, count: 10 + i,
         meanConfidence: c, accuracy: max(0, min(1, c - (arm == "scratch" ? 0.12 : 0.04) * c)))
     }
+    // The fixture's numbers are written as the summaries the report reads and turned into
+    // Adaptation's records the way the store upgrades older results.
     return RunResult(
-      target: EvaluationMetrics(
-        count: 400, accuracy: v + 0.03, balancedAccuracy: v, macroF1: v - 0.02,
-        auroc: Estimate(
-          value: min(0.99, v + 0.08),
-          interval: ConfidenceInterval(
-            lower: v + 0.04, upper: min(1, v + 0.12), level: 0.95, method: "DeLong")),
-        ece: arm == "scratch" ? 0.09 : 0.035, reliability: bins,
-        subgroups: [
-          SubgroupMetric(attribute: "sex", value: "F", count: 190, accuracy: v + 0.01),
-          SubgroupMetric(attribute: "sex", value: "M", count: 210, accuracy: v - 0.01),
-        ],
-        classNames: ["normal", "solid-nodule", "spiculated-nodule", "ground-glass"]),
-      source: EvaluationMetrics(count: 400, accuracy: 0.86, balancedAccuracy: 0.85, macroF1: 0.84),
-      epochs: epochs, forgetting: forgetting,
+      target: LegacyRunResult.report(
+        EvaluationMetrics(
+          count: 400, accuracy: v + 0.03, balancedAccuracy: v, macroF1: v - 0.02,
+          auroc: Estimate(
+            value: min(0.99, v + 0.08),
+            interval: ConfidenceInterval(
+              lower: v + 0.04, upper: min(1, v + 0.12), level: 0.95, method: "DeLong")),
+          ece: arm == "scratch" ? 0.09 : 0.035, reliability: bins,
+          subgroups: [
+            SubgroupMetric(attribute: "sex", value: "F", count: 190, accuracy: v + 0.01),
+            SubgroupMetric(attribute: "sex", value: "M", count: 210, accuracy: v - 0.01),
+          ],
+          classNames: ["normal", "solid-nodule", "spiculated-nodule", "ground-glass"])),
+      source: LegacyRunResult.report(
+        EvaluationMetrics(count: 400, accuracy: 0.86, balancedAccuracy: 0.85, macroF1: 0.84)),
+      epochs: epochs.map { LegacyRunResult.log($0, monitor: config.training.monitor) },
+      monitor: config.training.monitor, forgetting: forgetting,
       timings: [PhaseTiming(phase: "target-training", seconds: epochs.last?.wallSeconds ?? 0.1)],
       wallSeconds: (epochs.last?.wallSeconds ?? 0.1) + 2, imagesPerSecond: trained ? 180 : nil,
       trainImages: Int(n) * 4,

@@ -207,12 +207,17 @@ final class StudyRunnerTests: XCTestCase {
   }
 
   func testNonFiniteMetricsBecomeFailures() {
-    var r = RunResult(
-      target: EvaluationMetrics(count: 1, accuracy: .nan, balancedAccuracy: 0, macroF1: 0),
-      wallSeconds: 1, trainImages: 1)
+    func evaluation(accuracy: Double) -> EvaluationReport {
+      LegacyRunResult.report(
+        EvaluationMetrics(count: 1, accuracy: accuracy, balancedAccuracy: 0, macroF1: 0))
+    }
+    var r = RunResult(target: evaluation(accuracy: .nan), wallSeconds: 1, trainImages: 1)
     XCTAssertEqual(StudyRunner.nonFinite(r), "target accuracy is nan (not a number)")
-    r.target.accuracy = 1
-    r.epochs = [EpochRecord(epoch: 7, wallSeconds: 1, trainLoss: .infinity)]
+    r.targetEvaluation = evaluation(accuracy: 1)
+    r.epochLogs = [
+      LegacyRunResult.log(
+        EpochRecord(epoch: 7, wallSeconds: 1, trainLoss: .infinity), monitor: r.monitor)
+    ]
     XCTAssertEqual(StudyRunner.nonFinite(r), "train loss is inf at epoch 7")
   }
 }

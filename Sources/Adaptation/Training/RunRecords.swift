@@ -20,6 +20,23 @@ public struct EpochLog: Codable, Equatable, Sendable {
   public var imagesPerSecond: Double
   /// Whether this epoch produced the best checkpoint so far.
   public var isBest: Bool
+
+  /// Creates an epoch record.
+  public init(
+    epoch: Int, trainLoss: Double, trainCrossEntropy: Double, validation: ValidationMetrics?,
+    learningRate: Double, seconds: Double, elapsedSeconds: Double, imagesPerSecond: Double,
+    isBest: Bool
+  ) {
+    self.epoch = epoch
+    self.trainLoss = trainLoss
+    self.trainCrossEntropy = trainCrossEntropy
+    self.validation = validation
+    self.learningRate = learningRate
+    self.seconds = seconds
+    self.elapsedSeconds = elapsedSeconds
+    self.imagesPerSecond = imagesPerSecond
+    self.isBest = isBest
+  }
 }
 
 /// The validation numbers tracked per epoch (cheap to compute, no intervals).
@@ -29,6 +46,18 @@ public struct ValidationMetrics: Codable, Equatable, Sendable {
   public var balancedAccuracy: Double
   public var macroF1: Double
   public var macroAUROC: Double?
+
+  /// Creates validation metrics.
+  public init(
+    loss: Double, accuracy: Double, balancedAccuracy: Double, macroF1: Double,
+    macroAUROC: Double? = nil
+  ) {
+    self.loss = loss
+    self.accuracy = accuracy
+    self.balancedAccuracy = balancedAccuracy
+    self.macroF1 = macroF1
+    self.macroAUROC = macroAUROC
+  }
 
   /// The value of `metric`.
   public func value(of metric: SelectionMetric) -> Double {
@@ -89,4 +118,12 @@ public struct StageDrift: Codable, Equatable, Sendable {
   public var distance: Double
   /// ‖w⁰‖₂, so the distance can be read relative to the weights' size.
   public var initialNorm: Double
+
+  /// Creates a drift record.
+  public init(stage: Int, name: String, distance: Double, initialNorm: Double) {
+    self.stage = stage
+    self.name = name
+    self.distance = distance
+    self.initialNorm = initialNorm
+  }
 }

@@ -153,9 +153,8 @@ public struct AdaptationExecutor: RunExecutor {
       adapted, run: run, configuration: configuration, data: target.provenance,
       directory: directory)
     return RunResult(
-      target: Self.metrics(result.afterAdaptation.target),
-      source: result.afterAdaptation.source.map(Self.metrics),
-      epochs: Self.epochRecords(result, metric: run.training.monitor),
+      target: result.afterAdaptation.target, source: result.afterAdaptation.source,
+      epochs: result.fineTuningEpochs, monitor: run.training.monitor,
       forgetting: Self.forgettingRecord(result, metric: run.training.monitor),
       timings: Self.timingRecords(result, dataSeconds: dataSeconds),
       wallSeconds: Date().timeIntervalSince(started),
@@ -164,18 +163,6 @@ public struct AdaptationExecutor: RunExecutor {
   }
 
   // MARK: - The protocol's result as the store's records
-
-  /// Target-phase epochs, with the cross-entropy as the training loss.
-  static func epochRecords(_ result: SourceTargetResult, metric: MetricName) -> [EpochRecord] {
-    result.fineTuningEpochs.map { log in
-      EpochRecord(
-        // Cross-entropy, not cross-entropy + weight penalty: the L2-SP term grows as the
-        // weights leave w⁰, which made regularised arms' curves rise and not compare with others.
-        epoch: log.epoch, wallSeconds: log.elapsedSeconds, trainLoss: log.trainCrossEntropy,
-        valMetric: log.validation?.value(of: metric), valLoss: log.validation?.loss,
-        imagesPerSecond: log.imagesPerSecond)
-    }
-  }
 
   /// "data" first, then the protocol's phases in the order they first ran, repeats summed.
   static func timingRecords(_ result: SourceTargetResult, dataSeconds: Double) -> [PhaseTiming] {
@@ -198,9 +185,7 @@ public struct AdaptationExecutor: RunExecutor {
       sourceBefore: hasSource ? result.beforeAdaptation.source.map { value($0, metric) } : nil,
       sourceAfter: hasSource ? result.afterAdaptation.source.map { value($0, metric) } : nil,
       targetBefore: hasSource ? value(result.beforeAdaptation.target, metric) : nil,
-      stageDistances: result.driftFromAdaptationStart.map {
-        StageDistance(stage: $0.name, distance: $0.distance)
-      },
+      stageDrift: result.driftFromAdaptationStart,
       sourceBeforeOwnStatistics: hasSource
         ? result.sourceBeforeWithOwnStatistics.map { value($0, metric) } : nil,
       sourceAfterOwnStatistics: hasSource
@@ -364,32 +349,6 @@ public struct AdaptationExecutor: RunExecutor {
 
   static func value(_ report: EvaluationReport, _ metric: MetricName) -> Double {
     report.overall.value(of: metric)
-  }
-
-  static func metrics(_ report: EvaluationReport) -> EvaluationMetrics {
-    let o = report.overall
-    var subgroups: [SubgroupMetric] = []
-    for (domain, r) in report.perDomain.sorted(by: { $0.key < $1.key }) {
-      subgroups.append(
-        SubgroupMetric(
-          attribute: "domain", value: domain, count: r.count, accuracy: r.accuracy.value,
-          balancedAccuracy: r.balancedAccuracy))
-    }
-    for (key, r) in report.perSubgroup.sorted(by: { $0.key < $1.key }) {
-      let parts = key.split(separator: "=", maxSplits: 1).map(String.init)
-      subgroups.append(
-        SubgroupMetric(
-          attribute: parts.count == 2 ? parts[0] : "group", value: parts.last ?? key,
-          count: r.count, accuracy: r.accuracy.value, balancedAccuracy: r.balancedAccuracy))
-    }
-    return EvaluationMetrics(
-      count: o.count, accuracy: o.accuracy.value, balancedAccuracy: o.balancedAccuracy,
-      macroF1: o.macroF1,
-      auroc: o.macroAUROC,
-      ece: o.ece,
-      reliability: o.reliability,
-      subgroups: subgroups, classNames: o.classes, confusion: o.confusion,
-      predictionsSHA256: o.predictionsSHA256)
   }
 
   // MARK: - Data

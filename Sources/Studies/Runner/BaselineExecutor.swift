@@ -52,7 +52,7 @@ public struct BaselineExecutor: RunExecutor {
     let prior = counts.map { Float(Double($0) / Double(trainImages)) }
     let majority = prior.indices.max { prior[$0] < prior[$1] }!
 
-    func score(_ plan: DataPreparation.Plan, _ dataset: DatasetRef) throws -> EvaluationMetrics {
+    func score(_ plan: DataPreparation.Plan, _ dataset: DatasetRef) throws -> EvaluationReport {
       guard !plan.test.isEmpty else {
         throw StudiesError.manifest(
           path: dataset.path, row: nil, reason: "no test images for \(dataset.label)")
@@ -64,17 +64,17 @@ public struct BaselineExecutor: RunExecutor {
         labels: plan.test.map { labels[$0] }, classes: classes,
         domains: plan.test.map { plan.dataset.entries[$0].domain ?? "-" },
         seed: UInt64(run.seed))
-      return AdaptationExecutor.metrics(report)
+      return report
     }
     let targetMetrics = try score(target, run.target)
     // The source test set is scored where it shares the target's classes, as for the arms.
-    var sourceMetrics: EvaluationMetrics?
+    var sourceMetrics: EvaluationReport?
     if run.source.key != run.target.key, source.dataset.labels == classes, !source.test.isEmpty {
       sourceMetrics = try score(source, run.source)
     }
     let wall = Date().timeIntervalSince(start)
     return RunResult(
-      target: targetMetrics, source: sourceMetrics, epochs: [],
+      target: targetMetrics, source: sourceMetrics, epochs: [], monitor: run.training.monitor,
       timings: [
         PhaseTiming(phase: "data", seconds: planned),
         PhaseTiming(phase: "evaluation", seconds: wall - planned),

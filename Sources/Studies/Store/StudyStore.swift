@@ -91,6 +91,19 @@ public final class StudyStore: Sendable {
             PRIMARY KEY (shiftId, name));
           """)
     }
+    // Run results store what Adaptation produced (EvaluationReport, EpochLog, StageDrift)
+    // instead of summaries of it; results written before are upgraded in place.
+    migrator.registerMigration("v2-producer-records") { db in
+      let rows = try Row.fetchAll(
+        db, sql: "SELECT id, configJSON, resultJSON FROM run WHERE resultJSON IS NOT NULL")
+      for row in rows {
+        let id: Int64 = row["id"]
+        let upgraded = try LegacyRunResult.upgrade(
+          resultJSON: row["resultJSON"], configJSON: row["configJSON"])
+        try db.execute(
+          sql: "UPDATE run SET resultJSON = ? WHERE id = ?", arguments: [upgraded, id])
+      }
+    }
     return migrator
   }
 
