@@ -1,3 +1,4 @@
+import Adaptation
 import Foundation
 import Interchange
 import TestSupport
@@ -35,8 +36,15 @@ final class StudySpecTests: XCTestCase {
     XCTAssertEqual(
       spec.budgets, [.perClass(10), .perClass(25), .perClass(50), .perClass(100), .all])
     XCTAssertEqual(spec.seeds, [0, 1, 2])
-    XCTAssertEqual(spec.training.epochs, 30)
-    XCTAssertEqual(spec.training.patience, 5)
+    // One set of training defaults: a spec that says nothing trains as `medtransfer train` does.
+    let defaults = TrainingConfiguration()
+    XCTAssertEqual(spec.training.epochs, defaults.epochs)
+    XCTAssertEqual(spec.training.patience, defaults.patience)
+    XCTAssertEqual(spec.training.optimizer, defaults.optimizer)
+    XCTAssertEqual(spec.training.batchSize, defaults.batchSize)
+    XCTAssertEqual(spec.training.backboneLearningRateScale, defaults.backboneLearningRateScale)
+    XCTAssertEqual(spec.training.weightDecay, defaults.weightDecay)
+    XCTAssertEqual(spec.training.monitor, defaults.selectionMetric)
     XCTAssertEqual(spec.shift.analyses, ShiftAnalysisKind.allCases)
     XCTAssertEqual(spec.report.metric, .balancedAccuracy)
     XCTAssertEqual(spec.source, DatasetRef(kind: .manifest, path: "a.csv", site: "A"))

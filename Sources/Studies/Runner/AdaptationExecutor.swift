@@ -313,7 +313,7 @@ public struct AdaptationExecutor: RunExecutor {
     let isScratch = run.arm.strategy == .scratch
     c.initialization = isScratch ? .scratch(run.backbone) : .pretrained(run.backbone)
     run.arm.apply(to: &c)
-    c.optimizer = OptimizerKind(rawValue: s.optimizer) ?? .adamw
+    c.optimizer = s.optimizer
     c.learningRate = s.learningRate ?? (c.optimizer == .sgd ? 0.01 : 1e-3)
     // A scratch backbone has nothing worth protecting with a smaller learning rate.
     c.backboneLearningRateScale = isScratch ? 1 : s.backboneLearningRateScale

@@ -1,3 +1,4 @@
+import Adaptation
 import Datasets
 import Foundation
 import Yams
@@ -434,12 +435,11 @@ extension SpecReader {
         training.batchSize = try int(v, "training.batch_size", in: 1...4096)
       }
       if let v = m["optimizer"] {
-        training.optimizer = try string(v, "training.optimizer")
-        if !["sgd", "adamw"].contains(training.optimizer) {
-          throw fail(
-            v, "training.optimizer", "unknown optimizer '\(training.optimizer)'", "use sgd or adamw"
-          )
+        let name = try string(v, "training.optimizer")
+        guard let optimizer = OptimizerKind(rawValue: name) else {
+          throw fail(v, "training.optimizer", "unknown optimizer '\(name)'", "use sgd or adamw")
         }
+        training.optimizer = optimizer
       }
       if let v = m["learning_rate"] {
         training.learningRate = try positive(v, "training.learning_rate")

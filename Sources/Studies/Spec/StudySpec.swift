@@ -138,25 +138,29 @@ public struct DatasetRef: Codable, Sendable, Hashable, CustomStringConvertible {
 /// `report.metric`), re-exported for Reports.
 public typealias MetricName = SelectionMetric
 
-/// Training settings shared by every trained arm (part of every run's hash).
+/// Training settings shared by every trained arm (part of every run's hash): overrides of
+/// Adaptation's `TrainingConfiguration`, whose defaults they start from, so `train` and a study
+/// train the same way unless told otherwise. Strategy and regularizers come from the arm
+/// (`ArmSpec.apply`).
 public struct TrainingSettings: Codable, Sendable, Hashable {
-  /// Maximum epochs (default 30).
-  public var epochs: Int = 30
-  /// Stop after this many epochs without improvement of `monitor` (default 5; 0 = never).
-  public var patience: Int = 5
-  /// Validation metric for early stopping and the best checkpoint (default balanced accuracy).
-  public var monitor: MetricName = .balancedAccuracy
-  public var batchSize: Int = 32
-  /// Optimizer: `sgd` (momentum 0.9) or `adamw` (default `sgd`).
-  public var optimizer: String = "sgd"
-  /// Learning rate for the head (nil: the strategy's default, chosen by Adaptation).
+  private static let defaults = TrainingConfiguration()
+  /// Maximum epochs.
+  public var epochs: Int = defaults.epochs
+  /// Stop after this many epochs without improvement of `monitor` (0 = never).
+  public var patience: Int = defaults.patience ?? 0
+  /// Validation metric for early stopping and the best checkpoint.
+  public var monitor: MetricName = defaults.selectionMetric
+  public var batchSize: Int = defaults.batchSize
+  /// Optimizer: `sgd` (momentum 0.9, coupled weight decay) or `adamw`.
+  public var optimizer: OptimizerKind = defaults.optimizer
+  /// Learning rate for the head (nil: the optimizer's default, 1e-3 for AdamW, 0.01 for SGD).
   public var learningRate: Double?
-  /// Backbone learning rate as a fraction of the head's (default 0.1).
-  public var backboneLearningRateScale: Double = 0.1
-  /// Weight decay (default 1e-4; L2-SP arms replace it on the shared weights).
-  public var weightDecay: Double = 1e-4
-  /// Seeded augmentation (flips, small affine, intensity) on/off (default on).
-  public var augment: Bool = true
+  /// Backbone learning rate as a fraction of the head's.
+  public var backboneLearningRateScale: Double = defaults.backboneLearningRateScale
+  /// Weight decay (L2-SP arms replace it on the shared weights).
+  public var weightDecay: Double = defaults.weightDecay
+  /// Seeded augmentation (flips, small affine, intensity) on/off.
+  public var augment: Bool = defaults.augment
   /// Epochs on the source domain before target adaptation (default: same as `epochs`).
   public var sourceEpochs: Int?
   /// Free-form options passed to the executor verbatim (hashed like everything else).
