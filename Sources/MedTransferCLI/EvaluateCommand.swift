@@ -67,7 +67,7 @@ struct EvaluateCommand: ParsableCommand {
       printDataNotes(
         skipped: notes.skipped, patientWarning: split == nil ? nil : notes.patientWarning,
         source: data)
-      report = Runner.evaluate(model, on: set, seed: UInt64(record.configuration.seed))
+      report = SinglePhaseProtocol.evaluate(model, on: set, seed: UInt64(record.configuration.seed))
     } catch let error as CustomStringConvertible {
       throw CLIError(error.description)
     }

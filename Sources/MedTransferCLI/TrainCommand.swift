@@ -235,7 +235,7 @@ struct TrainCommand: ParsableCommand {
     let bar = ProgressBar()
     let summary: RunSummary
     do {
-      summary = try Runner.run(
+      summary = try SinglePhaseProtocol.run(
         configuration: configuration, data: prepared.data, factory: factory,
         directory: directory, resume: resume, progress: { bar.update($0, metric: metric) },
         augmentation: prepared.augmentation

@@ -93,7 +93,7 @@ func checksums(_ model: TransferModel) -> [String: [Float]] {
   return out
 }
 
-/// A factory for Runner tests.
+/// A factory for SinglePhaseProtocol and SourceTargetProtocol tests.
 func tinyFactory(_ configuration: TrainingConfiguration, _ classes: Int, _ channels: Int) throws
   -> TransferModel
 {

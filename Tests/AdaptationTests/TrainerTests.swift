@@ -43,7 +43,7 @@ final class TrainerTests: XCTestCase {
     let data = RunData(
       train: makeTinyImages(36), validation: makeTinyImages(18, seed: 11),
       test: makeTinyImages(30, seed: 12))
-    let first = try Runner.run(
+    let first = try SinglePhaseProtocol.run(
       configuration: c, data: data, factory: tinyFactory, directory: runDir)
     XCTAssertEqual(runDir.readMetrics().map(\.epoch), [1, 2])
     XCTAssertNotNil(first.summary.test)
@@ -194,7 +194,8 @@ final class TrainerTests: XCTestCase {
     var c = config(.featuresLogReg)
     c.logisticL2 = 1e-3
     let data = RunData(train: makeTinyImages(60), test: makeTinyImages(30, seed: 21))
-    let (summary, _) = try Runner.run(configuration: c, data: data, factory: tinyFactory)
+    let (summary, _) = try SinglePhaseProtocol.run(
+      configuration: c, data: data, factory: tinyFactory)
     XCTAssertEqual(summary.status, .completed)
     XCTAssertGreaterThan(summary.test!.overall.accuracy.value, 0.5)
     XCTAssertTrue(summary.drift.filter { $0.name != "head" }.allSatisfy { $0.distance == 0 })

@@ -261,7 +261,7 @@ private final class ProtocolRun {
     }
     let sourceDir = try directory.map { try RunDirectory($0.appendingPathComponent("source")) }
     let summary = try timed("source-training") {
-      try Runner.train(
+      try SinglePhaseProtocol.train(
         model: model, configuration: sourceConfig, data: sourceData,
         reference: initial, directory: sourceDir, resume: resume,
         progress: progress.map { p in { p("source", $0) } },
@@ -284,9 +284,9 @@ private final class ProtocolRun {
       return (
         DomainPair(
           source: zip2(sourceTestComparable, source).map {
-            Runner.evaluate(probabilities: $1, on: $0, seed: seed)
+            SinglePhaseProtocol.evaluate(probabilities: $1, on: $0, seed: seed)
           },
-          target: Runner.evaluate(probabilities: target, on: targetTest, seed: seed)),
+          target: SinglePhaseProtocol.evaluate(probabilities: target, on: targetTest, seed: seed)),
         source, target
       )
     }
@@ -300,7 +300,9 @@ private final class ProtocolRun {
     else { return nil }
     let saved = model.stateSnapshot()
     timed("adabn") { _ = AdaBN.adapt(model, on: sourceTrain, batchSize: first.batchSize) }
-    let report = timed("evaluation") { Runner.evaluate(model, on: sourceTest, seed: seed) }
+    let report = timed("evaluation") {
+      SinglePhaseProtocol.evaluate(model, on: sourceTest, seed: seed)
+    }
     model.restoreState(saved)
     return report
   }
@@ -322,7 +324,7 @@ private final class ProtocolRun {
     try model.apply(tune.strategy)
     let targetDir = try directory.map { try RunDirectory($0.appendingPathComponent("target")) }
     let fineTuning = try timed("target-training") {
-      try Runner.train(
+      try SinglePhaseProtocol.train(
         model: model, configuration: tune, data: data.target, reference: start,
         directory: targetDir, resume: resume,
         progress: progress.map { p in { p("target", $0) } },

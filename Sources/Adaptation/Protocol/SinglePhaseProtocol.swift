@@ -35,8 +35,9 @@ public typealias ModelFactory = (
   _ channels: Int
 ) throws -> TransferModel
 
-/// Runs one training run end to end: build, apply the strategy, AdaBN, train, test, drift.
-public enum Runner {
+/// One training phase end to end: build, apply the strategy, AdaBN, train, test, drift (what
+/// `medtransfer train` runs; `SourceTargetProtocol` chains a source and a target phase).
+public enum SinglePhaseProtocol {
   /// Trains a model as `configuration` says on `data` and evaluates it on `data.test`.
   ///
   /// With `directory`, writes `metrics.jsonl`, checkpoints and `summary.json` (the caller writes
