@@ -88,6 +88,15 @@ public final class Dropout: Layer {
     generator = SeededGenerator(seed: seed)
   }
 
+  /// Creates dropout drawing its masks from `generator` as it is.
+  public init(probability: Float, generator: SeededGenerator) {
+    precondition(
+      probability >= 0 && probability < 1,
+      "Dropout probability must be in [0, 1), got \(probability).")
+    self.probability = probability
+    self.generator = generator
+  }
+
   public var parameters: [(name: String, parameter: Parameter)] { [] }
 
   /// Restarts the mask sequence from `seed`.
@@ -99,9 +108,11 @@ public final class Dropout: Layer {
     if mode == .inference || probability == 0 { return x }
     output.reshape(x.shape)
     mask.reshape(x.shape)
-    let keep = 1 / (1 - probability)
+    // An element is kept when its uniform draw is below 1 − p, and scaled by 1/(1 − p).
+    let keep = 1 - probability
+    let scale = 1 / keep
     for i in 0..<x.count {
-      let m: Float = generator.unitFloat() < probability ? 0 : keep
+      let m: Float = generator.unitFloat() < keep ? scale : 0
       mask.data[i] = m
       output.data[i] = x.data[i] * m
     }

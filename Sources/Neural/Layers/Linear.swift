@@ -32,6 +32,20 @@ public final class Linear: Layer {
     resetParameters(using: &g)
   }
 
+  /// Creates a linear layer initialised (PyTorch's default) from `generator`, which it
+  /// advances: weight, then bias.
+  public init(
+    inputFeatures: Int, outputFeatures: Int, bias: Bool = true,
+    initializingWith generator: inout SeededGenerator
+  ) {
+    precondition(inputFeatures > 0 && outputFeatures > 0, "Linear needs positive feature counts.")
+    self.inputFeatures = inputFeatures
+    self.outputFeatures = outputFeatures
+    weight = Parameter(Tensor(shape: [outputFeatures, inputFeatures]))
+    self.bias = bias ? Parameter(Tensor(shape: [outputFeatures])) : nil
+    resetParameters(using: &generator)
+  }
+
   public var parameters: [(name: String, parameter: Parameter)] {
     var list = [(name: "weight", parameter: weight)]
     if let b = bias { list.append((name: "bias", parameter: b)) }
@@ -45,6 +59,15 @@ public final class Linear: Layer {
     if let b = bias { fillUniform(b.value, bound: bound, using: &generator) }
   }
 
+  /// Layers with at most this many outputs (a classifier head: a few classes, a small hidden
+  /// layer) compute each output as one dot product added in input order, and accumulate their
+  /// gradients row by row, instead of through BLAS: the numbers are the same on every CPU and
+  /// thread count whatever BLAS's kernels do, and at these sizes the loops cost nothing.
+  /// Wider layers (the 1,000-class ImageNet head) use GEMM.
+  public static let sequentialMaximumOutputs = 64
+
+  var isSequential: Bool { outputFeatures <= Self.sequentialMaximumOutputs }
+
   // x: (…, in) -> y: (…, out)   PyTorch: F.linear
   public func forward(_ x: Tensor, mode: Mode) -> Tensor {
     precondition(
@@ -54,11 +77,27 @@ public final class Linear: Layer {
     let rows = x.count / inputFeatures
     lastRows = rows
     output.reshape(Array(x.shape.dropLast()) + [outputFeatures])
+    input = mode == .training ? x : nil
+    if isSequential {
+      let (inp, out, xd, wd, yd) = (
+        inputFeatures, outputFeatures, x.data, weight.value.data, output.data
+      )
+      let bd = bias?.value.data
+      for r in 0..<rows {
+        let xr = xd + r * inp
+        for o in 0..<out {
+          let wr = wd + o * inp
+          var s: Float = 0
+          for i in 0..<inp { s += xr[i] * wr[i] }
+          yd[r * out + o] = s + (bd?[o] ?? 0)
+        }
+      }
+      return output
+    }
     gemm(
       .transpose, m: rows, n: outputFeatures, k: inputFeatures, a: x.data, lda: inputFeatures,
       b: weight.value.data, ldb: inputFeatures, c: output.data, ldc: outputFeatures)
     if let b = bias { addRowVector(output.data, rows: rows, cols: outputFeatures, b.value.data) }
-    input = mode == .training ? x : nil
     return output
   }
 
@@ -70,6 +109,7 @@ public final class Linear: Layer {
     let rows = x.count / inputFeatures
     precondition(
       dy.count == rows * outputFeatures, "Linear.backward got dy \(dy.shape) for input \(x.shape).")
+    if isSequential { return sequentialBackward(dy, x, rows: rows) }
     if !weight.frozen {
       Gemm.configureThreads()
       BLAS.sgemm(
@@ -84,6 +124,42 @@ public final class Linear: Layer {
     gemm(
       .none, m: rows, n: inputFeatures, k: outputFeatures, a: dy.data, lda: outputFeatures,
       b: weight.value.data, ldb: inputFeatures, c: inputGradient.data, ldc: inputFeatures)
+    return inputGradient
+  }
+}
+
+extension Linear {
+  // dW += dyᵀ·x and db += Σ dy row by row, dx = dy·W output by output (zero dy skipped).
+  func sequentialBackward(_ dy: Tensor, _ x: Tensor, rows: Int) -> Tensor {
+    let (inp, out, dyd, xd, wd) = (
+      inputFeatures, outputFeatures, dy.data, x.data, weight.value.data
+    )
+    let trainsWeight = !weight.frozen
+    let biasGradient = bias.flatMap { $0.frozen ? nil : $0.grad.data }
+    if trainsWeight || biasGradient != nil {
+      let gw = weight.grad.data
+      for r in 0..<rows {
+        for o in 0..<out {
+          let d = dyd[r * out + o]
+          if d == 0 { continue }
+          biasGradient?[o] += d
+          guard trainsWeight else { continue }
+          let g = gw + o * inp
+          for i in 0..<inp { g[i] += d * xd[r * inp + i] }
+        }
+      }
+    }
+    inputGradient.reshape(x.shape)
+    let dx = inputGradient.data
+    for i in 0..<(rows * inp) { dx[i] = 0 }
+    for r in 0..<rows {
+      for o in 0..<out {
+        let d = dyd[r * out + o]
+        if d == 0 { continue }
+        let wr = wd + o * inp
+        for i in 0..<inp { dx[r * inp + i] += d * wr[i] }
+      }
+    }
     return inputGradient
   }
 }
