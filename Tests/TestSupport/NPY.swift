@@ -1,11 +1,12 @@
 import Foundation
 
-/// A minimal `.npy` reader for the reference fixtures (little-endian f4, i8, u1; C order).
-struct NPY {
-  var shape: [Int]
-  var values: [Float]
+/// A minimal `.npy` reader for the reference fixtures numpy wrote (little-endian f4, i8, u1;
+/// C order), shared by the test targets (it also reads back what `NumpyFile` writes).
+public struct NPY {
+  public var shape: [Int]
+  public var values: [Float]
 
-  init(_ url: URL) throws {
+  public init(_ url: URL) throws {
     let bytes = [UInt8](try Data(contentsOf: url))
     guard bytes.count > 10, bytes[0] == 0x93, bytes[1...5].elementsEqual(Array("NUMPY".utf8)) else {
       throw NSError(
