@@ -1,4 +1,5 @@
 import Foundation
+import LinearAlgebra
 import TestSupport
 import XCTest
 
@@ -10,20 +11,13 @@ final class ReproducibleKernelsTests: XCTestCase {
   private var dir: URL!
 
   override func setUpWithError() throws {
-    try XCTSkipUnless(Self.cpuHasAVX2, "the pin applies to x86-64 CPUs with AVX2 and FMA only")
+    try XCTSkipUnless(
+      BLAS.canRunPinnedCoreType, "the pin applies to x86-64 CPUs with AVX2 and FMA only")
     dir = try makeTemporaryDirectory("cli-kernels")
   }
 
   override func tearDownWithError() throws {
     if let dir { try? FileManager.default.removeItem(at: dir) }
-  }
-
-  static var cpuHasAVX2: Bool {
-    guard let info = try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8),
-      let flags = info.split(separator: "\n").first(where: { $0.hasPrefix("flags") })
-    else { return false }
-    let set = Set(flags.split(separator: " "))
-    return set.contains("avx2") && set.contains("fma")
   }
 
   func testTheExecutablePinsTheKernelsUnlessTheUserChoseOthers() throws {

@@ -1,4 +1,5 @@
 import Adaptation
+import Backbones
 import Foundation
 import Interchange
 import Metrics
@@ -35,12 +36,6 @@ struct LegacyRunResult: Decodable {
     var sourceModelShift: PredictionShift?
   }
 
-  /// The stage order of EfficientNet-Lite's `stages` (what `StageDrift.stage` indexes).
-  static let stageNames = [
-    "stem", "stage1", "stage2", "stage3", "stage4", "stage5", "stage6", "stage7", "head_conv",
-    "classifier",
-  ]
-
   /// The stored JSON of `resultJSON` upgraded, with the epochs' monitored metric from the run's
   /// configuration.
   static func upgrade(resultJSON: String, configJSON: String) throws -> String {
@@ -60,7 +55,8 @@ struct LegacyRunResult: Decodable {
           targetBefore: $0.targetBefore,
           stageDrift: $0.stageDistances.map { d in
             StageDrift(
-              stage: Self.stageNames.firstIndex(of: d.stage) ?? -1, name: d.stage,
+              // Backbone stages are numbered in `featureLayers` order, the head is -1.
+              stage: EfficientNetLite.featureLayers.firstIndex(of: d.stage) ?? -1, name: d.stage,
               distance: d.distance, initialNorm: .nan)
           },
           sourceBeforeOwnStatistics: $0.sourceBeforeOwnStatistics,
