@@ -27,6 +27,8 @@ public enum AdaptationError: Error, CustomStringConvertible, Equatable {
   case badInput(path: String, row: Int?, reason: String)
   /// A request whose options do not fit together.
   case badRequest(what: String, reason: String)
+  /// A run needs a shared source model that the study's source-model step did not write.
+  case missingSourceModel(path: String)
 
   public var description: String {
     switch self {
@@ -55,6 +57,10 @@ public enum AdaptationError: Error, CustomStringConvertible, Equatable {
       return "\(path)\(row.map { " row \($0)" } ?? ""): \(reason)."
     case .badRequest(let what, let reason):
       return "\(what): \(reason)"
+    case .missingSourceModel(let path):
+      return "source model \(path): missing (its source-model task failed or was stopped "
+        + "before it finished); run the study again (`study run`, or `study submit` on Slurm), "
+        + "which trains it first"
     }
   }
 }

@@ -10,7 +10,62 @@ struct StudyCommand: ParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "study",
     abstract: "Run a study spec (arms × label budgets × seeds) into a results database and report.",
-    subcommands: [StudyRunCommand.self])
+    subcommands: [
+      StudyRunCommand.self, StudySubmitCommand.self, StudyTaskCommand.self,
+      StudyMergeCommand.self, StudyStatusCommand.self,
+    ])
+}
+
+/// What every `study` subcommand builds from a spec: the study folder, the context its paths
+/// resolve in, the executors (baselines first, every network arm through Adaptation) and the
+/// shift analyzer.
+struct StudySetup {
+  let spec: StudySpec
+  let directory: URL
+  let context: StudyContext
+  let executor: RoutingExecutor
+
+  /// `out` overrides the spec's `report.output` (default `Reports/<name>`); `cache` the cache
+  /// root generated datasets go to (default Interchange's `cacheRoot()`).
+  init(specPath: String, out: String?, cache: URL? = nil) throws {
+    spec = try StudySpec.load(file: specPath)
+    let folder = out ?? spec.report.output ?? "Reports/\(spec.name)"
+    directory = URL(fileURLWithPath: folder).standardizedFileURL
+    let specDirectory = URL(fileURLWithPath: specPath).deletingLastPathComponent()
+      .standardizedFileURL
+    context = StudyContext(
+      studyDirectory: directory, specDirectory: specDirectory,
+      cacheDirectory: cache ?? cacheRoot())
+    // Arms no executor can run are rejected before anything runs.
+    executor = RoutingExecutor([
+      BaselineExecutor(onBad: spec.badRowPolicy),
+      AdaptationExecutor(onBad: spec.badRowPolicy),
+    ])
+    try StudyRunner.checkArms(spec, executor: executor)
+  }
+
+  var shiftAnalyzer: FeatureShiftAnalyzer {
+    FeatureShiftAnalyzer(
+      backbone: spec.backbone, inputSize: spec.inputSize, options: spec.training.options,
+      onBad: spec.badRowPolicy, window: spec.window)
+  }
+
+  func runner(store: StudyStore) -> StudyRunner {
+    StudyRunner(
+      spec: spec, store: store, context: context, executor: executor,
+      shiftAnalyzer: shiftAnalyzer)
+  }
+}
+
+/// Runs `body`, turning the Studies and Reports errors into one-line CLI errors.
+func studyErrors<T>(_ body: () throws -> T) throws -> T {
+  do {
+    return try body()
+  } catch let error as StudiesError {
+    throw CLIError(error.description)
+  } catch let error as ReportsError {
+    throw CLIError(error.description)
+  }
 }
 
 /// `medtransfer study run SPEC`: expands the spec, runs what is not finished, writes the report.
@@ -72,28 +127,11 @@ struct StudyRunCommand: ParsableCommand {
 
   func run() throws {
     if let threads { Parallel.workers = threads }
-    do {
-      let spec = try StudySpec.load(file: self.spec)
-      let folder = out ?? spec.report.output ?? "Reports/\(spec.name)"
-      let studyDirectory = URL(fileURLWithPath: folder).standardizedFileURL
-      let specDirectory = URL(fileURLWithPath: self.spec).deletingLastPathComponent()
-        .standardizedFileURL
-      let cache = cacheRoot()
-      let context = StudyContext(
-        studyDirectory: studyDirectory, specDirectory: specDirectory, cacheDirectory: cache)
-      // Baselines first, every network arm through Adaptation; arms no executor can run are
-      // rejected before anything runs.
-      let executor = RoutingExecutor([
-        BaselineExecutor(onBad: spec.badRowPolicy),
-        AdaptationExecutor(onBad: spec.badRowPolicy),
-      ])
-      try StudyRunner.checkArms(spec, executor: executor)
+    try studyErrors {
+      let setup = try StudySetup(specPath: self.spec, out: out)
+      let studyDirectory = setup.directory
       let store = try StudyStore(directory: studyDirectory)
-      let runner = StudyRunner(
-        spec: spec, store: store, context: context, executor: executor,
-        shiftAnalyzer: FeatureShiftAnalyzer(
-          backbone: spec.backbone, inputSize: spec.inputSize, options: spec.training.options,
-          onBad: spec.badRowPolicy, window: spec.window))
+      let runner = setup.runner(store: store)
       try store.saveEnvironment(["medtransfer.version": MedTransferVersion.string])
       let command = (["medtransfer"] + CommandLine.arguments.dropFirst()).joined(separator: " ")
       let failed: Int
@@ -118,10 +156,6 @@ struct StudyRunCommand: ParsableCommand {
           "\(self.spec): \(failed) run(s) failed (listed in the report under "
             + "Reproducibility); fix the cause and rerun with --retry-failed.")
       }
-    } catch let error as StudiesError {
-      throw CLIError(error.description)
-    } catch let error as ReportsError {
-      throw CLIError(error.description)
     }
   }
 }

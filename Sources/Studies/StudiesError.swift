@@ -19,6 +19,14 @@ public enum StudiesError: Error, CustomStringConvertible, Sendable, Equatable {
   case manifest(path: String, row: Int?, reason: String)
   /// A run failed inside an executor (recorded in the store; the study goes on).
   case runFailed(run: String, reason: String)
+  /// The study folder has no plan.json (it was never prepared).
+  case noPlan(directory: String)
+  /// The study folder was planned from another version of the spec.
+  case planMismatch(spec: String, directory: String)
+  /// A result file that cannot be imported (truncated, half-written, another run's).
+  case badResultFile(path: String, reason: String)
+  /// A task index outside the plan.
+  case noSuchTask(what: String, index: Int, count: Int)
 
   public var description: String {
     switch self {
@@ -40,6 +48,18 @@ public enum StudiesError: Error, CustomStringConvertible, Sendable, Equatable {
       return "\(path)\(row.map { " row \($0)" } ?? ""): \(reason)."
     case .runFailed(let run, let reason):
       return "run \(run) failed: \(reason)"
+    case .noPlan(let directory):
+      return "\(directory): no plan.json here; prepare the study first with `medtransfer study "
+        + "submit SPEC` (or `study run SPEC`), or pass the folder it wrote."
+    case .planMismatch(let spec, let directory):
+      return "\(spec): changed since \(directory)/plan.json was planned from it; submit the "
+        + "study again (`medtransfer study submit \(spec)`) so its tasks run the current spec."
+    case .badResultFile(let path, let reason):
+      return "\(path): not imported: \(reason); the run has no result and runs again when "
+        + "the study is resubmitted (delete the file, or rerun that run's task)."
+    case .noSuchTask(let what, let index, let count):
+      return "\(what) \(index): the plan has \(count) (0...\(max(count - 1, 0))); pass an "
+        + "index the plan has."
     }
   }
 }

@@ -212,13 +212,13 @@ final class StudyRunnerTests: XCTestCase {
         EvaluationMetrics(count: 1, accuracy: accuracy, balancedAccuracy: 0, macroF1: 0))
     }
     var r = RunResult(target: evaluation(accuracy: .nan), wallSeconds: 1, trainImages: 1)
-    XCTAssertEqual(StudyRunner.nonFinite(r), "target accuracy is nan (not a number)")
+    XCTAssertEqual(StudyTask.nonFinite(r), "target accuracy is nan (not a number)")
     r.targetEvaluation = evaluation(accuracy: 1)
     r.epochLogs = [
       LegacyRunResult.log(
         EpochRecord(epoch: 7, wallSeconds: 1, trainLoss: .infinity), monitor: r.monitor)
     ]
-    XCTAssertEqual(StudyRunner.nonFinite(r), "train loss is inf at epoch 7")
+    XCTAssertEqual(StudyTask.nonFinite(r), "train loss is inf at epoch 7")
   }
 }
 

@@ -125,9 +125,13 @@ public enum SourceTargetProtocol {
   }
 
   /// `run`, also returning the adapted model (what the "after adaptation" scores scored).
+  /// With `trainSourceModel` false, a `sourceModel` file that does not exist is an error
+  /// (`missingSourceModel`) instead of being trained here: studies train every shared source
+  /// model first (`trainSourceModel(…)`), so no run depends on another run's order.
   public static func runKeepingModel(
     _ configuration: SourceTargetConfiguration, data: SourceTargetData, factory: ModelFactory,
     directory: URL? = nil, resume: Bool = false, sourceModel: URL? = nil,
+    trainSourceModel: Bool = true,
     progress: ((String, TrainingProgress) -> Void)? = nil,
     augmentation: ((Tensor, UInt64) -> Void)? = nil
   ) throws -> (result: SourceTargetResult, model: TransferModel) {
@@ -136,7 +140,7 @@ public enum SourceTargetProtocol {
       configuration, data: data, targetTest: targetTest, directory: directory, resume: resume,
       progress: progress, augmentation: augmentation)
     let (model, initial, sourceSummary) = try run.sourcePhase(
-      factory: factory, sourceModel: sourceModel)
+      factory: factory, sourceModel: sourceModel, trainIfMissing: trainSourceModel)
     let scoredBefore = run.scoreBoth(model)
     let before = scoredBefore.pair
     // Does the target look different to the source model? Its class probabilities on both test
@@ -184,6 +188,28 @@ public enum SourceTargetProtocol {
     return (result, model)
   }
 
+  /// The source phase of `configuration` alone: trains the shared source model and writes it
+  /// to `sourceModel` (with its summary beside it) unless the file exists already. Returns the
+  /// source training's summary (nil when it was there); a failed training writes nothing.
+  /// `directory` keeps the source phase's checkpoints, so a `resume` continues a stopped one.
+  @discardableResult
+  public static func trainSourceModel(
+    _ configuration: SourceTargetConfiguration, data: SourceTargetData, factory: ModelFactory,
+    sourceModel: URL, directory: URL? = nil, resume: Bool = false,
+    progress: ((String, TrainingProgress) -> Void)? = nil,
+    augmentation: ((Tensor, UInt64) -> Void)? = nil
+  ) throws -> RunSummary? {
+    guard configuration.source != nil else {
+      throw AdaptationError.badRequest(
+        what: "source model \(sourceModel.path)", reason: "the configuration has no source phase")
+    }
+    guard let targetTest = data.target.test else { throw AdaptationError.emptySplit("target test") }
+    if FileManager.default.fileExists(atPath: sourceModel.path) { return nil }
+    let run = ProtocolRun(
+      configuration, data: data, targetTest: targetTest, directory: directory, resume: resume,
+      progress: progress, augmentation: augmentation)
+    return try run.sourcePhase(factory: factory, sourceModel: sourceModel).summary
+  }
 }
 
 private func zip2<A, B>(_ a: A?, _ b: B?) -> (A, B)? {
@@ -238,7 +264,7 @@ private final class ProtocolRun {
   /// The model the target phase starts from, its initial weights and, with a source phase, the
   /// source training's summary: trained here, or loaded from `sourceModel` when another run
   /// (or process: they share the study folder and wait on its lock) trained it already.
-  func sourcePhase(factory: ModelFactory, sourceModel: URL?) throws
+  func sourcePhase(factory: ModelFactory, sourceModel: URL?, trainIfMissing: Bool = true) throws
     -> (model: TransferModel, initial: [String: [Float]], summary: RunSummary?)
   {
     let channels = data.target.train.images.shape[3]
@@ -258,6 +284,9 @@ private final class ProtocolRun {
       try timed("source-load") { _ = try Checkpoint.load(shared, into: model) }
       let summary = summaryURL.flatMap { try? RunDirectory.readJSON(RunSummary.self, from: $0) }
       return (model, initial, summary)
+    }
+    if let shared = sourceModel, !trainIfMissing {
+      throw AdaptationError.missingSourceModel(path: shared.path)
     }
     let sourceDir = try directory.map { try RunDirectory($0.appendingPathComponent("source")) }
     let summary = try timed("source-training") {

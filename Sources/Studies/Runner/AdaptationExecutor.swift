@@ -87,16 +87,24 @@ public struct AdaptationExecutor: RunExecutor {
       reason: "\(rows.count) bad row(s): \(shown)\(more); fix them or set data.on_bad: skip")
   }
 
-  public func execute(_ run: RunConfig, context: RunContext) throws -> RunResult {
-    let started = Date()
+  /// The images of one run, decoded and split, and where its source model is kept.
+  struct RunInputs {
+    var target: PreparedData
+    var source: PreparedData
+    var sourceManifest: URL
+    var sourceDomain: String?
+    var splits: String
+    var dataSeconds: Double
+  }
+
+  /// Prepares the run's target (budgeted) and source (all labels) data; rows met for the first
+  /// time here (images that fail only when decoded) are printed once.
+  func inputs(_ run: RunConfig, context: RunContext) throws -> RunInputs {
     let options = run.training.options
     let sourceManifest = try Self.manifestURL(run.source, options: options, context: context.study)
     let sourceDomain = try Self.domain(of: run.source, manifest: sourceManifest)
     let requests = try Self.dataRequests(run, context: context.study, onBad: onBad)
-    let splits = requests.target.splits
     let targetManifest = URL(fileURLWithPath: requests.target.source)
-
-    // Data: the target split is budgeted; the source keeps all its labels.
     let dataStart = Date()
     let target: PreparedData
     let source: PreparedData
@@ -106,14 +114,55 @@ public struct AdaptationExecutor: RunExecutor {
     } catch let error as DatasetsError {
       throw Self.studyError(error)
     }
-    // Rows met for the first time here (images that fail only when decoded) are printed once.
     let skippedRows = SkippedRowsLog(studyDirectory: context.study.studyDirectory)
     for (manifest, prepared) in [(targetManifest, target), (sourceManifest, source)] {
       for line in try skippedRows.record(prepared.notes.skipped, dataset: manifest.path) {
         context.log("skipped " + line)
       }
     }
-    let dataSeconds = Date().timeIntervalSince(dataStart)
+    return RunInputs(
+      target: target, source: source, sourceManifest: sourceManifest, sourceDomain: sourceDomain,
+      splits: requests.target.splits, dataSeconds: Date().timeIntervalSince(dataStart))
+  }
+
+  public func sourceModel(for run: RunConfig, context: StudyContext) throws -> URL? {
+    guard let source = Self.protocolConfiguration(run).source else { return nil }
+    let manifest = try Self.manifestURL(run.source, options: run.training.options, context: context)
+    return try Self.sharedSourceModel(
+      source, manifest: manifest, domain: try Self.domain(of: run.source, manifest: manifest),
+      splits: try Self.dataRequests(run, context: context, onBad: onBad).target.splits,
+      window: run.window, context: context)
+  }
+
+  /// Trains the run's shared source model unless it exists. Its checkpoints go to
+  /// `<model>.work/`, so a stopped training continues where it stopped.
+  public func trainSourceModel(for run: RunConfig, context: RunContext) throws {
+    let configuration = Self.protocolConfiguration(run)
+    guard let model = try sourceModel(for: run, context: context.study),
+      !FileManager.default.fileExists(atPath: model.path)
+    else { return }
+    let inputs = try inputs(run, context: context)
+    let work = URL(fileURLWithPath: model.path + ".work")
+    try FileManager.default.createDirectory(at: work, withIntermediateDirectories: true)
+    let resume = FileManager.default.fileExists(
+      atPath: work.appendingPathComponent("source/resume.json").path)
+    let summary = try SourceTargetProtocol.trainSourceModel(
+      configuration, data: SourceTargetData(source: inputs.source.data, target: inputs.target.data),
+      factory: { try ModelFactories.efficientNet($0, classes: $1, channels: $2) },
+      sourceModel: model, directory: work, resume: resume,
+      augmentation: inputs.target.augmentation)
+    if let summary, summary.status == .failed {
+      throw StudiesError.runFailed(
+        run: "source model \(model.lastPathComponent)",
+        reason: summary.error ?? "source training failed")
+    }
+    try? FileManager.default.removeItem(at: work)
+  }
+
+  public func execute(_ run: RunConfig, context: RunContext) throws -> RunResult {
+    let started = Date()
+    let inputs = try inputs(run, context: context)
+    let (target, source) = (inputs.target, inputs.source)
 
     let configuration = Self.protocolConfiguration(run)
     let directory = context.checkpointDirectory
@@ -123,16 +172,15 @@ public struct AdaptationExecutor: RunExecutor {
       && FileManager.default.fileExists(atPath: directory.appendingPathComponent("target").path)
     let trainingStart = Date()
     let report = context.reportEpoch
+    // The study trained every shared source model before its runs (StudyRunner,
+    // `study task --source-model`), so a missing one is an error, never trained here.
     let (result, adapted) = try SourceTargetProtocol.runKeepingModel(
       configuration,
       data: SourceTargetData(source: source.data, target: target.data),
       factory: { try ModelFactories.efficientNet($0, classes: $1, channels: $2) },
       directory: directory, resume: resume,
-      sourceModel: try configuration.source.map {
-        try Self.sharedSourceModel(
-          $0, manifest: sourceManifest, domain: sourceDomain,
-          splits: splits, window: run.window, context: context.study)
-      },
+      sourceModel: try sourceModel(for: run, context: context.study),
+      trainSourceModel: false,
       progress: { phase, p in
         guard phase == "target", p.step == p.steps else { return }
         report(
@@ -141,6 +189,7 @@ public struct AdaptationExecutor: RunExecutor {
             trainLoss: p.loss, imagesPerSecond: p.imagesPerSecond))
       },
       augmentation: target.augmentation)
+    let dataSeconds = inputs.dataSeconds
 
     var failure: String?
     if let tuning = result.fineTuning, tuning.status == .failed {

@@ -19,6 +19,19 @@ public protocol RunExecutor {
   /// May be called again for the same config after a crash: resume from
   /// `context.checkpointDirectory` if something useful is there, or start over.
   func execute(_ run: RunConfig, context: RunContext) throws -> RunResult
+
+  /// The shared source model `run` starts from (one file per source phase, used by every run
+  /// with the same source configuration, data and seed), or nil when it has no source phase.
+  func sourceModel(for run: RunConfig, context: StudyContext) throws -> URL?
+
+  /// Trains the shared source model of `run` unless it exists. Studies call this for every
+  /// source model before any run that needs it; `execute` never trains one.
+  func trainSourceModel(for run: RunConfig, context: RunContext) throws
+}
+
+extension RunExecutor {
+  public func sourceModel(for run: RunConfig, context: StudyContext) throws -> URL? { nil }
+  public func trainSourceModel(for run: RunConfig, context: RunContext) throws {}
 }
 
 /// Computes the domain-shift analysis for one source → target pair (filled from Metrics).
@@ -115,9 +128,21 @@ public struct RoutingExecutor: RunExecutor {
   }
 
   public func execute(_ run: RunConfig, context: RunContext) throws -> RunResult {
+    try executor(for: run).execute(run, context: context)
+  }
+
+  public func sourceModel(for run: RunConfig, context: StudyContext) throws -> URL? {
+    try executor(for: run).sourceModel(for: run, context: context)
+  }
+
+  public func trainSourceModel(for run: RunConfig, context: RunContext) throws {
+    try executor(for: run).trainSourceModel(for: run, context: context)
+  }
+
+  private func executor(for run: RunConfig) throws -> any RunExecutor {
     guard let executor = executors.first(where: { $0.canExecute(run.arm) }) else {
       throw StudiesError.runFailed(run: run.label, reason: "no executor for arm \(run.arm.name)")
     }
-    return try executor.execute(run, context: context)
+    return executor
   }
 }

@@ -67,12 +67,13 @@ public final class StudyRunner {
   }
 
   /// Everything before the runs: checks the arms, saves the spec (and `command`), generates
-  /// missing data and checks the weights, records the environment and registers the runs.
-  /// With `announce`, prints the executor's notices about the data (a sharded worker does not:
-  /// the process that started it has printed them).
+  /// missing data and checks the weights, records the environment, registers the runs and
+  /// writes the plan (`plan.json`, what `study task` reads). With `announce`, prints the
+  /// executor's notices about the data (a sharded worker does not: the process that started
+  /// it has printed them).
   @discardableResult
   public func prepare(command: String? = nil, announce: Bool = true) throws
-    -> (StudyPreparation, [RunConfig])
+    -> (StudyPreparation, [RunConfig], StudyPlan)
   {
     try checkArms()
     try store.saveStudy(spec)
@@ -85,7 +86,12 @@ public final class StudyRunner {
     try store.saveEnvironment(env)
     let configs = expand(with: preparation)
     try store.register(configs)
-    return (preparation, configs)
+    let plan = try StudyPlan(
+      spec: spec, runs: configs, datasetHashes: preparation.datasetHashes, executor: executor,
+      context: context)
+    try store.setCurrentShiftKeys(plan.shifts.map(\.key))
+    try plan.write(to: context.studyDirectory)
+    return (preparation, configs, plan)
   }
 
   /// One of `count` processes sharing a study's runs: shard `index` starts with the unfinished
@@ -113,23 +119,29 @@ public final class StudyRunner {
   /// Runs everything not yet finished. `retryFailed` also redoes runs that failed before.
   /// With `shard`, only that shard's runs (several processes can share one study folder: the
   /// store is SQLite in WAL mode, and a shared source model is trained under a file lock).
+  ///
+  /// Every unit of work goes through `StudyTask` and its file, imported into the store as it
+  /// appears (as `study merge` imports a Slurm array's files): result files already in the
+  /// study folder are imported first, then the shift analyses, the shared source models the
+  /// remaining runs need, and the runs.
   @discardableResult
   public func run(retryFailed: Bool = false, command: String? = nil, shard: Shard? = nil) throws
     -> Summary
   {
-    let (preparation, configs) = try prepare(command: command, announce: shard == nil)
+    let (_, configs, plan) = try prepare(command: command, announce: shard == nil)
+    for problem in try StudyMerge.merge(store: store).problems { progress.log(problem) }
     let stored = try store.runs()
     let byHash = Dictionary(stored.map { ($0.hash, $0) }, uniquingKeysWith: { a, _ in a })
     var summary = Summary(
       total: configs.count, skipped: 0, finished: 0, failed: 0, previouslyFailed: 0,
       shiftAnalyses: 0)
-    var todo: [(RunConfig, StoredRun)] = []
-    for config in configs {
+    var todo: [(index: Int, config: RunConfig, stored: StoredRun)] = []
+    for (index, config) in configs.enumerated() {
       guard let run = byHash[config.hash] else { continue }
       switch run.status {
       case .finished: summary.skipped += 1
       case .failed where !retryFailed: summary.previouslyFailed += 1
-      default: todo.append((config, run))
+      default: todo.append((index, config, run))
       }
     }
     if let shard {
@@ -142,12 +154,14 @@ public final class StudyRunner {
     progress.start(
       total: summary.total, alreadyDone: summary.skipped + summary.previouslyFailed,
       toRun: todo.count)
+    let task = StudyTask(executor: executor, context: context, progress: progress)
 
     if shard.map({ $0.index == 0 }) ?? true {
-      summary.shiftAnalyses = try runShiftAnalyses(preparation: preparation)
+      summary.shiftAnalyses = try runShiftAnalyses(plan: plan, task: task)
     }
+    trainSourceModels(plan: plan, needed: Set(todo.map(\.index)), shard: shard, task: task)
 
-    for (config, stored) in todo {
+    for (_, config, stored) in todo {
       let hash = config.hash
       if shard != nil {
         // Another worker may have claimed or finished it since the list was made.
@@ -155,44 +169,40 @@ public final class StudyRunner {
       } else {
         try store.markRunning(hash: hash)
       }
-      let checkpoints = context.studyDirectory.appendingPathComponent(
-        "checkpoints/\(hash.prefix(16))")
-      let runContext = RunContext(
-        study: context, checkpointDirectory: checkpoints, attempt: stored.attempts + 1,
-        reportEpoch: { [progress] epoch in progress.epoch(config, epoch, of: config.training.epochs)
-        },
-        log: { [progress] line in progress.log(line) })
-      let start = Date()
-      do {
-        var result = try executor.execute(config, context: runContext)
-        if result.failure == nil, let problem = Self.nonFinite(result) {
-          result.failure = problem
-        }
-        try store.recordResult(hash: hash, result: result)
-        if let failure = result.failure {
-          summary.failed += 1
-          progress.runFailed(config, error: failure, seconds: result.wallSeconds)
-        } else {
-          summary.finished += 1
-          progress.runFinished(
-            config, result: result, metric: spec.report.metric, seconds: result.wallSeconds)
-        }
-      } catch let error as StudiesError {
-        if case .store = error { throw error }  // the store itself is broken: stop
-        let seconds = Date().timeIntervalSince(start)
-        try store.recordFailure(hash: hash, error: error.description, wallSeconds: seconds)
+      let file = try task.run(config, attempt: stored.attempts + 1)
+      try store.importResult(file)
+      if let result = file.result, file.status == .finished {
+        summary.finished += 1
+        progress.runFinished(
+          config, result: result, metric: spec.report.metric, seconds: file.wallSeconds)
+      } else {
         summary.failed += 1
-        progress.runFailed(config, error: error.description, seconds: seconds)
-      } catch {
-        let seconds = Date().timeIntervalSince(start)
-        let text = String(describing: error)
-        try store.recordFailure(hash: hash, error: text, wallSeconds: seconds)
-        summary.failed += 1
-        progress.runFailed(config, error: text, seconds: seconds)
+        progress.runFailed(config, error: file.error ?? "failed", seconds: file.wallSeconds)
       }
     }
     progress.finish(summary)
     return summary
+  }
+
+  /// Trains the plan's source models that the runs at positions `needed` start from; with a
+  /// shard, its own share first (by position, as for runs), then the others' under their
+  /// locks. A source model that fails is logged; the runs that need it then fail with the
+  /// reason (`missingSourceModel`).
+  private func trainSourceModels(
+    plan: StudyPlan, needed: Set<Int>, shard: Shard?, task: StudyTask
+  ) {
+    let models = plan.sourceModels.filter { !needed.isDisjoint(with: $0.runs) }
+    var order = Array(models.indices)
+    if let shard {
+      order = order.filter { shard.owns($0) } + order.filter { !shard.owns($0) }
+    }
+    for i in order {
+      do {
+        try task.trainSourceModel(models[i], plan: plan)
+      } catch {
+        progress.log("source model \(models[i].file) failed: \(error)")
+      }
+    }
   }
 
   /// Identity of a shift analysis: the pair, their content hashes and the settings.
@@ -210,60 +220,31 @@ public final class StudyRunner {
     return sha256Hex(data)
   }
 
-  private func runShiftAnalyses(preparation: StudyPreparation) throws -> Int {
-    guard !spec.shift.analyses.isEmpty else {
-      try store.setCurrentShiftKeys([])
-      return 0
-    }
-    var source = spec.source
-    source.contentHash = preparation.datasetHashes[source.key]
-    var keys: [String] = []
+  private func runShiftAnalyses(plan: StudyPlan, task: StudyTask) throws -> Int {
     var done = 0
     let existing = try store.shiftKeys()
-    for t in spec.targets {
-      var target = t
-      target.contentHash = preparation.datasetHashes[target.key]
-      let key = Self.shiftKey(source: source, target: target, settings: spec.shift)
-      keys.append(key)
-      if existing.contains(key) { continue }
+    for pair in plan.shifts where !existing.contains(pair.key) {
+      let names = "\(pair.source.label) → \(pair.target.label)"
       guard let analyzer = shiftAnalyzer else {
         progress.log(
-          "shift analysis \(source.label) → \(target.label) skipped: this build has no shift "
-            + "analyzer (Metrics integration)")
+          "shift analysis \(names) skipped: this build has no shift analyzer (Metrics "
+            + "integration)")
         continue
       }
       let start = Date()
       do {
-        let record = try analyzer.analyze(
-          source: source, target: target, settings: spec.shift, context: context)
-        try store.saveShift(key: key, record)
+        try store.importShift(try task.analyzeShift(pair, settings: spec.shift, analyzer: analyzer))
         done += 1
         progress.log(
           String(
-            format: "shift analysis %@ → %@ done in %.1f s", source.label, target.label,
-            Date().timeIntervalSince(start)))
+            format: "shift analysis %@ done in %.1f s", names, Date().timeIntervalSince(start)))
       } catch let error as StudiesError {
         if case .store = error { throw error }
-        progress.log("shift analysis \(source.label) → \(target.label) failed: \(error)")
+        progress.log("shift analysis \(names) failed: \(error)")
       } catch {
-        progress.log("shift analysis \(source.label) → \(target.label) failed: \(error)")
+        progress.log("shift analysis \(names) failed: \(error)")
       }
     }
-    try store.setCurrentShiftKeys(keys)
     return done
-  }
-
-  /// A description of the first non-finite headline number, if any (recorded as a failure).
-  static func nonFinite(_ result: RunResult) -> String? {
-    let values: [(String, Double)] = [
-      ("target accuracy", result.target.accuracy),
-      ("target balanced accuracy", result.target.balancedAccuracy),
-      ("target macro-F1", result.target.macroF1),
-    ]
-    for (name, v) in values where !v.isFinite { return "\(name) is \(v) (not a number)" }
-    if let loss = result.epochs.last?.trainLoss, !loss.isFinite {
-      return "train loss is \(loss) at epoch \(result.epochs.last!.epoch)"
-    }
-    return nil
   }
 }

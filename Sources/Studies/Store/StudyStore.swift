@@ -280,66 +280,123 @@ public final class StudyStore: Sendable {
         throw StudiesError.store(
           path: self.path, operation: "record result", cause: "unknown run \(hash)")
       }
-      try Self.deleteChildren(db, runId: runId)
-      for epoch in result.epochs {
-        try db.execute(
-          sql: """
-            INSERT OR REPLACE INTO epochMetric
-              (runId, epoch, wallSeconds, trainLoss, valMetric, valLoss, imagesPerSecond)
-            VALUES (?, ?, ?, ?, ?, ?, ?)
-            """,
-          arguments: [
-            runId, epoch.epoch, epoch.wallSeconds, epoch.trainLoss, epoch.valMetric,
-            epoch.valLoss, epoch.imagesPerSecond,
-          ])
-      }
-      for (dataset, metrics) in [("target", result.target), ("source", result.source)] {
-        guard let metrics else { continue }
-        var rows: [(String, Double?, Double?, Double?)] = [
-          ("accuracy", metrics.accuracy, nil, nil),
-          ("balanced_accuracy", metrics.balancedAccuracy, nil, nil),
-          ("macro_f1", metrics.macroF1, nil, nil),
-          ("count", Double(metrics.count), nil, nil),
-        ]
-        if let auroc = metrics.auroc {
-          rows.append(("auroc", auroc.value, auroc.lower, auroc.upper))
-        }
-        if let ece = metrics.ece { rows.append(("ece", ece, nil, nil)) }
-        for (name, value, lower, upper) in rows {
-          try db.execute(
-            sql: """
-              INSERT OR REPLACE INTO finalMetric (runId, dataset, metric, value, lower, upper)
-              VALUES (?, ?, ?, ?, ?, ?)
-              """, arguments: [runId, dataset, name, value, lower, upper])
-        }
-      }
-      if let f = result.forgetting {
-        try db.execute(
-          sql: """
-            INSERT OR REPLACE INTO forgetting (runId, sourceBefore, sourceAfter, targetBefore)
-            VALUES (?, ?, ?, ?)
-            """, arguments: [runId, f.sourceBefore, f.sourceAfter, f.targetBefore])
-        for d in f.stageDistances {
-          try db.execute(
-            sql: "INSERT OR REPLACE INTO weightDistance (runId, stage, distance) VALUES (?, ?, ?)",
-            arguments: [runId, d.stage, d.distance])
-        }
-      }
-      for t in result.timings {
-        try db.execute(
-          sql: "INSERT OR REPLACE INTO timing (runId, phase, seconds) VALUES (?, ?, ?)",
-          arguments: [runId, t.phase, t.seconds])
+      try Self.writeResult(db, runId: runId, result: result, json: json)
+    }
+  }
+
+  /// Imports a run's result file (`study merge`, and `study run` after each run) in one
+  /// transaction. Returns false, writing nothing, when the store already holds exactly this
+  /// outcome, so importing a file twice leaves one row as it was. A file of a run the study
+  /// does not have is a `badResultFile` error.
+  @discardableResult
+  public func importResult(_ file: RunResultFile) throws -> Bool {
+    let json = try file.result.map {
+      String(decoding: try JSONCoding.encoder(.canonical).encode($0), as: UTF8.self)
+    }
+    let changed = try write("import result") { db -> Bool? in
+      guard
+        let row = try Row.fetchOne(
+          db, sql: "SELECT id, status, error, resultJSON FROM run WHERE configHash = ?",
+          arguments: [file.hash])
+      else { return nil }
+      let runId: Int64 = row["id"]
+      let stored = (row["status"] as String, row["error"] as String?, row["resultJSON"] as String?)
+      if stored == (file.status.rawValue, file.error, json) { return false }
+      if let result = file.result, let json {
+        try Self.writeResult(db, runId: runId, result: result, json: json)
+      } else {
+        try Self.writeFailure(
+          db, runId: runId, error: file.error ?? "failed", wallSeconds: file.wallSeconds)
       }
       try db.execute(
+        sql: "UPDATE run SET attempts = MAX(attempts, ?), finishedAt = ? WHERE id = ?",
+        arguments: [file.attempt, file.finishedAt, runId])
+      return true
+    }
+    guard let changed else {
+      throw StudiesError.badResultFile(
+        path: RunResultFile.url(hash: file.hash, in: directory).path,
+        reason: "run \(file.hash.prefix(16)) (\(file.label)) is not a run of this study")
+    }
+    return changed
+  }
+
+  /// Imports a shift analysis file; false when the store already holds exactly this record.
+  @discardableResult
+  public func importShift(_ file: ShiftResultFile) throws -> Bool {
+    let json = String(
+      decoding: try JSONCoding.encoder(.canonical).encode(file.record), as: UTF8.self)
+    let stored = try read("load shift analysis") { db in
+      try String.fetchOne(
+        db, sql: "SELECT recordJSON FROM shiftResult WHERE key = ?", arguments: [file.key])
+    }
+    if stored == json { return false }
+    try saveShift(key: file.key, file.record)
+    return true
+  }
+
+  private static func writeResult(_ db: Database, runId: Int64, result: RunResult, json: String)
+    throws
+  {
+    try Self.deleteChildren(db, runId: runId)
+    for epoch in result.epochs {
+      try db.execute(
         sql: """
-          UPDATE run SET status = ?, error = ?, finishedAt = ?, wallSeconds = ?, resultJSON = ?
-          WHERE id = ?
+          INSERT OR REPLACE INTO epochMetric
+            (runId, epoch, wallSeconds, trainLoss, valMetric, valLoss, imagesPerSecond)
+          VALUES (?, ?, ?, ?, ?, ?, ?)
           """,
         arguments: [
-          result.failure == nil ? "finished" : "failed", result.failure,
-          Self.timestamp(), result.wallSeconds, json, runId,
+          runId, epoch.epoch, epoch.wallSeconds, epoch.trainLoss, epoch.valMetric,
+          epoch.valLoss, epoch.imagesPerSecond,
         ])
     }
+    for (dataset, metrics) in [("target", result.target), ("source", result.source)] {
+      guard let metrics else { continue }
+      var rows: [(String, Double?, Double?, Double?)] = [
+        ("accuracy", metrics.accuracy, nil, nil),
+        ("balanced_accuracy", metrics.balancedAccuracy, nil, nil),
+        ("macro_f1", metrics.macroF1, nil, nil),
+        ("count", Double(metrics.count), nil, nil),
+      ]
+      if let auroc = metrics.auroc {
+        rows.append(("auroc", auroc.value, auroc.lower, auroc.upper))
+      }
+      if let ece = metrics.ece { rows.append(("ece", ece, nil, nil)) }
+      for (name, value, lower, upper) in rows {
+        try db.execute(
+          sql: """
+            INSERT OR REPLACE INTO finalMetric (runId, dataset, metric, value, lower, upper)
+            VALUES (?, ?, ?, ?, ?, ?)
+            """, arguments: [runId, dataset, name, value, lower, upper])
+      }
+    }
+    if let f = result.forgetting {
+      try db.execute(
+        sql: """
+          INSERT OR REPLACE INTO forgetting (runId, sourceBefore, sourceAfter, targetBefore)
+          VALUES (?, ?, ?, ?)
+          """, arguments: [runId, f.sourceBefore, f.sourceAfter, f.targetBefore])
+      for d in f.stageDistances {
+        try db.execute(
+          sql: "INSERT OR REPLACE INTO weightDistance (runId, stage, distance) VALUES (?, ?, ?)",
+          arguments: [runId, d.stage, d.distance])
+      }
+    }
+    for t in result.timings {
+      try db.execute(
+        sql: "INSERT OR REPLACE INTO timing (runId, phase, seconds) VALUES (?, ?, ?)",
+        arguments: [runId, t.phase, t.seconds])
+    }
+    try db.execute(
+      sql: """
+        UPDATE run SET status = ?, error = ?, finishedAt = ?, wallSeconds = ?, resultJSON = ?
+        WHERE id = ?
+        """,
+      arguments: [
+        result.failure == nil ? "finished" : "failed", result.failure,
+        Self.timestamp(), result.wallSeconds, json, runId,
+      ])
   }
 
   /// Records a run that failed without a result (the error text is kept; the study goes on).
@@ -348,14 +405,20 @@ public final class StudyStore: Sendable {
       if let runId = try Int64.fetchOne(
         db, sql: "SELECT id FROM run WHERE configHash = ?", arguments: [hash])
       {
-        try Self.deleteChildren(db, runId: runId)
+        try Self.writeFailure(db, runId: runId, error: error, wallSeconds: wallSeconds)
       }
-      try db.execute(
-        sql: """
-          UPDATE run SET status = 'failed', error = ?, finishedAt = ?, wallSeconds = ?,
-            resultJSON = NULL WHERE configHash = ?
-          """, arguments: [error, Self.timestamp(), wallSeconds, hash])
     }
+  }
+
+  private static func writeFailure(
+    _ db: Database, runId: Int64, error: String, wallSeconds: Double
+  ) throws {
+    try deleteChildren(db, runId: runId)
+    try db.execute(
+      sql: """
+        UPDATE run SET status = 'failed', error = ?, finishedAt = ?, wallSeconds = ?,
+          resultJSON = NULL WHERE id = ?
+        """, arguments: [error, timestamp(), wallSeconds, runId])
   }
 
   private static func deleteChildren(_ db: Database, runId: Int64) throws {
