@@ -343,7 +343,8 @@ struct StudyTaskCommand: ParsableCommand {
         let file = try task.run(config, attempt: task.attempt(for: config))
         let resultPath = RunResultFile.url(hash: config.hash, in: setup.directory).path
         if file.status == .failed {
-          throw CLIError("run \(config.label) failed: \(file.error ?? "?") (recorded in \(resultPath))")
+          throw CLIError(
+            "run \(config.label) failed: \(file.error ?? "?") (recorded in \(resultPath))")
         }
         say(
           "run \(config.label): finished in "
