@@ -78,7 +78,7 @@ final class StudyBadDataTests: XCTestCase {
     let spec = try writeSpec()
     let lines = LineSink()
     let runner = try self.runner(spec, lines: lines)
-    let (preparation, _) = try runner.prepare()
+    let (preparation, _, _) = try runner.prepare()
     let said = lines.text.split(separator: "\n")
     // The one manifest behind both sides is checked once: one warning, one skipped row.
     XCTAssertEqual(

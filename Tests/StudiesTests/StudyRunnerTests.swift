@@ -124,9 +124,11 @@ final class StudyRunnerTests: XCTestCase {
     let s = try spec()
     try runner(s).run()
     let store = try StudyStore(directory: dir.appendingPathComponent("study"))
-    // Simulate a process killed mid-run: one run left `running` with no result.
+    // Simulate a process killed mid-run: one run left `running` with no result file.
     let victim = try store.runs()[3]
     try store.markRunning(hash: victim.hash)
+    try FileManager.default.removeItem(
+      at: RunResultFile.url(hash: victim.hash, in: dir.appendingPathComponent("study")))
     let again = try runner(s).run()
     XCTAssertEqual(again.skipped, 5)
     XCTAssertEqual(again.finished, 1)
@@ -134,6 +136,14 @@ final class StudyRunnerTests: XCTestCase {
     XCTAssertEqual(runs.count, 6)
     XCTAssertTrue(runs.allSatisfy { $0.status == .finished })
     XCTAssertEqual(runs.first { $0.hash == victim.hash }?.attempts, 3)
+    // A run whose file was written but not imported (killed in between) is imported, not
+    // run again.
+    let orphan = runs[1]
+    try store.markRunning(hash: orphan.hash)
+    let third = try runner(s).run()
+    XCTAssertEqual(third.skipped, 6)
+    XCTAssertEqual(third.finished, 0)
+    XCTAssertEqual(try store.runs().first { $0.hash == orphan.hash }?.status, .finished)
     // Exactly one set of final metrics per run.
     let counts = try store.query(
       "SELECT runId, COUNT(*) AS n FROM finalMetric WHERE dataset = 'target' GROUP BY runId")

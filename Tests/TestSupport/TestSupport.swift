@@ -67,6 +67,11 @@ public struct CommandResult {
   public var status: Int32
   public var stdout: String
   public var stderr: String
+  public init(status: Int32, stdout: String, stderr: String) {
+    self.status = status
+    self.stdout = stdout
+    self.stderr = stderr
+  }
 }
 
 /// Runs `medtransfer` with `arguments` and waits for it: this process's environment with
