@@ -121,7 +121,8 @@ let package = Package(
 
     // MARK: - Tests
     .target(
-      name: "TestSupport", dependencies: ["Datasets", "Neural", "Randomness", "ScanIO"],
+      name: "TestSupport",
+      dependencies: ["Datasets", "Interchange", "Neural", "Randomness", "ScanIO"],
       path: "Tests/TestSupport"),
     .testTarget(name: "LinearAlgebraTests", dependencies: ["LinearAlgebra", "TestSupport"]),
     .testTarget(
@@ -138,7 +139,7 @@ let package = Package(
       name: "AdaptationTests", dependencies: ["Adaptation", "Metrics", "Randomness", "TestSupport"]),
     .testTarget(
       name: "StudiesTests", dependencies: ["Studies", "TestSupport"], exclude: ["Fixtures"]),
-    .testTarget(name: "ReportsTests", dependencies: ["Reports", "TestSupport"]),
+    .testTarget(name: "ReportsTests", dependencies: ["Reports", "Interchange", "TestSupport"]),
     // Every test that drives the real `medtransfer` binary (CLI, datasets, studies, reports).
     .testTarget(
       name: "CLITests", dependencies: ["Datasets", "Studies", "Reports", "TestSupport"]),

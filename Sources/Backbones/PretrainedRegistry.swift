@@ -157,15 +157,7 @@ public enum PretrainedRegistry {
 
   /// Runs a command found on PATH, returning its exit status and combined output.
   private static func run(_ arguments: [String]) -> (status: Int32, output: String) {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-    process.arguments = arguments
-    let pipe = Pipe()
-    process.standardOutput = pipe
-    process.standardError = pipe
-    do { try process.run() } catch { return (127, "cannot start \(arguments[0]): \(error)") }
-    let data = pipe.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+    let out = ExternalCommand.run(arguments)
+    return (out.status, out.stdout + out.stderr)
   }
 }

@@ -25,38 +25,10 @@ enum Slurm {
     }
   }
 
-  struct Output {
-    var status: Int32
-    var stdout: String
-    var stderr: String
-  }
-
-  /// Runs `tool` with `arguments` and waits.
-  static func run(_ tool: String, _ arguments: [String]) throws -> Output {
-    guard let path = which(tool) else { throw CLIError("\(tool): not found on PATH") }
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: path)
-    process.arguments = arguments
-    let out = Pipe()
-    let err = Pipe()
-    process.standardOutput = out
-    process.standardError = err
-    try process.run()
-    final class Box: @unchecked Sendable { var data = Data() }
-    let errBox = Box()
-    let group = DispatchGroup()
-    group.enter()
-    DispatchQueue.global().async {
-      errBox.data = err.fileHandleForReading.readDataToEndOfFile()
-      group.leave()
-    }
-    let outData = out.fileHandleForReading.readDataToEndOfFile()
-    group.wait()
-    process.waitUntilExit()
-    return Output(
-      status: process.terminationStatus,
-      stdout: String(decoding: outData, as: UTF8.self),
-      stderr: String(decoding: errBox.data, as: UTF8.self))
+  /// Runs `tool` with `arguments` and waits (a CLI error when it is not on PATH).
+  static func run(_ tool: String, _ arguments: [String]) throws -> ExternalCommand.Output {
+    guard which(tool) != nil else { throw CLIError("\(tool): not found on PATH") }
+    return ExternalCommand.run([tool] + arguments)
   }
 
   /// The partitions `sinfo` lists.

@@ -346,8 +346,10 @@ struct StudyTaskCommand: ParsableCommand {
           throw CLIError(
             "run \(config.label) failed: \(file.error ?? "?") (recorded in \(resultPath))")
         }
+        let metric = setup.spec.report.metric
+        let value = file.result?.target.value(metric).map { String(format: "%.3f", $0) } ?? "—"
         say(
-          "run \(config.label): finished in "
+          "run \(config.label): target \(metric.title) \(value) in "
             + "\(ProgressPrinter.duration(file.wallSeconds)); result in \(resultPath)")
       } else if let sourceModel {
         guard plan.sourceModels.indices.contains(sourceModel) else {

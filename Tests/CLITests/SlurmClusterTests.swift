@@ -46,22 +46,8 @@ final class SlurmClusterTests: XCTestCase {
     try XCTSkipUnless(up, "no Slurm cluster answers here; start one with scripts/slurm-local")
   }
 
-  /// Runs a command found on PATH.
   func shell(_ tool: String, _ arguments: [String]) throws -> CommandResult {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-    process.arguments = [tool] + arguments
-    let out = Pipe()
-    let err = Pipe()
-    process.standardOutput = out
-    process.standardError = err
-    try process.run()
-    let outData = out.fileHandleForReading.readDataToEndOfFile()
-    let errData = err.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    return CommandResult(
-      status: process.terminationStatus, stdout: String(decoding: outData, as: UTF8.self),
-      stderr: String(decoding: errData, as: UTF8.self))
+    runTool(tool, arguments)
   }
 
   /// Slurm's `(task id, state)` of every queued or running element of `jobs`.

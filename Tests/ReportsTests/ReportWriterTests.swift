@@ -208,14 +208,6 @@ final class ReportWriterTests: XCTestCase {
 func runProcess(_ executable: String, _ arguments: [String]) throws -> (
   status: Int32, output: String
 ) {
-  let process = Process()
-  process.executableURL = URL(fileURLWithPath: executable)
-  process.arguments = arguments
-  let pipe = Pipe()
-  process.standardOutput = pipe
-  process.standardError = pipe
-  try process.run()
-  let data = pipe.fileHandleForReading.readDataToEndOfFile()
-  process.waitUntilExit()
-  return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+  let out = ExternalCommand.run(arguments, executable: URL(fileURLWithPath: executable))
+  return (out.status, out.stdout + out.stderr)
 }

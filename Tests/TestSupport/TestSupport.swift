@@ -1,4 +1,5 @@
 import Foundation
+import Interchange
 import XCTest
 
 /// Asserts that two float sequences agree elementwise within `atol + rtol * |expected|`,
@@ -81,34 +82,17 @@ public func runMedtransfer(
 ) throws
   -> CommandResult
 {
-  let process = Process()
-  process.executableURL = medtransferExecutable()
-  process.arguments = arguments
   var env = ProcessInfo.processInfo.environment
   for (k, v) in environment { env[k] = v }
   for k in unset { env.removeValue(forKey: k) }
-  process.environment = env
-  let out = Pipe()
-  let err = Pipe()
-  process.standardOutput = out
-  process.standardError = err
-  try process.run()
-  // Read both pipes concurrently so a chatty child cannot block on a full pipe.
-  final class Box: @unchecked Sendable { var data = Data() }
-  let errBox = Box()
-  let group = DispatchGroup()
-  group.enter()
-  DispatchQueue.global().async {
-    errBox.data = err.fileHandleForReading.readDataToEndOfFile()
-    group.leave()
-  }
-  let outData = out.fileHandleForReading.readDataToEndOfFile()
-  group.wait()
-  let errData = errBox.data
-  process.waitUntilExit()
-  return CommandResult(
-    status: process.terminationStatus, stdout: String(decoding: outData, as: UTF8.self),
-    stderr: String(decoding: errData, as: UTF8.self))
+  let out = ExternalCommand.run(arguments, executable: medtransferExecutable(), environment: env)
+  return CommandResult(status: out.status, stdout: out.stdout, stderr: out.stderr)
+}
+
+/// Runs a program found on PATH (`sinfo`, `squeue`, …) and waits for it.
+public func runTool(_ tool: String, _ arguments: [String]) -> CommandResult {
+  let out = ExternalCommand.run([tool] + arguments)
+  return CommandResult(status: out.status, stdout: out.stdout, stderr: out.stderr)
 }
 
 /// A fresh temporary directory, removed by the caller (or left for inspection on failure).

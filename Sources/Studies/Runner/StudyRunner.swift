@@ -122,8 +122,8 @@ public final class StudyRunner {
   ///
   /// Every unit of work goes through `StudyTask` and its file, imported into the store as it
   /// appears (as `study merge` imports a Slurm array's files): result files already in the
-  /// study folder are imported first, then the shift analyses, the shared source models the
-  /// remaining runs need, and the runs.
+  /// study folder are imported first, then the shift analyses, then the runs, each after the
+  /// shared source model it starts from.
   @discardableResult
   public func run(retryFailed: Bool = false, command: String? = nil, shard: Shard? = nil) throws
     -> Summary
@@ -159,15 +159,28 @@ public final class StudyRunner {
     if shard.map({ $0.index == 0 }) ?? true {
       summary.shiftAnalyses = try runShiftAnalyses(plan: plan, task: task)
     }
-    trainSourceModels(plan: plan, needed: Set(todo.map(\.index)), shard: shard, task: task)
+    var sourceModel: [Int: StudyPlan.SourceModel] = [:]
+    for model in plan.sourceModels { for i in model.runs { sourceModel[i] = model } }
+    var failedSourceModels = Set<String>()
 
-    for (_, config, stored) in todo {
+    for (index, config, stored) in todo {
       let hash = config.hash
       if shard != nil {
         // Another worker may have claimed or finished it since the list was made.
         guard try store.claim(hash: hash, includeFailed: retryFailed) else { continue }
       } else {
         try store.markRunning(hash: hash)
+      }
+      // Its shared source model first, by the source-model task (trained here, or waited for
+      // under its lock while another worker trains it). A failed one is tried once; the runs
+      // that need it then fail with the reason.
+      if let model = sourceModel[index], !failedSourceModels.contains(model.file) {
+        do {
+          try task.trainSourceModel(model, plan: plan)
+        } catch {
+          failedSourceModels.insert(model.file)
+          progress.log("source model \(model.file) failed: \(error)")
+        }
       }
       let file = try task.run(config, attempt: stored.attempts + 1)
       try store.importResult(file)
@@ -182,27 +195,6 @@ public final class StudyRunner {
     }
     progress.finish(summary)
     return summary
-  }
-
-  /// Trains the plan's source models that the runs at positions `needed` start from; with a
-  /// shard, its own share first (by position, as for runs), then the others' under their
-  /// locks. A source model that fails is logged; the runs that need it then fail with the
-  /// reason (`missingSourceModel`).
-  private func trainSourceModels(
-    plan: StudyPlan, needed: Set<Int>, shard: Shard?, task: StudyTask
-  ) {
-    let models = plan.sourceModels.filter { !needed.isDisjoint(with: $0.runs) }
-    var order = Array(models.indices)
-    if let shard {
-      order = order.filter { shard.owns($0) } + order.filter { !shard.owns($0) }
-    }
-    for i in order {
-      do {
-        try task.trainSourceModel(models[i], plan: plan)
-      } catch {
-        progress.log("source model \(models[i].file) failed: \(error)")
-      }
-    }
   }
 
   /// Identity of a shift analysis: the pair, their content hashes and the settings.

@@ -74,7 +74,6 @@ public struct StudyTask {
     if FileManager.default.fileExists(atPath: url.path) { return }
     let config = plan.runs[model.runs[0]]
     let start = Date()
-    progress.log("source model \(url.lastPathComponent): training (\(config.source.label))")
     let runContext = RunContext(
       study: context, checkpointDirectory: URL(fileURLWithPath: url.path + ".work"), attempt: 1,
       log: { [progress] line in progress.log(line) })
@@ -85,7 +84,7 @@ public struct StudyTask {
         reason: "the executor did not write \(url.path)")
     }
     progress.log(
-      "source model \(url.lastPathComponent): ready in "
+      "source model \(url.lastPathComponent) (\(config.source.label)): ready after "
         + ProgressPrinter.duration(Date().timeIntervalSince(start)))
   }
 
