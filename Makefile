@@ -19,7 +19,7 @@ build: bootstrap
 	$(SWIFT) build $(SWIFT_TEST_FLAGS)
 
 demo: build
-	$(BIN) study run studies/quickstart.yaml
+	$(BIN) study run studies/quickstart.yaml --workers 2
 
 # The house style (.swift-format: 2-space indent, 100 columns). `swift-format format -i -r
 # Sources Tests Package.swift` fixes almost everything it reports.
