@@ -43,6 +43,19 @@ enum Slurm {
       .filter { !$0.isEmpty }
   }
 
+  /// The cluster's `MaxArraySize` (array task IDs must be below it), or nil when unknown.
+  static func maxArraySize() -> Int? {
+    guard which("scontrol") != nil else { return nil }
+    let out = ExternalCommand.run(["scontrol", "show", "config"])
+    guard out.status == 0 else { return nil }
+    for line in out.stdout.split(separator: "\n") where line.hasPrefix("MaxArraySize") {
+      return line.split(separator: "=").last.flatMap {
+        Int($0.trimmingCharacters(in: .whitespaces))
+      }
+    }
+    return nil
+  }
+
   /// Submits `script` (after `dependency`, e.g. `afterany:123`) and returns the job ID.
   static func sbatch(_ script: URL, dependency: String? = nil) throws -> String {
     let arguments =

@@ -70,6 +70,14 @@ struct StudySubmitCommand: ParsableCommand {
               + "\(known.joined(separator: ", "))); pass one of those")
         }
       }
+      // Task IDs are plan positions, so the plan must fit the cluster's array size.
+      let planned = spec.expand().count
+      if !dryRun, let limit = Slurm.maxArraySize(), planned > limit {
+        throw CLIError(
+          "\(self.spec): \(planned) runs, but this cluster's MaxArraySize is \(limit) (array "
+            + "task IDs must be below it); ask its administrators to raise MaxArraySize in "
+            + "slurm.conf, or split the study into specs of at most \(limit) runs")
+      }
       let folder = URL(
         fileURLWithPath: out ?? spec.report.output ?? "Reports/\(spec.name)"
       ).standardizedFileURL

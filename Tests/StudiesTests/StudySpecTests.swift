@@ -77,7 +77,10 @@ final class StudySpecTests: XCTestCase {
     ).filter { $0.hasSuffix(".yaml") }.map { String($0.dropLast(5)) }.sorted()
     XCTAssertEqual(
       names,
-      ["chest-ct-site-shift", "forgetting", "quickstart", "shift-vs-drop", "transfer-vs-scratch"])
+      [
+        "chest-ct-seed0", "chest-ct-site-shift", "forgetting", "quickstart", "shift-vs-drop",
+        "transfer-vs-scratch",
+      ])
     for name in names {
       let path = packageRoot.appendingPathComponent("studies/\(name).yaml").path
       let spec = try StudySpec.load(file: path)
@@ -95,6 +98,14 @@ final class StudySpecTests: XCTestCase {
         $0.training.sourceEpochs == 40 && $0.training.patience == 0
       })
     XCTAssertTrue(full.arms.contains { $0.strategy == .featuresLogReg })
+    // The cut is the full study's seed 0 at 10 and 25 labels per class: the same runs.
+    let cut = try StudySpec.load(
+      file: packageRoot.appendingPathComponent("studies/chest-ct-seed0.yaml").path)
+    let fullRuns = full.expand().filter {
+      $0.seed == 0 && [10, 25].contains($0.budget.count ?? -1)
+    }
+    XCTAssertEqual(cut.expand().map(\.hash), fullRuns.map(\.hash))
+    XCTAssertEqual(cut.expand().count, 32)
     XCTAssertTrue(full.arms.contains { $0.strategy == ArmSpec.Strategy.untrained && $0.adaBN })
   }
 
