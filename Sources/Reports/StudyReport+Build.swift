@@ -20,7 +20,7 @@ extension StudyReport {
     let arms = spec.arms
     let budgets = spec.budgets
 
-    func results(_ target: String, _ arm: String, _ budget: LabelBudget) -> [Int: RunResult] {
+    func results(_ target: String, _ arm: String, _ budget: LabelBudget) -> SeedResults {
       var out: [Int: RunResult] = [:]
       for run in finished
       where run.config.target.label == target && run.config.arm.name == arm
@@ -28,7 +28,7 @@ extension StudyReport {
       {
         out[run.config.seed] = run.result!
       }
-      return out
+      return SeedResults(bySeed: out)
     }
     func interval(_ values: [Double]) -> Interval? {
       ReportStatistics.meanInterval(values, confidence: confidence)
@@ -79,7 +79,7 @@ extension StudyReport {
       for arm in arms {
         var points: [CurvePoint] = []
         for budget in budgets {
-          let r = Array(results(target, arm.name, budget).values)
+          let r = results(target, arm.name, budget).values
           guard let value = interval(r.compactMap { $0.target.value(metric) }) else { continue }
           let x: Double
           if let n = budget.count {
@@ -137,7 +137,7 @@ extension StudyReport {
       }.max()
       guard let goal = spec.report.targetValue ?? bestFinal.map({ 0.95 * $0 }) else { continue }
       for arm in arms {
-        let r = results(target, arm.name, budget).sorted { $0.key < $1.key }.map(\.value)
+        let r = results(target, arm.name, budget).values
         let withEpochs = r.filter { !$0.epochs.isEmpty }
         if !withEpochs.isEmpty {
           let maxEpoch = withEpochs.map { $0.epochs.map(\.epoch).max() ?? 0 }.max() ?? 0
@@ -184,7 +184,7 @@ extension StudyReport {
     for target in targets {
       for budget in budgets {
         for arm in arms {
-          let r = results(target, arm.name, budget).sorted { $0.key < $1.key }.map(\.value)
+          let r = results(target, arm.name, budget).values
           let f = r.compactMap(\.forgetting)
           guard !f.isEmpty else { continue }
           let after = r.compactMap { $0.target.value(metric) }
@@ -248,7 +248,7 @@ extension StudyReport {
       }
       for arm in arms {
         guard let budget = armBudget(target, arm.name) else { continue }
-        let r = results(target, arm.name, budget).sorted { $0.key < $1.key }.map(\.value)
+        let r = results(target, arm.name, budget).values
         guard !r.isEmpty else { continue }
         var stages: [String] = []
         for res in r {
@@ -449,4 +449,15 @@ public enum ReportsError: Error, CustomStringConvertible, Sendable {
       return "\(path): cannot write the report (\(cause)); check the folder's permissions."
     }
   }
+}
+
+/// One arm's results at one target and budget, by seed. `values` and `keys` are in seed order,
+/// so a mean over seeds adds its terms in the same order in every process (a Dictionary's
+/// order differs from process to process, which moved the last bit of report means).
+struct SeedResults {
+  var bySeed: [Int: RunResult]
+  var keys: [Int] { bySeed.keys.sorted() }
+  var values: [RunResult] { keys.map { bySeed[$0]! } }
+  var isEmpty: Bool { bySeed.isEmpty }
+  subscript(seed: Int) -> RunResult? { bySeed[seed] }
 }

@@ -148,6 +148,28 @@ final class ReportWriterTests: XCTestCase {
       match("10")?.scratchLabelsNeeded ?? 0, 100, "\(String(describing: match("10")))")
   }
 
+  /// Every mean over seeds adds its terms in seed order, so a report regenerated in another
+  /// process has the same bits. (Summed in a Dictionary's order, which differs from process to
+  /// process, the quickstart's means moved in their last bit between two regenerations; this
+  /// fails in the processes where that order is not the seeds'.)
+  func testMeansOverSeedsAddInSeedOrder() throws {
+    let store = try ReportFixture.make(in: dir)
+    let report = try StudyReport.build(from: store)
+    let runs = try store.runs().filter { $0.status == .finished }
+    var checked = 0
+    for row in report.headline {
+      let values = runs.filter {
+        $0.config.target.label == row.target && $0.config.arm.name == row.arm
+          && $0.config.budget.description == row.budget
+      }.sorted { $0.config.seed < $1.config.seed }.compactMap { $0.result?.target.balancedAccuracy }
+      guard values.count >= 3, let mean = row.transfer?.mean else { continue }
+      let expected = ReportStatistics.meanInterval(values, confidence: 0.95)?.mean
+      XCTAssertEqual(mean, expected, "\(row.arm) at \(row.budget): \(values)")
+      checked += 1
+    }
+    XCTAssertGreaterThan(checked, 3)
+  }
+
   /// Renders the fixture report in headless Chromium (Debian `chromium`, installed by
   /// scripts/bootstrap) and keeps the screenshot in .build/report-screenshots/ for a human look.
   func testChromiumRendersTheReport() throws {
