@@ -119,15 +119,8 @@ struct StudySubmitCommand: ParsableCommand {
   static func remainingWork(plan: StudyPlan, store: StudyStore, setup: StudySetup, retry: Bool)
     throws -> Work
   {
-    let status = Dictionary(
-      try store.runs().map { ($0.hash, $0.status) }, uniquingKeysWith: { a, _ in a })
-    let runs = plan.runs.indices.filter { i in
-      switch status[plan.runs[i].hash] {
-      case .finished: return false
-      case .failed: return retry
-      default: return true
-      }
-    }
+    let stored = Dictionary(try store.runs().map { ($0.hash, $0) }, uniquingKeysWith: { a, _ in a })
+    let runs = StudyRunner.toRun(plan.runs, stored: stored, retryFailed: retry)
     let needed = Set(runs)
     let models = plan.sourceModels.indices.filter { i in
       let model = plan.sourceModels[i]

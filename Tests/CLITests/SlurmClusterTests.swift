@@ -39,20 +39,16 @@ final class SlurmClusterTests: XCTestCase {
 
   /// Skips (one line) unless a Slurm controller answers with a usable node.
   func skipUnlessSlurm() throws {
-    let states = (try? shell("sinfo", ["-h", "-N", "-o", "%T"]))?.stdout ?? ""
+    let states = runTool("sinfo", ["-h", "-N", "-o", "%T"]).stdout
     let up = states.split(separator: "\n").contains {
       ["idle", "mixed", "allocated"].contains(String($0).trimmingCharacters(in: .whitespaces))
     }
     try XCTSkipUnless(up, "no Slurm cluster answers here; start one with scripts/slurm-local")
   }
 
-  func shell(_ tool: String, _ arguments: [String]) throws -> CommandResult {
-    runTool(tool, arguments)
-  }
-
   /// Slurm's `(task id, state)` of every queued or running element of `jobs`.
   func queue(_ jobs: [String]) throws -> [(id: String, state: String)] {
-    let out = try shell("squeue", ["-h", "-r", "-j", jobs.joined(separator: ","), "-o", "%i %T"])
+    let out = runTool("squeue", ["-h", "-r", "-j", jobs.joined(separator: ","), "-o", "%i %T"])
     return out.stdout.split(separator: "\n").compactMap {
       let parts = $0.split(separator: " ")
       return parts.count == 2 ? (String(parts[0]), String(parts[1])) : nil
@@ -191,9 +187,9 @@ final class SlurmClusterTests: XCTestCase {
     }
     XCTAssertEqual(victims.count, 2, "never saw two runs in training at once")
     guard victims.count == 2 else { return }
-    let cancelled = try shell("scancel", ["\(runsJob)_\(victims[0])"])
+    let cancelled = runTool("scancel", ["\(runsJob)_\(victims[0])"])
     XCTAssertEqual(cancelled.status, 0, cancelled.stderr)
-    let killed = try shell("pkill", ["-KILL", "-f", "study task .* --index \(victims[1])$"])
+    let killed = runTool("pkill", ["-KILL", "-f", "study task .* --index \(victims[1])$"])
     XCTAssertEqual(killed.status, 0, "no task process for run \(victims[1]) to kill")
     try waitForJobs(jobs)
 
@@ -257,11 +253,11 @@ final class SlurmClusterTests: XCTestCase {
       mentions: "sbatch: not found on PATH")
 
     try skipUnlessSlurm()
-    let before = try shell("squeue", ["-h", "-o", "%i"]).stdout
+    let before = runTool("squeue", ["-h", "-o", "%i"]).stdout
     try assertRefused(
       ["study", "submit", good.path, "--out", out.path, "--partition", "no-such-partition"],
       mentions: "--partition no-such-partition: Slurm does not know this partition")
-    XCTAssertEqual(try shell("squeue", ["-h", "-o", "%i"]).stdout, before, "a job was submitted")
+    XCTAssertEqual(runTool("squeue", ["-h", "-o", "%i"]).stdout, before, "a job was submitted")
   }
 
   /// `study task` then `study merge`, without Slurm: a truncated result file is reported and

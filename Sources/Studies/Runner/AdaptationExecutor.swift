@@ -93,7 +93,6 @@ public struct AdaptationExecutor: RunExecutor {
     var source: PreparedData
     var sourceManifest: URL
     var sourceDomain: String?
-    var splits: String
     var dataSeconds: Double
   }
 
@@ -122,16 +121,25 @@ public struct AdaptationExecutor: RunExecutor {
     }
     return RunInputs(
       target: target, source: source, sourceManifest: sourceManifest, sourceDomain: sourceDomain,
-      splits: requests.target.splits, dataSeconds: Date().timeIntervalSince(dataStart))
+      dataSeconds: Date().timeIntervalSince(dataStart))
   }
 
   public func sourceModel(for run: RunConfig, context: StudyContext) throws -> URL? {
-    guard let source = Self.protocolConfiguration(run).source else { return nil }
+    guard Self.protocolConfiguration(run).source != nil else { return nil }
     let manifest = try Self.manifestURL(run.source, options: run.training.options, context: context)
-    return try Self.sharedSourceModel(
-      source, manifest: manifest, domain: try Self.domain(of: run.source, manifest: manifest),
-      splits: try Self.dataRequests(run, context: context, onBad: onBad).target.splits,
-      window: run.window, context: context)
+    return try Self.sourceModel(
+      run, manifest: manifest, domain: try Self.domain(of: run.source, manifest: manifest),
+      context: context)
+  }
+
+  /// `sourceModel(for:)` for a run whose source manifest and domain are known already.
+  static func sourceModel(_ run: RunConfig, manifest: URL, domain: String?, context: StudyContext)
+    throws -> URL?
+  {
+    guard let source = protocolConfiguration(run).source else { return nil }
+    return try sharedSourceModel(
+      source, manifest: manifest, domain: domain, splits: splits(run), window: run.window,
+      context: context)
   }
 
   /// Trains the run's shared source model unless it exists. Its checkpoints go to
@@ -179,7 +187,8 @@ public struct AdaptationExecutor: RunExecutor {
       data: SourceTargetData(source: source.data, target: target.data),
       factory: { try ModelFactories.efficientNet($0, classes: $1, channels: $2) },
       directory: directory, resume: resume,
-      sourceModel: try sourceModel(for: run, context: context.study),
+      sourceModel: try Self.sourceModel(
+        run, manifest: inputs.sourceManifest, domain: inputs.sourceDomain, context: context.study),
       trainSourceModel: false,
       progress: { phase, p in
         guard phase == "target", p.step == p.steps else { return }
@@ -315,7 +324,7 @@ public struct AdaptationExecutor: RunExecutor {
     let targetManifest = try manifestURL(run.target, options: options, context: context)
     let sourceDomain = try domain(of: run.source, manifest: sourceManifest)
     let targetDomain = try domain(of: run.target, manifest: targetManifest)
-    let splits = options["splits"] ?? "train=0.6,val=0.2,test=0.2"
+    let splits = Self.splits(run)
     let window = try Self.window(run)
     return (
       DataRequest(
@@ -329,13 +338,18 @@ public struct AdaptationExecutor: RunExecutor {
     )
   }
 
-  /// Where the source phase of `configuration` on `manifest` is kept for every run that needs
-  /// the same one: `<study>/source-models/<sha256 of config, data fingerprint, domain, splits>`.
   /// The spec's window (a `preprocessing.window` parsed when the spec was read cannot fail).
   static func window(_ run: RunConfig) throws -> Preprocessing.Window {
     try run.window.map { try Preprocessing.parseWindow($0, input: "preprocessing.window") } ?? .auto
   }
 
+  /// The split fractions of a run (`training.options.splits`).
+  static func splits(_ run: RunConfig) -> String {
+    run.training.options["splits"] ?? "train=0.6,val=0.2,test=0.2"
+  }
+
+  /// Where the source phase of `configuration` on `manifest` is kept for every run that needs
+  /// the same one: `<study>/source-models/<sha256 of config, data fingerprint, domain, splits>`.
   /// A set window is part of the key; without one the key is what it was before windows were
   /// selectable.
   static func sharedSourceModel(

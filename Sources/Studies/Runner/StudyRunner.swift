@@ -136,14 +136,12 @@ public final class StudyRunner {
       total: configs.count, skipped: 0, finished: 0, failed: 0, previouslyFailed: 0,
       shiftAnalyses: 0)
     var todo: [(index: Int, config: RunConfig, stored: StoredRun)] = []
-    for (index, config) in configs.enumerated() {
-      guard let run = byHash[config.hash] else { continue }
-      switch run.status {
-      case .finished: summary.skipped += 1
-      case .failed where !retryFailed: summary.previouslyFailed += 1
-      default: todo.append((index, config, run))
-      }
+    for index in Self.toRun(configs, stored: byHash, retryFailed: retryFailed) {
+      todo.append((index, configs[index], byHash[configs[index].hash]!))
     }
+    summary.skipped = configs.filter { byHash[$0.hash]?.status == .finished }.count
+    summary.previouslyFailed =
+      retryFailed ? 0 : configs.filter { byHash[$0.hash]?.status == .failed }.count
     if let shard {
       // Own runs first, then the others' (from the far end): a worker that runs out of its
       // own share takes over unclaimed runs of the other, so neither sits idle.
@@ -195,6 +193,21 @@ public final class StudyRunner {
     }
     progress.finish(summary)
     return summary
+  }
+
+  /// Positions of `configs` still to run: registered in `stored` (by hash) and neither
+  /// finished nor, unless `retryFailed`, failed. What `study run` runs and `study submit`
+  /// submits.
+  public static func toRun(_ configs: [RunConfig], stored: [String: StoredRun], retryFailed: Bool)
+    -> [Int]
+  {
+    configs.indices.filter { i in
+      switch stored[configs[i].hash]?.status {
+      case nil, .finished: return false
+      case .failed: return retryFailed
+      case .pending, .running: return true
+      }
+    }
   }
 
   /// Identity of a shift analysis: the pair, their content hashes and the settings.

@@ -226,12 +226,10 @@ extension SpecReader {
         throw fail(n, "name", "'\(name)' is not a folder-safe name", "use letters, digits, - _ .")
       }
     }
-    let description = try top["description"].map { try string($0, "description") } ?? ""
     return name
   }
 
   func description(_ top: Node.Mapping) throws -> String {
-
     return try top["description"].map { try string($0, "description") } ?? ""
   }
 
