@@ -525,6 +525,7 @@ struct HTMLReport {
     }
     row("spec file", "<code>\(escape(r.study.specFile))</code>")
     row("seeds", r.study.seeds.map(String.init).joined(separator: ", "))
+    if let augmentation = r.study.augmentation { row("augmentation", escape(augmentation)) }
     row(
       "runs",
       "\(r.runs.count) current (\(r.runs.filter { $0.status == "finished" }.count) finished, \(r.failedRuns.count) failed, \(r.runs.filter { $0.status == "pending" || $0.status == "running" }.count) not run yet)"

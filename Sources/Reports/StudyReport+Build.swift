@@ -354,7 +354,7 @@ extension StudyReport {
         source: spec.source.label, targets: targets, arms: arms.map(\.name),
         budgets: budgets.map(\.description), seeds: spec.seeds, backbone: spec.backbone,
         inputSize: spec.inputSize, window: inputWindow(spec, finished),
-        windowsUsed: windowsUsed(finished)),
+        windowsUsed: windowsUsed(finished), augmentation: augmentation(spec)),
       environment: try store.environment(),
       commands: try store.commands().map { CommandInfo(at: $0.at, command: $0.command) },
       metric: metric, confidence: confidence, runs: runRows, headline: headline,
@@ -364,6 +364,24 @@ extension StudyReport {
       shift: shift,
       failedRuns: runRows.filter { $0.status == "failed" },
       staleRuns: try store.staleRunCount(), totalComputeSeconds: compute)
+  }
+
+  /// What augmentation the arms trained with: the spec's switch, and the frozen-backbone arms
+  /// that train on features the backbone computed once per study (`FeatureStore`), where
+  /// augmenting an image cannot change anything.
+  static func augmentation(_ spec: StudySpec) -> String {
+    guard spec.training.augment else { return "off (training.augment: false)" }
+    let frozen = spec.arms.filter {
+      switch $0.strategy {
+      case .linearProbe, .featuresLogReg, .partial(stages: 0): return true
+      default: return false
+      }
+    }.map(\.name)
+    let note = "on (seeded flips, small affine, intensity) for the arms that train the backbone"
+    guard !frozen.isEmpty else { return note }
+    return note + "; off for " + frozen.joined(separator: ", ")
+      + ": a frozen backbone's features are computed once per study (kept in features/) and "
+      + "these arms train on them, so their images are never augmented"
   }
 
   /// The spec's window policy; for a store whose finished runs carry no window notes (recorded

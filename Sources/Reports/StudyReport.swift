@@ -47,6 +47,9 @@ public struct StudyReport: Codable, Sendable {
     /// Per dataset label, the windows its images got in finished runs ("A": "file window C
     /// -600 W 1500"); from the runs' `window.source` / `window.target` notes.
     public var windowsUsed: [String: String]?
+    /// Which arms trained on augmented images and which could not (frozen-backbone arms train
+    /// on features computed once); nil in reports written before it was recorded.
+    public var augmentation: String?
   }
 
   public struct CommandInfo: Codable, Sendable {

@@ -75,7 +75,7 @@ final class DataPreparationTests: XCTestCase {
     XCTAssertEqual(prepared.provenance.skipped?.map(\.row), [corrupt.row])
     let train = prepared.data.train
     XCTAssertEqual(train.count, 6)
-    XCTAssertEqual(train.images.shape[0], 6)
+    XCTAssertEqual(train.allImages.shape[0], 6)
     XCTAssertEqual(train.labels.filter { $0 == 0 }.count, 3)
     XCTAssertEqual(train.labels.filter { $0 == 1 }.count, 3)
     XCTAssertEqual(train.domains?.count, 6)
@@ -90,10 +90,11 @@ final class DataPreparationTests: XCTestCase {
     let expected = budget4.subtracting([corrupt.key]).sorted()
     XCTAssertEqual(expected.count, 7)
     var matched = 0
+    let images = train.allImages
     for row in 0..<train.count {
       let values = Array(
         UnsafeBufferPointer(
-          start: train.images.data + row * train.imageSize, count: train.imageSize))
+          start: images.data + row * train.imageSize, count: train.imageSize))
       for key in expected {
         let entry = dataset.entries.first { $0.key == key }!
         if try cache.image(path: entry.path).array == values {

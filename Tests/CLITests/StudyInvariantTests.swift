@@ -186,6 +186,36 @@ final class StudyInvariantTests: XCTestCase {
         try Self.comparable(again[hash]!), try Self.comparable(r), "killed and resumed, run \(hash)"
       )
     }
+
+    // 6. A study folder given the reference's stored features reads every frozen-backbone
+    // feature back (computing none: no file is added) and gets the same results, run for run.
+    let stored = one.appendingPathComponent("features")
+    let storedFiles = try Self.files(under: stored)
+    XCTAssertGreaterThan(storedFiles.count, 0, "features+logreg stored no features")
+    let warm = dir.appendingPathComponent("warm")
+    try FileManager.default.createDirectory(at: warm, withIntermediateDirectories: true)
+    try FileManager.default.copyItem(at: stored, to: warm.appendingPathComponent("features"))
+    let rerun = try runMedtransfer(["study", "run", spec.path, "--out", warm.path, "--no-report"])
+    XCTAssertEqual(rerun.status, 0, rerun.stderr)
+    XCTAssertEqual(try Self.files(under: warm.appendingPathComponent("features")), storedFiles)
+    let fromStore = try results(warm)
+    for (hash, r) in reference {
+      XCTAssertEqual(
+        try Self.comparable(fromStore[hash]!), try Self.comparable(r),
+        "stored features, run \(hash)")
+    }
+  }
+
+  /// The files under `folder`, relative to it, sorted.
+  static func files(under folder: URL) throws -> [String] {
+    let names = FileManager.default.enumerator(atPath: folder.path)?.allObjects as? [String] ?? []
+    return names.filter { !$0.hasSuffix("/") && !isDirectory(folder.appendingPathComponent($0)) }
+      .sorted()
+  }
+
+  static func isDirectory(_ url: URL) -> Bool {
+    var flag: ObjCBool = false
+    return FileManager.default.fileExists(atPath: url.path, isDirectory: &flag) && flag.boolValue
   }
 
   /// Labels shuffled within the training set give chance on the (truly labelled) test set, for

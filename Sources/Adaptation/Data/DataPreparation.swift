@@ -239,9 +239,8 @@ public enum DataPreparation {
 
   /// An image set with no images (a target domain whose every image failed to decode).
   static func emptySet(_ dataset: Dataset, cache: TensorCache) -> ImageSet {
-    let p = cache.preprocessing
-    return ImageSet(
-      images: Tensor(shape: [0, p.size, p.size, p.channels]), labels: [],
+    ImageSet(
+      cached: CachedImages(cache: cache, sources: [], entries: []), labels: [],
       classes: dataset.labels, domains: [], subgroups: [])
   }
 
@@ -305,9 +304,8 @@ public enum DataPreparation {
     _ dataset: Dataset, _ indices: [Int], cache: TensorCache, onBad: OnBad,
     windows: inout [Preprocessing.AppliedWindow]
   ) throws -> (set: ImageSet, kept: [Int], skipped: [BadRow]) {
-    let p = cache.preprocessing
-    var t = Tensor(shape: [indices.count, p.size, p.size, p.channels])
     var kept: [Int] = []
+    var entries: [String] = []
     var skipped: [BadRow] = []
     var subgroups: [[String]] = []
     for i in indices {
@@ -321,21 +319,18 @@ public enum DataPreparation {
         continue
       }
       if let window = image.window { windows.append(window) }
-      (t.data + kept.count * p.valuesPerImage).update(from: image.values, count: p.valuesPerImage)
+      entries.append(image.entry)
       kept.append(i)
       subgroups.append(Self.subgroups(of: entry))
     }
     if !skipped.isEmpty && onBad == .fail {
       throw DatasetsError.badRows(path: dataset.source, rows: skipped)
     }
-    if kept.count < indices.count {
-      let all = t
-      t = Tensor(shape: [kept.count, p.size, p.size, p.channels])
-      t.data.update(from: all.data, count: kept.count * p.valuesPerImage)
-    }
     let labels = dataset.labelIndices
     let set = ImageSet(
-      images: t, labels: kept.map { labels[$0] }, classes: dataset.labels,
+      cached: CachedImages(
+        cache: cache, sources: kept.map { dataset.entries[$0].path }, entries: entries),
+      labels: kept.map { labels[$0] }, classes: dataset.labels,
       domains: kept.map { dataset.entries[$0].domain ?? "-" },
       subgroups: subgroups)
     return (set, kept, skipped)

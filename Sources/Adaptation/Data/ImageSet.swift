@@ -1,14 +1,29 @@
+import Datasets
 import Foundation
 import Neural
 import Randomness
 
-/// Preprocessed images in memory with their labels and metadata: what the trainer consumes.
+/// Preprocessed images with their labels and metadata: what the trainer consumes.
 ///
-/// Datasets produces these (decode → window → resize → normalise, cached); tests build tiny
-/// ones directly. Images are channels-last (N, H, W, C).
+/// Datasets produces these (decode → window → resize → normalise, cached) as `CachedImages`:
+/// the set holds the images' cache entries and reads each batch from them, so a run's memory
+/// does not grow with its dataset. Tests build tiny ones in memory. Either way `batch` gives
+/// the same (n, H, W, C) channels-last values, bit for bit.
 public struct ImageSet {
-  /// All images, (N, H, W, C).
-  public var images: Tensor
+  /// Where the images are.
+  public enum Storage {
+    /// All images in one (N, H, W, C) tensor.
+    case memory(Tensor)
+    /// The images' tensor-cache entries, read per batch.
+    case cached(CachedImages)
+  }
+
+  /// The images.
+  public private(set) var storage: Storage
+  /// Height, width and channels of every image.
+  public let height: Int
+  public let width: Int
+  public let channels: Int
   /// Label index per image, in 0..<classes.count.
   public var labels: [Int]
   /// Class names in label-index order.
@@ -18,7 +33,7 @@ public struct ImageSet {
   /// Subgroup keys per image (`sex=F`, `age=40-59`), when known.
   public var subgroups: [[String]]?
 
-  /// Creates a set; every per-image array must have N entries.
+  /// Creates a set held in memory; every per-image array must have N entries.
   public init(
     images: Tensor, labels: [Int], classes: [String], domains: [String]? = nil,
     subgroups: [[String]]? = nil
@@ -26,12 +41,39 @@ public struct ImageSet {
     precondition(
       images.shape.count == 4 && images.shape[0] == labels.count,
       "ImageSet needs (N, H, W, C) images and N labels; got \(images.shape), \(labels.count).")
+    self.init(
+      storage: .memory(images), height: images.shape[1], width: images.shape[2],
+      channels: images.shape[3], labels: labels, classes: classes, domains: domains,
+      subgroups: subgroups)
+  }
+
+  /// Creates a set streamed from tensor-cache entries.
+  public init(
+    cached images: CachedImages, labels: [Int], classes: [String], domains: [String]? = nil,
+    subgroups: [[String]]? = nil
+  ) {
+    precondition(
+      images.count == labels.count,
+      "ImageSet needs one label per image; got \(images.count) images, \(labels.count) labels.")
+    let p = images.cache.preprocessing
+    self.init(
+      storage: .cached(images), height: p.size, width: p.size, channels: p.channels,
+      labels: labels, classes: classes, domains: domains, subgroups: subgroups)
+  }
+
+  private init(
+    storage: Storage, height: Int, width: Int, channels: Int, labels: [Int], classes: [String],
+    domains: [String]?, subgroups: [[String]]?
+  ) {
     precondition(
       domains.map { $0.count == labels.count } ?? true, "ImageSet: one domain per image.")
     precondition(
       subgroups.map { $0.count == labels.count } ?? true,
       "ImageSet: one subgroup list per image.")
-    self.images = images
+    self.storage = storage
+    self.height = height
+    self.width = width
+    self.channels = channels
     self.labels = labels
     self.classes = classes
     self.domains = domains
@@ -42,22 +84,36 @@ public struct ImageSet {
   public var count: Int { labels.count }
 
   /// Elements per image (H·W·C).
-  public var imageSize: Int { images.shape[1] * images.shape[2] * images.shape[3] }
+  public var imageSize: Int { height * width * channels }
 
   /// The images at `indices`, as one (n, H, W, C) tensor.
   public func batch(_ indices: [Int]) -> Tensor {
     let s = imageSize
-    let t = Tensor(shape: [indices.count, images.shape[1], images.shape[2], images.shape[3]])
-    for (row, i) in indices.enumerated() {
-      (t.data + row * s).update(from: images.data + i * s, count: s)
+    let t = Tensor(shape: [indices.count, height, width, channels])
+    switch storage {
+    case .memory(let images):
+      for (row, i) in indices.enumerated() {
+        (t.data + row * s).update(from: images.data + i * s, count: s)
+      }
+    case .cached(let images):
+      for (row, i) in indices.enumerated() { images.read(i, into: t.data + row * s) }
     }
     return t
   }
 
-  /// The subset at `indices` (copies).
+  /// Every image as one (N, H, W, C) tensor (memory grows with N: for tests and small sets).
+  public var allImages: Tensor { batch(Array(0..<count)) }
+
+  /// The subset at `indices` (a streamed set stays streamed; a set in memory copies).
   public func subset(_ indices: [Int]) -> ImageSet {
-    ImageSet(
-      images: batch(indices), labels: indices.map { labels[$0] }, classes: classes,
+    let images: Storage
+    switch storage {
+    case .memory: images = .memory(batch(indices))
+    case .cached(let cached): images = .cached(cached.subset(indices))
+    }
+    return ImageSet(
+      storage: images, height: height, width: width, channels: channels,
+      labels: indices.map { labels[$0] }, classes: classes,
       domains: domains.map { d in indices.map { d[$0] } },
       subgroups: subgroups.map { g in indices.map { g[$0] } })
   }
@@ -110,8 +166,15 @@ public struct FeatureSet {
 }
 
 extension TransferModel {
-  /// Runs the backbone in inference mode over `set` and keeps the features.
+  /// The backbone's features of `set` in inference mode, from `featureStore` when the model has
+  /// one (computing and storing the missing ones), else computed.
   public func extractFeatures(_ set: ImageSet, batchSize: Int = 64) -> FeatureSet {
+    if let featureStore { return featureStore.features(self, set, batchSize: batchSize) }
+    return computeFeatures(set, batchSize: batchSize)
+  }
+
+  /// Runs the backbone in inference mode over `set` and keeps the features.
+  func computeFeatures(_ set: ImageSet, batchSize: Int) -> FeatureSet {
     var out: [Float] = []
     out.reserveCapacity(set.count * featureDimension)
     for indices in set.batchIndices(size: batchSize, shuffleSeed: nil) {

@@ -50,6 +50,9 @@ public final class TransferModel {
   public let batchNorms: [(name: String, stage: Int, layer: RunningStatistics)]
   /// Feature width D.
   public var featureDimension: Int { head.inputFeatures }
+  /// Where a frozen backbone's features are kept between runs (a study's `features/`); nil:
+  /// computed every time. Never changes a result, only how often the backbone runs.
+  public var featureStore: FeatureStore?
 
   /// Creates a model. Every backbone parameter must belong to exactly one stage.
   public init(

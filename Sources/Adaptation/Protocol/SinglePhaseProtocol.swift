@@ -54,7 +54,7 @@ public enum SinglePhaseProtocol {
   {
     let classes = data.train.classes.count
     guard classes >= 2 else { throw AdaptationError.badLabels(reason: "fewer than two classes") }
-    let model = try factory(configuration, classes, data.train.images.shape[3])
+    let model = try factory(configuration, classes, data.train.channels)
     try model.apply(configuration.strategy)
     if configuration.adaBN, let target = data.unlabelledTarget {
       AdaBN.adapt(model, on: target, batchSize: configuration.batchSize)

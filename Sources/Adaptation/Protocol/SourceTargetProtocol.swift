@@ -267,7 +267,7 @@ private final class ProtocolRun {
   func sourcePhase(factory: ModelFactory, sourceModel: URL?, trainIfMissing: Bool = true) throws
     -> (model: TransferModel, initial: [String: [Float]], summary: RunSummary?)
   {
-    let channels = data.target.train.images.shape[3]
+    let channels = data.target.train.channels
     guard var sourceConfig = configuration.source else {
       let model = try factory(first, classes, channels)
       return (model, model.snapshot(), nil)

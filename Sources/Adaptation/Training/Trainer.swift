@@ -83,7 +83,7 @@ public final class Trainer {
   ) throws -> TrainingOutcome {
     guard train.count > 0 else { throw AdaptationError.emptySplit("train") }
     let config = configuration
-    let frozenBackbone = model.backboneParameters.allSatisfy { $0.parameter.frozen }
+    let frozenBackbone = model.backboneIsFrozen
     let started = Date()
     if let m = config.batchNormMomentum {
       for bn in model.batchNorms { bn.layer.statisticsMomentum = Float(m) }
@@ -315,6 +315,16 @@ public final class Trainer {
   {
     var out: [Float] = []
     out.reserveCapacity(set.count * model.head.classes)
+    if model.featureStore != nil && model.backboneIsFrozen {
+      // The head on the stored features: the same operations row by row, so the same bits.
+      let features = model.extractFeatures(set, batchSize: batchSize)
+      for indices in set.batchIndices(size: batchSize, shuffleSeed: nil) {
+        let logits = model.head.forward(features.batch(indices), mode: .inference)
+        out += Softmax.probabilities(
+          logits.array, rows: indices.count, classes: model.head.classes)
+      }
+      return out
+    }
     for indices in set.batchIndices(size: batchSize, shuffleSeed: nil) {
       out += model.probabilities(set.batch(indices))
     }

@@ -15,10 +15,16 @@ public final class MappedImage: @unchecked Sendable {
   public let values: UnsafePointer<Float>
   /// The window the image got (from the entry header; centre and width as Float32).
   public let window: Preprocessing.AppliedWindow?
+  /// The cache entry's file (what `CachedImages` reads again on demand).
+  public let entry: String
   private let base: UnsafeMutableRawPointer
   private let length: Int
 
-  init(base: UnsafeMutableRawPointer, length: Int, height: Int, width: Int, channels: Int) {
+  init(
+    entry: String, base: UnsafeMutableRawPointer, length: Int, height: Int, width: Int,
+    channels: Int
+  ) {
+    self.entry = entry
     self.base = base
     self.length = length
     self.height = height
@@ -195,6 +201,7 @@ public final class TensorCache: @unchecked Sendable {
       return nil
     }
     return MappedImage(
-      base: base, length: length, height: p.size, width: p.size, channels: p.channels)
+      entry: entry, base: base, length: length, height: p.size, width: p.size,
+      channels: p.channels)
   }
 }

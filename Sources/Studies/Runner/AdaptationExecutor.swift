@@ -142,6 +142,19 @@ public struct AdaptationExecutor: RunExecutor {
       context: context)
   }
 
+  /// The EfficientNet factory of a study's runs: every model keeps its frozen backbone's
+  /// features in the study's `features/` folder (`FeatureStore`), so the frozen-backbone arms
+  /// run each image through a given backbone once per study.
+  static func factory(_ study: StudyContext) -> ModelFactory {
+    let store = FeatureStore(directory: study.studyDirectory.appendingPathComponent("features"))
+    return { configuration, classes, channels in
+      let model = try ModelFactories.efficientNet(
+        configuration, classes: classes, channels: channels)
+      model.featureStore = store
+      return model
+    }
+  }
+
   /// Trains the run's shared source model unless it exists. Its checkpoints go to
   /// `<model>.work/`, so a stopped training continues where it stopped.
   public func trainSourceModel(for run: RunConfig, context: RunContext) throws {
@@ -156,7 +169,7 @@ public struct AdaptationExecutor: RunExecutor {
       atPath: work.appendingPathComponent("source/resume.json").path)
     let summary = try SourceTargetProtocol.trainSourceModel(
       configuration, data: SourceTargetData(source: inputs.source.data, target: inputs.target.data),
-      factory: { try ModelFactories.efficientNet($0, classes: $1, channels: $2) },
+      factory: Self.factory(context.study),
       sourceModel: model, directory: work, resume: resume,
       augmentation: inputs.target.augmentation)
     if let summary, summary.status == .failed {
@@ -185,7 +198,7 @@ public struct AdaptationExecutor: RunExecutor {
     let (result, adapted) = try SourceTargetProtocol.runKeepingModel(
       configuration,
       data: SourceTargetData(source: source.data, target: target.data),
-      factory: { try ModelFactories.efficientNet($0, classes: $1, channels: $2) },
+      factory: Self.factory(context.study),
       directory: directory, resume: resume,
       sourceModel: try Self.sourceModel(
         run, manifest: inputs.sourceManifest, domain: inputs.sourceDomain, context: context.study),

@@ -1,0 +1,167 @@
+import Datasets
+import Foundation
+import Randomness
+import ScanIO
+import TestSupport
+import XCTest
+
+@testable import Adaptation
+
+/// The frozen-backbone arms read their features from a `FeatureStore` after the first run that
+/// computed them, and get the same bits as a run that computes everything itself.
+final class FeatureStoreTests: XCTestCase {
+  var dir = URL(fileURLWithPath: "/")
+
+  override func setUpWithError() throws { dir = try makeTemporaryDirectory("feature-store") }
+  override func tearDownWithError() throws { try? FileManager.default.removeItem(at: dir) }
+
+  /// Sites A and B, 3 classes, 12×12 gray PNGs whose class is where a bright band sits (B's
+  /// darker); per site and class 10 train, 4 val and 4 test images, one patient each.
+  func writeData() throws -> String {
+    var csv = "path,label,domain,patient,split\n"
+    var g = SeededGenerator(seed: 11)
+    for site in ["A", "B"] {
+      for label in 0..<3 {
+        for i in 0..<18 {
+          let split = i < 10 ? "train" : i < 14 ? "val" : "test"
+          var pixels: [UInt8] = []
+          for y in 0..<12 {
+            for x in 0..<12 {
+              let band = x / 4 == label && y >= 3 && y < 9 ? 150 : 40
+              let offset = site == "A" ? 40 : 0
+              pixels.append(UInt8(band + offset + Int(g.next() % 50)))
+            }
+          }
+          let path = "\(site)/\(label)/\(i).png"
+          try FileManager.default.createDirectory(
+            at: dir.appendingPathComponent("\(site)/\(label)"), withIntermediateDirectories: true)
+          try PNGImage(width: 12, height: 12, channels: .gray, pixels: pixels)
+            .write(path: dir.appendingPathComponent(path).path)
+          csv += "\(path),c\(label),\(site),\(site)-\(label)-\(i),\(split)\n"
+        }
+      }
+    }
+    let manifest = dir.appendingPathComponent("manifest.csv").path
+    try csv.write(toFile: manifest, atomically: true, encoding: .utf8)
+    return manifest
+  }
+
+  func configuration(_ strategy: Strategy, epochs: Int) -> TrainingConfiguration {
+    var c = TrainingConfiguration()
+    c.strategy = strategy
+    c.epochs = epochs
+    c.batchSize = 8
+    c.learningRate = 1e-2
+    c.patience = nil
+    c.dropout = 0
+    c.logisticL2 = 1e-2
+    return c
+  }
+
+  /// A source phase (full fine-tuning on A, so the frozen backbone is a trained one, not the
+  /// factory's), then the arm on B's budget, scored on B's and A's test sets.
+  func run(_ strategy: Strategy, labels: Int, manifest: String, store: FeatureStore?) throws
+    -> SourceTargetResult
+  {
+    let source = try DataPreparation.prepare(
+      DataRequest(source: manifest, domains: ["A"], inputSize: 8, seed: 3), channels: 1)
+    let target = try DataPreparation.prepare(
+      DataRequest(source: manifest, domains: ["B"], inputSize: 8, labelsPerClass: labels, seed: 3),
+      channels: 1)
+    guard case .cached = target.data.train.storage else {
+      throw XCTSkip("prepared sets are expected to stream from the tensor cache")
+    }
+    return try SourceTargetProtocol.run(
+      SourceTargetConfiguration(
+        source: configuration(.full, epochs: 2), adaBN: false,
+        fineTune: configuration(strategy, epochs: 3)),
+      data: SourceTargetData(source: source.data, target: target.data),
+      factory: { c, classes, channels in
+        let model = try tinyFactory(c, classes, channels)
+        model.featureStore = store
+        return model
+      })
+  }
+
+  /// Everything the report reads from a run, wall times aside.
+  func assertSameResults(
+    _ a: SourceTargetResult, _ b: SourceTargetResult, _ what: String,
+    file: StaticString = #filePath, line: UInt = #line
+  ) {
+    XCTAssertEqual(a.afterAdaptation.target, b.afterAdaptation.target, what, file: file, line: line)
+    XCTAssertEqual(a.afterAdaptation.source, b.afterAdaptation.source, what, file: file, line: line)
+    XCTAssertEqual(
+      a.beforeAdaptation.target, b.beforeAdaptation.target, what, file: file, line: line)
+    XCTAssertEqual(a.fineTuning?.test, b.fineTuning?.test, what, file: file, line: line)
+    XCTAssertEqual(
+      a.fineTuning?.bestValidationValue, b.fineTuning?.bestValidationValue, what, file: file,
+      line: line)
+    XCTAssertEqual(
+      a.fineTuningEpochs.map(\.trainLoss), b.fineTuningEpochs.map(\.trainLoss), what, file: file,
+      line: line)
+    XCTAssertEqual(a.forgettingAccuracy, b.forgettingAccuracy, what, file: file, line: line)
+  }
+
+  /// Linear probe and features+logreg at two label budgets: computed, with a store that is
+  /// empty (the first budget fills it), and with the store the first runs filled. Equal bit for
+  /// bit (the evaluation reports hold the predictions' SHA-256), and the second pass computes
+  /// nothing: every image of both budgets, both arms and both sites was stored once.
+  func testStoredFeaturesGiveTheBitsOfComputedOnes() throws {
+    let manifest = try writeData()
+    let store = FeatureStore(directory: dir.appendingPathComponent("features"))
+    for strategy in [Strategy.linearProbe, .featuresLogReg] {
+      for labels in [3, 8] {
+        let computed = try run(strategy, labels: labels, manifest: manifest, store: nil)
+        let filling = try run(strategy, labels: labels, manifest: manifest, store: store)
+        assertSameResults(computed, filling, "\(strategy) at \(labels) labels, filling")
+      }
+    }
+    let filled = store.statistics
+    XCTAssertGreaterThan(filled.computed, 0)
+    XCTAssertGreaterThan(filled.reused, 0, "the second budget and arm reused nothing")
+    for strategy in [Strategy.linearProbe, .featuresLogReg] {
+      for labels in [3, 8] {
+        let computed = try run(strategy, labels: labels, manifest: manifest, store: nil)
+        let stored = try run(strategy, labels: labels, manifest: manifest, store: store)
+        assertSameResults(computed, stored, "\(strategy) at \(labels) labels, stored")
+      }
+    }
+    XCTAssertEqual(store.statistics.computed, filled.computed, "a filled store computed again")
+    // One file per (backbone state, image): the source model's backbone, the same in every
+    // run (trained from the same seed), and that backbone with BatchNorm statistics
+    // re-estimated on A (how the protocol scores A with its own statistics).
+    let folder = dir.appendingPathComponent("features")
+    let states = try FileManager.default.contentsOfDirectory(atPath: folder.path)
+    XCTAssertEqual(states.count, 2, "\(states)")
+    let files = try states.flatMap {
+      try FileManager.default.contentsOfDirectory(
+        atPath: folder.appendingPathComponent($0).path)
+    }
+    XCTAssertEqual(files.count, filled.computed)
+    XCTAssertFalse(files.contains { $0.hasSuffix(".partial") })
+  }
+
+  /// A fine-tuned backbone never goes through the store (its features change every step), and a
+  /// stored row of the wrong width is computed again rather than read.
+  func testTrainedBackbonesAndBadRowsAreComputed() throws {
+    let manifest = try writeData()
+    let store = FeatureStore(directory: dir.appendingPathComponent("features"))
+    let computed = try run(.full, labels: 3, manifest: manifest, store: nil)
+    let viaStore = try run(.full, labels: 3, manifest: manifest, store: store)
+    assertSameResults(computed, viaStore, "full")
+    XCTAssertEqual(store.statistics.computed + store.statistics.reused, 0)
+
+    _ = try run(.linearProbe, labels: 3, manifest: manifest, store: store)
+    let folder = dir.appendingPathComponent("features")
+    let state = try FileManager.default.contentsOfDirectory(atPath: folder.path)[0]
+    let files = try FileManager.default.contentsOfDirectory(
+      atPath: folder.appendingPathComponent(state).path)
+    let damaged = folder.appendingPathComponent("\(state)/\(files[0])")
+    try Data(repeating: 7, count: 20).write(to: damaged)
+    let before = store.statistics.computed
+    let again = try run(.linearProbe, labels: 3, manifest: manifest, store: store)
+    XCTAssertEqual(store.statistics.computed, before + 1, "the damaged row was not recomputed")
+    assertSameResults(
+      try run(.linearProbe, labels: 3, manifest: manifest, store: nil), again, "after repair")
+  }
+}
