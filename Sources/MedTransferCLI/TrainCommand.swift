@@ -214,7 +214,8 @@ struct TrainCommand: ParsableCommand {
       throw CLIError(error.description)
     }
     printDataNotes(prepared.notes, source: data)
-    let factory = ModelFactories.standard
+    let factory = ModelFactories.standard(
+      storingFeaturesIn: FeatureStore(directory: FeatureStore.defaultRoot))
     let record = RunConfigRecord(
       configuration: configuration, data: prepared.provenance,
       weights: try? ModelFactories.weightsProvenance(configuration.initialization),

@@ -32,6 +32,9 @@ public final class FeatureStore: @unchecked Sendable {
   private let lock = NSLock()
   private var counters = (computed: 0, reused: 0)
 
+  /// Where `train` keeps features: `features/` under Interchange's `cacheRoot()`.
+  public static var defaultRoot: URL { cacheRoot().appendingPathComponent("features") }
+
   /// A store in `directory` (created when first written).
   public init(directory: URL) { self.directory = directory }
 
@@ -42,8 +45,10 @@ public final class FeatureStore: @unchecked Sendable {
     return counters
   }
 
-  /// The features of `set` under `model`'s backbone in inference mode: read back where stored,
-  /// computed (in batches of `batchSize`, in the set's order) and stored where not.
+  /// The features of `set` under `model`'s backbone in inference mode: those stored are read
+  /// back, the missing ones computed (in batches of `batchSize`, in the set's order) and
+  /// stored. The set streams its rows from the store's files; where the store cannot be
+  /// written it holds them in memory.
   func features(_ model: TransferModel, _ set: ImageSet, batchSize: Int) -> FeatureSet {
     guard case .cached(let images) = set.storage, set.count > 0 else {
       return model.computeFeatures(set, batchSize: batchSize)
@@ -51,14 +56,10 @@ public final class FeatureStore: @unchecked Sendable {
     let d = model.featureDimension
     let folder = directory.appendingPathComponent(model.backboneStateHash()).path
     let paths = (0..<set.count).map { "\(folder)/\(images.key($0)).f32" }
-    var out = [Float](repeating: 0, count: set.count * d)
-    var missing: [Int] = []
-    out.withUnsafeMutableBufferPointer { buffer in
-      for i in 0..<set.count where !read(paths[i], dimension: d, into: buffer.baseAddress! + i * d)
-      {
-        missing.append(i)
-      }
-    }
+    let probe = UnsafeMutablePointer<Float>.allocate(capacity: d)
+    defer { probe.deallocate() }
+    let missing = (0..<set.count).filter { !Self.read(paths[$0], dimension: d, into: probe) }
+    var unstored: [Int: [Float]] = [:]
     if !missing.isEmpty {
       try? FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
       var start = 0
@@ -67,10 +68,7 @@ public final class FeatureStore: @unchecked Sendable {
         let f = model.backbone.forward(set.batch(rows), mode: .inference)
         for (k, i) in rows.enumerated() {
           let row = UnsafeBufferPointer(start: f.data + k * d, count: d)
-          out.withUnsafeMutableBufferPointer {
-            ($0.baseAddress! + i * d).update(from: row.baseAddress!, count: d)
-          }
-          write(row, to: paths[i])
+          if !write(row, to: paths[i]) { unstored[i] = Array(row) }
         }
         start += batchSize
       }
@@ -79,37 +77,54 @@ public final class FeatureStore: @unchecked Sendable {
     counters.computed += missing.count
     counters.reused += set.count - missing.count
     lock.unlock()
+    let storage: FeatureSet.Storage
+    if unstored.isEmpty {
+      storage = .stored(paths)
+    } else {
+      var values = [Float](repeating: 0, count: set.count * d)
+      values.withUnsafeMutableBufferPointer { out in
+        for i in 0..<set.count {
+          if let row = unstored[i] {
+            (out.baseAddress! + i * d).update(from: row, count: d)
+          } else if !Self.read(paths[i], dimension: d, into: out.baseAddress! + i * d) {
+            preconditionFailure("The stored features \(paths[i]) went away during the run.")
+          }
+        }
+      }
+      storage = .memory(values)
+    }
     return FeatureSet(
-      features: out, dimension: d, labels: set.labels, classes: set.classes,
+      storage: storage, dimension: d, labels: set.labels, classes: set.classes,
       domains: set.domains, subgroups: set.subgroups)
   }
 
   /// Reads one stored feature row; false when it is missing or not `dimension` wide.
-  private func read(_ path: String, dimension d: Int, into out: UnsafeMutablePointer<Float>)
+  static func read(_ path: String, dimension d: Int, into out: UnsafeMutablePointer<Float>)
     -> Bool
   {
     let fd = open(path, O_RDONLY)
     guard fd >= 0 else { return false }
     defer { close(fd) }
-    var header = [UInt32](repeating: 0, count: Self.headerBytes / 4)
+    var header = [UInt32](repeating: 0, count: headerBytes / 4)
     let got = header.withUnsafeMutableBytes { pread(fd, $0.baseAddress, $0.count, 0) }
-    guard got == Self.headerBytes, header[0] == Self.magic, header[1] == UInt32(d) else {
-      return false
-    }
+    guard got == headerBytes, header[0] == magic, header[1] == UInt32(d) else { return false }
     let bytes = d * MemoryLayout<Float>.stride
-    return pread(fd, UnsafeMutableRawPointer(out), bytes, off_t(Self.headerBytes)) == bytes
+    return pread(fd, UnsafeMutableRawPointer(out), bytes, off_t(headerBytes)) == bytes
   }
 
-  /// Writes one feature row whole or not at all (a store that cannot be written only costs
-  /// the reuse: the run has its features either way).
-  private func write(_ row: UnsafeBufferPointer<Float>, to path: String) {
+  /// Writes one feature row whole or not at all; false when the store cannot be written.
+  private func write(_ row: UnsafeBufferPointer<Float>, to path: String) -> Bool {
     var data = Data()
     let header: [UInt32] = [Self.magic, UInt32(row.count), 0, 0]
     header.withUnsafeBytes { data.append(contentsOf: $0) }
     data.append(UnsafeRawBufferPointer(row).bindMemory(to: UInt8.self))
     let temp = path + ".\(getpid()).partial"
-    guard FileManager.default.createFile(atPath: temp, contents: data) else { return }
-    if rename(temp, path) != 0 { unlink(temp) }
+    guard FileManager.default.createFile(atPath: temp, contents: data) else { return false }
+    if rename(temp, path) != 0 {
+      unlink(temp)
+      return false
+    }
+    return true
   }
 }
 

@@ -139,9 +139,20 @@ public struct ImageSet {
 }
 
 /// Features extracted once from a frozen backbone, with the labels and metadata of their images.
+///
+/// Computed ones are held in memory; those of a `FeatureStore` stay in its files and each batch
+/// reads its rows, so a linear probe's memory does not grow with its dataset either.
 public struct FeatureSet {
-  /// (N, D) features, row-major.
-  public var features: [Float]
+  /// Where the rows are.
+  public enum Storage {
+    /// (N, D) row-major.
+    case memory([Float])
+    /// One `FeatureStore` file per row.
+    case stored([String])
+  }
+
+  /// The rows.
+  public let storage: Storage
   /// D.
   public var dimension: Int
   /// Labels and metadata of the images.
@@ -150,15 +161,59 @@ public struct FeatureSet {
   public var domains: [String]?
   public var subgroups: [[String]]?
 
+  /// Features held in memory, (N, D) row-major.
+  public init(
+    features: [Float], dimension: Int, labels: [Int], classes: [String],
+    domains: [String]? = nil, subgroups: [[String]]? = nil
+  ) {
+    precondition(features.count == labels.count * dimension, "FeatureSet: N·D features.")
+    self.init(
+      storage: .memory(features), dimension: dimension, labels: labels, classes: classes,
+      domains: domains, subgroups: subgroups)
+  }
+
+  init(
+    storage: Storage, dimension: Int, labels: [Int], classes: [String], domains: [String]?,
+    subgroups: [[String]]?
+  ) {
+    self.storage = storage
+    self.dimension = dimension
+    self.labels = labels
+    self.classes = classes
+    self.domains = domains
+    self.subgroups = subgroups
+  }
+
   /// Number of rows.
   public var count: Int { labels.count }
 
+  /// Every row, (N, D) row-major (memory grows with N: what a regression fitted on all rows at
+  /// once needs).
+  public var features: [Float] {
+    switch storage {
+    case .memory(let values): return values
+    case .stored: return batch(Array(0..<count)).array
+    }
+  }
+
   /// The rows at `indices` as an (n, D) tensor.
   public func batch(_ indices: [Int]) -> Tensor {
-    let t = Tensor(shape: [indices.count, dimension])
-    for (row, i) in indices.enumerated() {
-      features.withUnsafeBufferPointer {
-        (t.data + row * dimension).update(from: $0.baseAddress! + i * dimension, count: dimension)
+    let d = dimension
+    let t = Tensor(shape: [indices.count, d])
+    switch storage {
+    case .memory(let values):
+      values.withUnsafeBufferPointer {
+        for (row, i) in indices.enumerated() {
+          (t.data + row * d).update(from: $0.baseAddress! + i * d, count: d)
+        }
+      }
+    case .stored(let paths):
+      for (row, i) in indices.enumerated() {
+        guard FeatureStore.read(paths[i], dimension: d, into: t.data + row * d) else {
+          preconditionFailure(
+            "The stored features \(paths[i]) went away during the run; the feature store must "
+              + "not be cleaned while a run uses it.")
+        }
       }
     }
     return t

@@ -69,6 +69,16 @@ public enum ModelFactories {
   /// The default factory (`efficientNet`).
   public static let standard: ModelFactory = { try efficientNet($0, classes: $1, channels: $2) }
 
+  /// `standard`, with every model keeping its frozen backbone's features in `store`: what
+  /// studies (`<study>/features/`) and `train` (`FeatureStore.defaultRoot`) build models with.
+  public static func standard(storingFeaturesIn store: FeatureStore) -> ModelFactory {
+    { configuration, classes, channels in
+      let model = try efficientNet(configuration, classes: classes, channels: channels)
+      model.featureStore = store
+      return model
+    }
+  }
+
   /// The weight file and SHA-256 behind `initialization` (nil for scratch).
   public static func weightsProvenance(_ initialization: Initialization) throws
     -> WeightsProvenance?

@@ -146,13 +146,9 @@ public struct AdaptationExecutor: RunExecutor {
   /// features in the study's `features/` folder (`FeatureStore`), so the frozen-backbone arms
   /// run each image through a given backbone once per study.
   static func factory(_ study: StudyContext) -> ModelFactory {
-    let store = FeatureStore(directory: study.studyDirectory.appendingPathComponent("features"))
-    return { configuration, classes, channels in
-      let model = try ModelFactories.efficientNet(
-        configuration, classes: classes, channels: channels)
-      model.featureStore = store
-      return model
-    }
+    ModelFactories.standard(
+      storingFeaturesIn: FeatureStore(
+        directory: study.studyDirectory.appendingPathComponent("features")))
   }
 
   /// Trains the run's shared source model unless it exists. Its checkpoints go to
