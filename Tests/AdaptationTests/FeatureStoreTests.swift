@@ -103,9 +103,9 @@ final class FeatureStoreTests: XCTestCase {
   }
 
   /// Linear probe and features+logreg at two label budgets: computed, with a store that is
-  /// empty (the first budget fills it), and with the store the first runs filled. Equal bit for
-  /// bit (the evaluation reports hold the predictions' SHA-256), and the second pass computes
-  /// nothing: every image of both budgets, both arms and both sites was stored once.
+  /// empty (the first run fills it), and with the store the first pass filled. Equal bit for
+  /// bit (the evaluation reports hold the predictions' SHA-256); the first pass already reuses
+  /// sets (the test sets across budgets and arms), the second computes nothing.
   func testStoredFeaturesGiveTheBitsOfComputedOnes() throws {
     let manifest = try writeData()
     let store = FeatureStore(directory: dir.appendingPathComponent("features"))
@@ -127,22 +127,24 @@ final class FeatureStoreTests: XCTestCase {
       }
     }
     XCTAssertEqual(store.statistics.computed, filled.computed, "a filled store computed again")
-    // One file per (backbone state, image): the source model's backbone, the same in every
-    // run (trained from the same seed), and that backbone with BatchNorm statistics
-    // re-estimated on A (how the protocol scores A with its own statistics).
+    // One file per (backbone state, image set): under the source model's backbone (the same
+    // in every run, trained from the same seed) and under that backbone with BatchNorm
+    // statistics re-estimated on A (how the protocol scores A with its own statistics).
     let folder = dir.appendingPathComponent("features")
     let states = try FileManager.default.contentsOfDirectory(atPath: folder.path)
     XCTAssertEqual(states.count, 2, "\(states)")
-    let files = try states.flatMap {
+    let files = try states.flatMap { state in
       try FileManager.default.contentsOfDirectory(
-        atPath: folder.appendingPathComponent($0).path)
+        atPath: folder.appendingPathComponent(state).path
+      ).map { "\(state)/\($0)" }
     }
-    XCTAssertEqual(files.count, filled.computed)
-    XCTAssertFalse(files.contains { $0.hasSuffix(".partial") })
+    XCTAssertFalse(files.contains { $0.hasSuffix(".partial") }, "\(files)")
+    // B's test and validation sets, A's test set, and B's train set at each budget.
+    XCTAssertEqual(files.count, 6, "\(files)")
   }
 
   /// A fine-tuned backbone never goes through the store (its features change every step), and a
-  /// stored row of the wrong width is computed again rather than read.
+  /// truncated stored set is computed again rather than read.
   func testTrainedBackbonesAndBadRowsAreComputed() throws {
     let manifest = try writeData()
     let store = FeatureStore(directory: dir.appendingPathComponent("features"))
@@ -153,14 +155,20 @@ final class FeatureStoreTests: XCTestCase {
 
     _ = try run(.linearProbe, labels: 3, manifest: manifest, store: store)
     let folder = dir.appendingPathComponent("features")
-    let state = try FileManager.default.contentsOfDirectory(atPath: folder.path)[0]
-    let files = try FileManager.default.contentsOfDirectory(
-      atPath: folder.appendingPathComponent(state).path)
-    let damaged = folder.appendingPathComponent("\(state)/\(files[0])")
-    try Data(repeating: 7, count: 20).write(to: damaged)
+    for state in try FileManager.default.contentsOfDirectory(atPath: folder.path) {
+      for file in try FileManager.default.contentsOfDirectory(
+        atPath: folder.appendingPathComponent(state).path)
+      {
+        let url = folder.appendingPathComponent("\(state)/\(file)")
+        var bytes = try Data(contentsOf: url)
+        bytes.removeLast(4)
+        try bytes.write(to: url)
+      }
+    }
     let before = store.statistics.computed
     let again = try run(.linearProbe, labels: 3, manifest: manifest, store: store)
-    XCTAssertEqual(store.statistics.computed, before + 1, "the damaged row was not recomputed")
+    XCTAssertEqual(
+      store.statistics.computed - before, before, "truncated sets were read instead of recomputed")
     assertSameResults(
       try run(.linearProbe, labels: 3, manifest: manifest, store: nil), again, "after repair")
   }

@@ -7,24 +7,31 @@ import Neural
   import Glibc
 #endif
 
-/// Pooled backbone features kept on disk, one file per (backbone state, image), so a frozen
-/// backbone runs over each image once per study instead of once per run.
+/// Pooled backbone features kept on disk, so a frozen backbone runs over an image set once per
+/// study instead of once per run.
 ///
-/// A frozen backbone's features are a function of its state (every parameter and BatchNorm
-/// buffer) and of the preprocessed image, nothing else: inference mode, no augmentation, and
-/// every row of a batch computed independently of the others (GEMM rows, per-channel
-/// BatchNorm, per-image pooling). So a feature read back equals the one a run would compute,
-/// bit for bit (`FeatureStoreTests` runs both). The key is the SHA-256 of the backbone's state
-/// and the image's tensor-cache key (its preprocessing and the SHA-256 of its file), so
-/// `linear-probe` and `features+logreg` share features across budgets, seeds and arms whenever
-/// their backbones are the same weights, and never otherwise.
+/// The unit is an image set as a run computes it: the features of a set's images in its order,
+/// in batches of `batchSize`, in inference mode, under one backbone state. That computation is
+/// a function of the backbone's state (every parameter and BatchNorm buffer), the set's images
+/// and the batching, and it is exactly what a run without the store does, so a set read back
+/// equals the one the run would compute, bit for bit (`FeatureStoreTests`). Sets, not single
+/// images, are the unit because a row's last bits depend on the batch it was computed in
+/// (OpenBLAS rounds a row differently in products of different heights; see `Gemm`): a
+/// per-image store would return an image's features from whichever batch computed it first.
 ///
-/// A file is `<directory>/<state hash>/<preprocessing>-<image SHA-256>.f32`: a 16-byte header
-/// (magic, feature width) and the Float32 features, written to a temporary name and renamed, so
-/// processes sharing the folder never read half a file. Only images read from the tensor cache
-/// have keys; sets built in memory are always computed.
+/// What is shared: a seed's test, validation, source-test and unlabelled-target sets between
+/// every budget and both frozen-backbone arms (`linear-probe`, `features+logreg`), and a
+/// budget's train set between those arms; every evaluation of a frozen model. What is not:
+/// the train sets of different budgets (different sets), and any backbone that trains.
+///
+/// A file is `<directory>/<backbone state SHA-256>/<set SHA-256>.f32`: a 16-byte header
+/// (magic, feature width, rows, batch size) and the rows as Float32, written to a temporary
+/// name and renamed, so processes sharing the folder never read half a file. The set's hash
+/// covers its images' tensor-cache keys (preprocessing and file SHA-256), in order, and the
+/// batch size. Only sets read from the tensor cache have keys; sets built in memory are always
+/// computed.
 public final class FeatureStore: @unchecked Sendable {
-  static let magic: UInt32 = 0x3154_464D  // "MFT1"
+  static let magic: UInt32 = 0x3254_464D  // "MFT2"
   static let headerBytes = 16
 
   /// The folder (a study's `features/`).
@@ -45,86 +52,95 @@ public final class FeatureStore: @unchecked Sendable {
     return counters
   }
 
-  /// The features of `set` under `model`'s backbone in inference mode: those stored are read
-  /// back, the missing ones computed (in batches of `batchSize`, in the set's order) and
-  /// stored. The set streams its rows from the store's files; where the store cannot be
-  /// written it holds them in memory.
+  /// The features of `set` under `model`'s backbone in inference mode, computed as
+  /// `computeFeatures` computes them, or read back when this set was computed before. The
+  /// returned set streams its rows from the file; where the store cannot be written the rows
+  /// are computed into memory.
   func features(_ model: TransferModel, _ set: ImageSet, batchSize: Int) -> FeatureSet {
     guard case .cached(let images) = set.storage, set.count > 0 else {
       return model.computeFeatures(set, batchSize: batchSize)
     }
     let d = model.featureDimension
+    let keys = (0..<set.count).map { images.key($0) }.joined(separator: "\n")
     let folder = directory.appendingPathComponent(model.backboneStateHash()).path
-    let paths = (0..<set.count).map { "\(folder)/\(images.key($0)).f32" }
-    let probe = UnsafeMutablePointer<Float>.allocate(capacity: d)
-    defer { probe.deallocate() }
-    let missing = (0..<set.count).filter { !Self.read(paths[$0], dimension: d, into: probe) }
-    var unstored: [Int: [Float]] = [:]
-    if !missing.isEmpty {
-      try? FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
-      var start = 0
-      while start < missing.count {
-        let rows = Array(missing[start..<min(start + batchSize, missing.count)])
-        let f = model.backbone.forward(set.batch(rows), mode: .inference)
-        for (k, i) in rows.enumerated() {
-          let row = UnsafeBufferPointer(start: f.data + k * d, count: d)
-          if !write(row, to: paths[i]) { unstored[i] = Array(row) }
-        }
-        start += batchSize
-      }
+    let path = "\(folder)/\(sha256Hex(Data("\(keys)\n\(batchSize)".utf8))).f32"
+    let reused = Self.isComplete(path, rows: set.count, dimension: d)
+    if !reused, !write(model, set, batchSize: batchSize, folder: folder, to: path) {
+      return model.computeFeatures(set, batchSize: batchSize)
     }
     lock.lock()
-    counters.computed += missing.count
-    counters.reused += set.count - missing.count
+    if reused { counters.reused += set.count } else { counters.computed += set.count }
     lock.unlock()
-    let storage: FeatureSet.Storage
-    if unstored.isEmpty {
-      storage = .stored(paths)
-    } else {
-      var values = [Float](repeating: 0, count: set.count * d)
-      values.withUnsafeMutableBufferPointer { out in
-        for i in 0..<set.count {
-          if let row = unstored[i] {
-            (out.baseAddress! + i * d).update(from: row, count: d)
-          } else if !Self.read(paths[i], dimension: d, into: out.baseAddress! + i * d) {
-            preconditionFailure("The stored features \(paths[i]) went away during the run.")
-          }
-        }
-      }
-      storage = .memory(values)
-    }
     return FeatureSet(
-      storage: storage, dimension: d, labels: set.labels, classes: set.classes,
+      storage: .stored(path), dimension: d, labels: set.labels, classes: set.classes,
       domains: set.domains, subgroups: set.subgroups)
   }
 
-  /// Reads one stored feature row; false when it is missing or not `dimension` wide.
-  static func read(_ path: String, dimension d: Int, into out: UnsafeMutablePointer<Float>)
-    -> Bool
-  {
+  /// Whether `path` holds `rows` rows of width `dimension` (a damaged or foreign file does not).
+  static func isComplete(_ path: String, rows: Int, dimension: Int) -> Bool {
     let fd = open(path, O_RDONLY)
     guard fd >= 0 else { return false }
     defer { close(fd) }
     var header = [UInt32](repeating: 0, count: headerBytes / 4)
-    let got = header.withUnsafeMutableBytes { pread(fd, $0.baseAddress, $0.count, 0) }
-    guard got == headerBytes, header[0] == magic, header[1] == UInt32(d) else { return false }
-    let bytes = d * MemoryLayout<Float>.stride
-    return pread(fd, UnsafeMutableRawPointer(out), bytes, off_t(headerBytes)) == bytes
+    var st = stat()
+    guard fstat(fd, &st) == 0,
+      header.withUnsafeMutableBytes({ pread(fd, $0.baseAddress, $0.count, 0) }) == headerBytes
+    else { return false }
+    return header[0] == magic && header[1] == UInt32(dimension) && header[2] == UInt32(rows)
+      && Int(st.st_size) == headerBytes + rows * dimension * MemoryLayout<Float>.stride
   }
 
-  /// Writes one feature row whole or not at all; false when the store cannot be written.
-  private func write(_ row: UnsafeBufferPointer<Float>, to path: String) -> Bool {
-    var data = Data()
-    let header: [UInt32] = [Self.magic, UInt32(row.count), 0, 0]
-    header.withUnsafeBytes { data.append(contentsOf: $0) }
-    data.append(UnsafeRawBufferPointer(row).bindMemory(to: UInt8.self))
+  /// Computes the set's features batch by batch (as `computeFeatures` does), appending each
+  /// batch's rows to a temporary file renamed to `path` at the end; false if it cannot be
+  /// written. Memory holds one batch, whatever the set's size.
+  private func write(
+    _ model: TransferModel, _ set: ImageSet, batchSize: Int, folder: String, to path: String
+  ) -> Bool {
+    try? FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
     let temp = path + ".\(getpid()).partial"
-    guard FileManager.default.createFile(atPath: temp, contents: data) else { return false }
-    if rename(temp, path) != 0 {
+    let fd = open(temp, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+    guard fd >= 0 else { return false }
+    var ok = true
+    func append(_ p: UnsafeRawPointer, _ bytes: Int) {
+      var done = 0
+      while ok && done < bytes {
+        let n = Glibc.write(fd, p + done, bytes - done)
+        if n <= 0 { ok = false } else { done += n }
+      }
+    }
+    let header: [UInt32] = [
+      Self.magic, UInt32(model.featureDimension), UInt32(set.count), UInt32(batchSize),
+    ]
+    header.withUnsafeBytes { append($0.baseAddress!, $0.count) }
+    for indices in set.batchIndices(size: batchSize, shuffleSeed: nil) where ok {
+      let f = model.backbone.forward(set.batch(indices), mode: .inference)
+      append(UnsafeRawPointer(f.data), f.count * MemoryLayout<Float>.stride)
+    }
+    ok = fsync(fd) == 0 && ok
+    close(fd)
+    guard ok, rename(temp, path) == 0 else {
       unlink(temp)
       return false
     }
     return true
+  }
+
+  /// Reads rows `indices` of a stored set into `out` ((n, D) row-major).
+  static func read(
+    _ path: String, rows indices: [Int], dimension d: Int, into out: UnsafeMutablePointer<Float>
+  ) {
+    let fd = open(path, O_RDONLY)
+    defer { if fd >= 0 { close(fd) } }
+    let bytes = d * MemoryLayout<Float>.stride
+    for (row, i) in indices.enumerated() {
+      let got =
+        fd < 0 ? -1 : pread(fd, out + row * d, bytes, off_t(headerBytes + i * bytes))
+      guard got == bytes else {
+        preconditionFailure(
+          "The stored features \(path) went away during the run; a feature store must not be "
+            + "cleaned while a run uses it.")
+      }
+    }
   }
 }
 

@@ -140,15 +140,15 @@ public struct ImageSet {
 
 /// Features extracted once from a frozen backbone, with the labels and metadata of their images.
 ///
-/// Computed ones are held in memory; those of a `FeatureStore` stay in its files and each batch
+/// Computed ones are held in memory; those of a `FeatureStore` stay in its file and each batch
 /// reads its rows, so a linear probe's memory does not grow with its dataset either.
 public struct FeatureSet {
   /// Where the rows are.
   public enum Storage {
     /// (N, D) row-major.
     case memory([Float])
-    /// One `FeatureStore` file per row.
-    case stored([String])
+    /// A `FeatureStore` file holding the rows in order.
+    case stored(String)
   }
 
   /// The rows.
@@ -207,14 +207,8 @@ public struct FeatureSet {
           (t.data + row * d).update(from: $0.baseAddress! + i * d, count: d)
         }
       }
-    case .stored(let paths):
-      for (row, i) in indices.enumerated() {
-        guard FeatureStore.read(paths[i], dimension: d, into: t.data + row * d) else {
-          preconditionFailure(
-            "The stored features \(paths[i]) went away during the run; the feature store must "
-              + "not be cleaned while a run uses it.")
-        }
-      }
+    case .stored(let path):
+      FeatureStore.read(path, rows: indices, dimension: d, into: t.data)
     }
     return t
   }
