@@ -47,13 +47,7 @@ final class FeatureStoreTests: XCTestCase {
   }
 
   func configuration(_ strategy: Strategy, epochs: Int) -> TrainingConfiguration {
-    var c = TrainingConfiguration()
-    c.strategy = strategy
-    c.epochs = epochs
-    c.batchSize = 8
-    c.learningRate = 1e-2
-    c.patience = nil
-    c.dropout = 0
+    var c = tinyConfiguration(strategy, epochs: epochs)
     c.logisticL2 = 1e-2
     return c
   }

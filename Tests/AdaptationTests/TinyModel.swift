@@ -101,3 +101,16 @@ func tinyFactory(_ configuration: TrainingConfiguration, _ classes: Int, _ chann
     classes: classes, channels: channels, dropout: Float(configuration.dropout),
     seed: UInt64(configuration.seed) &+ 1)
 }
+
+/// A configuration that trains the tiny model in a few steps: batches of 8, learning rate 0.01,
+/// no early stopping, no dropout.
+func tinyConfiguration(_ strategy: Strategy = .full, epochs: Int = 3) -> TrainingConfiguration {
+  var c = TrainingConfiguration()
+  c.strategy = strategy
+  c.epochs = epochs
+  c.batchSize = 8
+  c.learningRate = 1e-2
+  c.patience = nil
+  c.dropout = 0
+  return c
+}

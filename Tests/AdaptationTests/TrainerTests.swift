@@ -8,14 +8,7 @@ import XCTest
 
 final class TrainerTests: XCTestCase {
   private func config(_ strategy: Strategy = .full, epochs: Int = 3) -> TrainingConfiguration {
-    var c = TrainingConfiguration()
-    c.strategy = strategy
-    c.epochs = epochs
-    c.batchSize = 8
-    c.learningRate = 1e-2
-    c.patience = nil
-    c.dropout = 0
-    return c
+    tinyConfiguration(strategy, epochs: epochs)
   }
 
   /// A non-finite loss stops the run with the error in its summary, not a crash.
