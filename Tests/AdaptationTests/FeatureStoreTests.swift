@@ -54,20 +54,22 @@ final class FeatureStoreTests: XCTestCase {
 
   /// A source phase (full fine-tuning on A, so the frozen backbone is a trained one, not the
   /// factory's), then the arm on B's budget, scored on B's and A's test sets.
-  func run(_ strategy: Strategy, labels: Int, manifest: String, store: FeatureStore?) throws
-    -> SourceTargetResult
-  {
+  func run(
+    _ strategy: Strategy, labels: Int, manifest: String, store: FeatureStore?,
+    adaBN: Bool = false
+  ) throws -> SourceTargetResult {
     let source = try DataPreparation.prepare(
       DataRequest(source: manifest, domains: ["A"], inputSize: 8, seed: 3), channels: 1)
     let target = try DataPreparation.prepare(
-      DataRequest(source: manifest, domains: ["B"], inputSize: 8, labelsPerClass: labels, seed: 3),
-      channels: 1)
+      DataRequest(
+        source: manifest, domains: ["B"], targetDomain: adaBN ? "B" : nil, inputSize: 8,
+        labelsPerClass: labels, seed: 3), channels: 1)
     guard case .cached = target.data.train.storage else {
       throw XCTSkip("prepared sets are expected to stream from the tensor cache")
     }
     return try SourceTargetProtocol.run(
       SourceTargetConfiguration(
-        source: configuration(.full, epochs: 2), adaBN: false,
+        source: configuration(.full, epochs: 2), adaBN: adaBN,
         fineTune: configuration(strategy, epochs: 3)),
       data: SourceTargetData(source: source.data, target: target.data),
       factory: { c, classes, channels in
@@ -94,6 +96,12 @@ final class FeatureStoreTests: XCTestCase {
       a.fineTuningEpochs.map(\.trainLoss), b.fineTuningEpochs.map(\.trainLoss), what, file: file,
       line: line)
     XCTAssertEqual(a.forgettingAccuracy, b.forgettingAccuracy, what, file: file, line: line)
+    XCTAssertEqual(
+      a.sourceWithOwnStatistics, b.sourceWithOwnStatistics, what, file: file, line: line)
+    XCTAssertEqual(
+      a.sourceBeforeWithOwnStatistics, b.sourceBeforeWithOwnStatistics, what, file: file,
+      line: line)
+    XCTAssertEqual(a.afterAdaBN?.target, b.afterAdaBN?.target, what, file: file, line: line)
   }
 
   /// Linear probe and features+logreg at two label budgets: computed, with a store that is
@@ -133,8 +141,29 @@ final class FeatureStoreTests: XCTestCase {
       ).map { "\(state)/\($0)" }
     }
     XCTAssertFalse(files.contains { $0.hasSuffix(".partial") }, "\(files)")
-    // B's test and validation sets, A's test set, and B's train set at each budget.
-    XCTAssertEqual(files.count, 6, "\(files)")
+    // B's test and validation sets, A's test set, and B's train set at each budget; and the
+    // source model's BatchNorm statistics re-estimated on A's train set.
+    let statistics = files.filter { $0.contains("/adabn-") }
+    XCTAssertEqual(files.count - statistics.count, 6, "\(files)")
+    XCTAssertEqual(statistics.count, 1, "\(files)")
+  }
+
+  /// AdaBN's re-estimated statistics are stored too: the runs of a seed re-estimate the same
+  /// source model on the same images (to score the source with its own statistics), and the
+  /// adabn arm the same target images at every budget. Read back, they give the same bits.
+  func testStoredBatchNormStatisticsGiveTheBitsOfComputedOnes() throws {
+    let manifest = try writeData()
+    let store = FeatureStore(directory: dir.appendingPathComponent("features"))
+    for (strategy, labels) in [(Strategy.full, 3), (.linearProbe, 3), (.linearProbe, 8)] {
+      let computed = try run(strategy, labels: labels, manifest: manifest, store: nil, adaBN: true)
+      let stored = try run(strategy, labels: labels, manifest: manifest, store: store, adaBN: true)
+      XCTAssertNotNil(stored.afterAdaBN)
+      XCTAssertNotNil(stored.sourceWithOwnStatistics)
+      assertSameResults(computed, stored, "\(strategy) at \(labels) labels with AdaBN")
+    }
+    // The full run stores the source model's statistics on A and on B's unlabelled images;
+    // the linear probes read both, and a frozen backbone's A statistics after training.
+    XCTAssertGreaterThanOrEqual(store.statisticsReused, 4)
   }
 
   /// A fine-tuned backbone never goes through the store (its features change every step), and a

@@ -32,12 +32,13 @@ import Neural
 /// computed.
 public final class FeatureStore: @unchecked Sendable {
   static let magic: UInt32 = 0x3254_464D  // "MFT2"
+  static let statisticsMagic: UInt32 = 0x314E_424D  // "MBN1"
   static let headerBytes = 16
 
   /// The folder (a study's `features/`).
   public let directory: URL
   private let lock = NSLock()
-  private var counters = (computed: 0, reused: 0)
+  private var counters = (computed: 0, reused: 0, statistics: 0)
 
   /// Where `train` keeps features: `features/` under Interchange's `cacheRoot()`.
   public static var defaultRoot: URL { cacheRoot().appendingPathComponent("features") }
@@ -49,7 +50,7 @@ public final class FeatureStore: @unchecked Sendable {
   public var statistics: (computed: Int, reused: Int) {
     lock.lock()
     defer { lock.unlock() }
-    return counters
+    return (counters.computed, counters.reused)
   }
 
   /// The features of `set` under `model`'s backbone in inference mode, computed as
@@ -61,9 +62,8 @@ public final class FeatureStore: @unchecked Sendable {
       return model.computeFeatures(set, batchSize: batchSize)
     }
     let d = model.featureDimension
-    let keys = (0..<set.count).map { images.key($0) }.joined(separator: "\n")
     let folder = directory.appendingPathComponent(model.backboneStateHash()).path
-    let path = "\(folder)/\(sha256Hex(Data("\(keys)\n\(batchSize)".utf8))).f32"
+    let path = "\(folder)/\(Self.setKey(images, batchSize: batchSize)).f32"
     let reused = Self.isComplete(path, rows: set.count, dimension: d)
     if !reused, !write(model, set, batchSize: batchSize, folder: folder, to: path) {
       return model.computeFeatures(set, batchSize: batchSize)
@@ -74,6 +74,74 @@ public final class FeatureStore: @unchecked Sendable {
     return FeatureSet(
       storage: .stored(path), dimension: d, labels: set.labels, classes: set.classes,
       domains: set.domains, subgroups: set.subgroups)
+  }
+
+  /// A set's key: the SHA-256 of its images' tensor-cache keys, in order, and the batch size.
+  static func setKey(_ images: CachedImages, batchSize: Int) -> String {
+    let keys = (0..<images.count).map { images.key($0) }.joined(separator: "\n")
+    return sha256Hex(Data("\(keys)\n\(batchSize)".utf8))
+  }
+
+  /// Number of AdaBN re-estimations read back instead of computed.
+  public var statisticsReused: Int {
+    lock.lock()
+    defer { lock.unlock() }
+    return counters.statistics
+  }
+
+  /// AdaBN on a frozen computation: the BatchNorm buffers `adapt` leaves in `model` are a
+  /// function of the backbone's state before it and the set's images and batching, so they
+  /// are stored beside that state's features (`adabn-<set>.f32`) and written back into the
+  /// model when asked again: every run of a seed re-estimates the same source model on the
+  /// same source images, and a frozen backbone the same statistics before and after training.
+  /// Returns what `adapt` returns (images seen).
+  func adaBN(
+    _ model: TransferModel, _ set: ImageSet, batchSize: Int, adapt: () -> Int
+  ) -> Int {
+    guard case .cached(let images) = set.storage, set.count > 0 else { return adapt() }
+    let folder = directory.appendingPathComponent(model.backboneStateHash()).path
+    let path = "\(folder)/adabn-\(Self.setKey(images, batchSize: batchSize)).f32"
+    let buffers = model.backbone.buffers.map(\.tensor)
+    let total = buffers.reduce(0) { $0 + $1.count }
+    if let seen = Self.readStatistics(path, into: buffers, total: total) {
+      lock.lock()
+      counters.statistics += 1
+      lock.unlock()
+      return seen
+    }
+    let seen = adapt()
+    try? FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+    let temp = path + ".\(getpid()).partial"
+    var data = Data()
+    let header: [UInt32] = [Self.statisticsMagic, UInt32(total), UInt32(seen), 0]
+    header.withUnsafeBytes { data.append(contentsOf: $0) }
+    for t in buffers {
+      data.append(
+        UnsafeRawBufferPointer(start: t.data, count: t.count * 4).bindMemory(to: UInt8.self))
+    }
+    if (try? data.write(to: URL(fileURLWithPath: temp))) != nil, rename(temp, path) != 0 {
+      unlink(temp)
+    }
+    return seen
+  }
+
+  /// Reads stored AdaBN buffers into `buffers` when the file is whole; the images seen, or nil.
+  static func readStatistics(_ path: String, into buffers: [Tensor], total: Int) -> Int? {
+    guard let data = FileManager.default.contents(atPath: path),
+      data.count == headerBytes + total * MemoryLayout<Float>.stride
+    else { return nil }
+    return data.withUnsafeBytes { raw -> Int? in
+      let header = raw.bindMemory(to: UInt32.self)
+      guard header[0] == statisticsMagic, header[1] == UInt32(total) else { return nil }
+      var offset = headerBytes
+      for t in buffers {
+        let bytes = t.count * MemoryLayout<Float>.stride
+        UnsafeMutableRawPointer(t.data).copyMemory(
+          from: raw.baseAddress! + offset, byteCount: bytes)
+        offset += bytes
+      }
+      return Int(header[2])
+    }
   }
 
   /// Whether `path` holds `rows` rows of width `dimension` (a damaged or foreign file does not).

@@ -48,6 +48,7 @@ public enum AdaBN {
   public static func adapt(_ model: TransferModel, on set: ImageSet, batchSize: Int = 32) -> Int {
     let batches = set.batchIndices(size: batchSize, shuffleSeed: nil, dropLast: true)
       .lazy.map { set.batch($0) }
-    return adapt(model, on: batches)
+    guard let store = model.featureStore else { return adapt(model, on: batches) }
+    return store.adaBN(model, set, batchSize: batchSize) { adapt(model, on: batches) }
   }
 }
