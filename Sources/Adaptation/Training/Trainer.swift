@@ -299,12 +299,17 @@ public final class Trainer {
 
   /// Class probabilities of the head on cached features.
   public func predictFeatures(_ set: FeatureSet) -> [Float] {
+    Trainer.predict(model, features: set, batchSize: 256)
+  }
+
+  /// Class probabilities (N × K) of `model`'s head on `features`, in batches of `batchSize`.
+  static func predict(_ model: TransferModel, features: FeatureSet, batchSize: Int) -> [Float] {
     var out: [Float] = []
-    for indices in batchesOf(set.count, 256) {
-      let logits = model.head.forward(set.batch(indices), mode: .inference)
+    out.reserveCapacity(features.count * model.head.classes)
+    for indices in Self.batchesOf(features.count, batchSize) {
+      let logits = model.head.forward(features.batch(indices), mode: .inference)
       out += Softmax.probabilities(
-        logits.array, rows: indices.count,
-        classes: model.head.classes)
+        logits.array, rows: indices.count, classes: model.head.classes)
     }
     return out
   }
@@ -313,18 +318,13 @@ public final class Trainer {
   public static func predict(_ model: TransferModel, _ set: ImageSet, batchSize: Int = 64)
     -> [Float]
   {
+    if model.featureStore != nil && model.backboneIsFrozen {
+      // The head on the stored features, in the same batches: the same bits.
+      return predict(
+        model, features: model.extractFeatures(set, batchSize: batchSize), batchSize: batchSize)
+    }
     var out: [Float] = []
     out.reserveCapacity(set.count * model.head.classes)
-    if model.featureStore != nil && model.backboneIsFrozen {
-      // The head on the stored features: the same operations row by row, so the same bits.
-      let features = model.extractFeatures(set, batchSize: batchSize)
-      for indices in set.batchIndices(size: batchSize, shuffleSeed: nil) {
-        let logits = model.head.forward(features.batch(indices), mode: .inference)
-        out += Softmax.probabilities(
-          logits.array, rows: indices.count, classes: model.head.classes)
-      }
-      return out
-    }
     for indices in set.batchIndices(size: batchSize, shuffleSeed: nil) {
       out += model.probabilities(set.batch(indices))
     }
@@ -349,7 +349,7 @@ public final class Trainer {
     return batches
   }
 
-  private func batchesOf(_ n: Int, _ size: Int) -> [[Int]] {
+  private static func batchesOf(_ n: Int, _ size: Int) -> [[Int]] {
     stride(from: 0, to: n, by: size).map { Array($0..<min($0 + size, n)) }
   }
 }
