@@ -195,4 +195,27 @@ final class FeatureStoreTests: XCTestCase {
     assertSameResults(
       try run(.linearProbe, labels: 3, manifest: manifest, store: nil), again, "after repair")
   }
+
+  /// A stored set holds its file open: removing the store's folder while a run reads the set
+  /// (another process cleaning it, a user deleting `features/`) leaves its rows readable, the
+  /// same bits as computed ones; the next request computes and stores the set again.
+  func testStoredRowsOutliveTheirFile() throws {
+    let manifest = try writeData()
+    let prepared = try DataPreparation.prepare(
+      DataRequest(source: manifest, domains: ["A"], inputSize: 8, seed: 3), channels: 1)
+    let set = try XCTUnwrap(prepared.data.test)
+    let model = try tinyFactory(configuration(.linearProbe, epochs: 1), 3, 1)
+    let computed = model.computeFeatures(set, batchSize: 64).features
+    let folder = dir.appendingPathComponent("features")
+    model.featureStore = FeatureStore(directory: folder)
+    let stored = model.extractFeatures(set)
+    guard case .stored = stored.storage else { return XCTFail("the set was not stored") }
+    try FileManager.default.removeItem(at: folder)
+    XCTAssertEqual(stored.features, computed)
+    let d = model.featureDimension
+    XCTAssertEqual(stored.batch([5, 0]).array, Array(computed[5 * d..<6 * d] + computed[0..<d]))
+    let again = model.extractFeatures(set)
+    XCTAssertEqual(again.features, computed)
+    XCTAssertEqual(model.featureStore?.statistics.computed, 2 * set.count)
+  }
 }

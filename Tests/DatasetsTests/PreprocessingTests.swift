@@ -120,6 +120,57 @@ final class TensorCacheTests: XCTestCase {
     XCTAssertEqual(fresh.statistics.misses, 1)
   }
 
+  /// A hit reads no image: the file's SHA-256 is recalled from its digest record while `stat`
+  /// says the same. A file rewritten with the same size and its old modification time put back
+  /// still misses (its status-change time moved), and a damaged record is a miss.
+  func testImagesAreHashedOnceAndEditsStillMiss() throws {
+    let dir = try makeTemporaryDirectory("digests").path
+    defer { try? FileManager.default.removeItem(atPath: dir) }
+    let path = dir + "/a.png"
+    try Fixtures.writePNG(path) { i, j in UInt8(i * 10 + j) }
+    let p = Preprocessing(window: .fixed(center: 127.5, width: 256), size: 4, channels: 1)
+    let cache = try TensorCache(preprocessing: p, root: dir + "/cache")
+    let first = try cache.image(path: path).array
+    XCTAssertEqual(cache.digests.statistics.computed, 1)
+    let reopened = try TensorCache(preprocessing: p, root: dir + "/cache")
+    XCTAssertEqual(try reopened.image(path: path).array, first)
+    XCTAssertEqual(reopened.digests.statistics.recalled, 1)
+    XCTAssertEqual(reopened.digests.statistics.computed, 0)
+    XCTAssertEqual(
+      try reopened.digests.sha256(ofFile: path), try sha256Hex(ofFile: URL(fileURLWithPath: path)))
+
+    // Same size, same modification time, other bytes.
+    let digests = FileDigests(directory: dir + "/other-digests")
+    let text = dir + "/notes.txt"
+    try "abcd".write(toFile: text, atomically: false, encoding: .utf8)
+    let old = try digests.sha256(ofFile: text)
+    XCTAssertEqual(try digests.sha256(ofFile: text), old)
+    XCTAssertEqual(digests.statistics.recalled, 1)
+    var before = stat()
+    XCTAssertEqual(stat(text, &before), 0)
+    try "abce".write(toFile: text, atomically: false, encoding: .utf8)
+    var times = [before.st_atim, before.st_mtim]
+    XCTAssertEqual(utimensat(AT_FDCWD, text, &times, 0), 0)
+    var after = stat()
+    XCTAssertEqual(stat(text, &after), 0)
+    XCTAssertEqual(after.st_ino, before.st_ino)
+    XCTAssertEqual(after.st_size, before.st_size)
+    XCTAssertEqual(after.st_mtim.tv_nsec, before.st_mtim.tv_nsec)
+    XCTAssertEqual(try digests.sha256(ofFile: text), sha256Hex(Data("abce".utf8)))
+    XCTAssertEqual(digests.statistics.computed, 2)
+
+    // A damaged record is recomputed.
+    let records = FileManager.default.enumerator(atPath: dir + "/cache/digests")!
+      .compactMap { $0 as? String }.filter { !$0.contains(".") && $0.count > 2 }
+    XCTAssertEqual(records.count, 1)
+    try "garbage".write(
+      toFile: dir + "/cache/digests/" + records[0], atomically: true, encoding: .utf8)
+    let repaired = try TensorCache(preprocessing: p, root: dir + "/cache")
+    XCTAssertEqual(try repaired.image(path: path).array, first)
+    XCTAssertEqual(repaired.digests.statistics.computed, 1)
+    XCTAssertEqual(repaired.statistics.hits, 1)
+  }
+
   func testDefaultRootHonoursEnvironmentVariable() {
     setenv("MEDTRANSFER_CACHE", "/tmp/mt-cache-test", 1)
     defer { unsetenv("MEDTRANSFER_CACHE") }

@@ -64,15 +64,17 @@ public final class FeatureStore: @unchecked Sendable {
     let d = model.featureDimension
     let folder = directory.appendingPathComponent(model.backboneStateHash()).path
     let path = "\(folder)/\(Self.setKey(images, batchSize: batchSize)).f32"
-    let reused = Self.isComplete(path, rows: set.count, dimension: d)
-    if !reused, !write(model, set, batchSize: batchSize, folder: folder, to: path) {
-      return model.computeFeatures(set, batchSize: batchSize)
+    var rows = StoredRows(path: path, rows: set.count, dimension: d)
+    let reused = rows != nil
+    if !reused, write(model, set, batchSize: batchSize, folder: folder, to: path) {
+      rows = StoredRows(path: path, rows: set.count, dimension: d)
     }
+    guard let rows else { return model.computeFeatures(set, batchSize: batchSize) }
     lock.lock()
     if reused { counters.reused += set.count } else { counters.computed += set.count }
     lock.unlock()
     return FeatureSet(
-      storage: .stored(path), dimension: d, labels: set.labels, classes: set.classes,
+      storage: .stored(rows), dimension: d, labels: set.labels, classes: set.classes,
       domains: set.domains, subgroups: set.subgroups)
   }
 
@@ -144,20 +146,6 @@ public final class FeatureStore: @unchecked Sendable {
     }
   }
 
-  /// Whether `path` holds `rows` rows of width `dimension` (a damaged or foreign file does not).
-  static func isComplete(_ path: String, rows: Int, dimension: Int) -> Bool {
-    let fd = open(path, O_RDONLY)
-    guard fd >= 0 else { return false }
-    defer { close(fd) }
-    var header = [UInt32](repeating: 0, count: headerBytes / 4)
-    var st = stat()
-    guard fstat(fd, &st) == 0,
-      header.withUnsafeMutableBytes({ pread(fd, $0.baseAddress, $0.count, 0) }) == headerBytes
-    else { return false }
-    return header[0] == magic && header[1] == UInt32(dimension) && header[2] == UInt32(rows)
-      && Int(st.st_size) == headerBytes + rows * dimension * MemoryLayout<Float>.stride
-  }
-
   /// Computes the set's features batch by batch (as `computeFeatures` does), appending each
   /// batch's rows to a temporary file renamed to `path` at the end; false if it cannot be
   /// written. Memory holds one batch, whatever the set's size.
@@ -193,20 +181,55 @@ public final class FeatureStore: @unchecked Sendable {
     return true
   }
 
-  /// Reads rows `indices` of a stored set into `out` ((n, D) row-major).
-  static func read(
-    _ path: String, rows indices: [Int], dimension d: Int, into out: UnsafeMutablePointer<Float>
-  ) {
+}
+
+/// A stored feature set's file, opened once and held open while its `FeatureSet` lives: a file
+/// removed from the store meanwhile (another process cleaning it, a user deleting `features/`)
+/// keeps its rows readable until the set is released.
+public final class StoredRows: @unchecked Sendable {
+  /// Where the file was when it was opened.
+  public let path: String
+  private let fd: Int32
+
+  /// Opens `path` when it holds `rows` rows of width `dimension`; nil when it cannot be opened
+  /// or is damaged or foreign (then the set is computed again).
+  init?(path: String, rows: Int, dimension: Int) {
     let fd = open(path, O_RDONLY)
-    defer { if fd >= 0 { close(fd) } }
+    guard fd >= 0 else { return nil }
+    var header = [UInt32](repeating: 0, count: FeatureStore.headerBytes / 4)
+    var st = stat()
+    guard fstat(fd, &st) == 0,
+      header.withUnsafeMutableBytes({ pread(fd, $0.baseAddress, $0.count, 0) })
+        == FeatureStore.headerBytes,
+      header[0] == FeatureStore.magic, header[1] == UInt32(dimension),
+      header[2] == UInt32(rows),
+      Int(st.st_size) == FeatureStore.headerBytes + rows * dimension * MemoryLayout<Float>.stride
+    else {
+      close(fd)
+      return nil
+    }
+    self.path = path
+    self.fd = fd
+  }
+
+  deinit { close(fd) }
+
+  /// Reads rows `indices` into `out` ((n, D) row-major).
+  func read(_ indices: [Int], dimension d: Int, into out: UnsafeMutablePointer<Float>) {
     let bytes = d * MemoryLayout<Float>.stride
     for (row, i) in indices.enumerated() {
-      let got =
-        fd < 0 ? -1 : pread(fd, out + row * d, bytes, off_t(headerBytes + i * bytes))
-      guard got == bytes else {
-        preconditionFailure(
-          "The stored features \(path) went away during the run; a feature store must not be "
-            + "cleaned while a run uses it.")
+      var done = 0
+      while done < bytes {
+        let got = pread(
+          fd, UnsafeMutableRawPointer(out + row * d) + done, bytes - done,
+          off_t(FeatureStore.headerBytes + i * bytes + done))
+        guard got > 0 else {
+          // The file was checked whole and is held open, so only the disk can fail here.
+          preconditionFailure(
+            "Reading the stored features \(path) failed (errno \(errno)): the disk returned an "
+              + "error for a file that was whole when opened.")
+        }
+        done += got
       }
     }
   }

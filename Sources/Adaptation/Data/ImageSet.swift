@@ -147,8 +147,8 @@ public struct FeatureSet {
   public enum Storage {
     /// (N, D) row-major.
     case memory([Float])
-    /// A `FeatureStore` file holding the rows in order.
-    case stored(String)
+    /// A `FeatureStore` file holding the rows in order, open for the set's lifetime.
+    case stored(StoredRows)
   }
 
   /// The rows.
@@ -207,8 +207,8 @@ public struct FeatureSet {
           (t.data + row * d).update(from: $0.baseAddress! + i * d, count: d)
         }
       }
-    case .stored(let path):
-      FeatureStore.read(path, rows: indices, dimension: d, into: t.data)
+    case .stored(let rows):
+      rows.read(indices, dimension: d, into: t.data)
     }
     return t
   }

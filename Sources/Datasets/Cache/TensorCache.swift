@@ -62,6 +62,8 @@ public final class TensorCache: @unchecked Sendable {
   public let preprocessing: Preprocessing
   /// The folder holding this preprocessing's entries.
   public let directory: String
+  /// The image files' SHA-256s, remembered against their `stat` (so a hit reads no image).
+  public let digests: FileDigests
   private let lock = NSLock()
   private var counters = (hits: 0, misses: 0)
 
@@ -70,9 +72,13 @@ public final class TensorCache: @unchecked Sendable {
     cacheRoot().appendingPathComponent("tensors").path
   }
 
-  /// Opens (creating) the cache for `preprocessing` under `root` (default: `defaultRoot`).
+  /// Opens (creating) the cache for `preprocessing` under `root` (default: `defaultRoot`, with
+  /// `FileDigests.shared`; a custom root keeps its digests in `<root>/digests`).
   public init(preprocessing: Preprocessing, root: String? = nil) throws {
     self.preprocessing = preprocessing
+    digests =
+      root.map { FileDigests(directory: ($0 as NSString).appendingPathComponent("digests")) }
+      ?? .shared
     let root = root ?? TensorCache.defaultRoot
     directory = (root as NSString).appendingPathComponent(String(preprocessing.hash.prefix(16)))
     do {
@@ -100,14 +106,14 @@ public final class TensorCache: @unchecked Sendable {
     "\(directory)/\(contentHash.prefix(2))/\(contentHash).f32"
   }
 
-  /// The preprocessed image for the file at `path`, decoding it on a miss. Thread-safe.
+  /// The preprocessed image for the file at `path`, decoding it on a miss. Thread-safe. The
+  /// file is read only to decode it, or when `digests` has no current record of it.
   public func image(path: String) throws -> MappedImage {
-    let bytes: Data
-    do { bytes = try Data(contentsOf: URL(fileURLWithPath: path)) } catch {
+    let key: String
+    do { key = try digests.sha256(ofFile: path) } catch {
       throw DatasetsError.decode(
         path: path, cause: "cannot read file (\(error.localizedDescription))")
     }
-    let key = sha256Hex(bytes)
     let entry = entryPath(contentHash: key)
     if let mapped = map(entry) {
       bump(hit: true)

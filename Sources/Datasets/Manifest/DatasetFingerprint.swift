@@ -5,8 +5,10 @@ import Interchange
 /// models are keyed by (`content`), and what a run's `config.json` records of its input
 /// (`source`).
 public enum DatasetFingerprint {
-  /// SHA-256 over the manifest's bytes and every listed file's bytes, in row order (a file
-  /// that cannot be read counts as "absent": the dataset check reports it as a bad row). Any
+  /// SHA-256 over the manifest's bytes and every listed file's SHA-256, in row order (a file
+  /// that cannot be read counts as "absent": the dataset check reports it as a bad row). The
+  /// files' SHA-256s come from `FileDigests.shared`, which reads only files changed since it
+  /// last hashed them. Any
   /// change to a label, a path or an image changes it, so a study reuses no result of changed
   /// data.
   ///
@@ -31,7 +33,7 @@ public enum DatasetFingerprint {
             path.hasPrefix("/")
             ? URL(fileURLWithPath: path)
             : folder.appendingPathComponent(path)
-          parts.append((try? sha256Hex(ofFile: url)) ?? "absent")
+          parts.append((try? FileDigests.shared.sha256(ofFile: url.path)) ?? "absent")
         }
       }
       return sha256Hex(Data(parts.joined(separator: "\n").utf8))
