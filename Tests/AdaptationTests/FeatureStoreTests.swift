@@ -131,10 +131,11 @@ final class FeatureStoreTests: XCTestCase {
     XCTAssertEqual(store.statistics.computed, filled.computed, "a filled store computed again")
     // One file per (backbone state, image set): under the source model's backbone (the same
     // in every run, trained from the same seed) and under that backbone with BatchNorm
-    // statistics re-estimated on A (how the protocol scores A with its own statistics).
+    // statistics re-estimated on A (how the protocol scores A with its own statistics). And
+    // the whole source model's scores before adaptation, under its two whole-model states.
     let folder = dir.appendingPathComponent("features")
     let states = try FileManager.default.contentsOfDirectory(atPath: folder.path)
-    XCTAssertEqual(states.count, 2, "\(states)")
+    XCTAssertEqual(states.count, 4, "\(states)")
     let files = try states.flatMap { state in
       try FileManager.default.contentsOfDirectory(
         atPath: folder.appendingPathComponent(state).path
@@ -143,9 +144,14 @@ final class FeatureStoreTests: XCTestCase {
     XCTAssertFalse(files.contains { $0.hasSuffix(".partial") }, "\(files)")
     // B's test and validation sets, A's test set, and B's train set at each budget; and the
     // source model's BatchNorm statistics re-estimated on A's train set.
+    // A's and B's test sets scored by the source model, and A's scored with its own
+    // statistics: three prediction sets, read back by every later run.
     let statistics = files.filter { $0.contains("/adabn-") }
-    XCTAssertEqual(files.count - statistics.count, 6, "\(files)")
+    let predictions = files.filter { $0.contains("/predictions-") }
+    XCTAssertEqual(files.count - statistics.count - predictions.count, 6, "\(files)")
     XCTAssertEqual(statistics.count, 1, "\(files)")
+    XCTAssertEqual(predictions.count, 3, "\(files)")
+    XCTAssertGreaterThan(store.predictionsReused, 0)
   }
 
   /// AdaBN's re-estimated statistics are stored too: the runs of a seed re-estimate the same
@@ -166,8 +172,9 @@ final class FeatureStoreTests: XCTestCase {
     XCTAssertGreaterThanOrEqual(store.statisticsReused, 4)
   }
 
-  /// A fine-tuned backbone never goes through the store (its features change every step), and a
-  /// truncated stored set is computed again rather than read.
+  /// A fine-tuned backbone's features never go through the store (they change every step),
+  /// only its shared scores before adaptation do; a truncated stored set is computed again
+  /// rather than read.
   func testTrainedBackbonesAndBadRowsAreComputed() throws {
     let manifest = try writeData()
     let store = FeatureStore(directory: dir.appendingPathComponent("features"))
@@ -175,6 +182,14 @@ final class FeatureStoreTests: XCTestCase {
     let viaStore = try run(.full, labels: 3, manifest: manifest, store: store)
     assertSameResults(computed, viaStore, "full")
     XCTAssertEqual(store.statistics.computed + store.statistics.reused, 0)
+    // Its scores before adaptation are the source model's, shared with every other arm and
+    // budget: another budget reads them back (source test, target test, and the source test
+    // with its own statistics) and equals a run without the store.
+    XCTAssertEqual(store.predictionsReused, 0)
+    let otherBudget = try run(.full, labels: 8, manifest: manifest, store: store)
+    XCTAssertEqual(store.predictionsReused, 3)
+    assertSameResults(
+      try run(.full, labels: 8, manifest: manifest, store: nil), otherBudget, "full, 8 labels")
 
     _ = try run(.linearProbe, labels: 3, manifest: manifest, store: store)
     let folder = dir.appendingPathComponent("features")

@@ -33,12 +33,13 @@ import Neural
 public final class FeatureStore: @unchecked Sendable {
   static let magic: UInt32 = 0x3254_464D  // "MFT2"
   static let statisticsMagic: UInt32 = 0x314E_424D  // "MBN1"
+  static let predictionsMagic: UInt32 = 0x3152_504D  // "MPR1"
   static let headerBytes = 16
 
   /// The folder (a study's `features/`).
   public let directory: URL
   private let lock = NSLock()
-  private var counters = (computed: 0, reused: 0, statistics: 0)
+  private var counters = (computed: 0, reused: 0, statistics: 0, predictions: 0)
 
   /// Where `train` keeps features: `features/` under Interchange's `cacheRoot()`.
   public static var defaultRoot: URL { cacheRoot().appendingPathComponent("features") }
@@ -125,6 +126,52 @@ public final class FeatureStore: @unchecked Sendable {
       unlink(temp)
     }
     return seen
+  }
+
+  /// Number of prediction sets read back instead of computed.
+  public var predictionsReused: Int {
+    lock.lock()
+    defer { lock.unlock() }
+    return counters.predictions
+  }
+
+  /// A whole model's class probabilities on `set` in inference mode, as `compute` gives them
+  /// (`Trainer.predict`), stored under the model's full state (`modelStateHash()`, head
+  /// included) and the set: every arm of a seed scores the same source model on the same
+  /// test sets before it adapts, and the report reads those scores from every run. Only for
+  /// scores of a state that other runs share; a run's own trained state is never asked twice.
+  func probabilities(
+    _ model: TransferModel, _ set: ImageSet, batchSize: Int, compute: () -> [Float]
+  ) -> [Float] {
+    guard case .cached(let images) = set.storage, set.count > 0 else { return compute() }
+    let classes = model.head.classes
+    let folder = directory.appendingPathComponent(model.modelStateHash()).path
+    let path = "\(folder)/predictions-\(Self.setKey(images, batchSize: batchSize)).f32"
+    let values = set.count * classes
+    if let data = FileManager.default.contents(atPath: path),
+      data.count == Self.headerBytes + values * MemoryLayout<Float>.stride,
+      let stored = data.withUnsafeBytes({ raw -> [Float]? in
+        let header = raw.bindMemory(to: UInt32.self)
+        guard header[0] == Self.predictionsMagic, header[1] == UInt32(classes),
+          header[2] == UInt32(set.count)
+        else { return nil }
+        return [Float](
+          UnsafeRawBufferPointer(rebasing: raw[Self.headerBytes...]).bindMemory(to: Float.self))
+      })
+    {
+      lock.lock()
+      counters.predictions += 1
+      lock.unlock()
+      return stored
+    }
+    let probabilities = compute()
+    var data = Data()
+    let header: [UInt32] = [Self.predictionsMagic, UInt32(classes), UInt32(set.count), 0]
+    header.withUnsafeBytes { data.append(contentsOf: $0) }
+    probabilities.withUnsafeBytes { data.append(contentsOf: $0) }
+    try? FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+    try? data.write(to: URL(fileURLWithPath: path), options: .atomic)
+    return probabilities
   }
 
   /// Reads stored AdaBN buffers into `buffers` when the file is whole; the images seen, or nil.
@@ -239,10 +286,13 @@ extension TransferModel {
   /// The SHA-256 of the backbone's state: every parameter and buffer, by name, in name order.
   /// Two backbones with this hash compute the same features.
   public func backboneStateHash() -> String {
+    Self.stateHash(backbone.parameters.map { ($0.name, $0.parameter.value) } + backbone.buffers)
+  }
+
+  /// SHA-256 over named tensors in name order: each name, its size and its values.
+  static func stateHash(_ tensors: [(name: String, tensor: Tensor)]) -> String {
     var data = Data()
-    let tensors =
-      backbone.parameters.map { ($0.name, $0.parameter.value) } + backbone.buffers
-    for (name, tensor) in tensors.sorted(by: { $0.0 < $1.0 }) {
+    for (name, tensor) in tensors.sorted(by: { $0.name < $1.name }) {
       data.append(contentsOf: Array(name.utf8) + [0])
       withUnsafeBytes(of: UInt64(tensor.count).littleEndian) { data.append(contentsOf: $0) }
       data.append(
@@ -250,6 +300,12 @@ extension TransferModel {
           to: UInt8.self))
     }
     return sha256Hex(data)
+  }
+
+  /// The SHA-256 of the whole model's state: backbone and head parameters and the buffers.
+  /// Two models with this hash give the same predictions.
+  public func modelStateHash() -> String {
+    Self.stateHash(stateTensors)
   }
 
   /// Whether no backbone parameter trains (linear probe, `features+logreg`, `partial(0)`).

@@ -141,7 +141,9 @@ public enum SourceTargetProtocol {
       progress: progress, augmentation: augmentation)
     let (model, initial, sourceSummary) = try run.sourcePhase(
       factory: factory, sourceModel: sourceModel, trainIfMissing: trainSourceModel)
-    let scoredBefore = run.scoreBoth(model)
+    // Every arm of a seed scores the same source model here: shared scores come from the
+    // model's feature store when it has one (`Trainer.predictShared`).
+    let scoredBefore = run.scoreBoth(model, shared: true)
     let before = scoredBefore.pair
     // Does the target look different to the source model? Its class probabilities on both test
     // sets (the ones `before` was scored from), before any adaptation, where the drop `before`
@@ -156,7 +158,7 @@ public enum SourceTargetProtocol {
     // The same score before adaptation: the source model's running statistics are averages
     // over augmented training batches of moving weights, and re-estimating them alone moved
     // site A's balanced accuracy by ~0.1 — so weight-only forgetting compares like with like.
-    let ownBefore = run.scoreSourceWithOwnStatistics(model)
+    let ownBefore = run.scoreSourceWithOwnStatistics(model, shared: true)
     let (start, afterAdaBN, fineTuning) = try run.adaptationPhase(model)
     var after = run.scoreBoth(model).pair
     // AdaBN is per domain (Li et al. 2016): each domain is scored with BatchNorm statistics of
@@ -305,11 +307,16 @@ private final class ProtocolRun {
     return (model, initial, summary)
   }
 
-  /// Both test sets scored; also returns the class probabilities behind the scores.
-  func scoreBoth(_ model: TransferModel) -> (pair: DomainPair, source: [Float]?, target: [Float]) {
+  /// Both test sets scored; also returns the class probabilities behind the scores. `shared`:
+  /// the state is one other runs score too (`Trainer.predictShared`).
+  func scoreBoth(_ model: TransferModel, shared: Bool = false)
+    -> (pair: DomainPair, source: [Float]?, target: [Float])
+  {
     timed("evaluation") {
-      let source = sourceTestComparable.map { Trainer.predict(model, $0) }
-      let target = Trainer.predict(model, targetTest)
+      let predict: (TransferModel, ImageSet) -> [Float] =
+        shared ? { Trainer.predictShared($0, $1) } : { Trainer.predict($0, $1) }
+      let source = sourceTestComparable.map { predict(model, $0) }
+      let target = predict(model, targetTest)
       return (
         DomainPair(
           source: zip2(sourceTestComparable, source).map {
@@ -323,14 +330,19 @@ private final class ProtocolRun {
 
   /// The source test set scored with BatchNorm statistics re-estimated on source training
   /// images (the model's own statistics are put back afterwards); nil without source data.
-  func scoreSourceWithOwnStatistics(_ model: TransferModel) -> EvaluationReport? {
+  func scoreSourceWithOwnStatistics(_ model: TransferModel, shared: Bool = false)
+    -> EvaluationReport?
+  {
     guard let sourceTest = data.source?.test, sourceTest.classes == data.target.train.classes,
       let sourceTrain = data.source?.train, !model.batchNorms.isEmpty
     else { return nil }
     let saved = model.stateSnapshot()
     timed("adabn") { _ = AdaBN.adapt(model, on: sourceTrain, batchSize: first.batchSize) }
     let report = timed("evaluation") {
-      SinglePhaseProtocol.evaluate(model, on: sourceTest, seed: seed)
+      SinglePhaseProtocol.evaluate(
+        probabilities: shared
+          ? Trainer.predictShared(model, sourceTest) : Trainer.predict(model, sourceTest),
+        on: sourceTest, seed: seed)
     }
     model.restoreState(saved)
     return report
@@ -345,7 +357,7 @@ private final class ProtocolRun {
     if configuration.adaBN {
       let unlabelled = data.target.unlabelledTarget ?? data.target.train
       timed("adabn") { _ = AdaBN.adapt(model, on: unlabelled, batchSize: first.batchSize) }
-      afterAdaBN = scoreBoth(model).pair
+      afterAdaBN = scoreBoth(model, shared: true).pair
     }
     let start = model.snapshot()
     guard var tune = configuration.fineTune else { return (start, afterAdaBN, nil) }

@@ -331,6 +331,17 @@ public final class Trainer {
     return out
   }
 
+  /// `predict`, kept in the model's `FeatureStore` when it has one: for scores of a state that
+  /// other runs share (a study's source model before adaptation, on the same test sets).
+  public static func predictShared(_ model: TransferModel, _ set: ImageSet, batchSize: Int = 64)
+    -> [Float]
+  {
+    guard let store = model.featureStore else { return predict(model, set, batchSize: batchSize) }
+    return store.probabilities(model, set, batchSize: batchSize) {
+      predict(model, set, batchSize: batchSize)
+    }
+  }
+
   // MARK: - Helpers
 
   /// One epoch's mini-batches: shuffled passes over `train` until there are at least
