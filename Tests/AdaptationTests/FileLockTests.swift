@@ -23,6 +23,22 @@ final class FileLockTests: XCTestCase {
     second.unlock()
   }
 
+  /// What a study worker asks before it waits for a source model: is someone training it now?
+  /// A missing file and a released lock say no; a held lock (another open file, as another
+  /// worker process has) says yes, without waiting.
+  func testIsHeldAnswersWithoutWaiting() throws {
+    let dir = try makeTemporaryDirectory("filelock-held")
+    defer { try? FileManager.default.removeItem(at: dir) }
+    let path = dir.appendingPathComponent("model.safetensors.lock").path
+    XCTAssertFalse(FileLock.isHeld(path: path))
+    let lock = try FileLock(path: path)
+    XCTAssertTrue(FileLock.isHeld(path: path))
+    lock.unlock()
+    XCTAssertFalse(FileLock.isHeld(path: path))
+    let again = try FileLock(path: path)  // isHeld left no lock behind
+    again.unlock()
+  }
+
   final class Flag: @unchecked Sendable {
     private let lock = NSLock()
     private var value = false

@@ -29,6 +29,19 @@ public final class FileLock {
     }
   }
 
+  /// Whether another open file description holds the lock at `path` now (a worker training the
+  /// model it guards); false when the file does not exist or the lock is free. Does not wait.
+  public static func isHeld(path: String) -> Bool {
+    let fd = open(path, O_RDWR | O_CLOEXEC)
+    guard fd >= 0 else { return false }
+    defer { close(fd) }
+    if flock(fd, LOCK_EX | LOCK_NB) == 0 {
+      flock(fd, LOCK_UN)
+      return false
+    }
+    return errno == EWOULDBLOCK
+  }
+
   /// Releases the lock (idempotent).
   public func unlock() {
     guard descriptor >= 0 else { return }

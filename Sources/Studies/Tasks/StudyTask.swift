@@ -1,3 +1,4 @@
+import Adaptation
 import Foundation
 import Interchange
 
@@ -86,6 +87,14 @@ public struct StudyTask {
     progress.log(
       "source model \(url.lastPathComponent) (\(config.source.label)): ready after "
         + ProgressPrinter.duration(Date().timeIntervalSince(start)))
+  }
+
+  /// Whether another worker is training `model` right now (its file is missing and its lock
+  /// is held): a worker then takes other runs first instead of waiting for it.
+  public func sourceModelIsBeingTrained(_ model: StudyPlan.SourceModel, plan: StudyPlan) -> Bool {
+    let url = plan.url(of: model, in: context.studyDirectory)
+    return !FileManager.default.fileExists(atPath: url.path)
+      && FileLock.isHeld(path: url.path + ".lock")
   }
 
   /// Computes the shift analysis `pair` with `analyzer` and writes its file.
