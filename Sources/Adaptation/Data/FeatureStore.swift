@@ -106,25 +106,27 @@ public final class FeatureStore: @unchecked Sendable {
     let path = "\(folder)/adabn-\(Self.setKey(images, batchSize: batchSize)).f32"
     let buffers = model.backbone.buffers.map(\.tensor)
     let total = buffers.reduce(0) { $0 + $1.count }
-    if let seen = Self.readStatistics(path, into: buffers, total: total) {
+    if let (seen, values) = Self.readRecord(
+      path, magic: Self.statisticsMagic, first: total, count: total)
+    {
+      values.withUnsafeBytes { raw in
+        var offset = 0
+        for t in buffers {
+          let bytes = t.count * MemoryLayout<Float>.stride
+          UnsafeMutableRawPointer(t.data).copyMemory(
+            from: raw.baseAddress! + offset, byteCount: bytes)
+          offset += bytes
+        }
+      }
       lock.lock()
       counters.statistics += 1
       lock.unlock()
       return seen
     }
     let seen = adapt()
-    try? FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
-    let temp = path + ".\(getpid()).partial"
-    var data = Data()
-    let header: [UInt32] = [Self.statisticsMagic, UInt32(total), UInt32(seen), 0]
-    header.withUnsafeBytes { data.append(contentsOf: $0) }
-    for t in buffers {
-      data.append(
-        UnsafeRawBufferPointer(start: t.data, count: t.count * 4).bindMemory(to: UInt8.self))
-    }
-    if (try? data.write(to: URL(fileURLWithPath: temp))) != nil, rename(temp, path) != 0 {
-      unlink(temp)
-    }
+    Self.writeRecord(
+      path, magic: Self.statisticsMagic, first: total, second: seen,
+      values: buffers.map { UnsafeRawBufferPointer(start: $0.data, count: $0.count * 4) })
     return seen
   }
 
@@ -147,50 +149,49 @@ public final class FeatureStore: @unchecked Sendable {
     let classes = model.head.classes
     let folder = directory.appendingPathComponent(model.modelStateHash()).path
     let path = "\(folder)/predictions-\(Self.setKey(images, batchSize: batchSize)).f32"
-    let values = set.count * classes
-    if let data = FileManager.default.contents(atPath: path),
-      data.count == Self.headerBytes + values * MemoryLayout<Float>.stride,
-      let stored = data.withUnsafeBytes({ raw -> [Float]? in
-        let header = raw.bindMemory(to: UInt32.self)
-        guard header[0] == Self.predictionsMagic, header[1] == UInt32(classes),
-          header[2] == UInt32(set.count)
-        else { return nil }
-        return [Float](
-          UnsafeRawBufferPointer(rebasing: raw[Self.headerBytes...]).bindMemory(to: Float.self))
-      })
+    if let (rows, values) = Self.readRecord(
+      path, magic: Self.predictionsMagic, first: classes, count: set.count * classes),
+      rows == set.count
     {
       lock.lock()
       counters.predictions += 1
       lock.unlock()
-      return stored
+      return values.withUnsafeBytes { [Float]($0.bindMemory(to: Float.self)) }
     }
     let probabilities = compute()
-    var data = Data()
-    let header: [UInt32] = [Self.predictionsMagic, UInt32(classes), UInt32(set.count), 0]
-    header.withUnsafeBytes { data.append(contentsOf: $0) }
-    probabilities.withUnsafeBytes { data.append(contentsOf: $0) }
-    try? FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
-    try? data.write(to: URL(fileURLWithPath: path), options: .atomic)
+    probabilities.withUnsafeBytes {
+      Self.writeRecord(
+        path, magic: Self.predictionsMagic, first: classes, second: set.count, values: [$0])
+    }
     return probabilities
   }
 
-  /// Reads stored AdaBN buffers into `buffers` when the file is whole; the images seen, or nil.
-  static func readStatistics(_ path: String, into buffers: [Tensor], total: Int) -> Int? {
+  /// One of the store's small files (AdaBN statistics, predictions): a 16-byte header (magic,
+  /// `first`, `second`, 0) and Float32 values, written atomically; a file that cannot be written
+  /// is only computed again next time.
+  static func writeRecord(
+    _ path: String, magic: UInt32, first: Int, second: Int, values: [UnsafeRawBufferPointer]
+  ) {
+    var data = Data()
+    let header: [UInt32] = [magic, UInt32(first), UInt32(second), 0]
+    header.withUnsafeBytes { data.append(contentsOf: $0) }
+    for v in values { data.append(contentsOf: v) }
+    try? FileManager.default.createDirectory(
+      atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+    try? data.write(to: URL(fileURLWithPath: path), options: .atomic)
+  }
+
+  /// A `writeRecord` file when whole: its magic, header word `first` and `count` values match;
+  /// returns header word `second` and the values' bytes, or nil (damaged, foreign or absent).
+  static func readRecord(_ path: String, magic: UInt32, first: Int, count: Int)
+    -> (second: Int, values: Data)?
+  {
     guard let data = FileManager.default.contents(atPath: path),
-      data.count == headerBytes + total * MemoryLayout<Float>.stride
+      data.count == headerBytes + count * MemoryLayout<Float>.stride
     else { return nil }
-    return data.withUnsafeBytes { raw -> Int? in
-      let header = raw.bindMemory(to: UInt32.self)
-      guard header[0] == statisticsMagic, header[1] == UInt32(total) else { return nil }
-      var offset = headerBytes
-      for t in buffers {
-        let bytes = t.count * MemoryLayout<Float>.stride
-        UnsafeMutableRawPointer(t.data).copyMemory(
-          from: raw.baseAddress! + offset, byteCount: bytes)
-        offset += bytes
-      }
-      return Int(header[2])
-    }
+    let header = data.prefix(headerBytes).withUnsafeBytes { Array($0.bindMemory(to: UInt32.self)) }
+    guard header[0] == magic, header[1] == UInt32(first) else { return nil }
+    return (Int(header[2]), data.dropFirst(headerBytes))
   }
 
   /// Computes the set's features batch by batch (as `computeFeatures` does), appending each

@@ -190,6 +190,12 @@ public enum SourceTargetProtocol {
     return (result, model)
   }
 
+  /// The lock file beside a shared source model, held while one process trains it (others
+  /// wait for it, or ask `FileLock.isHeld` and do other work first).
+  public static func sourceModelLockPath(_ sourceModel: URL) -> String {
+    sourceModel.path + ".lock"
+  }
+
   /// The source phase of `configuration` alone: trains the shared source model and writes it
   /// to `sourceModel` (with its summary beside it) unless the file exists already. Returns the
   /// source training's summary (nil when it was there); a failed training writes nothing.
@@ -280,7 +286,9 @@ private final class ProtocolRun {
     let initial = model.snapshot()
     try model.apply(sourceConfig.strategy)
     let summaryURL = sourceModel.map { URL(fileURLWithPath: $0.path + ".summary.json") }
-    let lock = try sourceModel.map { try FileLock(path: $0.path + ".lock") }
+    let lock = try sourceModel.map {
+      try FileLock(path: SourceTargetProtocol.sourceModelLockPath($0))
+    }
     defer { lock?.unlock() }
     if let shared = sourceModel, FileManager.default.fileExists(atPath: shared.path) {
       try timed("source-load") { _ = try Checkpoint.load(shared, into: model) }

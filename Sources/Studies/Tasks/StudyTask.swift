@@ -94,7 +94,7 @@ public struct StudyTask {
   public func sourceModelIsBeingTrained(_ model: StudyPlan.SourceModel, plan: StudyPlan) -> Bool {
     let url = plan.url(of: model, in: context.studyDirectory)
     return !FileManager.default.fileExists(atPath: url.path)
-      && FileLock.isHeld(path: url.path + ".lock")
+      && FileLock.isHeld(path: SourceTargetProtocol.sourceModelLockPath(url))
   }
 
   /// Computes the shift analysis `pair` with `analyzer` and writes its file.
