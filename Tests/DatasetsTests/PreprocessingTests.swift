@@ -171,6 +171,53 @@ final class TensorCacheTests: XCTestCase {
     XCTAssertEqual(repaired.statistics.hits, 1)
   }
 
+  /// An entry stores one gray plane (a third of a 3-channel image's bytes) and every reader
+  /// gives back `Preprocessing.apply`'s values bit for bit: the mapped image, a set's
+  /// streamed read, and the decode fallback when the entry has gone. An entry of the first
+  /// format (every channel stored) is a miss and is rewritten in place.
+  func testEntriesStoreOnePlaneAndReadBackEveryChannel() throws {
+    let dir = try makeTemporaryDirectory("planes").path
+    defer { try? FileManager.default.removeItem(atPath: dir) }
+    let path = dir + "/a.png"
+    try Fixtures.writePNG(path) { i, j in UInt8((i * 37 + j * 11) % 256) }
+    let scan = try ScanLoader.load(path: path)
+    for channels in [1, 3] {
+      let p = Preprocessing(size: 7, channels: channels)
+      let expected = p.apply(scan)
+      let cache = try TensorCache(preprocessing: p, root: dir + "/cache")
+      let image = try cache.image(path: path)
+      XCTAssertEqual(image.array.map(\.bitPattern), expected.map(\.bitPattern))
+      let attributes = try FileManager.default.attributesOfItem(atPath: image.entry)
+      XCTAssertEqual((attributes[.size] as? Int), 32 + 7 * 7 * 4, "one plane per entry")
+
+      let set = CachedImages(
+        cache: cache, sources: [path, path], entries: [image.entry, image.entry])
+      var out = [Float](repeating: .nan, count: 2 * p.valuesPerImage)
+      out.withUnsafeMutableBufferPointer {
+        set.read(0, into: $0.baseAddress!)
+        set.read(1, into: $0.baseAddress! + p.valuesPerImage)
+      }
+      XCTAssertEqual(out.map(\.bitPattern), (expected + expected).map(\.bitPattern))
+
+      // The first format: header "MTT1" with every channel stored.
+      var old: [UInt32] = [0x3154_544D, UInt32(p.version), 7, 7, UInt32(channels), 0, 0, 0]
+      old += expected.map(\.bitPattern)
+      try old.withUnsafeBytes { try Data($0).write(to: URL(fileURLWithPath: image.entry)) }
+      let reopened = try TensorCache(preprocessing: p, root: dir + "/cache")
+      XCTAssertEqual(try reopened.image(path: path).array, expected)
+      XCTAssertEqual(reopened.statistics.misses, 1)
+      XCTAssertEqual(
+        try FileManager.default.attributesOfItem(atPath: image.entry)[.size] as? Int, 32 + 7 * 7 * 4
+      )
+
+      // An entry gone during a run: decoded again, same values.
+      try FileManager.default.removeItem(atPath: image.entry)
+      var again = [Float](repeating: .nan, count: p.valuesPerImage)
+      again.withUnsafeMutableBufferPointer { set.read(1, into: $0.baseAddress!) }
+      XCTAssertEqual(again.map(\.bitPattern), expected.map(\.bitPattern))
+    }
+  }
+
   func testDefaultRootHonoursEnvironmentVariable() {
     setenv("MEDTRANSFER_CACHE", "/tmp/mt-cache-test", 1)
     defer { unsetenv("MEDTRANSFER_CACHE") }

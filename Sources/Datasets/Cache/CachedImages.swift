@@ -7,7 +7,7 @@ import Foundation
 /// The images of a set as `TensorCache` entries, read on demand: what a run streams its
 /// batches from instead of holding every image of every split in memory.
 ///
-/// Each read is `pread(2)` of one entry's values into the caller's batch buffer, so the
+/// Each read is `pread(2)` of one entry's plane into the caller's batch buffer, so the
 /// process holds only the batch it is filling; the entries stay in the kernel's page cache
 /// (shared, reclaimable, not counted in the process's RSS). A memory mapping would count every
 /// page it touched in RSS until unmapped, which is what made memory grow with the dataset.
@@ -52,11 +52,17 @@ public final class CachedImages: @unchecked Sendable {
 
   /// Writes image `i`'s `valuesPerImage` values to `out`. Thread-safe.
   public func read(_ i: Int, into out: UnsafeMutablePointer<Float>) {
-    let bytes = valuesPerImage * MemoryLayout<Float>.stride
-    if readEntry(entries[i], bytes: bytes, into: out) { return }
+    let p = cache.preprocessing
+    let pixels = p.size * p.size
+    // The entry's one plane is read into the last `pixels` floats of `out` and spread over
+    // the channels in place (`Preprocessing.replicate` allows exactly that overlap).
+    let plane = out + (valuesPerImage - pixels)
+    if readEntry(entries[i], bytes: pixels * MemoryLayout<Float>.stride, into: plane) {
+      Preprocessing.replicate(plane, pixels: pixels, channels: p.channels, into: out)
+      return
+    }
     do {
-      let image = try cache.image(path: sources[i])
-      out.update(from: image.values, count: valuesPerImage)
+      try cache.image(path: sources[i]).copy(into: out)
     } catch {
       preconditionFailure(
         "The cache entry of \(sources[i]) went away during the run and the image can no longer "
@@ -73,9 +79,9 @@ public final class CachedImages: @unchecked Sendable {
     defer { close(fd) }
     var header = [UInt32](repeating: 0, count: TensorCache.headerBytes / 4)
     let headerRead = header.withUnsafeMutableBytes { pread(fd, $0.baseAddress, $0.count, 0) }
-    let p = cache.preprocessing
-    guard headerRead == TensorCache.headerBytes, header[0] == TensorCache.magic,
-      header[1] == UInt32(p.version), header[2] == UInt32(p.size), header[4] == UInt32(p.channels)
+    guard headerRead == TensorCache.headerBytes,
+      header.withUnsafeBufferPointer({ TensorCache.isCurrent($0.baseAddress!, cache.preprocessing) }
+      )
     else { return false }
     var done = 0
     let raw = UnsafeMutableRawPointer(out)

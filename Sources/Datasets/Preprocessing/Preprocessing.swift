@@ -193,17 +193,44 @@ public struct Preprocessing: Codable, Hashable, Sendable {
   /// Runs the pipeline writing `valuesPerImage` floats into `out`; returns the window used.
   @discardableResult
   public func apply(_ scan: DecodedScan, into out: UnsafeMutablePointer<Float>) -> AppliedWindow {
+    let pixels = size * size
+    // The plane goes into the last `pixels` values, then `replicate` spreads it in place.
+    let applied = applyPlane(scan, into: out + (valuesPerImage - pixels))
+    Self.replicate(out + (valuesPerImage - pixels), pixels: pixels, channels: channels, into: out)
+    return applied
+  }
+
+  /// Runs the pipeline up to the channels: writes the normalised gray image (size × size
+  /// floats) into `out`; returns the window used. Every channel of `apply`'s output is this
+  /// plane (`replicate`), which is why the tensor cache stores one plane per image.
+  @discardableResult
+  public func applyPlane(_ scan: DecodedScan, into out: UnsafeMutablePointer<Float>)
+    -> AppliedWindow
+  {
     let (unit, applied) = windowed(scan)
     let resized = Resampler.resize(
       unit, height: scan.height, width: scan.width, newHeight: size, newWidth: size)
     let a = 1 / std
     let b = -mean / std
-    let c = channels
-    for i in 0..<(size * size) {
-      let v = resized[i] * a + b
-      for k in 0..<c { out[i * c + k] = v }
-    }
+    for i in 0..<(size * size) { out[i] = resized[i] * a + b }
     return applied
+  }
+
+  /// out[i·C + k] = plane[i] for every pixel i and channel k < C: the H×W×C channels-last
+  /// image of a gray plane. `plane` may be the last `pixels` floats of `out` itself (the
+  /// ascending loop reads pixel i before any write reaches it), so a caller can read a plane
+  /// into the tail of its output buffer and expand it there.
+  public static func replicate(
+    _ plane: UnsafePointer<Float>, pixels: Int, channels: Int, into out: UnsafeMutablePointer<Float>
+  ) {
+    if channels == 1 {
+      if UnsafePointer(out) != plane { out.update(from: plane, count: pixels) }
+      return
+    }
+    for i in 0..<pixels {
+      let v = plane[i]
+      for k in 0..<channels { out[i * channels + k] = v }
+    }
   }
 
   /// The windowed image at full resolution in [0, 1] (before resampling and normalisation),
