@@ -1,4 +1,5 @@
 import CDCMTK
+import Foundation
 
 /// A DICOM attribute tag (group, element), e.g. `DicomTag(0x0028, 0x0010)` for Rows.
 public struct DicomTag: Hashable, Comparable, Sendable, CustomStringConvertible {
@@ -29,8 +30,7 @@ public struct DicomTag: Hashable, Comparable, Sendable, CustomStringConvertible 
       self.init(raw)
       return
     }
-    var raw: UInt32 = 0
-    guard mtdcm_tag_for_keyword(keyword, &raw) == Int32(MTDCM_OK) else { return nil }
+    guard let raw = KeywordTags.shared.tag(keyword) else { return nil }
     self.init(raw)
   }
 
@@ -115,4 +115,23 @@ extension DicomTag {
   public static let pixelData = DicomTag(0x7FE0, 0x0010)
   public static let floatPixelData = DicomTag(0x7FE0, 0x0008)
   public static let doubleFloatPixelData = DicomTag(0x7FE0, 0x0009)
+}
+
+/// DCMTK's dictionary answers a keyword by scanning every entry with `strcmp` (about 5,000,
+/// under the dictionary's lock), and data preparation asks for the same few keywords of every
+/// file: at 40,000 images that scan was a quarter of the time spent before training. The
+/// dictionary does not change once loaded, so each keyword's answer is kept.
+private final class KeywordTags: @unchecked Sendable {
+  static let shared = KeywordTags()
+  private let lock = NSLock()
+  private var known: [String: UInt32?] = [:]
+
+  /// The tag DCMTK's dictionary gives `keyword`, nil when it has none.
+  func tag(_ keyword: String) -> UInt32? {
+    if let answer = lock.withLock({ known[keyword] }) { return answer }
+    var raw: UInt32 = 0
+    let answer: UInt32? = mtdcm_tag_for_keyword(keyword, &raw) == Int32(MTDCM_OK) ? raw : nil
+    lock.withLock { known[keyword] = answer }
+    return answer
+  }
 }

@@ -117,6 +117,20 @@ final class ScanImageTests: XCTestCase {
     XCTAssertNil(file.value(forKeyword: "PatientID"))
     XCTAssertNil(file.value(forKeyword: "PatientName"))
     XCTAssertEqual(DicomTag(keyword: "PatientAge"), .patientAge)
+    // Keywords are remembered after DCMTK's first answer, a miss included: asked again (and
+    // from many threads at once) they give the same tags.
+    let asked = ["PatientAge", "PatientSex", "NoSuchKeyword", "StationName", "Rows"]
+    let first = asked.map { DicomTag(keyword: $0) }
+    XCTAssertEqual(first[1], DicomTag(0x0010, 0x0040))
+    XCTAssertNil(first[2])
+    XCTAssertEqual(first[4], DicomTag(0x0028, 0x0010))
+    let again = [[DicomTag?]](unsafeUninitializedCapacity: 64) { buffer, count in
+      DispatchQueue.concurrentPerform(iterations: 64) { i in
+        (buffer.baseAddress! + i).initialize(to: asked.map { DicomTag(keyword: $0) })
+      }
+      count = 64
+    }
+    XCTAssertTrue(again.allSatisfy { $0 == first })
   }
 
   func testDirectoryScanGroupsSeriesOrdersSlicesAndSkipsNonImages() throws {
