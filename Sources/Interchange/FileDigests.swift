@@ -8,12 +8,16 @@ import Foundation
 /// a dataset's images are read and hashed once, not on every run.
 ///
 /// A record is `<directory>/<ab>/<SHA-256 of the absolute path>`: one line holding the file's
-/// device, inode, size, modification time and status-change time (nanoseconds), then its
-/// SHA-256. A lookup stats the file and reads that line; any field that differs means the
+/// inode, size, modification time and status-change time (nanoseconds), then its SHA-256. A lookup stats the file and reads that line; any field that differs means the
 /// file is read and hashed again. The status-change time (ctime) is the kernel's: writing a
 /// file moves it, and no program can set it back, so an image rewritten with the same size and
 /// its old modification time restored still misses (`FileDigestTests`). A record is written to
 /// a temporary name and renamed; a damaged or foreign one is a miss.
+///
+/// The device number is not in the record: the path already names the file system, and on a
+/// cluster whose nodes mount the data over NFS each node sees its own device number for the
+/// same file (the inode, size and times come from the server), so records written on one node
+/// would miss on every other.
 ///
 /// The tensor cache keys its entries by this digest and `DatasetFingerprint.content` hashes a
 /// dataset with it: before, every run read every image file twice for these (3.1 GB per run
@@ -48,7 +52,7 @@ public final class FileDigests: @unchecked Sendable {
       return try sha256Hex(ofFile: URL(fileURLWithPath: absolute))
     }
     let identity = [
-      UInt64(st.st_dev), UInt64(st.st_ino), UInt64(st.st_size),
+      UInt64(st.st_ino), UInt64(st.st_size),
       UInt64(st.st_mtim.tv_sec), UInt64(st.st_mtim.tv_nsec),
       UInt64(st.st_ctim.tv_sec), UInt64(st.st_ctim.tv_nsec),
     ].map(String.init).joined(separator: " ")
