@@ -34,14 +34,19 @@ struct BenchModelOptions: ParsableArguments {
   @Option(help: "Square input size in pixels.") var size = 224
   @Option(help: "Timed iterations (after the warm-up).") var iterations = 5
   @Option(help: "Untimed warm-up iterations (buffers are allocated here).") var warmup = 2
+  @Option(
+    help:
+      "Kernel threads (default: every core). A study worker runs with 1 (`study run --workers N`)."
+  )
+  var threads: Int?
   @Flag(help: "Print one JSON document on stdout.") var json = false
   @Flag(help: "Print a per-layer time profile on stderr (adds a little overhead).") var profile =
     false
 
   func validate() throws {
-    guard batch >= 1, size >= 32, iterations >= 1, warmup >= 0 else {
+    guard batch >= 1, size >= 32, iterations >= 1, warmup >= 0, (threads ?? 1) >= 1 else {
       throw ValidationError(
-        "--batch ≥ 1, --size ≥ 32, --iterations ≥ 1 and --warmup ≥ 0 are required")
+        "--batch ≥ 1, --size ≥ 32, --iterations ≥ 1, --warmup ≥ 0 and --threads ≥ 1 are required")
     }
   }
 }
@@ -76,6 +81,7 @@ func peakResidentBytes() -> Int {
 }
 
 func runModelBenchmark(_ mode: BenchMode, _ o: BenchModelOptions) throws {
+  if let threads = o.threads { Parallel.workers = threads }
   let weights: PretrainedWeights
   do { weights = try PretrainedRegistry.weights(named: o.model) } catch { throw cliError(error) }
   let network = EfficientNetLite(weights.configuration, seed: 1)
