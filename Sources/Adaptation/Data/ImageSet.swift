@@ -96,15 +96,7 @@ public struct ImageSet {
         (t.data + row * s).update(from: images.data + i * s, count: s)
       }
     case .cached(let images):
-      // Each image is its own read into its own rows, so the kernel workers share them: a
-      // read that waits on the disk no longer leaves the other core idle.
-      let parts = Swift.min(Parallel.workers, indices.count)
-      let out = t.data
-      Parallel.forEach(parts) { part in
-        for row in Parallel.range(part, of: parts, total: indices.count) {
-          images.read(indices[row], into: out + row * s)
-        }
-      }
+      for (row, i) in indices.enumerated() { images.read(i, into: t.data + row * s) }
     }
     return t
   }
