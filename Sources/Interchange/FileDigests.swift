@@ -8,11 +8,12 @@ import Foundation
 /// a dataset's images are read and hashed once, not on every run.
 ///
 /// A record is `<directory>/<ab>/<SHA-256 of the absolute path>`: one line holding the file's
-/// inode, size, modification time and status-change time (nanoseconds), then its SHA-256. A lookup stats the file and reads that line; any field that differs means the
-/// file is read and hashed again. The status-change time (ctime) is the kernel's: writing a
-/// file moves it, and no program can set it back, so an image rewritten with the same size and
-/// its old modification time restored still misses (`FileDigestTests`). A record is written to
-/// a temporary name and renamed; a damaged or foreign one is a miss.
+/// inode, size, modification time and status-change time (nanoseconds), then its SHA-256. A
+/// lookup stats the file and reads that line; any field that differs means the file is read
+/// and hashed again. The status-change time (ctime) is the kernel's: writing a file moves it,
+/// and no program can set it back, so an image rewritten with the same size and its old
+/// modification time restored still misses (`FileDigestTests`). A record is written to a
+/// temporary name and renamed; a damaged or foreign one is a miss.
 ///
 /// The device number is not in the record: the path already names the file system, and on a
 /// cluster whose nodes mount the data over NFS each node sees its own device number for the

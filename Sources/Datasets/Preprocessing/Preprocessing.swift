@@ -195,8 +195,9 @@ public struct Preprocessing: Codable, Hashable, Sendable {
   public func apply(_ scan: DecodedScan, into out: UnsafeMutablePointer<Float>) -> AppliedWindow {
     let pixels = size * size
     // The plane goes into the last `pixels` values, then `replicate` spreads it in place.
-    let applied = applyPlane(scan, into: out + (valuesPerImage - pixels))
-    Self.replicate(out + (valuesPerImage - pixels), pixels: pixels, channels: channels, into: out)
+    let plane = out + (valuesPerImage - pixels)
+    let applied = applyPlane(scan, into: plane)
+    Self.replicate(plane, pixels: pixels, channels: channels, into: out)
     return applied
   }
 
